@@ -1,0 +1,160 @@
+"""The local lab: a real Samba AD DC and a real MIT KDC, run as plain processes.
+
+``Lab().up()`` brings it up from nothing (idempotently), ``status()`` reports every service and
+the files other tools need (krb5.conf, CA certificate, keytabs, a dirkit config), ``down()``
+stops it. Everything lives under one directory (``DIRKIT_LAB_DIR``, default /var/lib/dirkit-lab).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ad_dc as samba
+from . import host, kdc
+from . import settings as s
+from .config import lab_config_toml
+from .settings import LabPaths
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class UpReport:
+    seconds: float
+    steps: list[tuple[str, float]] = field(default_factory=list)
+    provisioned: bool = False  # False: the AD database came from the cache
+
+
+class Lab:
+    def __init__(self, paths: LabPaths | None = None) -> None:
+        self.paths = paths or LabPaths.default()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def up(self, bulk_users: int = 0, fresh: bool = False, progress: Progress | None = None) -> UpReport:
+        p = self.paths
+        t0 = time.monotonic()
+        report = UpReport(seconds=0.0)
+
+        def step(msg: str) -> None:
+            elapsed = time.monotonic() - t0
+            report.steps.append((msg, elapsed))
+            if progress:
+                progress(f"[{elapsed:6.2f}s] {msg}")
+
+        for d in (p.root, p.logs, p.ccaches, p.keytabs):
+            d.mkdir(parents=True, exist_ok=True)
+        installed = host.ensure_packages(p.logs / "apt.log")
+        if installed:
+            step(f"installed Debian packages: {', '.join(installed)}")
+        host.ensure_network()
+        p.krb5_conf.write_text(kdc.client_krb5_conf())
+        step("host ready (loopback aliases, /etc/hosts, krb5.conf)")
+
+        want = samba.golden_dir(p, bulk_users)
+        marker = p.root / "ad-database"
+        current = marker.read_text().strip() if marker.exists() else ""
+        if fresh or current != want.name or not p.sam_ldb.exists() or not samba.running(p):
+            samba.stop(p)
+            if not fresh and samba.restore_golden(p, bulk_users):
+                step(f"AD database restored from cache {want.name}")
+            else:
+                samba.provision(p, bulk_users)
+                report.provisioned = True
+                step(f"AD database provisioned ({bulk_users} bulk users)")
+                samba.save_golden(p, bulk_users)
+                step("AD database cached")
+            marker.write_text(want.name + "\n")
+            samba.start(p)
+        waited = samba.wait_ready(p)
+        step(f"Samba AD DC ready at {s.AD_HOST} ({s.AD_IP}) after {waited:.2f}s")
+
+        if not (kdc.initialised(p) and kdc.running(p)):
+            kdc.create(p)
+            kdc.start(p)
+        host.wait_until(lambda: kdc.ready(p), 30, "MIT KDC")
+        step(f"MIT KDC ready for {s.EMR_REALM} at {s.KDC_IP}")
+
+        p.config.write_text(lab_config_toml(p))
+        step(f"lab config written to {p.config}")
+        report.seconds = time.monotonic() - t0
+        return report
+
+    def restart_samba(self, restore: bool = True, bulk_users: int | None = None) -> float:
+        """Stop the DC, optionally put the cached database back, start again (test isolation)."""
+        p = self.paths
+        samba.stop(p)
+        if restore:
+            marker = (p.root / "ad-database").read_text().strip()
+            bulk = bulk_users if bulk_users is not None else int(marker.rsplit("bulk", 1)[1])
+            samba.restore_golden(p, bulk)
+        samba.start(p)
+        return samba.wait_ready(p)
+
+    def stop_samba(self) -> None:
+        samba.stop(self.paths)
+
+    def down(self, purge: bool = False) -> None:
+        p = self.paths
+        samba.stop(p)
+        kdc.stop(p)
+        if purge:
+            for d in (p.samba, p.kdc, p.ccaches, p.keytabs):
+                host.run(["rm", "-rf", d])
+            for f in (p.config, p.krb5_conf, p.ca_cert, p.root / "ad-database"):
+                f.unlink(missing_ok=True)
+            host.remove_network()
+
+    # -- reporting -----------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        p = self.paths
+        ad_running = samba.running(p)
+        ad_ready = False
+        if ad_running:
+            try:
+                ad_ready = samba.ready(p)
+            except OSError:
+                ad_ready = False
+        kdc_running = kdc.running(p)
+        kdc_ready = kdc_running and kdc.ready(p)
+        services = [
+            {
+                "name": "samba-ad-dc",
+                "realm": s.AD_REALM,
+                "host": s.AD_HOST,
+                "address": s.AD_IP,
+                "urls": [f"ldap://{s.AD_HOST}:389", f"ldaps://{s.AD_HOST}:636",
+                         f"kerberos://{s.AD_HOST}:88"],
+                "base_dn": s.AD_BASE,
+                "running": ad_running,
+                "ready": ad_ready,
+            },
+            {
+                "name": "mit-kdc",
+                "realm": s.EMR_REALM,
+                "host": s.KDC_HOST,
+                "address": s.KDC_IP,
+                "urls": [f"kerberos://{s.KDC_HOST}:88", f"kadmin://{s.KDC_HOST}:749"],
+                "running": kdc_running,
+                "ready": kdc_ready,
+            },
+        ]  # fmt: skip
+        keytabs = {kt.stem: str(kt) for kt in sorted(p.keytabs.glob("*.keytab"))} if p.keytabs.exists() else {}
+        return {
+            "lab_dir": str(p.root),
+            "ready": all(svc["ready"] for svc in services),
+            "services": services,
+            "krb5_conf": str(p.krb5_conf),
+            "ca_cert": str(p.ca_cert),
+            "config": str(p.config),
+            "keytabs": keytabs,
+            "principals": {
+                "sync": f"{s.SYNC_ACCOUNT}@{s.AD_REALM}",
+                **{svc: kdc.service_principal(svc) for svc in s.SERVICES},
+            },
+        }
+
+
+__all__ = ["Lab", "LabPaths", "UpReport"]

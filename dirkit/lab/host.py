@@ -1,0 +1,165 @@
+"""Host plumbing for the lab: Debian packages, loopback aliases, /etc/hosts names, subprocesses."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..errors import LabError
+from . import settings as s
+
+DEBIAN_PACKAGES = (
+    "samba", "samba-ad-dc", "samba-ad-provision", "samba-dsdb-modules", "winbind",
+    "krb5-kdc", "krb5-admin-server", "krb5-user", "ldap-utils", "ldb-tools",
+    "libsasl2-modules-gssapi-mit", "iproute2",
+)  # fmt: skip
+
+
+def run(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    log: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    check: bool = True,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command; on failure raise LabError with the tail of its output (or its log)."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run(
+        [str(a) for a in argv], input=input, env=full_env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
+    )  # fmt: skip
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as f:
+            f.write(f"$ {' '.join(str(a) for a in argv)}\n{proc.stdout}\n")
+    if check and proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-8:])
+        raise LabError(f"`{Path(str(argv[0])).name} {' '.join(str(a) for a in argv[1:3])}` failed "
+                       f"(exit {proc.returncode}):\n{tail}")  # fmt: skip
+    return proc
+
+
+def missing_packages() -> list[str]:
+    missing = []
+    for pkg in DEBIAN_PACKAGES:
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True)
+        if "install ok installed" not in r.stdout:
+            missing.append(pkg)
+    return missing
+
+
+def ensure_packages(log: Path) -> list[str]:
+    """Install the Debian packages the lab needs (only the missing ones). Needs root."""
+    missing = missing_packages()
+    if not missing:
+        return []
+    if os.geteuid() != 0:
+        raise LabError(f"missing Debian packages {', '.join(missing)}; run as root or install them")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update", "-qq"], log=log, env=env, timeout=600)
+    run(["apt-get", "install", "-y", "-qq", *missing], log=log, env=env, timeout=1200)
+    return missing
+
+
+def ensure_network() -> None:
+    """Loopback aliases (Samba binds only to addresses that are on an interface) and host names."""
+    for ip, label in ((s.AD_IP, "lo:dkdc"), (s.KDC_IP, "lo:dkkdc")):
+        shown = run(["ip", "-4", "addr", "show", "dev", "lo"]).stdout
+        if f" {ip}/" not in shown:
+            run(["ip", "addr", "add", f"{ip}/8", "dev", "lo", "label", label])
+    hosts = Path("/etc/hosts")
+    text = hosts.read_text()
+    if s.HOSTS_BEGIN not in text:
+        block = (
+            f"{s.HOSTS_BEGIN} (dirkit lab; `dirkit lab down --purge` removes it)\n"
+            f"{s.AD_IP} {s.AD_HOST} dc1\n"
+            f"{s.KDC_IP} {s.KDC_HOST}\n"
+            f"{s.HOSTS_END}\n"
+        )
+        hosts.write_text(text + ("" if text.endswith("\n") else "\n") + block)
+
+
+def remove_network() -> None:
+    for ip in (s.AD_IP, s.KDC_IP):
+        subprocess.run(["ip", "addr", "del", f"{ip}/8", "dev", "lo"], capture_output=True)
+    hosts = Path("/etc/hosts")
+    lines, keep, inside = hosts.read_text().splitlines(keepends=True), [], False
+    for line in lines:
+        if line.startswith(s.HOSTS_BEGIN):
+            inside = True
+        elif inside and line.startswith(s.HOSTS_END):
+            inside = False
+        elif not inside:
+            keep.append(line)
+    hosts.write_text("".join(keep))
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid_file: Path) -> int | None:
+    """The PID in ``pid_file`` if that process is alive, else None."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
+
+
+def stop_pid(pid_file: Path, timeout: float = 10) -> None:
+    pid = pid_alive(pid_file)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
+        return
+    os.kill(pid, 15)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pid_alive(pid_file) is None:
+            break
+        time.sleep(0.1)
+    else:
+        try:
+            os.killpg(pid, 9)
+        except OSError:
+            pass
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+    pid_file.unlink(missing_ok=True)
+
+
+def wait_until(check: object, timeout: float, what: str, interval: float = 0.1) -> float:
+    """Poll ``check()`` until true; return seconds waited or raise LabError naming ``what``."""
+    t0 = time.monotonic()
+    last: Exception | None = None
+    while time.monotonic() - t0 < timeout:
+        try:
+            if check():  # type: ignore[operator]
+                return time.monotonic() - t0
+        except LabError:
+            raise  # a definite failure (the process died): no point in waiting
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+            last = exc
+        time.sleep(interval)
+    raise LabError(f"{what} not ready after {timeout:.0f}s" + (f": {last}" if last else ""))
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        raise LabError(f"`{tool}` not found on PATH; run `dirkit lab up` as root to install it")
+    return path
