@@ -44,6 +44,34 @@ def main() -> None:
     """
 
 
+# ------------------------------------------------------- command groups that later work fills
+# These groups exist so that `dirkit --help` shows the whole shape of the tool; each says
+# plainly that it has no commands yet, rather than pretending.
+@main.group()
+def emr() -> None:
+    """EMR security configuration, EMRFS role-mapping explain, IAM documents. (Not yet built.)"""
+
+
+@main.group()
+def hue() -> None:
+    """Hue LDAP configuration (hue.ini and the EMR hue-ini classification). (Not yet built.)"""
+
+
+@main.group()
+def hadoop() -> None:
+    """Hadoop core-site: auth_to_local rules and LdapGroupsMapping. (Not yet built.)"""
+
+
+@main.group()
+def hdfs() -> None:
+    """HDFS home directories over WebHDFS + SPNEGO. (Not yet built.)"""
+
+
+@main.group()
+def verify() -> None:
+    """Prove an AD user can use the cluster: Kerberos, HDFS, HiveServer2. (Not yet built.)"""
+
+
 # --------------------------------------------------------------------------------------- lab
 @main.group()
 def lab() -> None:

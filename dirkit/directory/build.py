@@ -1,0 +1,165 @@
+"""Raw directory entries -> the immutable ``Directory``: names, memberships, nesting closure.
+
+Pure and deterministic: no LDAP here, so it is tested directly with hand-made entries.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .model import UAC_DISABLED, Directory, Group, Issue, Membership, User
+from .names import NamePolicy
+
+
+@dataclass(frozen=True)
+class RawUser:
+    guid: str
+    dn: str
+    sam: str
+    sid: str
+    upn: str | None
+    display_name: str | None
+    uac: int
+    primary_group_id: int | None
+    usn: int
+
+
+@dataclass(frozen=True)
+class RawGroup:
+    guid: str
+    dn: str
+    sam: str
+    sid: str
+    usn: int
+    members: tuple[str, ...]
+
+
+def dn_key(dn: str) -> str:
+    return dn.lower()
+
+
+def _is_under(dn: str, bases: Sequence[str]) -> bool:
+    k = dn_key(dn)
+    return any(k == dn_key(b) or k.endswith("," + dn_key(b)) for b in bases)
+
+
+def _names(objs: Iterable[User | Group], policy: NamePolicy, issues: list[Issue]) -> dict[str, str | None]:
+    """GUID -> final name, after the unsafe and collision checks."""
+    proposed: dict[str, str | None] = {}
+    for o in objs:
+        r = policy.normalise(o.sam)
+        proposed[o.guid] = r.name
+        if r.name is None:
+            issues.append(Issue("unsafe_name", o.dn, f"{o.sam!r}: {r.reason}"))
+    counts = Counter(n for n in proposed.values() if n)
+    by_guid = {o.guid: o for o in objs}
+    for name, n in sorted(counts.items()):
+        if n > 1:
+            dns = sorted(by_guid[g].dn for g, v in proposed.items() if v == name)
+            for g, v in proposed.items():
+                if v == name:
+                    proposed[g] = None
+            for dn in dns:
+                others = "; ".join(d for d in dns if d != dn)
+                issues.append(Issue("name_collision", dn, f"normalises to {name!r}, as does {others}"))
+    return proposed
+
+
+def _ancestors(parents: dict[str, set[str]], start: str) -> dict[str, tuple[str, ...]]:
+    """Every group ``start`` is in (itself included), each with one shortest chain. Cycle-safe."""
+    paths: dict[str, tuple[str, ...]] = {start: (start,)}
+    queue = deque([start])
+    while queue:
+        g = queue.popleft()
+        for parent in sorted(parents.get(g, ())):  # sorted: the same chain on every run
+            if parent not in paths:
+                paths[parent] = (*paths[g], parent)
+                queue.append(parent)
+    return paths
+
+
+def build(
+    raw_users: Iterable[RawUser],
+    raw_groups: Iterable[RawGroup],
+    policy: NamePolicy,
+    user_bases: Sequence[str],
+    stats: dict[str, Any] | None = None,
+) -> Directory:
+    issues: list[Issue] = []
+    users = {
+        u.guid: User(guid=u.guid, dn=u.dn, sam=u.sam, name=None, sid=u.sid, upn=u.upn,
+                     display_name=u.display_name, enabled=not (u.uac & UAC_DISABLED),
+                     primary_group_sid=(u.sid.rsplit("-", 1)[0] + f"-{u.primary_group_id}"
+                                        if u.primary_group_id else None), usn=u.usn)
+        for u in raw_users
+    }  # fmt: skip
+    groups = {
+        g.guid: Group(guid=g.guid, dn=g.dn, sam=g.sam, name=None, sid=g.sid, usn=g.usn,
+                      member_dns=g.members)
+        for g in raw_groups
+    }  # fmt: skip
+    user_names = _names(users.values(), policy, issues)
+    group_names = _names(groups.values(), policy, issues)
+    users = {k: replace(u, name=user_names[k]) for k, u in users.items()}
+    groups = {k: replace(g, name=group_names[k]) for k, g in groups.items()}
+
+    user_by_dn = {dn_key(u.dn): u.guid for u in users.values()}
+    group_by_dn = {dn_key(g.dn): g.guid for g in groups.values()}
+    group_by_sid = {g.sid: g.guid for g in groups.values()}
+
+    direct: dict[str, set[str]] = defaultdict(set)
+    parents: dict[str, set[str]] = defaultdict(set)  # group -> groups it is a member of
+    unresolved: dict[str, list[str]] = defaultdict(list)  # member DN -> groups listing it
+    for g in groups.values():
+        for member in g.member_dns:
+            k = dn_key(member)
+            if k in user_by_dn:
+                direct[user_by_dn[k]].add(g.guid)
+            elif k in group_by_dn:
+                parents[group_by_dn[k]].add(g.guid)
+            else:
+                unresolved[member].append(g.sam)
+    for member, in_groups in sorted(unresolved.items()):
+        listed = ", ".join(sorted(in_groups))
+        if ",cn=foreignsecurityprincipals," in dn_key(member):
+            issues.append(Issue("foreign_member", member, f"foreign security principal in {listed}: not synced"))
+        elif _is_under(member, user_bases):
+            issues.append(Issue("non_user_member", member,
+                                f"member of {listed} is not a user or group in scope "
+                                "(contact, computer, or excluded by the filters): not synced"))  # fmt: skip
+        else:
+            issues.append(Issue("outside_scope", member, f"member of {listed} is outside the search bases: not synced"))
+
+    primary: dict[str, str] = {}
+    for u in users.values():
+        pg = group_by_sid.get(u.primary_group_sid or "")
+        if pg is not None:  # AD leaves the primary group out of `member`: add it back
+            direct[u.guid].add(pg)
+            primary[u.guid] = pg
+
+    closure = {g: _ancestors(parents, g) for g in groups}
+    effective: dict[str, dict[str, Membership]] = {}
+    for uid in users:
+        mine: dict[str, Membership] = {}
+        for d in sorted(direct.get(uid, ())):
+            for anc, path in closure[d].items():
+                best = mine.get(anc)
+                if best is None or len(path) < len(best.path):
+                    mine[anc] = Membership(anc, path, primary=(d == primary.get(uid)))
+        effective[uid] = mine
+
+    stats = dict(stats or {})
+    stats.update(users=len(users), groups=len(groups),
+                 memberships=sum(len(m) for m in effective.values()),
+                 direct_memberships=sum(len(d) for d in direct.values()), issues=len(issues))  # fmt: skip
+    return Directory(
+        users=users,
+        groups=groups,
+        direct={k: frozenset(v) for k, v in direct.items()},
+        effective=effective,
+        issues=tuple(sorted(issues, key=lambda i: (i.kind, i.dn))),
+        stats=stats,
+    )

@@ -1,0 +1,133 @@
+"""Connecting and binding to AD with ldap3: TLS always, failover across DCs, clear errors."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlparse
+
+import ldap3
+from ldap3.core import exceptions as lexc
+
+from .. import kerberos
+from ..config import LdapConfig
+from ..errors import DirectoryAuthError, DirectoryError, DirectoryTLSError, DirectoryUnreachable
+
+log = logging.getLogger(__name__)
+
+# AD's "data NNN" sub-codes in invalidCredentials (49) messages.
+_AD_BIND_CODES = {
+    "525": "user not found",
+    "52e": "wrong password",
+    "530": "logon not permitted at this time",
+    "531": "logon not permitted from this workstation",
+    "532": "password expired",
+    "533": "account disabled",
+    "701": "account expired",
+    "773": "password must be changed",
+    "775": "account locked out",
+}
+
+
+def _server(url: str, cfg: LdapConfig) -> ldap3.Server:
+    u = urlparse(url)
+    use_ssl = u.scheme == "ldaps"
+    tls = ldap3.Tls(
+        validate=ssl.CERT_REQUIRED if cfg.verify_tls else ssl.CERT_NONE,
+        ca_certs_file=str(cfg.ca_file) if cfg.ca_file else None,
+    )
+    # The reader decodes the few values it uses itself; ldap3's formatters are skipped (faster).
+    identity = {a: (lambda v: v) for a in ("objectGUID", "objectSid", "uSNChanged", "userAccountControl",
+                                           "primaryGroupID", "objectguid", "objectsid")}  # fmt: skip
+    return ldap3.Server(u.hostname or "", port=u.port or (636 if use_ssl else 389), use_ssl=use_ssl,
+                        tls=tls, get_info=ldap3.NONE, connect_timeout=cfg.timeout_seconds,
+                        formatter=identity)  # fmt: skip
+
+
+def _connection(server: ldap3.Server, cfg: LdapConfig) -> ldap3.Connection:
+    common = dict(
+        receive_timeout=max(1, round(cfg.timeout_seconds)),  # ldap3 packs it as an int auto_range=False, raise_exceptions=False,
+        read_only=True, return_empty_attributes=False, auto_referrals=False,
+        client_strategy=ldap3.SYNC,
+    )  # fmt: skip
+    if cfg.bind == "kerberos":
+        assert cfg.principal and cfg.keytab
+        # ldap3 takes the handle out of the Credentials object it is given: a fresh one per bind.
+        creds = kerberos.keytab_credentials(cfg.principal, cfg.keytab)
+        return ldap3.Connection(server, authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS,
+                                sasl_credentials=(None, None, creds), **common)  # fmt: skip
+    assert cfg.bind_dn and cfg.password
+    return ldap3.Connection(server, user=cfg.bind_dn, password=cfg.password.resolve(),
+                            authentication=ldap3.SIMPLE, **common)  # fmt: skip
+
+
+def _classify_open_error(url: str, exc: Exception, cfg: LdapConfig) -> DirectoryError:
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        where = f"ldap.ca_file ({cfg.ca_file})" if cfg.ca_file else "the system CA store (set ldap.ca_file)"
+        return DirectoryTLSError(f"{url}: the server's certificate is not trusted by {where}")
+    if "hostname" in text.lower() and ("match" in text.lower() or "doesn't" in text.lower()):
+        return DirectoryTLSError(f"{url}: the certificate does not match the host name; connect by the "
+                                 "DC's DNS name, not its IP address")  # fmt: skip
+    return DirectoryUnreachable(f"{url}: cannot connect ({text.split(' - ')[-1].strip() or type(exc).__name__}); "
+                                "check the URL, DNS and firewall")  # fmt: skip
+
+
+def _bind_error(url: str, conn: ldap3.Connection, cfg: LdapConfig) -> DirectoryError:
+    res = conn.result or {}
+    msg = str(res.get("message", ""))
+    who = cfg.principal if cfg.bind == "kerberos" else cfg.bind_dn
+    if res.get("result") == 49:
+        detail = next((v for k, v in _AD_BIND_CODES.items() if f"data {k}" in msg), "invalid credentials")
+        return DirectoryAuthError(f"{url}: bind as {who} refused: {detail}")
+    if res.get("result") == 8:
+        return DirectoryAuthError(f"{url}: the DC requires a stronger bind (signing or TLS); use ldaps:// or StartTLS")
+    return DirectoryAuthError(f"{url}: bind as {who} failed: {res.get('description')} {msg}".strip())
+
+
+def open_one(url: str, cfg: LdapConfig) -> ldap3.Connection:
+    """Connect to one URL and bind; raise a classified DirectoryError."""
+    conn = _connection(_server(url, cfg), cfg)
+    try:
+        conn.open()
+        if cfg.start_tls and url.startswith("ldap://"):
+            if not conn.start_tls():
+                raise DirectoryTLSError(f"{url}: StartTLS refused: {conn.result}")
+        if not conn.bind():
+            raise _bind_error(url, conn, cfg)
+    except DirectoryError:
+        conn.unbind()
+        raise
+    except (lexc.LDAPException, OSError) as exc:
+        conn.unbind()
+        raise _classify_open_error(url, exc, cfg) from None
+    return conn
+
+
+def open_connection(cfg: LdapConfig) -> tuple[ldap3.Connection, str]:
+    """Bind to the first DC in ``ldap.urls`` that answers. Authentication and TLS trust errors
+    stop at once (another DC would say the same); connection errors try the next URL."""
+    errors: list[str] = []
+    for url in cfg.urls:
+        try:
+            return open_one(url, cfg), url
+        except DirectoryUnreachable as exc:
+            log.warning("dc_unreachable url=%s error=%s", url, exc)
+            errors.append(str(exc))
+    if len(errors) == 1:
+        raise DirectoryUnreachable(errors[0])
+    raise DirectoryUnreachable("no domain controller could be reached:\n  " + "\n  ".join(errors))
+
+
+@contextmanager
+def connection(cfg: LdapConfig, url: str | None = None) -> Iterator[ldap3.Connection]:
+    conn = open_one(url, cfg) if url else open_connection(cfg)[0]
+    try:
+        yield conn
+    finally:
+        try:
+            conn.unbind()
+        except (lexc.LDAPException, OSError):
+            pass

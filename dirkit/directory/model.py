@@ -1,0 +1,140 @@
+"""The immutable picture of the directory that everything downstream uses (no ldap3 here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+# userAccountControl flag: ACCOUNTDISABLE.
+UAC_DISABLED = 0x2
+
+
+@dataclass(frozen=True)
+class User:
+    guid: str  # objectGUID: the identity; a rename keeps it
+    dn: str
+    sam: str  # sAMAccountName as AD has it
+    name: str | None  # normalised name; None when unusable (see Directory.issues)
+    sid: str
+    upn: str | None
+    display_name: str | None
+    enabled: bool
+    primary_group_sid: str | None
+    usn: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "guid": self.guid, "dn": self.dn, "sam_account_name": self.sam, "name": self.name,
+            "sid": self.sid, "upn": self.upn, "display_name": self.display_name,
+            "enabled": self.enabled, "primary_group_sid": self.primary_group_sid, "usn": self.usn,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Group:
+    guid: str
+    dn: str
+    sam: str
+    name: str | None
+    sid: str
+    usn: int
+    member_dns: tuple[str, ...]  # direct `member` values, complete (ranges followed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"guid": self.guid, "dn": self.dn, "sam_account_name": self.sam, "name": self.name,
+                "sid": self.sid, "usn": self.usn, "member_count": len(self.member_dns)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Issue:
+    """Something about the directory an admin should know; the object is left out of outputs."""
+
+    kind: str  # unsafe_name | name_collision | foreign_member | outside_scope | non_user_member
+    dn: str
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "dn": self.dn, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A user's effective membership of a group, and one shortest chain that explains it."""
+
+    group_guid: str
+    path: tuple[str, ...]  # group GUIDs from the user's direct group to group_guid
+    primary: bool = False  # the chain starts at the user's primaryGroupID group
+
+
+def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(d))
+
+
+@dataclass(frozen=True)
+class Directory:
+    users: Mapping[str, User]  # by GUID
+    groups: Mapping[str, Group]  # by GUID
+    direct: Mapping[str, frozenset[str]]  # user GUID -> GUIDs of groups they are directly in
+    effective: Mapping[str, Mapping[str, Membership]]  # user GUID -> group GUID -> membership
+    issues: tuple[Issue, ...] = ()
+    stats: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "users", _frozen(self.users))
+        object.__setattr__(self, "groups", _frozen(self.groups))
+        object.__setattr__(self, "direct", _frozen(self.direct))
+        object.__setattr__(self, "effective", _frozen({k: _frozen(v) for k, v in self.effective.items()}))
+        object.__setattr__(self, "stats", _frozen(self.stats))
+
+    # -- lookups ---------------------------------------------------------------------------
+    def user_by_name(self, name: str) -> User | None:
+        for u in self.users.values():
+            if u.name == name:
+                return u
+        return None
+
+    def group_by_name(self, name: str) -> Group | None:
+        for g in self.groups.values():
+            if g.name == name:
+                return g
+        return None
+
+    def named_users(self) -> list[User]:
+        """Users that have a usable name, sorted by name (what every output uses)."""
+        return sorted((u for u in self.users.values() if u.name), key=lambda u: u.name or "")
+
+    def named_groups(self) -> list[Group]:
+        return sorted((g for g in self.groups.values() if g.name), key=lambda g: g.name or "")
+
+    def group_names_of(self, user: User) -> list[str]:
+        """The user's effective groups by normalised name (unusable groups left out), sorted."""
+        names = (self.groups[g].name for g in self.effective.get(user.guid, {}))
+        return sorted(n for n in names if n)
+
+    def explain(self, user: User, group: Group) -> list[str] | None:
+        """Why ``user`` is in ``group``: the chain of group names, or None if not a member."""
+        m = self.effective.get(user.guid, {}).get(group.guid)
+        if m is None:
+            return None
+        return [self.groups[g].sam for g in m.path]
+
+    # -- serialisation (documented in docs/json.md) ----------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        users = []
+        for u in sorted(self.users.values(), key=lambda u: (u.name or "", u.guid)):
+            groups = []
+            for gid, m in sorted(self.effective.get(u.guid, {}).items(), key=lambda kv: self.groups[kv[0]].sam):
+                groups.append({"group": self.groups[gid].name, "sam_account_name": self.groups[gid].sam,
+                               "direct": len(m.path) == 1, "primary": m.primary,
+                               "via": [self.groups[p].sam for p in m.path]})  # fmt: skip
+            users.append({**u.to_json(), "groups": groups})
+        groups_json = [g.to_json() for g in sorted(self.groups.values(), key=lambda g: (g.name or "", g.guid))]
+        return {
+            "format": "dirkit.snapshot/1",
+            "stats": dict(self.stats),
+            "users": users,
+            "groups": groups_json,
+            "issues": [i.to_json() for i in self.issues],
+        }

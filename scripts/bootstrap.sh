@@ -1,0 +1,29 @@
+#!/bin/bash
+# Set up a fresh Debian 12 machine for dirkit: system packages, then a venv in .venv with
+# dirkit and its test dependencies. Idempotent and quick when nothing changed. Run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build deps for gssapi/kerberos wheels + everything the lab runs (Samba AD DC, MIT KDC, tools).
+PKGS="python3 python3-venv python3-dev gcc libkrb5-dev krb5-user
+      samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind krb5-kdc krb5-admin-server
+      ldap-utils ldb-tools libsasl2-modules-gssapi-mit iproute2"
+missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done)
+if [ -n "$missing" ]; then
+  echo "bootstrap: apt-get install" $missing >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+
+# The venv uses Debian's python3 (the one python3-dev matches). Reinstall when pyproject changes.
+stamp=.venv/.dirkit-installed
+want=$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -x .venv/bin/python ] || [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
+  echo "bootstrap: building .venv" >&2
+  /usr/bin/python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip wheel >/dev/null
+  .venv/bin/pip install -q -e '.[test]' >.venv/pip.log 2>&1 || { tail -20 .venv/pip.log >&2; exit 1; }
+  .venv/bin/python -c 'import dirkit, ldap3, gssapi, kerberos, pyhive, pytest' 
+  echo "$want" > $stamp
+fi
+echo "bootstrap: ok (.venv/bin/dirkit)" >&2

@@ -1,0 +1,79 @@
+"""Session fixtures that start the real lab once.
+
+Native mode (default): ``dirkit.lab.Lab().up()`` starts Samba AD and the MIT KDC as plain
+processes (root needed). Docker mode (``DIRKIT_LAB=docker`` and a Docker engine): pytest-docker
+starts ``docker/docker-compose.yml`` instead; this machine has no Docker engine, so that path
+is documented but not exercised here.
+
+With CI=true a lab that fails to start fails the run; elsewhere it skips with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dirkit.errors import DirkitError
+from dirkit.lab import Lab
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"lab failed to start (CI=true makes this a failure): {reason}", pytrace=False)
+    pytest.skip(f"lab not available: {reason}")
+
+
+def _docker_wanted() -> bool:
+    if os.environ.get("DIRKIT_LAB") != "docker" or not shutil.which("docker"):
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def docker_compose_file() -> str:
+    return str(REPO / "docker" / "docker-compose.yml")
+
+
+@pytest.fixture(scope="session")
+def lab_status(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """The lab's status dict (see ``dirkit lab status --json``), with every service ready."""
+    if _docker_wanted():
+        # pytest-docker starts the compose project; the container writes the status JSON of
+        # `dirkit lab up --json` into the lab directory it shares with the host.
+        services = request.getfixturevalue("docker_services")
+        status_file = Path("/var/lib/dirkit-lab/status.json")
+        services.wait_until_responsive(check=status_file.exists, timeout=180.0, pause=1.0)
+        status = json.loads(status_file.read_text())
+        os.environ["KRB5_CONFIG"] = status["krb5_conf"]
+        yield status
+        return
+    if os.geteuid() != 0:
+        _unavailable("the native lab needs root (loopback aliases, /etc/hosts, ports 88/389/636)")
+    lab = Lab()
+    was_ready = lab.status()["ready"]
+    try:
+        lab.up()
+    except DirkitError as exc:
+        _unavailable(str(exc))
+    status = lab.status()
+    if not status["ready"]:
+        _unavailable(json.dumps(status["services"]))
+    os.environ["KRB5_CONFIG"] = status["krb5_conf"]
+    yield status
+    if not was_ready and os.environ.get("DIRKIT_KEEP_LAB") != "1":
+        lab.down()
+
+
+@pytest.fixture(scope="session")
+def lab(lab_status: dict[str, Any]) -> Lab:
+    return Lab()
