@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import EXIT_LAB, DirkitError
+from . import log as dlog
+from .errors import EXIT_CHANGES, EXIT_LAB, EXIT_OK, DirkitError
 
 
 def _emit_json(data: Any) -> None:
@@ -33,15 +34,182 @@ class DirkitGroup(click.Group):
 
 @click.group(cls=DirkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dirkit")
-def main() -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              envvar="DIRKIT_LOG_FORMAT", help="Log lines on stderr: key=value text or JSON lines.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def main(log_format: str, verbose: bool) -> None:
     """dirkit: Active Directory + Kerberos for multi-tenant Hadoop/EMR clusters.
 
     \b
     Typical use:
       dirkit lab up                          # a local AD + KDC lab to try things on
-      dirkit plan -c /etc/dirkit/dirkit.toml # what would change, exit 3 if anything
+      dirkit plan -c /etc/dirkit/dirkit.toml # what would change (exit 3 if anything)
       dirkit sync -c /etc/dirkit/dirkit.toml # read AD, plan, apply
+      dirkit snapshot --user dataeng1        # a user's groups and why
+
+    \b
+    Exit codes: 0 ok / no changes, 1 internal error, 2 usage, 3 changes pending (plan),
+    4 config, 5 directory/Kerberos, 6 another run holds the lock, 7 safety threshold
+    (nothing applied), 8 partial failure, 9 lab not ready.
     """
+    dlog.setup(log_format, verbose)
+
+
+def _progress() -> Any:
+    """Progress lines only for a person at a terminal; cron gets the one-line log events."""
+    return _err if sys.stderr.isatty() else None
+
+
+config_option = click.option(
+    "-c", "--config", "config_path", type=click.Path(dir_okay=False), envvar="DIRKIT_CONFIG",
+    help="Config file (default: $DIRKIT_CONFIG, then /etc/dirkit/dirkit.toml).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see docs/json.md).")
+
+
+# ------------------------------------------------------------------------------ sync and plan
+@main.command("plan")
+@config_option
+@json_option
+def plan_cmd(config_path: str | None, as_json: bool) -> None:
+    """Show what a sync would change since the last applied state. Changes nothing.
+
+    Exit code 0: no changes; 3: changes pending; 7 is never used here (see `sync`).
+
+    \b
+    Examples:
+      dirkit plan -c /etc/dirkit/dirkit.toml
+      dirkit plan --json | jq '.changes[] | select(.kind=="user_removed")'
+    """
+    from . import config, sync
+
+    _, p = sync.plan(config.load(config_path), progress=_progress())
+    if as_json:
+        _emit_json(p.to_json())
+    else:
+        _print_plan(p)
+    sys.exit(EXIT_CHANGES if not p.empty else EXIT_OK)
+
+
+@main.command("sync")
+@config_option
+@json_option
+@click.option("--dry-run", is_flag=True, help="Read and plan, print the plan, change nothing.")
+@click.option("--allow-removals", is_flag=True, help="Apply even if removals exceed the safety threshold.")
+def sync_cmd(config_path: str | None, as_json: bool, dry_run: bool, allow_removals: bool) -> None:
+    """Read AD, plan against the last applied state, and apply.
+
+    Safe under cron: a second run while one is going exits at once with code 6; removals above
+    safety.max_removals / safety.max_removal_percent stop the run with code 7 before anything
+    is applied, unless --allow-removals is given.
+
+    \b
+    Examples:
+      dirkit sync -c /etc/dirkit/dirkit.toml
+      dirkit sync --dry-run
+      dirkit --log-format json sync    # one JSON log line per event, for log shippers
+    """
+    from . import config, sync
+
+    result = sync.sync(config.load(config_path), dry_run=dry_run, allow_removals=allow_removals,
+                       progress=_progress())  # fmt: skip
+    if as_json:
+        _emit_json({**result.plan.to_json(), "applied": result.applied, "run_id": result.run_id,
+                    "stats": dict(result.directory.stats)})  # fmt: skip
+    else:
+        _print_plan(result.plan)
+        verb = "applied" if result.applied else "dry run, nothing applied"
+        click.echo(f"{verb}: {len(result.plan.changes)} change(s), {result.directory.stats['users']} users, "
+                   f"{result.directory.stats['groups']} groups in {result.seconds:.2f}s")  # fmt: skip
+
+
+@main.command("snapshot")
+@config_option
+@json_option
+@click.option("--user", "user_name", help="Only this user: their effective groups and the chain behind each.")
+@click.option("--from-state", is_flag=True, help="Show the last applied snapshot instead of reading AD.")
+def snapshot_cmd(config_path: str | None, as_json: bool, user_name: str | None, from_state: bool) -> None:
+    """Show what dirkit sees in AD: users, groups, effective memberships, issues.
+
+    \b
+    Examples:
+      dirkit snapshot --json > snapshot.json
+      dirkit snapshot --user datascientist1     # groups, with the nesting path for each
+    """
+    from . import config, sync
+    from .errors import DirkitError
+    from .state import StateStore
+
+    cfg = config.load(config_path)
+    if from_state:
+        store = StateStore(cfg.state.path)
+        d = store.last_snapshot()
+        store.close()
+        if d is None:
+            raise DirkitError(f"no applied snapshot in {cfg.state.path} yet: run `dirkit sync` first")
+    else:
+        d = sync.read(cfg, progress=_progress())
+    data = d.to_json()
+    if user_name is not None:
+        wanted = sync.NamePolicy(cfg.names, cfg.directory.realm).normalise(user_name).name
+        match = [u for u in data["users"] if u["name"] == wanted or u["sam_account_name"] == user_name]
+        if not match:
+            raise DirkitError(f"no user {user_name!r} in the snapshot")
+        data = match[0]
+    if as_json:
+        _emit_json(data)
+    elif user_name is not None:
+        click.echo(f"{data['name']} ({data['dn']}){'' if data['enabled'] else '  [disabled]'}")
+        for g in data["groups"]:
+            how = "primary group" if g["primary"] and g["direct"] else ("direct" if g["direct"] else "via " + " > ".join(g["via"]))
+            click.echo(f"  {g['group'] or g['sam_account_name'] + ' (unusable name)':<32} {how}")
+    else:
+        for u in data["users"]:
+            flag = "" if u["enabled"] else " [disabled]"
+            click.echo(f"{u['name'] or '(excluded) ' + u['sam_account_name']}{flag}: "
+                       f"{', '.join(g['group'] for g in u['groups'] if g['group'])}")  # fmt: skip
+        for i in data["issues"]:
+            click.echo(f"issue {i['kind']}: {i['dn']}: {i['detail']}")
+        s = data["stats"]
+        click.echo(f"{s['users']} users, {s['groups']} groups, {s['memberships']} memberships, "
+                   f"{s['issues']} issues; {s['ldap_searches']} LDAP searches")  # fmt: skip
+
+
+@main.command("history")
+@config_option
+@json_option
+@click.option("-n", "limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs.")
+def history_cmd(config_path: str | None, as_json: bool, limit: int) -> None:
+    """Show recent runs from the state store (start, end, outcome, counts)."""
+    import time as _time
+
+    from . import config
+    from .state import StateStore
+
+    store = StateStore(config.load(config_path).state.path)
+    runs = store.runs(limit)
+    store.close()
+    if as_json:
+        _emit_json([r.to_json() for r in runs])
+        return
+    for r in runs:
+        when = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(r.started))
+        took = f"{r.ended - r.started:.1f}s" if r.ended else "-"
+        counts = " ".join(f"{k}={v}" for k, v in r.counts.items())
+        click.echo(f"#{r.id:<5} {when} {r.command:<14} {r.outcome:<10} {took:>7} {counts} {r.message}".rstrip())
+
+
+def _print_plan(p: Any) -> None:
+    if p.empty:
+        click.echo("No changes." + (" (first run: the state is empty)" if p.first_run else ""))
+        return
+    width = max(len(c.name) for c in p.changes)
+    for c in p.changes:
+        click.echo(f"{c.kind:<19} {c.name:<{width}}  {c.detail}".rstrip())
+    counts = ", ".join(f"{v} {k}" for k, v in p.counts().items() if v)
+    click.echo(f"{len(p.changes)} change(s): {counts}")
+    if p.threshold_exceeded:
+        click.echo(f"WARNING: safety threshold exceeded: {p.threshold_reason}")
 
 
 # ------------------------------------------------------- command groups that later work fills

@@ -138,3 +138,32 @@ class Directory:
             "groups": groups_json,
             "issues": [i.to_json() for i in self.issues],
         }
+
+
+# -- state serialisation (compact, internal; the public JSON is Directory.to_json) -------------
+def to_state(d: Directory) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "users": [[u.guid, u.dn, u.sam, u.name, u.sid, u.upn, u.display_name, u.enabled,
+                   u.primary_group_sid, u.usn] for u in d.users.values()],
+        "groups": [[g.guid, g.dn, g.sam, g.name, g.sid, g.usn, list(g.member_dns)] for g in d.groups.values()],
+        "direct": {k: sorted(v) for k, v in d.direct.items()},
+        "effective": {u: [[g, list(m.path), m.primary] for g, m in ms.items()] for u, ms in d.effective.items()},
+        "issues": [[i.kind, i.dn, i.detail] for i in d.issues],
+        "stats": dict(d.stats),
+    }  # fmt: skip
+
+
+def from_state(data: dict[str, Any]) -> Directory:
+    if data.get("v") != 1:
+        raise ValueError(f"unknown snapshot format {data.get('v')!r}")
+    users = {r[0]: User(*r) for r in data["users"]}
+    groups = {r[0]: Group(*r[:6], member_dns=tuple(r[6])) for r in data["groups"]}
+    return Directory(
+        users=users,
+        groups=groups,
+        direct={k: frozenset(v) for k, v in data["direct"].items()},
+        effective={u: {g: Membership(g, tuple(p), bool(pr)) for g, p, pr in ms} for u, ms in data["effective"].items()},
+        issues=tuple(Issue(*i) for i in data["issues"]),
+        stats=data["stats"],
+    )

@@ -1,0 +1,117 @@
+"""Planning: a pure function from (previous applied snapshot, new snapshot, safety) to changes.
+
+Objects are matched by objectGUID, so a rename is a rename, not a removal plus an addition.
+Only objects with a usable name count (they are what every output contains): a user whose
+name becomes unusable is planned as removed, so a collision storm trips the threshold too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .config import SafetyConfig
+from .directory.model import Directory
+
+# Change kinds, in the order a human reads them.
+KINDS = (
+    "user_added", "user_removed", "user_renamed", "user_disabled", "user_enabled",
+    "group_added", "group_removed", "group_renamed", "membership_added", "membership_removed",
+)  # fmt: skip
+REMOVAL_KINDS = frozenset({"user_removed", "user_disabled", "group_removed"})
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str
+    name: str  # the user's or group's normalised name (the old one for removals)
+    guid: str
+    detail: str = ""  # e.g. the group of a membership change, the old name of a rename
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "name": self.name, "guid": self.guid, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    removals: int
+    removal_base: int  # named users + groups in the previous state
+    threshold_exceeded: bool
+    threshold_reason: str
+    first_run: bool
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def counts(self) -> dict[str, int]:
+        out = {k: 0 for k in KINDS}
+        for c in self.changes:
+            out[c.kind] += 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": "dirkit.plan/1",
+            "first_run": self.first_run,
+            "changes_pending": not self.empty,
+            "counts": self.counts(),
+            "removals": self.removals,
+            "removal_base": self.removal_base,
+            "threshold_exceeded": self.threshold_exceeded,
+            "threshold_reason": self.threshold_reason,
+            "changes": [c.to_json() for c in self.changes],
+        }
+
+
+def _named(d: Directory) -> tuple[dict[str, Any], dict[str, Any]]:
+    return ({u.guid: u for u in d.users.values() if u.name}, {g.guid: g for g in d.groups.values() if g.name})
+
+
+def make_plan(previous: Directory | None, current: Directory, safety: SafetyConfig) -> Plan:
+    prev = previous or Directory(users={}, groups={}, direct={}, effective={})
+    pu, pg = _named(prev)
+    cu, cg = _named(current)
+    changes: list[Change] = []
+
+    for guid in cu.keys() - pu.keys():
+        u = cu[guid]
+        changes.append(Change("user_added", u.name, guid, "" if u.enabled else "disabled"))
+    for guid in pu.keys() - cu.keys():
+        u = pu[guid]
+        why = "no longer readable with a usable name" if guid in current.users else "gone from AD or out of scope"
+        changes.append(Change("user_removed", u.name, guid, why))
+    for guid in pu.keys() & cu.keys():
+        old, new = pu[guid], cu[guid]
+        if old.name != new.name:
+            changes.append(Change("user_renamed", new.name, guid, f"was {old.name}"))
+        if old.enabled and not new.enabled:
+            changes.append(Change("user_disabled", new.name, guid))
+        elif new.enabled and not old.enabled:
+            changes.append(Change("user_enabled", new.name, guid))
+        before, after = set(prev.group_names_of(old)), set(current.group_names_of(new))
+        changes += [Change("membership_added", new.name, guid, g) for g in sorted(after - before)]
+        changes += [Change("membership_removed", new.name, guid, g) for g in sorted(before - after)]
+    for guid in cg.keys() - pg.keys():
+        changes.append(Change("group_added", cg[guid].name, guid))
+    for guid in pg.keys() - cg.keys():
+        changes.append(Change("group_removed", pg[guid].name, guid))
+    for guid in pg.keys() & cg.keys():
+        if pg[guid].name != cg[guid].name:
+            changes.append(Change("group_renamed", cg[guid].name, guid, f"was {pg[guid].name}"))
+    # New users' memberships are listed too: an admin reviewing a plan wants to see them.
+    for guid in cu.keys() - pu.keys():
+        changes += [Change("membership_added", cu[guid].name, guid, g) for g in current.group_names_of(cu[guid])]
+
+    order = {k: i for i, k in enumerate(KINDS)}
+    changes.sort(key=lambda c: (order[c.kind], c.name, c.detail, c.guid))
+    removals = sum(1 for c in changes if c.kind in REMOVAL_KINDS)
+    base = len(pu) + len(pg)
+    reason = ""
+    if removals > safety.max_removals:
+        reason = f"{removals} removals exceed safety.max_removals={safety.max_removals}"
+    elif base and removals * 100 / base > safety.max_removal_percent:
+        reason = (f"{removals} removals are {removals * 100 / base:.1f}% of {base} known users and groups, "
+                  f"above safety.max_removal_percent={safety.max_removal_percent:g}")  # fmt: skip
+    return Plan(tuple(changes), removals, base, bool(reason), reason, previous is None)

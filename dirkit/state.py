@@ -1,0 +1,123 @@
+"""The state store (SQLite): applied snapshots, run history, and the run lock.
+
+A snapshot is written in one transaction, so a run killed at any point leaves the previous
+applied state exactly as it was. The lock is an flock on ``<state>.lock``: the kernel drops it
+when a process dies, so a killed run never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .directory.model import Directory, from_state, to_state
+from .errors import ConfigError, LockedError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    command TEXT NOT NULL,
+    started REAL NOT NULL,
+    ended REAL,
+    outcome TEXT NOT NULL DEFAULT 'running',
+    counts TEXT NOT NULL DEFAULT '{}',
+    message TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    taken REAL NOT NULL,
+    users INTEGER NOT NULL,
+    groups INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    command: str
+    started: float
+    ended: float | None
+    outcome: str
+    counts: dict[str, Any]
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "command": self.command, "started": self.started, "ended": self.ended,
+                "outcome": self.outcome, "counts": self.counts, "message": self.message}  # fmt: skip
+
+
+class StateStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"state.path {path}: cannot open the state database ({exc})") from None
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- lock ------------------------------------------------------------------------------
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                raise LockedError(f"another dirkit run (pid {holder}) holds {lock_path}; exiting") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+    # -- runs ------------------------------------------------------------------------------
+    def start_run(self, command: str) -> int:
+        cur = self.db.execute("INSERT INTO runs(command, started) VALUES (?, ?)", (command, time.time()))
+        return int(cur.lastrowid or 0)
+
+    def end_run(self, run_id: int, outcome: str, counts: dict[str, Any] | None = None, message: str = "") -> None:
+        self.db.execute("UPDATE runs SET ended=?, outcome=?, counts=?, message=? WHERE id=?",
+                        (time.time(), outcome, json.dumps(counts or {}, sort_keys=True), message, run_id))  # fmt: skip
+
+    def runs(self, limit: int = 20) -> list[Run]:
+        rows = self.db.execute("SELECT id, command, started, ended, outcome, counts, message FROM runs "
+                               "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()  # fmt: skip
+        return [Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
+
+    # -- snapshots -------------------------------------------------------------------------
+    def save_snapshot(self, run_id: int, directory: Directory, keep: int) -> int:
+        blob = zlib.compress(json.dumps(to_state(directory), separators=(",", ":")).encode(), 6)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self.db.execute("INSERT INTO snapshots(run_id, taken, users, groups, data) VALUES (?,?,?,?,?)",
+                                  (run_id, time.time(), len(directory.users), len(directory.groups), blob))  # fmt: skip
+            self.db.execute("DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?)",
+                            (keep,))  # fmt: skip
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return int(cur.lastrowid or 0)
+
+    def last_snapshot(self) -> Directory | None:
+        row = self.db.execute("SELECT data FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        return from_state(json.loads(zlib.decompress(row[0]))) if row else None

@@ -1,0 +1,100 @@
+"""The sync API: read AD, plan against the last applied state, apply. The CLI is a thin layer
+over these functions; a library user can do everything the CLI does."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import kerberos
+from .config import Config
+from .directory.model import Directory
+from .directory.names import NamePolicy
+from .directory.reader import read_directory
+from .errors import DirkitError, ThresholdError
+from .log import event
+from .plan import Plan, make_plan
+from .state import StateStore
+
+log = logging.getLogger("dirkit.sync")
+Progress = Callable[[str], None]
+__all__ = ["NamePolicy", "SyncResult", "plan", "read", "sync"]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    directory: Directory
+    plan: Plan
+    applied: bool
+    run_id: int | None
+    seconds: float
+
+
+def read(config: Config, progress: Progress | None = None) -> Directory:
+    kerberos.use_krb5_conf(config.kerberos.krb5_conf)
+    t0 = time.monotonic()
+    d = read_directory(config, progress)
+    event(log, "read", users=d.stats["users"], groups=d.stats["groups"], memberships=d.stats["memberships"],
+          issues=d.stats["issues"], ldap_searches=d.stats["ldap_searches"], dc=d.stats["dc"],
+          seconds=round(time.monotonic() - t0, 3))  # fmt: skip
+    if d.issues:
+        # One summary line (cron logs stay readable); each issue with -v or in `dirkit snapshot`.
+        kinds: dict[str, int] = {}
+        for issue in d.issues:
+            kinds[issue.kind] = kinds.get(issue.kind, 0) + 1
+            event(log, "directory_issue", logging.DEBUG, kind=issue.kind, dn=issue.dn, detail=issue.detail)
+        event(log, "directory_issues", logging.WARNING, total=len(d.issues), **kinds)
+    return d
+
+
+def plan(config: Config, progress: Progress | None = None) -> tuple[Directory, Plan]:
+    """Read AD and plan against the last applied state. Changes nothing."""
+    store = StateStore(config.state.path)
+    try:
+        previous = store.last_snapshot()
+    finally:
+        store.close()
+    current = read(config, progress)
+    return current, make_plan(previous, current, config.safety)
+
+
+def sync(config: Config, *, dry_run: bool = False, allow_removals: bool = False,
+         progress: Progress | None = None) -> SyncResult:  # fmt: skip
+    """Read, plan and (unless ``dry_run``) apply. Raises LockedError if another run is going,
+    ThresholdError (nothing applied) if removals exceed the safety limits."""
+    t0 = time.monotonic()
+    store = StateStore(config.state.path)
+    try:
+        with store.lock():
+            run_id = store.start_run("sync --dry-run" if dry_run else "sync")
+            try:
+                current = read(config, progress)
+                p = make_plan(store.last_snapshot(), current, config.safety)
+                counts = {k: v for k, v in p.counts().items() if v}
+                event(log, "plan", changes=len(p.changes), removals=p.removals, first_run=p.first_run, **counts)
+                if p.threshold_exceeded and not allow_removals:
+                    msg = (f"safety threshold: {p.threshold_reason}. Nothing was applied. Review with "
+                           "`dirkit plan`, then re-run with --allow-removals if this is intended.")  # fmt: skip
+                    store.end_run(run_id, "threshold", counts, msg)
+                    raise ThresholdError(msg)
+                if dry_run:
+                    store.end_run(run_id, "dry-run", counts)
+                    return SyncResult(current, p, False, run_id, time.monotonic() - t0)
+                if not p.empty or p.first_run:
+                    store.save_snapshot(run_id, current, config.state.keep_snapshots)
+                store.end_run(run_id, "applied" if not p.empty else "no-changes", counts)
+                event(log, "applied", changes=len(p.changes), run_id=run_id,
+                      seconds=round(time.monotonic() - t0, 3))  # fmt: skip
+                return SyncResult(current, p, True, run_id, time.monotonic() - t0)
+            except ThresholdError:
+                raise
+            except DirkitError as exc:
+                store.end_run(run_id, "failed", message=str(exc))
+                raise
+            except BaseException as exc:
+                store.end_run(run_id, "failed", message=f"{type(exc).__name__}: {exc}")
+                raise
+    finally:
+        store.close()
