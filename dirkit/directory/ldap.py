@@ -48,7 +48,10 @@ def _server(url: str, cfg: LdapConfig) -> ldap3.Server:
 
 def _connection(server: ldap3.Server, cfg: LdapConfig) -> ldap3.Connection:
     common = dict(
-        receive_timeout=max(1, round(cfg.timeout_seconds)),  # ldap3 packs it as an int auto_range=False, raise_exceptions=False,
+        receive_timeout=max(1, round(cfg.timeout_seconds)),  # ldap3 packs it as an int
+        # auto_range off: ldap3's own range handling has known truncation bugs; the reader
+        # follows `member;range=` itself and checks every step.
+        auto_range=False, raise_exceptions=False,
         read_only=True, return_empty_attributes=False, auto_referrals=False,
         client_strategy=ldap3.SYNC,
     )  # fmt: skip

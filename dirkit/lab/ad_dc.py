@@ -7,6 +7,7 @@ import json
 import shutil
 import socket
 import ssl
+import time
 from pathlib import Path
 
 from ..errors import LabError
@@ -164,11 +165,16 @@ def ready(p: LabPaths) -> bool:
 
 
 def wait_ready(p: LabPaths, timeout: float = 60) -> float:
+    started = time.monotonic()
+
     def check() -> bool:
-        if not running(p):
-            log = (p.samba / "samba.log").read_text(errors="replace") if (p.samba / "samba.log").exists() else ""
+        # `samba -D` writes its PID file a moment after it returns: only a process that is
+        # still missing after a few seconds has really died.
+        if not running(p) and time.monotonic() - started > 5:
+            log_file = p.samba / "samba.log"
+            log = log_file.read_text(errors="replace") if log_file.exists() else ""
             raise LabError("samba exited during start-up; last log lines:\n" + "\n".join(log.splitlines()[-10:]))
-        return ready(p)
+        return running(p) and ready(p)
 
     waited = host.wait_until(check, timeout, "Samba AD DC")
     shutil.copy2(p.samba_ca, p.ca_cert)  # a restored database regenerates its CA: copy it fresh

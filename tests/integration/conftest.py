@@ -77,3 +77,46 @@ def lab_status(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def lab(lab_status: dict[str, Any]) -> Lab:
     return Lab()
+
+
+@pytest.fixture
+def make_config(lab_status: dict[str, Any], tmp_path: Path) -> Any:
+    """Build a Config from the lab's own config file, with a private state DB and overrides."""
+    import tomllib
+
+    from dirkit import config
+
+    base = tomllib.loads(Path(lab_status["config"]).read_text())
+
+    def make(**sections: dict[str, Any]) -> config.Config:
+        data = {k: dict(v) for k, v in base.items()}
+        data["state"] = {"path": str(tmp_path / "state.sqlite")}
+        for section, values in sections.items():
+            data.setdefault(section, {}).update(values)
+        return config.from_dict(data)
+
+    return make
+
+
+@pytest.fixture
+def restore_ad(lab: Lab) -> Iterator[None]:
+    """For tests that change or stop the DC: put the cached database back afterwards."""
+    yield
+    lab.restart_samba(restore=True)
+
+
+@pytest.fixture
+def ad_admin(lab_status: dict[str, Any]) -> Iterator[Any]:
+    """An ldap3 connection as the domain Administrator, for tests that change AD."""
+    import ssl
+
+    import ldap3
+
+    from dirkit.lab import settings as s
+
+    server = ldap3.Server(s.AD_HOST, port=636, use_ssl=True, get_info=ldap3.NONE,
+                          tls=ldap3.Tls(ca_certs_file=lab_status["ca_cert"], validate=ssl.CERT_REQUIRED))
+    conn = ldap3.Connection(server, user=f"Administrator@{s.AD_REALM}", password=s.ADMIN_PASSWORD,
+                            auto_bind=True)
+    yield conn
+    conn.unbind()

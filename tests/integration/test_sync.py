@@ -1,0 +1,227 @@
+"""`dirkit sync` core against the real Samba AD DC: reading, nesting, names, safety, locking."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dirkit import sync
+from dirkit.directory import reader as reader_mod
+from dirkit.errors import (
+    EXIT_CHANGES,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_THRESHOLD,
+    DirectoryAuthError,
+    DirectoryTLSError,
+    DirectoryUnreachable,
+    IncompleteReadError,
+    KerberosError,
+    ThresholdError,
+)
+from dirkit.lab import seed
+from dirkit.lab import settings as s
+from dirkit.state import StateStore
+
+DIRKIT = [sys.executable, "-m", "dirkit.cli"]
+
+
+def test_seed_scenario(make_config: Any) -> None:
+    d = sync.read(make_config())
+    ds = d.user_by_name("datascientist1")
+    assert ds is not None and ds.enabled
+    # Nested: datascientist1 -> grp_data_science -> grp_analytics, and the report says so.
+    analytics = d.group_by_name("grp_analytics")
+    assert analytics is not None
+    assert d.explain(ds, analytics) == ["grp_data_science", "grp_analytics"]
+    assert "grp_analytics" not in [d.groups[g].sam for g in d.direct[ds.guid]]
+    # Domain Users comes from primaryGroupID only (AD leaves it out of `member`).
+    domain_users = d.group_by_name("domain users")
+    assert domain_users is not None
+    assert ds.dn not in domain_users.member_dns
+    assert d.effective[ds.guid][domain_users.guid].primary
+    # A non-default primary group counts too.
+    pgid = d.user_by_name("pgiduser1")
+    assert pgid is not None and "grp_data_engineering" in d.group_names_of(pgid)
+    assert d.user_by_name("disabled1") is not None and not d.user_by_name("disabled1").enabled  # type: ignore[union-attr]
+    assert "grp_data_engineering" in d.group_names_of(d.user_by_name("dataeng1"))  # type: ignore[arg-type]
+
+
+def test_group_cycle_terminates_with_every_member(make_config: Any) -> None:
+    d = sync.read(make_config())
+    user = d.user_by_name("cycleuser1")
+    assert user is not None
+    assert {"grp_cycle_a", "grp_cycle_b", "grp_cycle_c"} <= set(d.group_names_of(user))
+
+
+def test_member_ranges_followed_and_searches_are_per_page(make_config: Any) -> None:
+    cfg = make_config(ldap={"member_range_size": 10, "page_size": 20})
+    d = sync.read(cfg)
+    ranged = d.group_by_name("grp_ranged")
+    assert ranged is not None and len(ranged.member_dns) == seed.RANGED_GROUP_MEMBERS
+    st = d.stats
+    assert st["range_searches"] >= 2  # 25 members in ranges of 10: two more requests
+    # O(pages): the paged searches plus one per extra member range, never one per user/member.
+    assert st["ldap_searches"] == 2 + st["range_searches"]
+    big_groups = [g for g in d.groups.values() if len(g.member_dns) >= 10]
+    assert st["range_searches"] == sum(len(g.member_dns) // 10 for g in big_groups)
+    assert st["ldap_pages"] == -(-st["users"] // 20) + -(-st["groups"] // 20)
+
+
+def test_odd_names_are_kept_or_reported(make_config: Any) -> None:
+    d = sync.read(make_config())
+    names = {u.name for u in d.users.values()}
+    for ok in ("odd space", "odd#hash", "odd%pct", "mixed.case"):
+        assert ok in names
+    assert "grp odd name" in d.group_names_of(d.user_by_name("odd space"))  # type: ignore[arg-type]
+    issues = {(i.kind, i.dn.split(",")[0]) for i in d.issues}
+    assert ("unsafe_name", "CN=-dashlead") in issues
+    # Two distinct AD accounts that normalise to the same name: both left out, both reported.
+    assert ("name_collision", "CN=Zoë Müller") in issues and ("name_collision", "CN=Zoe Mueller NFD") in issues
+    assert "zoë.müller" not in names
+    assert any(i.kind == "foreign_member" and seed.FOREIGN_SID in i.dn for i in d.issues)
+    assert any(i.kind == "non_user_member" and "ext-contact1" in i.dn for i in d.issues)
+
+
+def test_scope_limits_users_and_reports_outsiders(make_config: Any) -> None:
+    cfg = make_config(directory={"user_bases": [f"CN=Users,{s.AD_BASE}", seed.HARD_OU]})
+    d = sync.read(cfg)
+    assert d.user_by_name("outsider1") is None
+    assert any(i.kind == "outside_scope" and "outsider1" in i.dn for i in d.issues)
+
+
+def test_plan_and_sync_exit_codes_and_idempotence(make_config: Any, tmp_path: Path) -> None:
+    cfg = make_config()
+    cfg_file = _write(tmp_path, cfg)
+    env = {**os.environ, "DIRKIT_CONFIG": str(cfg_file)}
+    r = subprocess.run([*DIRKIT, "plan", "--json"], env=env, capture_output=True, text=True)
+    assert r.returncode == EXIT_CHANGES, r.stderr
+    dry = subprocess.run([*DIRKIT, "sync", "--dry-run"], env=env, capture_output=True, text=True)
+    assert dry.returncode == EXIT_OK and "nothing applied" in dry.stdout
+    assert subprocess.run([*DIRKIT, "plan"], env=env, capture_output=True).returncode == EXIT_CHANGES
+    assert subprocess.run([*DIRKIT, "sync"], env=env, capture_output=True).returncode == EXIT_OK
+    r = subprocess.run([*DIRKIT, "plan"], env=env, capture_output=True, text=True)
+    assert r.returncode == EXIT_OK and "No changes." in r.stdout
+
+
+def test_removal_above_threshold_applies_nothing(make_config: Any, ad_admin: Any, restore_ad: None) -> None:
+    cfg = make_config()
+    sync.sync(cfg)
+    store = StateStore(cfg.state.path)
+    before = store.last_snapshot()
+    for i in range(1, 21):  # 20 of ~90 named users and groups: above 20 %
+        assert ad_admin.delete(f"CN=rangeuser{i:02d},{seed.HARD_OU}"), ad_admin.result
+    with pytest.raises(ThresholdError, match="max_removal_percent"):
+        sync.sync(cfg)
+    after = store.last_snapshot()
+    assert before is not None and after is not None and after.users.keys() == before.users.keys()
+    assert store.runs(1)[0].outcome == "threshold"
+    result = sync.sync(cfg, allow_removals=True)
+    assert result.plan.counts()["user_removed"] == 20 and result.applied
+    store.close()
+
+
+def test_dc_killed_mid_read_applies_nothing_and_rerun_converges(
+    make_config: Any, lab: Any, restore_ad: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = make_config(ldap={"page_size": 5})
+    sync.sync(cfg)
+    store = StateStore(cfg.state.path)
+    runs_before = len(store.runs(100))
+    original = reader_mod.Reader._paged
+
+    def killing_paged(self: Any, conn: Any, base: str, flt: str, attrs: Any, what: str) -> Any:
+        for n, entry in enumerate(original(self, conn, base, flt, attrs, what)):
+            if what == "users" and n == 7:  # second page: the DC dies under us
+                lab.stop_samba()
+            yield entry
+
+    monkeypatch.setattr(reader_mod.Reader, "_paged", killing_paged)
+    with pytest.raises(IncompleteReadError, match="nothing was planned or applied"):
+        sync.sync(cfg)
+    monkeypatch.undo()
+    assert store.runs(1)[0].outcome == "failed"
+    assert len(store.runs(100)) == runs_before + 1
+    lab.restart_samba(restore=False)
+    result = sync.sync(cfg)
+    assert result.plan.empty  # the failed run changed nothing, so nothing is pending
+    store.close()
+
+
+def test_overlapping_runs_second_exits_at_once(make_config: Any, tmp_path: Path) -> None:
+    cfg = make_config()
+    env = {**os.environ, "DIRKIT_CONFIG": str(_write(tmp_path, cfg))}
+    store = StateStore(cfg.state.path)
+    with store.lock():
+        r = subprocess.run([*DIRKIT, "sync"], env=env, capture_output=True, text=True, timeout=20)
+    store.close()
+    assert r.returncode == EXIT_LOCKED
+    assert "another dirkit run" in r.stderr
+
+
+def test_failover_to_second_dc_url(make_config: Any) -> None:
+    cfg = make_config(ldap={"urls": [f"ldaps://{s.AD_HOST}:1636", f"ldaps://{s.AD_HOST}:636"]})
+    d = sync.read(cfg)
+    assert d.stats["dc"].endswith(":636")
+
+
+def test_unreachable_dc_is_named(make_config: Any) -> None:
+    with pytest.raises(DirectoryUnreachable, match="1636.*cannot connect"):
+        sync.read(make_config(ldap={"urls": [f"ldaps://{s.AD_HOST}:1636"], "timeout_seconds": 3}))
+
+
+def test_untrusted_certificate_is_named(make_config: Any, tmp_path: Path) -> None:
+    other_ca = Path("/etc/ssl/certs/ca-certificates.crt")
+    with pytest.raises(DirectoryTLSError, match="not trusted by ldap.ca_file"):
+        sync.read(make_config(ldap={"ca_file": str(other_ca)}))
+
+
+def test_wrong_password_is_named(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIRKIT_TEST_PW", "not-the-password")
+    cfg = make_config(ldap={"bind": "simple", "bind_dn": f"dataeng1@{s.AD_REALM}", "password": "env:DIRKIT_TEST_PW",
+                            "principal": None, "keytab": None})
+    with pytest.raises(DirectoryAuthError, match="wrong password") as exc:
+        sync.read(cfg)
+    assert "not-the-password" not in str(exc.value)
+
+
+def test_simple_bind_with_secret_reference_reads(make_config: Any, tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text(s.USER_PASSWORD + "\n")
+    cfg = make_config(ldap={"bind": "simple", "bind_dn": f"dataeng1@{s.AD_REALM}", "password": f"file:{secret}",
+                            "principal": None, "keytab": None})
+    assert sync.read(cfg).user_by_name("dataeng1") is not None
+
+
+def test_keytab_for_wrong_principal_is_named(make_config: Any, lab_status: dict[str, Any]) -> None:
+    cfg = make_config(ldap={"principal": f"admin1@{s.AD_REALM}"})  # svc-dirkit's keytab
+    with pytest.raises(KerberosError, match="admin1"):
+        sync.read(cfg)
+
+
+def _write(tmp_path: Path, cfg: Any) -> Path:
+    """Serialise a Config back to TOML for the CLI tests."""
+    lines = []
+    for section in ("ldap", "kerberos", "directory", "state", "safety", "names"):
+        lines.append(f"[{section}]")
+        for k, v in getattr(cfg, section).model_dump(exclude_none=True).items():
+            if isinstance(v, list):
+                lines.append(f"{k} = [{', '.join(_q(x) for x in v)}]")
+            else:
+                lines.append(f"{k} = {_q(v)}")
+    f = tmp_path / "dirkit.toml"
+    f.write_text("\n".join(lines) + "\n")
+    return f
+
+
+def _q(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
