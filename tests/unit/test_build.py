@@ -1,0 +1,72 @@
+"""Directory building: memberships, primary groups, nesting with cycles, collisions."""
+
+from dirkit.directory.build import RawGroup, RawUser, build
+from dirkit.directory.names import NamePolicy
+
+DOM = "S-1-5-21-1-2-3"
+BASE = "DC=x"
+
+
+def user(sam: str, rid: int, pgid: int = 513, uac: int = 512) -> RawUser:
+    return RawUser(guid=f"u-{sam}", dn=f"CN={sam},{BASE}", sam=sam, sid=f"{DOM}-{rid}", upn=None,
+                   display_name=None, uac=uac, primary_group_id=pgid, usn=1)
+
+
+def group(sam: str, rid: int, *members: str) -> RawGroup:
+    return RawGroup(guid=f"g-{sam}", dn=f"CN={sam},{BASE}", sam=sam, sid=f"{DOM}-{rid}", usn=1,
+                    members=tuple(m if "=" in m else f"CN={m},{BASE}" for m in members))
+
+
+def make(users: list[RawUser], groups: list[RawGroup]):  # type: ignore[no-untyped-def]
+    return build(users, groups, NamePolicy(realm="X"), [BASE])
+
+
+def test_nesting_with_a_cycle_and_paths() -> None:
+    d = make([user("alice", 1000)],
+             [group("Domain Users", 513), group("a", 1100, "c"), group("b", 1101, "a"),
+              group("c", 1102, "b", "alice")])
+    alice = d.user_by_name("alice")
+    assert alice is not None
+    assert d.group_names_of(alice) == ["a", "b", "c", "domain users"]
+    assert d.explain(alice, d.group_by_name("b")) == ["c", "a", "b"]  # type: ignore[arg-type]
+    assert d.effective[alice.guid]["g-Domain Users"].primary
+
+
+def test_member_dn_lookup_ignores_case() -> None:
+    d = make([user("alice", 1000)], [group("g", 1100, "cn=ALICE,dc=X")])
+    assert d.group_names_of(d.user_by_name("alice")) == ["g"]  # type: ignore[arg-type]
+
+
+def test_disabled_flag() -> None:
+    d = make([user("bob", 1000, uac=514)], [])
+    assert d.user_by_name("bob").enabled is False  # type: ignore[union-attr]
+
+
+def test_collision_excludes_both_and_reports() -> None:
+    d = make([user("Bob", 1000), user("bob@X", 1001)], [])
+    assert d.user_by_name("bob") is None
+    assert [i.kind for i in d.issues] == ["name_collision", "name_collision"]
+
+
+def test_unsafe_group_still_carries_nesting() -> None:
+    # A user in a group with an unusable name still gets the groups above it.
+    d = make([user("alice", 1000)], [group("-bad", 1100, "alice"), group("top", 1101, "-bad")])
+    alice = d.user_by_name("alice")
+    assert d.group_names_of(alice) == ["top"]  # type: ignore[arg-type]
+    assert any(i.kind == "unsafe_name" for i in d.issues)
+
+
+def test_unresolved_members_are_classified() -> None:
+    d = build([user("alice", 1000)],
+              [group("g", 1100, "CN=S-1-5-11,CN=ForeignSecurityPrincipals,DC=x", "CN=contact,DC=x",
+                     "CN=far,DC=elsewhere")],
+              NamePolicy(), [BASE])
+    assert sorted(i.kind for i in d.issues) == ["foreign_member", "non_user_member", "outside_scope"]
+
+
+def test_snapshot_json_is_deterministic() -> None:
+    users = [user("b", 1001), user("a", 1000)]
+    groups = [group("g2", 1101, "a", "b"), group("g1", 1100, "g2")]
+    one = make(users, groups).to_json()
+    two = make(list(reversed(users)), list(reversed(groups))).to_json()
+    assert one == two

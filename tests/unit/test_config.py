@@ -1,0 +1,77 @@
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dirkit import config
+from dirkit.errors import ConfigError, SecretError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _base(**ldap: Any) -> dict[str, Any]:
+    return {
+        "ldap": {"urls": ["ldaps://dc1.example.com"], "principal": "svc@EXAMPLE.COM", "keytab": "/k", **ldap},
+        "directory": {"base_dn": "DC=example,DC=com", "realm": "EXAMPLE.COM"},
+    }
+
+
+def test_example_config_is_valid_and_documents_every_key() -> None:
+    cfg = config.load(REPO / "config" / "dirkit.example.toml")
+    text = (REPO / "config" / "dirkit.example.toml").read_text()
+    for section in ("ldap", "kerberos", "directory", "names", "state", "safety"):
+        for key in type(getattr(cfg, section)).model_fields:
+            assert f"{key} =" in text, f"{section}.{key} is not documented in the example config"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"directory": {"base_dn": "x", "realm": "X"}}, "ldap: is required"),
+        (_base(urls=["http://dc"]), "ldap.urls: [0] 'http://dc' is not"),
+        (_base(urls=[]), "ldap.urls"),
+        (_base(page_sise=10), "ldap.page_sise: is not a known key"),
+        (_base(page_size=0), "ldap.page_size"),
+        (_base(urls=["ldap://dc"]), "use ldaps:// or set ldap.start_tls"),
+        (_base(bind="simple"), "needs ldap.bind_dn and ldap.password"),
+        (_base(bind="ntlm"), "ldap.bind"),
+        ({**_base(), "directory": {"base_dn": "x", "realm": "example.com"}}, "directory.realm: 'example.com' must be an upper-case"),
+        ({**_base(), "directory": {"base_dn": "x", "realm": "X", "user_filter": "(objectClass=user"}}, "directory.user_filter"),
+        ({**_base(), "names": {"allowed_pattern": "[a-"}}, "names.allowed_pattern: not a valid regular expression"),
+        ({**_base(), "safety": {"max_removal_percent": 120}}, "safety.max_removal_percent"),
+    ],
+)
+def test_bad_config_names_the_key(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        config.from_dict(data)
+    assert message in str(exc.value)
+    assert "\n" not in str(exc.value)  # one message
+
+
+def test_plaintext_password_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError) as exc:
+        config.from_dict(_base(bind="simple", bind_dn="svc", password="hunter2"))
+    assert "ldap.password: must be a secret reference" in str(exc.value)
+    assert "hunter2" not in str(exc.value)
+
+
+def test_secret_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DK_PW", "from-env")
+    (tmp_path / "pw").write_text("from-file\n")
+    for ref, want in (("env:DK_PW", "from-env"), (f"file:{tmp_path / 'pw'}", "from-file"),
+                      ("command:/bin/echo from-command", "from-command")):
+        cfg = config.from_dict(_base(bind="simple", bind_dn="svc", password=ref))
+        assert cfg.ldap.password is not None and cfg.ldap.password.resolve() == want
+    with pytest.raises(SecretError, match="DK_MISSING is not set"):
+        config.from_dict(_base(bind="simple", bind_dn="svc", password="env:DK_MISSING")).ldap.password.resolve()  # type: ignore[union-attr]
+    with pytest.raises(SecretError, match="exited 1"):
+        config.from_dict(_base(bind="simple", bind_dn="svc", password="command:/bin/false")).ldap.password.resolve()  # type: ignore[union-attr]
+
+
+def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config"):
+        config.load(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[ldap\nurls = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        config.load(bad)

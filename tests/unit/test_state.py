@@ -1,0 +1,74 @@
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from dirkit.directory.build import RawUser, build
+from dirkit.directory.names import NamePolicy
+from dirkit.errors import LockedError
+from dirkit.state import StateStore
+
+
+def _dir(n: int):  # type: ignore[no-untyped-def]
+    users = [RawUser(str(i), f"CN=u{i},DC=x", f"u{i}", f"S-1-5-21-1-{i}", None, None, 512, None, 1) for i in range(n)]
+    return build(users, [], NamePolicy(), ["DC=x"])
+
+
+def test_snapshot_round_trip_and_pruning(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.sqlite")
+    for n in range(1, 5):
+        store.save_snapshot(store.start_run("sync"), _dir(n), keep=2)
+    last = store.last_snapshot()
+    assert last is not None and len(last.users) == 4
+    assert store.db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == 2
+
+
+def test_lock_is_exclusive_and_released(tmp_path: Path) -> None:
+    a, b = StateStore(tmp_path / "s.sqlite"), StateStore(tmp_path / "s.sqlite")
+    with a.lock():
+        with pytest.raises(LockedError, match=f"pid {os.getpid()}"):
+            with b.lock():
+                pass
+    with b.lock():
+        pass
+
+
+def _hold_lock_forever(path: str) -> None:
+    with StateStore(Path(path)).lock():
+        time.sleep(60)
+
+
+def test_killed_holder_releases_lock(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    StateStore(path).close()
+    proc = multiprocessing.get_context("fork").Process(target=_hold_lock_forever, args=(str(path),))
+    proc.start()
+    time.sleep(0.5)
+    with pytest.raises(LockedError):
+        with StateStore(path).lock():
+            pass
+    os.kill(proc.pid or 0, signal.SIGKILL)
+    proc.join()
+    with StateStore(path).lock():
+        pass
+
+
+def _write_then_die(path: str) -> None:
+    store = StateStore(Path(path))
+    store.db.execute("BEGIN IMMEDIATE")
+    store.db.execute("INSERT INTO snapshots(run_id, taken, users, groups, data) VALUES (1, 0, 0, 0, x'00')")
+    os.kill(os.getpid(), signal.SIGKILL)  # killed mid-transaction
+
+
+def test_run_killed_mid_write_leaves_previous_state(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    store = StateStore(path)
+    store.save_snapshot(store.start_run("sync"), _dir(3), keep=5)
+    proc = multiprocessing.get_context("fork").Process(target=_write_then_die, args=(str(path),))
+    proc.start()
+    proc.join()
+    last = StateStore(path).last_snapshot()
+    assert last is not None and len(last.users) == 3
