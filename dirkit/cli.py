@@ -14,7 +14,10 @@ from .errors import EXIT_CHANGES, EXIT_LAB, EXIT_OK, DirkitError
 
 
 def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+    # Indented for a person at a terminal; one compact line for scripts (and much faster:
+    # the indenting encoder is pure Python, ~1 s for a 60,000-change plan).
+    pretty = sys.stdout.isatty()
+    click.echo(json.dumps(data, indent=2 if pretty else None, sort_keys=True, ensure_ascii=False))
 
 
 def _err(msg: str) -> None:
@@ -199,13 +202,18 @@ def history_cmd(config_path: str | None, as_json: bool, limit: int) -> None:
         click.echo(f"#{r.id:<5} {when} {r.command:<14} {r.outcome:<10} {took:>7} {counts} {r.message}".rstrip())
 
 
+PLAN_LINES = 200  # a longer table is not readable: the rest is counted, --json has it all
+
+
 def _print_plan(p: Any) -> None:
     if p.empty:
         click.echo("No changes." + (" (first run: the state is empty)" if p.first_run else ""))
         return
-    width = max(len(c.name) for c in p.changes)
-    for c in p.changes:
-        click.echo(f"{c.kind:<19} {c.name:<{width}}  {c.detail}".rstrip())
+    shown = p.changes[:PLAN_LINES]
+    width = max(len(c.name) for c in shown)
+    click.echo("\n".join(f"{c.kind:<19} {c.name:<{width}}  {c.detail}".rstrip() for c in shown))
+    if len(p.changes) > PLAN_LINES:
+        click.echo(f"... and {len(p.changes) - PLAN_LINES} more (--json lists every change)")
     counts = ", ".join(f"{v} {k}" for k, v in p.counts().items() if v)
     click.echo(f"{len(p.changes)} change(s): {counts}")
     if p.threshold_exceeded:

@@ -82,6 +82,8 @@ class LdapConfig(_Model):
     # 0: take what the server sends and follow `member;range=` when it truncates (AD: 1500).
     # N > 0: always ask for ranges of N values (tests use it; some servers need it).
     member_range_size: Annotated[int, Field(ge=0)] = 0
+    # Users are read as this many uSNChanged ranges on parallel connections (+1 for groups).
+    read_connections: Annotated[int, Field(ge=1, le=8)] = 2
 
     @field_validator("password", mode="before")
     @classmethod

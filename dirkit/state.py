@@ -105,7 +105,7 @@ class StateStore:
 
     # -- snapshots -------------------------------------------------------------------------
     def save_snapshot(self, run_id: int, directory: Directory, keep: int) -> int:
-        blob = zlib.compress(json.dumps(to_state(directory), separators=(",", ":")).encode(), 6)
+        blob = zlib.compress(json.dumps(to_state(directory), separators=(",", ":")).encode(), 1)
         self.db.execute("BEGIN IMMEDIATE")
         try:
             cur = self.db.execute("INSERT INTO snapshots(run_id, taken, users, groups, data) VALUES (?,?,?,?,?)",

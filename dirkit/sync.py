@@ -32,10 +32,11 @@ class SyncResult:
     seconds: float
 
 
-def read(config: Config, progress: Progress | None = None) -> Directory:
+def read(config: Config, progress: Progress | None = None, previous: Directory | None = None) -> Directory:
+    """Read AD into a Directory (``previous``, the last snapshot, only balances the work)."""
     kerberos.use_krb5_conf(config.kerberos.krb5_conf)
     t0 = time.monotonic()
-    d = read_directory(config, progress)
+    d = read_directory(config, progress, previous)
     event(log, "read", users=d.stats["users"], groups=d.stats["groups"], memberships=d.stats["memberships"],
           issues=d.stats["issues"], ldap_searches=d.stats["ldap_searches"], dc=d.stats["dc"],
           seconds=round(time.monotonic() - t0, 3))  # fmt: skip
@@ -56,7 +57,7 @@ def plan(config: Config, progress: Progress | None = None) -> tuple[Directory, P
         previous = store.last_snapshot()
     finally:
         store.close()
-    current = read(config, progress)
+    current = read(config, progress, previous)
     return current, make_plan(previous, current, config.safety)
 
 
@@ -70,8 +71,9 @@ def sync(config: Config, *, dry_run: bool = False, allow_removals: bool = False,
         with store.lock():
             run_id = store.start_run("sync --dry-run" if dry_run else "sync")
             try:
-                current = read(config, progress)
-                p = make_plan(store.last_snapshot(), current, config.safety)
+                previous = store.last_snapshot()
+                current = read(config, progress, previous)
+                p = make_plan(previous, current, config.safety)
                 counts = {k: v for k, v in p.counts().items() if v}
                 event(log, "plan", changes=len(p.changes), removals=p.removals, first_run=p.first_run, **counts)
                 if p.threshold_exceeded and not allow_removals:

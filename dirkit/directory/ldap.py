@@ -17,6 +17,14 @@ from ..errors import DirectoryAuthError, DirectoryError, DirectoryTLSError, Dire
 
 log = logging.getLogger(__name__)
 
+# Plain dicts for attributes instead of ldap3's case-insensitive dict per entry: measurably
+# faster on bulk reads. The reader lower-cases the few keys it uses itself.
+ldap3.set_config_parameter("CASE_INSENSITIVE_ATTRIBUTE_NAMES", False)
+# Attributes whose values the reader takes raw (bytes) and decodes itself; ldap3's per-value
+# formatters are skipped for them.
+RAW_ATTRIBUTES = ("objectGUID", "objectSid", "sAMAccountName", "userPrincipalName", "displayName",
+                  "userAccountControl", "primaryGroupID", "uSNChanged", "member")
+
 # AD's "data NNN" sub-codes in invalidCredentials (49) messages.
 _AD_BIND_CODES = {
     "525": "user not found",
@@ -31,6 +39,10 @@ _AD_BIND_CODES = {
 }
 
 
+def _identity(value: bytes) -> bytes:
+    return value
+
+
 def _server(url: str, cfg: LdapConfig) -> ldap3.Server:
     u = urlparse(url)
     use_ssl = u.scheme == "ldaps"
@@ -38,9 +50,7 @@ def _server(url: str, cfg: LdapConfig) -> ldap3.Server:
         validate=ssl.CERT_REQUIRED if cfg.verify_tls else ssl.CERT_NONE,
         ca_certs_file=str(cfg.ca_file) if cfg.ca_file else None,
     )
-    # The reader decodes the few values it uses itself; ldap3's formatters are skipped (faster).
-    identity = {a: (lambda v: v) for a in ("objectGUID", "objectSid", "uSNChanged", "userAccountControl",
-                                           "primaryGroupID", "objectguid", "objectsid")}  # fmt: skip
+    identity = {a: _identity for a in RAW_ATTRIBUTES}
     return ldap3.Server(u.hostname or "", port=u.port or (636 if use_ssl else 389), use_ssl=use_ssl,
                         tls=tls, get_info=ldap3.NONE, connect_timeout=cfg.timeout_seconds,
                         formatter=identity)  # fmt: skip

@@ -113,24 +113,26 @@ class Reader:
                 return
 
     # -- users -----------------------------------------------------------------------------
-    def read_users(self, url: str) -> list[RawUser]:
+    def read_users(self, conn: ldap3.Connection, usn_from: int | None = None, usn_to: int | None = None) -> list[RawUser]:
+        """Users with ``usn_from <= uSNChanged < usn_to`` (either bound optional)."""
         cfg = self.config
         out: list[RawUser] = []
-        with ldap.connection(cfg.ldap, url) as conn:
-            for base in cfg.directory.users_search_bases():
-                for e in self._paged(conn, base, cfg.directory.user_filter, USER_ATTRS, "users"):
-                    a = {k.lower(): v for k, v in e["raw_attributes"].items()}
-                    guid, sid, sam = _one(a, "objectguid"), _one(a, "objectsid"), _text(a, "samaccountname")
-                    if guid is None or sid is None or sam is None:
-                        raise IncompleteReadError(f"user {e['dn']} came back without objectGUID/objectSid/"
-                                                  "sAMAccountName: the bind account may lack read rights")  # fmt: skip
-                    out.append(RawUser(
-                        guid=str(uuid.UUID(bytes_le=guid)), dn=e["dn"], sam=sam, sid=_sid(sid),
-                        upn=_text(a, "userprincipalname"), display_name=_text(a, "displayname"),
-                        uac=_int(a, "useraccountcontrol") or 0, primary_group_id=_int(a, "primarygroupid"),
-                        usn=_int(a, "usnchanged") or 0))  # fmt: skip
-                    if len(out) % 5000 == 0:
-                        self.progress(f"read {len(out)} users")
+        flt = cfg.directory.user_filter
+        clauses = ([f"(uSNChanged>={usn_from})"] if usn_from else []) + ([f"(!(uSNChanged>={usn_to}))"] if usn_to else [])
+        if clauses:
+            flt = f"(&{flt}{''.join(clauses)})"
+        for base in cfg.directory.users_search_bases():
+            for e in self._paged(conn, base, flt, USER_ATTRS, "users"):
+                a = {k.lower(): v for k, v in e["raw_attributes"].items()}
+                guid, sid, sam = _one(a, "objectguid"), _one(a, "objectsid"), _text(a, "samaccountname")
+                if guid is None or sid is None or sam is None:
+                    raise IncompleteReadError(f"user {e['dn']} came back without objectGUID/objectSid/"
+                                              "sAMAccountName: the bind account may lack read rights")  # fmt: skip
+                out.append(RawUser(
+                    guid=str(uuid.UUID(bytes_le=guid)), dn=e["dn"], sam=sam, sid=_sid(sid),
+                    upn=_text(a, "userprincipalname"), display_name=_text(a, "displayname"),
+                    uac=_int(a, "useraccountcontrol") or 0, primary_group_id=_int(a, "primarygroupid"),
+                    usn=_int(a, "usnchanged") or 0))  # fmt: skip
         self.stats.add(entries=len(out))
         return out
 
@@ -195,17 +197,58 @@ class Reader:
         return out
 
     # -- all -------------------------------------------------------------------------------
-    def read(self) -> Directory:
+    def _highest_usn(self, conn: ldap3.Connection) -> int:
+        conn.search("", "(objectClass=*)", search_scope=ldap3.BASE, attributes=["highestCommittedUSN"])
+        self.stats.add(searches=1)
+        if conn.result.get("result") != 0 or not conn.response:
+            raise IncompleteReadError(f"cannot read highestCommittedUSN from the rootDSE: {conn.result.get('description')}")
+        return int(conn.response[0]["raw_attributes"]["highestCommittedUSN"][0])
+
+    def _cuts(self, highest: int, previous: Directory | None) -> list[int]:
+        """uSNChanged cut points splitting the users into ``ldap.read_connections`` ranges:
+        quantiles of the last snapshot's USNs (equal ranges), or on a first run an even
+        split of the USN space. One range per connection: each paged search's first page
+        costs the DC a full evaluation of the filter, so more ranges than connections only
+        add work."""
+        n = self.config.ldap.read_connections
+        usns = sorted(u.usn for u in previous.users.values()) if previous and previous.users else []
+        if len(usns) >= n * 100:
+            cuts = [usns[len(usns) * i // n] for i in range(1, n)]
+        else:
+            cuts = [highest * i // n for i in range(1, n)]
+        return sorted({c for c in cuts if c > 0})
+
+    def _read_user_range(self, url: str, lo: int | None, hi: int | None) -> list[RawUser]:
+        with ldap.connection(self.config.ldap, url) as conn:
+            return self.read_users(conn, lo, hi)
+
+    def read(self, previous: Directory | None = None) -> Directory:
         cfg = self.config
         t0 = time.monotonic()
-        # Pick the DC once, so users and groups come from the same server (uSNs are per DC).
+        # Pick the DC once, so every search goes to the same server (uSNs are per DC).
         probe, url = ldap.open_connection(cfg.ldap)
-        probe.unbind()
-        self.progress(f"reading from {url}")
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dirkit-read") as pool:
-            fu = pool.submit(self.read_users, url)
-            fg = pool.submit(self.read_groups, url)
-            users, groups = fu.result(), fg.result()
+        try:
+            highest = self._highest_usn(probe)
+            self.progress(f"reading from {url}")
+            # Users are read as uSNChanged ranges on parallel connections, groups on one more:
+            # paging is strictly request -> page -> request on one connection, so while the DC
+            # builds one connection's next page, this process decodes another's.
+            bounds: list[int | None] = [None, *self._cuts(highest, previous), None]
+            with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="dirkit-read") as pool:
+                fg = pool.submit(self.read_groups, url)
+                fus = [pool.submit(self._read_user_range, url, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+                users = [u for f in fus for u in f.result()]
+                groups = fg.result()
+            # A user changed during the read may have moved from a range not yet read to one
+            # already read. Everything changed since the start has a higher USN: one more
+            # (normally empty) search catches it, so no user can be missed.
+            late = self.read_users(probe, highest + 1, None)
+        finally:
+            probe.unbind()
+        if late:
+            by_guid = {u.guid: u for u in users}
+            by_guid.update({u.guid: u for u in late})
+            users = list(by_guid.values())
         read_s = time.monotonic() - t0
         policy = NamePolicy(cfg.names, realm=cfg.directory.realm)
         stats = {"dc": url, "ldap_searches": self.stats.searches, "ldap_pages": self.stats.pages,
@@ -213,6 +256,8 @@ class Reader:
         return build(users, groups, policy, cfg.directory.users_search_bases(), stats)
 
 
-def read_directory(config: Config, progress: Callable[[str], None] | None = None) -> Directory:
-    """Read the whole configured scope of AD. Raises DirectoryError; never returns a partial picture."""
-    return Reader(config, progress).read()
+def read_directory(config: Config, progress: Callable[[str], None] | None = None,
+                   previous: Directory | None = None) -> Directory:
+    """Read the whole configured scope of AD. Raises DirectoryError; never returns a partial
+    picture. ``previous`` (the last snapshot) only helps split the work evenly."""
+    return Reader(config, progress).read(previous)

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Benchmark: a full `dirkit sync` against the floor of a raw `ldapsearch` dump, same run.
+
+    .venv/bin/python bench/sync_read.py [--rounds 5] [--bulk 10000]
+
+Brings the lab up with the bulk data (10,000 users, 500 groups, one 5,000-member group; built
+once and cached), then alternates, round by round:
+  floor:  ldapsearch -E pr=1000/noprompt of the same users and groups with the same attributes,
+          sequentially, to /dev/null (LDAPS; the raw server dump)
+  dirkit: `dirkit sync` with an empty state DB: full read + model + closure + state write
+and prints the median wall times, their ratio, dirkit's LDAP search count and peak RSS.
+Machines here are noisy: only the ratio measured within one run means anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from dirkit.directory.reader import GROUP_ATTRS, USER_ATTRS  # noqa: E402
+from dirkit.lab import Lab  # noqa: E402
+from dirkit.lab import settings as s  # noqa: E402
+
+
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (MiB) and stdout of one child process."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode()
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[0]} exited {proc.returncode}")
+    return elapsed, usage.ru_maxrss // 1024, text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--bulk", type=int, default=10_000)
+    a = ap.parse_args()
+
+    lab = Lab()
+    report = lab.up(bulk_users=a.bulk, progress=lambda m: print(m, file=sys.stderr))
+    print(f"lab up in {report.seconds:.1f}s", file=sys.stderr)
+    status = lab.status()
+    cfg = tomllib.loads(Path(status["config"]).read_text())
+    env = {**os.environ, "LDAPTLS_CACERT": status["ca_cert"], "KRB5_CONFIG": status["krb5_conf"]}
+    ldapsearch = ["ldapsearch", "-LLL", "-x", "-H", f"ldaps://{s.AD_HOST}", "-D", f"Administrator@{s.AD_REALM}",
+                  "-w", s.ADMIN_PASSWORD, "-b", s.AD_BASE, "-E", "pr=1000/noprompt", "-a", "never"]
+    users_cmd = [*ldapsearch, cfg["directory"].get("user_filter", "(&(objectCategory=person)(objectClass=user))"), *USER_ATTRS]
+    groups_cmd = [*ldapsearch, "(objectClass=group)", *GROUP_ATTRS, "member"]
+    dirkit = [str(REPO / ".venv" / "bin" / "dirkit"), "sync", "--json"]
+
+    floor, ours, rss, searches = [], [], [], set()
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(a.rounds):
+            tu, _, out_u = timed(users_cmd, env)
+            tg, _, out_g = timed(groups_cmd, env)
+            floor.append(tu + tg)
+            state = Path(tmp) / f"state{r}.sqlite"
+            conf = Path(tmp) / "dirkit.toml"
+            conf.write_text(Path(status["config"]).read_text().replace(str(Path(status["config"]).parent / "state.sqlite"), str(state)))
+            td, peak, out = timed(dirkit + ["-c", str(conf)], env)
+            ours.append(td)
+            rss.append(peak)
+            stats = json.loads(out)["stats"]
+            searches.add(stats["ldap_searches"])
+            print(f"round {r + 1}: ldapsearch {floor[-1]:.2f}s ({out_u.count('dn: ')} users, "
+                  f"{out_g.count('dn: ')} groups)  dirkit sync {td:.2f}s  peak RSS {peak} MiB", file=sys.stderr)
+    f, d = statistics.median(floor), statistics.median(ours)
+    print(f"users={stats['users']} groups={stats['groups']} memberships={stats['memberships']}")
+    print(f"floor (ldapsearch users+groups, median of {a.rounds}): {f:.2f}s")
+    print(f"dirkit sync (read + model + closure + state write):   {d:.2f}s")
+    print(f"ratio dirkit/floor: {d / f:.2f}  (goal <= 1.5)")
+    print(f"LDAP searches per dirkit sync: {sorted(searches)}")
+    print(f"dirkit peak RSS: {max(rss)} MiB")
+
+
+if __name__ == "__main__":
+    main()
