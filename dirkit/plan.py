@@ -7,6 +7,7 @@ name becomes unusable is planned as removed, so a collision storm trips the thre
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,21 @@ class Plan:
             "threshold_reason": self.threshold_reason,
             "changes": [c.to_json() for c in self.changes],
         }
+
+
+def plan_digest(d: Directory) -> str:
+    """A digest of exactly what ``make_plan`` compares: equal digests mean an empty plan, so a
+    run with nothing changed need not load the previous snapshot at all."""
+    h = hashlib.sha256()
+    for guid in sorted(d.users):
+        u = d.users[guid]
+        if u.name:
+            h.update(f"u\0{guid}\0{u.name}\0{u.enabled}\0{chr(1).join(d.group_names_of(u))}\n".encode())
+    for guid in sorted(d.groups):
+        g = d.groups[guid]
+        if g.name:
+            h.update(f"g\0{guid}\0{g.name}\n".encode())
+    return h.hexdigest()
 
 
 def _named(d: Directory) -> tuple[dict[str, Any], dict[str, Any]]:

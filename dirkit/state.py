@@ -38,7 +38,12 @@ CREATE TABLE IF NOT EXISTS snapshots (
     taken REAL NOT NULL,
     users INTEGER NOT NULL,
     groups INTEGER NOT NULL,
-    data BLOB NOT NULL
+    data BLOB NOT NULL,
+    -- 100-quantiles of the users' uSNChanged: lets the next read split its work evenly
+    -- without loading the whole snapshot first.
+    usn_quantiles TEXT NOT NULL DEFAULT '[]',
+    -- plan.plan_digest() of this snapshot: an equal digest means nothing to plan.
+    plan_digest TEXT NOT NULL DEFAULT ''
 );
 """
 
@@ -104,12 +109,17 @@ class StateStore:
         return [Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
 
     # -- snapshots -------------------------------------------------------------------------
-    def save_snapshot(self, run_id: int, directory: Directory, keep: int) -> int:
+    def save_snapshot(self, run_id: int, directory: Directory, keep: int, digest: str = "") -> int:
         blob = zlib.compress(json.dumps(to_state(directory), separators=(",", ":")).encode(), 1)
+        usns = sorted(u.usn for u in directory.users.values())
+        quantiles = [usns[len(usns) * i // 100] for i in range(100)] if usns else []
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            cur = self.db.execute("INSERT INTO snapshots(run_id, taken, users, groups, data) VALUES (?,?,?,?,?)",
-                                  (run_id, time.time(), len(directory.users), len(directory.groups), blob))  # fmt: skip
+            cur = self.db.execute(
+                "INSERT INTO snapshots(run_id, taken, users, groups, data, usn_quantiles, plan_digest) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (run_id, time.time(), len(directory.users), len(directory.groups), blob, json.dumps(quantiles), digest),
+            )
             self.db.execute("DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?)",
                             (keep,))  # fmt: skip
             self.db.execute("COMMIT")
@@ -117,6 +127,12 @@ class StateStore:
             self.db.execute("ROLLBACK")
             raise
         return int(cur.lastrowid or 0)
+
+    def last_meta(self) -> tuple[list[int], str | None]:
+        """The last snapshot's USN quantiles and plan digest (None: no snapshot yet), without
+        loading the snapshot itself."""
+        row = self.db.execute("SELECT usn_quantiles, plan_digest FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        return (list(json.loads(row[0])), row[1]) if row else ([], None)
 
     def last_snapshot(self) -> Directory | None:
         row = self.db.execute("SELECT data FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()

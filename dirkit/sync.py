@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from . import kerberos
@@ -15,7 +15,7 @@ from .directory.names import NamePolicy
 from .directory.reader import read_directory
 from .errors import DirkitError, ThresholdError
 from .log import event
-from .plan import Plan, make_plan
+from .plan import Plan, make_plan, plan_digest
 from .state import StateStore
 
 log = logging.getLogger("dirkit.sync")
@@ -32,11 +32,11 @@ class SyncResult:
     seconds: float
 
 
-def read(config: Config, progress: Progress | None = None, previous: Directory | None = None) -> Directory:
-    """Read AD into a Directory (``previous``, the last snapshot, only balances the work)."""
+def read(config: Config, progress: Progress | None = None, usn_quantiles: Sequence[int] = ()) -> Directory:
+    """Read AD into a Directory (``usn_quantiles`` from the last snapshot balance the work)."""
     kerberos.use_krb5_conf(config.kerberos.krb5_conf)
     t0 = time.monotonic()
-    d = read_directory(config, progress, previous)
+    d = read_directory(config, progress, usn_quantiles)
     event(log, "read", users=d.stats["users"], groups=d.stats["groups"], memberships=d.stats["memberships"],
           issues=d.stats["issues"], ldap_searches=d.stats["ldap_searches"], dc=d.stats["dc"],
           seconds=round(time.monotonic() - t0, 3))  # fmt: skip
@@ -50,15 +50,27 @@ def read(config: Config, progress: Progress | None = None, previous: Directory |
     return d
 
 
+def _read_and_plan(config: Config, store: StateStore, progress: Progress | None) -> tuple[Directory, Plan, str, bool]:
+    """Read AD and plan against the last snapshot. Returns (directory, plan, digest, changed):
+    when the digest equals the last snapshot's, the plan is empty and the (large) previous
+    snapshot is not even loaded, which is the common case under cron."""
+    quantiles, last_digest = store.last_meta()
+    current = read(config, progress, quantiles)
+    digest = plan_digest(current)
+    if digest == last_digest:
+        named = sum(1 for u in current.users.values() if u.name) + sum(1 for g in current.groups.values() if g.name)
+        return current, Plan((), 0, named, False, "", False), digest, False
+    return current, make_plan(store.last_snapshot(), current, config.safety), digest, True
+
+
 def plan(config: Config, progress: Progress | None = None) -> tuple[Directory, Plan]:
     """Read AD and plan against the last applied state. Changes nothing."""
     store = StateStore(config.state.path)
     try:
-        previous = store.last_snapshot()
+        current, p, _, _ = _read_and_plan(config, store, progress)
     finally:
         store.close()
-    current = read(config, progress, previous)
-    return current, make_plan(previous, current, config.safety)
+    return current, p
 
 
 def sync(config: Config, *, dry_run: bool = False, allow_removals: bool = False,
@@ -71,9 +83,7 @@ def sync(config: Config, *, dry_run: bool = False, allow_removals: bool = False,
         with store.lock():
             run_id = store.start_run("sync --dry-run" if dry_run else "sync")
             try:
-                previous = store.last_snapshot()
-                current = read(config, progress, previous)
-                p = make_plan(previous, current, config.safety)
+                current, p, digest, changed = _read_and_plan(config, store, progress)
                 counts = {k: v for k, v in p.counts().items() if v}
                 event(log, "plan", changes=len(p.changes), removals=p.removals, first_run=p.first_run, **counts)
                 if p.threshold_exceeded and not allow_removals:
@@ -84,19 +94,17 @@ def sync(config: Config, *, dry_run: bool = False, allow_removals: bool = False,
                 if dry_run:
                     store.end_run(run_id, "dry-run", counts)
                     return SyncResult(current, p, False, run_id, time.monotonic() - t0)
-                if not p.empty or p.first_run:
-                    store.save_snapshot(run_id, current, config.state.keep_snapshots)
+                if changed:
+                    store.save_snapshot(run_id, current, config.state.keep_snapshots, digest)
                 store.end_run(run_id, "applied" if not p.empty else "no-changes", counts)
                 event(log, "applied", changes=len(p.changes), run_id=run_id,
                       seconds=round(time.monotonic() - t0, 3))  # fmt: skip
                 return SyncResult(current, p, True, run_id, time.monotonic() - t0)
             except ThresholdError:
                 raise
-            except DirkitError as exc:
-                store.end_run(run_id, "failed", message=str(exc))
-                raise
             except BaseException as exc:
-                store.end_run(run_id, "failed", message=f"{type(exc).__name__}: {exc}")
+                msg = str(exc) if isinstance(exc, DirkitError) else f"{type(exc).__name__}: {exc}"
+                store.end_run(run_id, "failed", message=msg)
                 raise
     finally:
         store.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from .model import UAC_DISABLED, Directory, Group, Issue, Membership, User
@@ -46,7 +46,7 @@ def _is_under(dn: str, bases: Sequence[str]) -> bool:
     return any(k == dn_key(b) or k.endswith("," + dn_key(b)) for b in bases)
 
 
-def _names(objs: Iterable[User | Group], policy: NamePolicy, issues: list[Issue]) -> dict[str, str | None]:
+def _names(objs: Sequence[RawUser | RawGroup], policy: NamePolicy, issues: list[Issue]) -> dict[str, str | None]:
     """GUID -> final name, after the unsafe and collision checks."""
     proposed: dict[str, str | None] = {}
     for o in objs:
@@ -89,22 +89,21 @@ def build(
     stats: dict[str, Any] | None = None,
 ) -> Directory:
     issues: list[Issue] = []
+    raw_users, raw_groups = list(raw_users), list(raw_groups)
+    user_names = _names(raw_users, policy, issues)
+    group_names = _names(raw_groups, policy, issues)
     users = {
-        u.guid: User(guid=u.guid, dn=u.dn, sam=u.sam, name=None, sid=u.sid, upn=u.upn,
+        u.guid: User(guid=u.guid, dn=u.dn, sam=u.sam, name=user_names[u.guid], sid=u.sid, upn=u.upn,
                      display_name=u.display_name, enabled=not (u.uac & UAC_DISABLED),
                      primary_group_sid=(u.sid.rsplit("-", 1)[0] + f"-{u.primary_group_id}"
                                         if u.primary_group_id else None), usn=u.usn)
         for u in raw_users
     }  # fmt: skip
     groups = {
-        g.guid: Group(guid=g.guid, dn=g.dn, sam=g.sam, name=None, sid=g.sid, usn=g.usn,
+        g.guid: Group(guid=g.guid, dn=g.dn, sam=g.sam, name=group_names[g.guid], sid=g.sid, usn=g.usn,
                       member_dns=g.members)
         for g in raw_groups
     }  # fmt: skip
-    user_names = _names(users.values(), policy, issues)
-    group_names = _names(groups.values(), policy, issues)
-    users = {k: replace(u, name=user_names[k]) for k, u in users.items()}
-    groups = {k: replace(g, name=group_names[k]) for k, g in groups.items()}
 
     user_by_dn = {dn_key(u.dn): u.guid for u in users.values()}
     group_by_dn = {dn_key(g.dn): g.guid for g in groups.values()}

@@ -13,7 +13,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,25 +204,38 @@ class Reader:
             raise IncompleteReadError(f"cannot read highestCommittedUSN from the rootDSE: {conn.result.get('description')}")
         return int(conn.response[0]["raw_attributes"]["highestCommittedUSN"][0])
 
-    def _cuts(self, highest: int, previous: Directory | None) -> list[int]:
+    def _cuts(self, highest: int, usn_quantiles: Sequence[int]) -> list[int]:
         """uSNChanged cut points splitting the users into ``ldap.read_connections`` ranges:
-        quantiles of the last snapshot's USNs (equal ranges), or on a first run an even
+        from the last snapshot's USN quantiles (equal ranges), or on a first run an even
         split of the USN space. One range per connection: each paged search's first page
-        costs the DC a full evaluation of the filter, so more ranges than connections only
-        add work."""
+        costs the DC a full evaluation of the filter, so more ranges only add work."""
         n = self.config.ldap.read_connections
-        usns = sorted(u.usn for u in previous.users.values()) if previous and previous.users else []
-        if len(usns) >= n * 100:
-            cuts = [usns[len(usns) * i // n] for i in range(1, n)]
+        q = list(usn_quantiles)
+        if len(q) >= n:
+            cuts = [q[len(q) * i // n] for i in range(1, n)]
         else:
             cuts = [highest * i // n for i in range(1, n)]
         return sorted({c for c in cuts if c > 0})
+
+    def _catch_up(self, conn: ldap3.Connection, highest: int) -> list[RawUser]:
+        """Users changed since the read started. A bare uSNChanged filter is answered from the
+        index (the user filter makes the DC evaluate every candidate again), so look first and
+        read users only when something user-like changed."""
+        conn.search(self.config.directory.base_dn, f"(uSNChanged>={highest + 1})", search_scope=ldap3.SUBTREE,
+                    attributes=["objectClass"], dereference_aliases=ldap3.DEREF_NEVER)  # fmt: skip
+        self.stats.add(searches=1)
+        if conn.result.get("result") != 0:
+            raise IncompleteReadError(f"catch-up search failed: {conn.result.get('description')}")
+        changed = [e for e in conn.response or () if e.get("type") == "searchResEntry"]
+        if not any(b"user" in e["raw_attributes"].get("objectClass", ()) for e in changed):
+            return []
+        return self.read_users(conn, highest + 1, None)
 
     def _read_user_range(self, url: str, lo: int | None, hi: int | None) -> list[RawUser]:
         with ldap.connection(self.config.ldap, url) as conn:
             return self.read_users(conn, lo, hi)
 
-    def read(self, previous: Directory | None = None) -> Directory:
+    def read(self, usn_quantiles: Sequence[int] = ()) -> Directory:
         cfg = self.config
         t0 = time.monotonic()
         # Pick the DC once, so every search goes to the same server (uSNs are per DC).
@@ -233,7 +246,7 @@ class Reader:
             # Users are read as uSNChanged ranges on parallel connections, groups on one more:
             # paging is strictly request -> page -> request on one connection, so while the DC
             # builds one connection's next page, this process decodes another's.
-            bounds: list[int | None] = [None, *self._cuts(highest, previous), None]
+            bounds: list[int | None] = [None, *self._cuts(highest, usn_quantiles), None]
             with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="dirkit-read") as pool:
                 fg = pool.submit(self.read_groups, url)
                 fus = [pool.submit(self._read_user_range, url, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
@@ -242,7 +255,7 @@ class Reader:
             # A user changed during the read may have moved from a range not yet read to one
             # already read. Everything changed since the start has a higher USN: one more
             # (normally empty) search catches it, so no user can be missed.
-            late = self.read_users(probe, highest + 1, None)
+            late = self._catch_up(probe, highest)
         finally:
             probe.unbind()
         if late:
@@ -257,7 +270,7 @@ class Reader:
 
 
 def read_directory(config: Config, progress: Callable[[str], None] | None = None,
-                   previous: Directory | None = None) -> Directory:
+                   usn_quantiles: Sequence[int] = ()) -> Directory:
     """Read the whole configured scope of AD. Raises DirectoryError; never returns a partial
-    picture. ``previous`` (the last snapshot) only helps split the work evenly."""
-    return Reader(config, progress).read(previous)
+    picture. ``usn_quantiles`` (from the last snapshot) only helps split the work evenly."""
+    return Reader(config, progress).read(usn_quantiles)

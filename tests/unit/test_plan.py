@@ -57,3 +57,19 @@ def test_user_losing_usable_name_counts_as_removal() -> None:
     cur = replace(cur, users=cur_users)
     p = make_plan(prev, cur, SafetyConfig(max_removal_percent=100))
     assert [(c.kind, c.detail) for c in p.changes] == [("user_removed", "no longer readable with a usable name")]
+
+
+def test_digest_matches_exactly_when_the_plan_is_empty() -> None:
+    from dirkit.plan import plan_digest
+
+    base = snapshot([("1", "alice", 512), ("2", "bob", 512)], {"g": ["alice"]})
+    variants = [
+        snapshot([("1", "alice", 512), ("2", "bob", 512)], {"g": ["alice"]}),  # same
+        snapshot([("1", "alice", 512), ("2", "bob", 514)], {"g": ["alice"]}),  # disabled
+        snapshot([("1", "alice", 512), ("2", "bob", 512)], {"g": ["bob"]}),  # membership
+        snapshot([("1", "alicia", 512), ("2", "bob", 512)], {"g": ["alicia"]}),  # rename
+        snapshot([("1", "alice", 512)], {"g": ["alice"]}),  # removal
+        snapshot([("1", "alice", 512), ("2", "bob", 512)], {"h": ["alice"]}),  # group rename
+    ]
+    for v in variants:
+        assert (plan_digest(v) == plan_digest(base)) == make_plan(base, v, SafetyConfig()).empty
