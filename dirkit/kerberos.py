@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import gssapi
+from gssapi.raw.misc import GSSError
 
 from .errors import KerberosError
 
@@ -30,16 +31,16 @@ def keytab_credentials(principal: str, keytab: Path) -> gssapi.Credentials:
     if not os.access(keytab, os.R_OK):
         raise KerberosError(f"keytab {keytab} is not readable by this user (ldap.keytab)")
     name = gssapi.Name(principal, gssapi.NameType.kerberos_principal)
-    store = {"client_keytab": str(keytab), "ccache": f"MEMORY:dirkit-{uuid.uuid4().hex}"}
+    store: dict[bytes | str, bytes | str] = {"client_keytab": str(keytab), "ccache": f"MEMORY:dirkit-{uuid.uuid4().hex}"}
     try:
         creds = gssapi.Credentials(name=name, usage="initiate", store=store)
         creds.inquire()  # forces the AS exchange now
-    except gssapi.exceptions.GSSError as exc:
+    except GSSError as exc:
         raise KerberosError(_explain(principal, keytab, exc)) from None
     return creds
 
 
-def _explain(principal: str, keytab: Path, exc: gssapi.exceptions.GSSError) -> str:
+def _explain(principal: str, keytab: Path, exc: GSSError) -> str:
     text = str(exc)
     low = text.lower()
     if "no key table entry" in low or "keytab" in low and "not found" in low:

@@ -158,7 +158,8 @@ def from_state(data: dict[str, Any]) -> Directory:
     if data.get("v") != 1:
         raise ValueError(f"unknown snapshot format {data.get('v')!r}")
     users = {r[0]: User(*r) for r in data["users"]}
-    groups = {r[0]: Group(*r[:6], member_dns=tuple(r[6])) for r in data["groups"]}
+    groups = {r[0]: Group(guid=r[0], dn=r[1], sam=r[2], name=r[3], sid=r[4], usn=r[5], member_dns=tuple(r[6]))
+              for r in data["groups"]}  # fmt: skip
     return Directory(
         users=users,
         groups=groups,

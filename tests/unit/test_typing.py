@@ -1,0 +1,12 @@
+"""The package is typed (py.typed): mypy --strict must stay clean."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_mypy_strict_is_clean() -> None:
+    r = subprocess.run([sys.executable, "-m", "mypy", "dirkit"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
