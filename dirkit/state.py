@@ -71,8 +71,19 @@ class StateStore:
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"state.path {path}: cannot open the state database ({exc})") from None
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"state.path {path}: not a usable dirkit state database ({exc})") from None
+
+    def _migrate(self) -> None:
+        """Add columns that newer versions keep (a state DB from an older dirkit keeps working)."""
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(snapshots)")}
+        for column, ddl in (("usn_quantiles", "TEXT NOT NULL DEFAULT '[]'"), ("plan_digest", "TEXT NOT NULL DEFAULT ''")):
+            if column not in have:
+                self.db.execute(f"ALTER TABLE snapshots ADD COLUMN {column} {ddl}")
 
     def close(self) -> None:
         self.db.close()

@@ -67,6 +67,10 @@ class Lab:
                 samba.save_golden(p, bulk_users)
                 step("AD database cached")
             marker.write_text(want.name + "\n")
+            # The lab's sync state described the database just replaced: start it afresh.
+            for f in (p.state_db, p.state_db.with_name(p.state_db.name + "-wal"),
+                      p.state_db.with_name(p.state_db.name + "-shm")):
+                f.unlink(missing_ok=True)
             samba.start(p)
         waited = samba.wait_ready(p)
         step(f"Samba AD DC ready at {s.AD_HOST} ({s.AD_IP}) after {waited:.2f}s")

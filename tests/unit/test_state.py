@@ -72,3 +72,21 @@ def test_run_killed_mid_write_leaves_previous_state(tmp_path: Path) -> None:
     proc.join()
     last = StateStore(path).last_snapshot()
     assert last is not None and len(last.users) == 3
+
+
+def test_old_schema_is_migrated_and_garbage_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    from dirkit.errors import ConfigError
+
+    old = tmp_path / "old.sqlite"
+    db = sqlite3.connect(old)
+    db.execute("CREATE TABLE snapshots (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, taken REAL NOT NULL, "
+               "users INTEGER NOT NULL, groups INTEGER NOT NULL, data BLOB NOT NULL)")
+    db.commit()
+    db.close()
+    assert StateStore(old).last_meta() == ([], None)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(ConfigError, match="not a usable dirkit state database"):
+        StateStore(junk)
