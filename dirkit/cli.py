@@ -220,22 +220,192 @@ def _print_plan(p: Any) -> None:
         click.echo(f"WARNING: safety threshold exceeded: {p.threshold_reason}")
 
 
-# ------------------------------------------------------- command groups that later work fills
-# These groups exist so that `dirkit --help` shows the whole shape of the tool; each says
-# plainly that it has no commands yet, rather than pretending.
+# ------------------------------------------------------------------------- generated documents
+def _directory(cfg: Any, from_state: bool) -> Any:
+    """The snapshot generators work from: a fresh AD read, or the last applied one."""
+    from . import sync
+    from .state import StateStore
+
+    if not from_state:
+        return sync.read(cfg, progress=_progress())
+    store = StateStore(cfg.state.path)
+    try:
+        d = store.last_snapshot()
+    finally:
+        store.close()
+    if d is None:
+        raise DirkitError(f"no applied snapshot in {cfg.state.path} yet: run `dirkit sync` first, or drop --from-state")
+    return d
+
+
+def _write_out(text: str, out: str | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    from pathlib import Path
+
+    from .render import FileChange, write
+
+    target = Path(out)
+    write(target.parent, {target.name: text}, [FileChange(target.name, "changed")])
+    _err(f"wrote {target}")
+
+
+out_option = click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+from_state_option = click.option("--from-state", is_flag=True,
+                                 help="Use the last applied snapshot instead of reading AD.")  # fmt: skip
+
+
 @main.group()
 def emr() -> None:
-    """EMR security configuration, EMRFS role-mapping explain, IAM documents. (Not yet built.)"""
+    """EMR security configuration, EMRFS role-mapping explain, IAM documents, Kerberos attributes.
+
+    \b
+    Examples:
+      dirkit emr security-config --out secconf.json
+      aws emr create-security-configuration --name dirkit --security-configuration file://secconf.json
+      dirkit emr explain --user dataeng1 --path s3://data/raw/x.csv
+      dirkit emr iam --out iam.json
+      dirkit emr kerberos-attributes > attrs.json    # passwords shown as references
+    """
+
+
+@emr.command("security-config")
+@config_option
+@out_option
+@from_state_option
+@click.option("--no-check", is_flag=True, help="Do not read AD to check the role mappings against it.")
+def emr_security_config(config_path: str | None, out: str | None, from_state: bool, no_check: bool) -> None:
+    """The security configuration JSON (Kerberos with the AD trust, EMRFS role mappings).
+
+    Role mappings are checked against the AD snapshot: identifiers that do not exist, that EMR
+    would see under another (normalised) name, or that an earlier mapping shadows are warned
+    about on stderr.
+    """
+    from . import config
+    from .directory.names import NamePolicy
+    from .emr import documents, role_mappings
+
+    cfg = config.load(config_path)
+    doc = documents.dumps(documents.security_configuration(cfg))
+    if not no_check and cfg.emr and cfg.emr.role_mappings:
+        d = _directory(cfg, from_state)
+        for w in role_mappings.warnings(cfg.emr, d, NamePolicy(cfg.names, cfg.directory.realm)):
+            _err(f"warning: {w}")
+    _write_out(doc, out)
+
+
+@emr.command("explain")
+@config_option
+@json_option
+@from_state_option
+@click.option("--user", "user", required=True, help="The AD user (any case, user@REALM accepted).")
+@click.option("--path", "path", required=True, help="The S3 URI the user reads or writes.")
+def emr_explain(config_path: str | None, as_json: bool, from_state: bool, user: str, path: str) -> None:
+    """Which IAM role EMRFS would use for USER on PATH, and why (first match wins)."""
+    from . import config
+    from .directory.names import NamePolicy
+    from .emr import documents, role_mappings
+
+    cfg = config.load(config_path)
+    emr_cfg = documents.check(cfg)
+    policy = NamePolicy(cfg.names, cfg.directory.realm)
+    d = _directory(cfg, from_state)
+    decision = role_mappings.explain(emr_cfg, d, policy, user, path)
+    if as_json:
+        _emit_json(decision.to_json())
+        return
+    known = d.user_by_name(decision.user) is not None
+    click.echo(f"user:   {decision.user}" + ("" if known else "  (not in the AD snapshot: no groups)"))
+    click.echo(f"groups: {', '.join(decision.groups) or '-'}")
+    click.echo(f"path:   {decision.path}")
+    for line in decision.considered:
+        click.echo(f"  {line}")
+    click.echo(f"role:   {decision.role}")
+    click.echo(f"why:    {decision.reason}")
+
+
+@emr.command("iam")
+@config_option
+@out_option
+def emr_iam(config_path: str | None, out: str | None) -> None:
+    """Trust policies for the mapping roles, the EC2 role's side, S3 policy skeletons."""
+    from . import config
+    from .emr import documents
+
+    _write_out(documents.dumps(documents.iam_documents(config.load(config_path))), out)
+
+
+@emr.command("kerberos-attributes")
+@config_option
+@out_option
+@click.option("--reveal-secrets", is_flag=True,
+              help="Resolve the password references and print the real values (never logged).")  # fmt: skip
+def emr_kerberos_attributes(config_path: str | None, out: str | None, reveal_secrets: bool) -> None:
+    """The --kerberos-attributes JSON for `aws emr create-cluster`.
+
+    Passwords appear as their secret references (`<secret env:NAME>`) unless --reveal-secrets.
+    """
+    from . import config
+    from .emr import documents
+
+    _write_out(documents.dumps(documents.kerberos_attributes(config.load(config_path), reveal_secrets)), out)
 
 
 @main.group()
 def hue() -> None:
-    """Hue LDAP configuration (hue.ini and the EMR hue-ini classification). (Not yet built.)"""
+    """Hue LDAP configuration (hue.ini block and the EMR hue-ini classification).
+
+    \b
+    Examples:
+      dirkit hue config --out hue-ldap.ini
+      dirkit hue config --format classification --out hue-classification.json
+    """
+
+
+@hue.command("config")
+@config_option
+@out_option
+@from_state_option
+@click.option("--format", "fmt", type=click.Choice(["ini", "classification"]), default="ini", show_default=True)
+def hue_config(config_path: str | None, out: str | None, from_state: bool, fmt: str) -> None:
+    """Hue's [desktop] [[auth]] / [[ldap]] / [[[ldap_servers]]] block (search bind, password script)."""
+    from . import config
+    from . import hue as hue_mod
+    from .emr.documents import dumps
+
+    cfg = config.load(config_path)
+    d = _directory(cfg, True) if from_state else None
+    text = hue_mod.render_ini(cfg, d) if fmt == "ini" else dumps(hue_mod.render_classification(cfg, d))
+    _write_out(text, out)
 
 
 @main.group()
 def hadoop() -> None:
-    """Hadoop core-site: auth_to_local rules and LdapGroupsMapping. (Not yet built.)"""
+    """Hadoop core-site: auth_to_local rules and LDAP group mapping.
+
+    \b
+    Examples:
+      dirkit hadoop core-site --out core-site-dirkit.xml
+      dirkit hadoop core-site --format classification
+    """
+
+
+@hadoop.command("core-site")
+@config_option
+@out_option
+@from_state_option
+@click.option("--format", "fmt", type=click.Choice(["xml", "classification"]), default="xml", show_default=True)
+def hadoop_core_site(config_path: str | None, out: str | None, from_state: bool, fmt: str) -> None:
+    """auth_to_local rules (user@AD.REALM -> the normalised short name) and LdapGroupsMapping keys."""
+    from . import config
+    from . import hadoop as hadoop_mod
+    from .emr.documents import dumps
+
+    cfg = config.load(config_path)
+    d = _directory(cfg, True) if from_state else None
+    text = hadoop_mod.render_xml(cfg, d) if fmt == "xml" else dumps(hadoop_mod.render_classification(cfg, d))
+    _write_out(text, out)
 
 
 @main.group()

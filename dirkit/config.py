@@ -172,6 +172,164 @@ class SafetyConfig(_Model):
     max_removal_percent: Annotated[float, Field(ge=0, le=100)] = 20.0
 
 
+ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+REALM_RE = re.compile(r"[A-Z0-9][A-Z0-9.-]*")
+HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*(:\d{1,5})?")
+
+
+class RoleMappingConfig(_Model):
+    """One EMRFS role mapping. Exactly one of users / groups / prefixes (EMR allows one
+    identifier type per mapping). Order in the file = evaluation order (first match wins)."""
+
+    role: str
+    users: list[str] | None = None
+    groups: list[str] | None = None
+    prefixes: list[str] | None = None
+
+    @field_validator("role")
+    @classmethod
+    def _arn(cls, v: str) -> str:
+        if not ARN_RE.fullmatch(v):
+            raise ValueError(f"{v!r} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)")
+        return v
+
+    @field_validator("prefixes")
+    @classmethod
+    def _prefixes(cls, v: list[str] | None) -> list[str] | None:
+        for i, p in enumerate(v or []):
+            if not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", p):
+                raise ValueError(f"[{i}] {p!r} is not an s3://bucket[/prefix] URI")
+        return v
+
+    @model_validator(mode="after")
+    def _one_type(self) -> RoleMappingConfig:
+        given = [k for k in ("users", "groups", "prefixes") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of users, groups or prefixes (EMR allows one identifier type "
+                             f"per mapping), got {', '.join(given) or 'none'}")  # fmt: skip
+        if not getattr(self, given[0]):
+            raise ValueError(f"{given[0]} is empty")
+        return self
+
+    @property
+    def identifier_type(self) -> str:
+        return "User" if self.users is not None else "Group" if self.groups is not None else "Prefix"
+
+    @property
+    def identifiers(self) -> list[str]:
+        return self.users or self.groups or self.prefixes or []
+
+
+class KerberosAttributesConfig(_Model):
+    """Inputs of `aws emr create-cluster --kerberos-attributes`; passwords are secret references."""
+
+    kdc_admin_password: SecretRef
+    cross_realm_trust_principal_password: SecretRef | None = None
+    ad_domain_join_user: str | None = None
+    ad_domain_join_password: SecretRef | None = None
+
+    @field_validator("kdc_admin_password", "cross_realm_trust_principal_password", "ad_domain_join_password",
+                     mode="before")  # fmt: skip
+    @classmethod
+    def _secrets(cls, v: Any) -> SecretRef | None:
+        return None if v is None else _secret(v)
+
+
+class ImdsConfig(_Model):
+    minimum_version: Literal[1, 2] = 2
+    hop_limit: Annotated[int, Field(ge=1, le=64)] = 1
+
+
+class EmrConfig(_Model):
+    cluster_realm: str
+    kdc: Literal["cluster-dedicated", "external"] = "cluster-dedicated"
+    ticket_lifetime_hours: Annotated[int, Field(ge=1, le=8760)] = 24
+    # The AD side of the trust; defaults: the AD realm lower-cased, and the first LDAP URL's host.
+    ad_domain: str | None = None
+    ad_admin_server: str | None = None
+    ad_kdc_server: str | None = None
+    # kdc = "external": the cluster KDC on another cluster (host:749 / host:88).
+    external_admin_server: str | None = None
+    external_kdc_server: str | None = None
+    ec2_role_arn: str
+    role_mappings: list[RoleMappingConfig] = []
+    buckets: list[str] = []  # for the S3 policy skeletons of `dirkit emr iam`
+    imds: ImdsConfig | None = None
+    # Passed through as the EncryptionConfiguration block (top-level keys checked).
+    encryption: dict[str, Any] | None = None
+    kerberos_attributes: KerberosAttributesConfig | None = None
+
+    @field_validator("cluster_realm")
+    @classmethod
+    def _realm(cls, v: str) -> str:
+        if not REALM_RE.fullmatch(v):
+            raise ValueError(f"{v!r} must be an upper-case Kerberos realm, e.g. EC2.INTERNAL")
+        return v
+
+    @field_validator("ad_domain")
+    @classmethod
+    def _domain(cls, v: str | None) -> str | None:
+        if v is not None and (v != v.lower() or not HOST_RE.fullmatch(v)):
+            raise ValueError(f"{v!r} must be the AD DNS domain in lower case, e.g. ad.example.com")
+        return v
+
+    @field_validator("ec2_role_arn")
+    @classmethod
+    def _arn(cls, v: str) -> str:
+        return RoleMappingConfig._arn(v)
+
+    @field_validator("buckets")
+    @classmethod
+    def _buckets(cls, v: list[str]) -> list[str]:
+        for i, b in enumerate(v):
+            if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", b):
+                raise ValueError(f"[{i}] {b!r} is not an S3 bucket name")
+        return v
+
+    @field_validator("encryption")
+    @classmethod
+    def _encryption(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        known = {"EnableInTransitEncryption", "EnableAtRestEncryption", "InTransitEncryptionConfiguration",
+                 "AtRestEncryptionConfiguration"}  # fmt: skip
+        for k in v or {}:
+            if k not in known:
+                raise ValueError(f"unknown EncryptionConfiguration key {k!r} (known: {', '.join(sorted(known))})")
+        return v
+
+    @model_validator(mode="after")
+    def _external(self) -> EmrConfig:
+        if self.kdc == "external":
+            for key, port in (("external_admin_server", 749), ("external_kdc_server", 88)):
+                value = getattr(self, key)
+                if not value or not re.fullmatch(rf"[A-Za-z0-9][A-Za-z0-9.-]*:{port}", value):
+                    raise ValueError(f"kdc = 'external' needs emr.{key} as host:{port}")
+        return self
+
+
+class HueConfig(_Model):
+    server_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")] = "ad"
+    # Where Hue finds the CA file on the Hue host, and the script that prints the bind password.
+    ldap_cert: str | None = None
+    bind_dn: str | None = None
+    bind_password_script: str | None = None
+    create_users_on_login: bool = True
+    sync_groups_on_login: bool = True
+    login_groups: list[str] = []
+
+
+class HadoopConfig(_Model):
+    # LdapGroupsMapping (core-site) on the cluster.
+    bind_user: str | None = None  # a DN or user@domain
+    bind_password_file: str | None = None  # path ON THE CLUSTER nodes; never the password itself
+    truststore: str | None = None
+    truststore_password_file: str | None = None
+
+
+class OutputConfig(_Model):
+    # `dirkit sync` renders the configured documents here as part of the same run.
+    directory: Path | None = None
+
+
 class Config(_Model):
     ldap: LdapConfig
     directory: DirectoryConfig
@@ -179,6 +337,10 @@ class Config(_Model):
     names: NamesConfig = NamesConfig()
     state: StateConfig = StateConfig()
     safety: SafetyConfig = SafetyConfig()
+    emr: EmrConfig | None = None
+    hue: HueConfig | None = None
+    hadoop: HadoopConfig | None = None
+    output: OutputConfig = OutputConfig()
     source: Path | None = None  # where it was loaded from (set by load())
 
 

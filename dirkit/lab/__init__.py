@@ -7,6 +7,7 @@ stops it. Everything lives under one directory (``DIRKIT_LAB_DIR``, default /var
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from .config import lab_config_toml
 from .settings import LabPaths
 
 Progress = Callable[[str], None]
+TRUSTSTORE_PASSWORD = "changeit"  # lab trust store of a public CA cert: nothing secret in it
 
 
 @dataclass
@@ -81,10 +83,27 @@ class Lab:
         host.wait_until(lambda: kdc.ready(p), 30, "MIT KDC")
         step(f"MIT KDC ready for {s.EMR_REALM} at {s.KDC_IP}")
 
+        self._write_secrets()
         p.config.write_text(lab_config_toml(p))
         step(f"lab config written to {p.config}")
         report.seconds = time.monotonic() - t0
         return report
+
+    def _write_secrets(self) -> None:
+        """Lab passwords as files (for file: references) and the CA as a Java trust store."""
+        p = self.paths
+        p.secrets.mkdir(mode=0o700, exist_ok=True)
+        for name, value in (("cross-realm", s.CROSS_REALM_PASSWORD), (s.SYNC_ACCOUNT, s.USER_PASSWORD),
+                            ("truststore", TRUSTSTORE_PASSWORD)):  # fmt: skip
+            f = p.secret(name)
+            f.touch(mode=0o600)
+            f.write_text(value + "\n")
+        keytool = shutil.which("keytool")
+        if keytool:  # Java is optional for the lab itself; the Hadoop checks need it
+            p.truststore.unlink(missing_ok=True)
+            host.run([keytool, "-importcert", "-noprompt", "-alias", "dirkit-lab-ca", "-file", p.ca_cert,
+                      "-keystore", p.truststore, "-storetype", "PKCS12", "-storepass", TRUSTSTORE_PASSWORD],
+                     log=p.logs / "keytool.log")  # fmt: skip
 
     def restart_samba(self, restore: bool = True, bulk_users: int | None = None) -> float:
         """Stop the DC, optionally put the cached database back, start again (test isolation)."""

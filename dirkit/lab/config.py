@@ -5,6 +5,9 @@ from __future__ import annotations
 from . import settings as s
 from .settings import LabPaths
 
+LAB_ACCOUNT = "111122223333"
+LAB_BUCKET = "dirkit-default-bucket"
+
 
 def lab_config_toml(p: LabPaths) -> str:
     return f"""\
@@ -29,4 +32,45 @@ realm = "{s.AD_REALM}"
 
 [state]
 path = "{p.state_db}"
+
+[output]
+directory = "{p.root / 'out'}"
+
+# The seed scenario's EMR cluster. AWS itself is not reachable here: these documents are
+# rendered and validated, not applied. The account id is a documentation placeholder.
+[emr]
+cluster_realm = "{s.EMR_REALM}"
+ad_domain = "{s.AD_DOMAIN}"
+ec2_role_arn = "arn:aws:iam::{LAB_ACCOUNT}:role/EMR_EC2_DefaultRole"
+buckets = ["{LAB_BUCKET}", "dirkit-data-engineering"]
+
+[[emr.role_mappings]]
+role = "arn:aws:iam::{LAB_ACCOUNT}:role/dirkit-admin1"
+users = ["admin1"]
+
+[[emr.role_mappings]]
+role = "arn:aws:iam::{LAB_ACCOUNT}:role/dirkit-data-engineering"
+groups = ["grp_data_engineering"]
+
+[[emr.role_mappings]]
+role = "arn:aws:iam::{LAB_ACCOUNT}:role/dirkit-default-bucket"
+prefixes = ["s3://{LAB_BUCKET}/"]
+
+[emr.kerberos_attributes]
+kdc_admin_password = "env:DIRKIT_EMR_KDC_ADMIN_PASSWORD"
+cross_realm_trust_principal_password = "file:{p.secret('cross-realm')}"
+ad_domain_join_user = "{s.SYNC_ACCOUNT}"
+ad_domain_join_password = "file:{p.secret(s.SYNC_ACCOUNT)}"
+
+[hue]
+server_name = "dirkit_ad"
+ldap_cert = "/etc/hue/conf/ad-ca.pem"
+bind_dn = "{s.SYNC_ACCOUNT}@{s.AD_DOMAIN}"
+bind_password_script = "/etc/hue/conf/dirkit-bind-password.sh"
+
+[hadoop]
+bind_user = "{s.SYNC_ACCOUNT}@{s.AD_DOMAIN}"
+bind_password_file = "{p.secret(s.SYNC_ACCOUNT)}"
+truststore = "{p.truststore}"
+truststore_password_file = "{p.secret('truststore')}"
 """

@@ -108,5 +108,18 @@ class LabPaths:
     def state_db(self) -> Path:
         return self.root / "state.sqlite"
 
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    def secret(self, name: str) -> Path:
+        """A lab password in a file (mode 600), for file: secret references."""
+        return self.secrets / f"{name}.password"
+
+    @property
+    def truststore(self) -> Path:
+        """The lab CA as a PKCS12 trust store, for Java (Hadoop's LdapGroupsMapping)."""
+        return self.root / "truststore.p12"
+
     def keytab(self, name: str) -> Path:
         return self.keytabs / f"{name}.keytab"
