@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from . import kerberos
+from . import kerberos, render
 from .config import Config
 from .directory.model import Directory
 from .directory.names import NamePolicy
@@ -30,6 +30,7 @@ class SyncResult:
     applied: bool
     run_id: int | None
     seconds: float
+    files: tuple[render.FileChange, ...] = ()  # documents in output.directory, when configured
 
 
 def read(config: Config, progress: Progress | None = None, usn_quantiles: Sequence[int] = ()) -> Directory:
@@ -78,6 +79,9 @@ def sync(config: Config, *, dry_run: bool = False, allow_removals: bool = False,
     """Read, plan and (unless ``dry_run``) apply. Raises LockedError if another run is going,
     ThresholdError (nothing applied) if removals exceed the safety limits."""
     t0 = time.monotonic()
+    out_dir = config.output.directory
+    if out_dir is not None:
+        render.render_all(config, None)  # a config error in a document section stops us before any read
     store = StateStore(config.state.path)
     try:
         with store.lock():
@@ -91,15 +95,23 @@ def sync(config: Config, *, dry_run: bool = False, allow_removals: bool = False,
                            "`dirkit plan`, then re-run with --allow-removals if this is intended.")  # fmt: skip
                     store.end_run(run_id, "threshold", counts, msg)
                     raise ThresholdError(msg)
+                docs = render.render_all(config, current) if out_dir is not None else {}
+                files = tuple(render.compare(out_dir, docs)) if out_dir is not None else ()
+                touched = [f.name for f in files if f.status != "unchanged"]
+                if touched:
+                    counts["files_changed"] = len(touched)
                 if dry_run:
                     store.end_run(run_id, "dry-run", counts)
-                    return SyncResult(current, p, False, run_id, time.monotonic() - t0)
+                    return SyncResult(current, p, False, run_id, time.monotonic() - t0, files)
+                if out_dir is not None and touched:
+                    render.write(out_dir, docs, list(files))
+                    event(log, "files_written", directory=out_dir, files=",".join(touched))
                 if changed:
                     store.save_snapshot(run_id, current, config.state.keep_snapshots, digest)
-                store.end_run(run_id, "applied" if not p.empty else "no-changes", counts)
+                store.end_run(run_id, "applied" if (not p.empty or touched) else "no-changes", counts)
                 event(log, "applied", changes=len(p.changes), run_id=run_id,
                       seconds=round(time.monotonic() - t0, 3))  # fmt: skip
-                return SyncResult(current, p, True, run_id, time.monotonic() - t0)
+                return SyncResult(current, p, True, run_id, time.monotonic() - t0, files)
             except ThresholdError:
                 raise
             except BaseException as exc:
