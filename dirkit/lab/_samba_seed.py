@@ -17,7 +17,7 @@ import sys
 
 import ldb
 import samba
-from samba import dsdb, param
+from samba import param
 from samba.auth import system_session
 from samba.dcerpc import drsblobs, lsa, security
 from samba.ndr import ndr_pack

@@ -1,0 +1,63 @@
+"""Generators against the lab's real AD snapshot: explain, warnings, files written by sync."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from dirkit import sync
+from dirkit.directory.names import NamePolicy
+from dirkit.emr import role_mappings
+from dirkit.lab.config import LAB_ACCOUNT, LAB_BUCKET
+
+ARN = f"arn:aws:iam::{LAB_ACCOUNT}:role"
+
+
+def test_explain_seed_scenario_on_the_lab(make_config: Any) -> None:
+    cfg = make_config()
+    d = sync.read(cfg)
+    policy = NamePolicy(cfg.names, cfg.directory.realm)
+    cases = {
+        ("admin1", "s3://dirkit-data-engineering/x"): f"{ARN}/dirkit-admin1",
+        ("dataeng1", f"s3://{LAB_BUCKET}/x"): f"{ARN}/dirkit-data-engineering",
+        ("pgiduser1", "s3://dirkit-data-engineering/y"): f"{ARN}/dirkit-data-engineering",  # via primary group
+        ("datascientist1", f"s3://{LAB_BUCKET}/k"): f"{ARN}/dirkit-default-bucket",
+        ("datascientist1", "s3://dirkit-data-engineering/k"): f"{ARN}/EMR_EC2_DefaultRole",
+    }
+    for (user, path), role in cases.items():
+        assert role_mappings.explain(cfg.emr, d, policy, user, path).role == role, (user, path)
+    assert role_mappings.warnings(cfg.emr, d, policy) == []
+
+
+def test_cli_explain_json(make_config: Any, tmp_path: Path, lab_status: dict[str, Any]) -> None:
+    env = {**os.environ, "DIRKIT_CONFIG": lab_status["config"]}
+    r = subprocess.run([sys.executable, "-m", "dirkit.cli", "emr", "explain", "--user", "DataEng1@AD.DIRKIT.TEST",
+                        "--path", f"s3://{LAB_BUCKET}/a", "--json"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["user"] == "dataeng1" and out["mapping_index"] == 1 and "grp_data_engineering" in out["groups"]
+
+
+def test_sync_writes_documents_once_and_reports_changes(make_config: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cfg = make_config(output={"directory": str(out)})
+    first = sync.sync(cfg)
+    assert {f.status for f in first.files} == {"new"} and len(first.files) == 6
+    mtimes = {f.name: f.stat().st_mtime_ns for f in out.iterdir()}
+    contents = {f.name: f.read_bytes() for f in out.iterdir()}
+    second = sync.sync(cfg)
+    assert {f.status for f in second.files} == {"unchanged"}
+    assert {f.name: f.stat().st_mtime_ns for f in out.iterdir()} == mtimes
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == contents
+    # A config change shows up as a changed file, in a dry run first.
+    cfg2 = make_config(output={"directory": str(out)}, hue={"login_groups": ["grp_analytics"]})
+    dry = sync.sync(cfg2, dry_run=True)
+    assert [f.name for f in dry.files if f.status == "changed"] == ["hue-ini-classification.json", "hue.ini"]
+    assert (out / "hue.ini").read_bytes() == contents["hue.ini"]
+    secret = Path(cfg.ldap.keytab).parent.parent / "secrets" / "svc-dirkit.password"
+    password = secret.read_text().strip()
+    assert all(password not in f.read_text() for f in out.iterdir())
