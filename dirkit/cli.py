@@ -408,6 +408,13 @@ def hadoop_core_site(config_path: str | None, out: str | None, from_state: bool,
     cfg = config.load(config_path)
     d = _directory(cfg, True) if from_state else None
     text = hadoop_mod.render_xml(cfg, d) if fmt == "xml" else dumps(hadoop_mod.render_classification(cfg, d))
+    if d is not None:
+        gaps = hadoop_mod.primary_group_gaps(d, non_default_only=True)
+        if gaps:
+            example = next(iter(gaps.items()))
+            _err(f"warning: {len(gaps)} user(s) get groups only through their AD primary group, which "
+                 f"LdapGroupsMapping cannot see (memberOf leaves it out), e.g. {example[0]}: "
+                 f"{', '.join(example[1])}. SSSD (EMR's default group mapping) does see them.")  # fmt: skip
     _write_out(text, out)
 
 

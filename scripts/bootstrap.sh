@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 PKGS="python3 python3-venv python3-dev gcc libkrb5-dev krb5-user
       samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind krb5-kdc krb5-admin-server
       ldap-utils ldb-tools libsasl2-modules-gssapi-mit iproute2"
+# Java (with jshell, keytool) and Maven: the lab runs Hadoop's own classes from Maven Central.
+command -v java >/dev/null && command -v jshell >/dev/null || PKGS="$PKGS openjdk-17-jdk-headless"
+command -v mvn >/dev/null || PKGS="$PKGS maven"
 missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done)
 if [ -n "$missing" ]; then
   echo "bootstrap: apt-get install" $missing >&2

@@ -1,0 +1,69 @@
+"""The generated core-site checked with real Hadoop 3.4 classes (jars from Maven Central):
+HadoopKerberosName with the generated auth_to_local, and the generated LDAP group mapping
+against the lab's Samba AD. Both must agree with dirkit's snapshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dirkit import hadoop, sync
+from dirkit.directory.names import NamePolicy
+from dirkit.lab import java
+from dirkit.lab.settings import LabPaths
+
+
+@pytest.fixture(scope="module")
+def hadoop_lib(lab_status: dict[str, Any]) -> Path:
+    return java.classpath(LabPaths(Path(lab_status["lab_dir"])))  # a failure fails the test, in CI too
+
+
+def _conf_dir(tmp_path: Path, cfg: Any, d: Any) -> Path:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "core-site.xml").write_text(hadoop.render_xml(cfg, d))
+    return conf
+
+
+def test_auth_to_local_agrees_with_the_names_policy(make_config: Any, tmp_path: Path, hadoop_lib: Path,
+                                                    lab_status: dict[str, Any]) -> None:
+    cfg = make_config()
+    d = sync.read(cfg)
+    paths = LabPaths(Path(lab_status["lab_dir"]))
+    conf = _conf_dir(tmp_path, cfg, d)
+    krb5 = java.cluster_krb5_conf(paths, tmp_path / "krb5.conf")
+    policy = NamePolicy(cfg.names, cfg.directory.realm)
+    users = ["admin1", "dataeng1", "datascientist1", "Mixed.Case", "odd#hash", "rangeuser01"]
+    principals = [f"{u}@{cfg.directory.realm}" for u in users] + [f"svc/host.ad.dirkit.test@{cfg.directory.realm}",
+                                                                  "hive/localhost@EMR.DIRKIT.TEST"]
+    got = java.kerberos_short_names(paths, conf, krb5, principals)
+    for u in users:
+        expected = policy.normalise(u).name
+        assert expected is not None and d.user_by_name(expected) is not None
+        assert got[f"{u}@{cfg.directory.realm}"] == expected
+    assert got[f"svc/host.ad.dirkit.test@{cfg.directory.realm}"] == "svc"  # two-component AD principal
+    assert got["hive/localhost@EMR.DIRKIT.TEST"] == "hive"  # DEFAULT: the cluster realm
+
+
+def test_ldap_group_mapping_agrees_with_the_snapshot(make_config: Any, tmp_path: Path, hadoop_lib: Path,
+                                                     lab_status: dict[str, Any]) -> None:
+    cfg = make_config()
+    d = sync.read(cfg)
+    paths = LabPaths(Path(lab_status["lab_dir"]))
+    conf = _conf_dir(tmp_path, cfg, d)
+    krb5 = java.cluster_krb5_conf(paths, tmp_path / "krb5.conf")
+    users = ["dataeng1", "datascientist1", "cycleuser1", "pgiduser1", "admin1", "odd space", "rangeuser25"]
+    got = java.ldap_groups(paths, conf, krb5, users)
+    visible = hadoop.memberof_groups(d)
+    for name in users:
+        user = d.user_by_name(name)
+        assert user is not None
+        # Exactly dirkit's effective groups, less what comes only through the primary group.
+        assert sorted(got[name]) == visible[user.guid], name
+    assert "grp_analytics" in got["datascientist1"]  # nesting resolved by Hadoop too
+    assert {"grp_cycle_a", "grp_cycle_b", "grp_cycle_c"} <= set(got["cycleuser1"])
+    # The primary-group gap is real, and dirkit reports it.
+    assert "grp_data_engineering" not in got["pgiduser1"]
+    assert hadoop.primary_group_gaps(d, non_default_only=True) == {"pgiduser1": ["grp_data_engineering"]}
