@@ -110,13 +110,14 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def pid_alive(pid_file: Path) -> int | None:
-    """The PID in ``pid_file`` if that process is alive, else None."""
+    """The PID in ``pid_file`` if that process is alive (not a zombie), else None."""
     try:
         pid = int(pid_file.read_text().split()[0])
         os.kill(pid, 0)
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, ValueError, IndexError):
         return None
-    return pid
+    return None if state == "Z" else pid
 
 
 def stop_pid(pid_file: Path, timeout: float = 10) -> None:

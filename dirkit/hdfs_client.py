@@ -1,0 +1,138 @@
+"""A small WebHDFS client with SPNEGO from explicit Kerberos credentials.
+
+requests-gssapi rather than requests-kerberos: it takes a `gssapi.Credentials` object, so each
+client authenticates as its own principal from its own private credential cache, with no
+process-wide KRB5CCNAME (verify runs several users at once). After the first SPNEGO exchange
+Hadoop sets a `hadoop.auth` cookie, so later requests on the same session need one round trip.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlparse
+
+import gssapi
+import requests
+from requests_gssapi import OPTIONAL, HTTPSPNEGOAuth
+
+from . import kerberos
+from .errors import DirkitError
+
+
+class HdfsError(DirkitError):
+    """A WebHDFS call failed: the message names the operation, the path and the server's reason."""
+
+
+class HdfsUnavailable(HdfsError):
+    """The NameNode could not be reached or stopped answering."""
+
+
+def check_path(path: str) -> str:
+    """Refuse anything but a clean absolute path: no `..`/`.` components, no empty components."""
+    if not path.startswith("/") or "\x00" in path:
+        raise HdfsError(f"refusing path {path!r}: not absolute")
+    parts = path.split("/")[1:]
+    if path != "/" and any(part in ("", ".", "..") for part in parts):
+        raise HdfsError(f"refusing path {path!r}: empty, '.' or '..' component")
+    return path
+
+
+class WebHdfs:
+    def __init__(self, base_url: str, creds: gssapi.Credentials | None, timeout: float = 30, pool_size: int = 8,
+                 hostname: str | None = None) -> None:  # fmt: skip
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.requests = 0
+        self._count_lock = threading.Lock()
+        host = hostname or urlparse(self.base_url).hostname or "localhost"
+        self._target = gssapi.Name(f"HTTP@{host}", gssapi.NameType.hostbased_service)
+        self._creds = creds
+        self._sessions: queue.LifoQueue[requests.Session] = queue.LifoQueue()
+        self._all: list[requests.Session] = []
+        for _ in range(pool_size):
+            session = requests.Session()
+            session.auth = HTTPSPNEGOAuth(creds=creds, target_name=self._target, mutual_authentication=OPTIONAL)
+            self._sessions.put(session)
+            self._all.append(session)
+
+    @classmethod
+    def from_keytab(cls, base_url: str, principal: str, keytab: Path, **kw: Any) -> WebHdfs:
+        return cls(base_url, kerberos.keytab_credentials(principal, keytab), **kw)
+
+    def close(self) -> None:
+        for s in self._all:
+            s.close()
+
+    def __enter__(self) -> WebHdfs:
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        self.close()
+
+    @contextmanager
+    def _session(self) -> Iterator[requests.Session]:
+        s = self._sessions.get()
+        try:
+            yield s
+        finally:
+            self._sessions.put(s)
+
+    def url(self, path: str) -> str:
+        # quote() with safe="/": '#', '%', '?', spaces and non-ASCII are percent-encoded (UTF-8),
+        # so a name always lands in the directory it names, never elsewhere.
+        return self.base_url + quote(check_path(path), safe="/")
+
+    def call(self, method: str, path: str, op: str, ok_404: bool = False, **params: Any) -> Any:
+        with self._session() as s:
+            try:
+                r = s.request(method, self.url(path), params={"op": op, **params}, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise HdfsUnavailable(f"WebHDFS {op} {path}: NameNode unreachable at {self.base_url} "
+                                      f"({type(exc).__name__})") from None  # fmt: skip
+            finally:
+                with self._count_lock:
+                    self.requests += 1
+        if ok_404 and r.status_code == 404:
+            return None
+        if r.status_code >= 400:
+            reason = r.text.strip()[:300]
+            try:
+                reason = r.json()["RemoteException"]["message"]
+            except (ValueError, KeyError, TypeError):
+                pass
+            if r.status_code == 401:
+                reason = "authentication failed (SPNEGO): " + reason
+            raise HdfsError(f"WebHDFS {op} {path}: HTTP {r.status_code}: {reason}")
+        return r.json() if r.content else None
+
+    # -- operations --------------------------------------------------------------------------
+    def status(self, path: str) -> dict[str, Any] | None:
+        out = self.call("GET", path, "GETFILESTATUS", ok_404=True)
+        return None if out is None else dict(out["FileStatus"])
+
+    def list(self, path: str) -> list[dict[str, Any]] | None:
+        out = self.call("GET", path, "LISTSTATUS", ok_404=True)
+        return None if out is None else list(out["FileStatuses"]["FileStatus"])
+
+    def mkdirs(self, path: str, permission: str) -> bool:
+        return bool(self.call("PUT", path, "MKDIRS", permission=permission)["boolean"])
+
+    def set_owner(self, path: str, owner: str, group: str) -> None:
+        self.call("PUT", path, "SETOWNER", owner=owner, group=group)
+
+    def set_permission(self, path: str, permission: str) -> None:
+        self.call("PUT", path, "SETPERMISSION", permission=permission)
+
+    def set_quota(self, path: str, namespace: int | None, space: int | None) -> None:
+        params = {}
+        if namespace is not None:
+            params["namespacequota"] = namespace
+        if space is not None:
+            params["storagespacequota"] = space
+        self.call("PUT", path, "SETQUOTA", **params)

@@ -1,0 +1,144 @@
+"""A real Kerberized HDFS NameNode (Hadoop 3.4.2 from Maven Central), no DataNodes.
+
+Metadata operations (MKDIRS, SETOWNER, SETPERMISSION, SETQUOTA, GETFILESTATUS, LISTSTATUS)
+need no DataNode. RPC and WebHDFS run on localhost with explicit principals
+`nn/localhost@EMR.DIRKIT.TEST` (the HDFS superuser is its short name, `nn`) and
+`HTTP/localhost@EMR.DIRKIT.TEST` for SPNEGO. auth_to_local maps AD-realm principals with the
+same rules dirkit generates for clusters.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from ..errors import LabError
+from . import host, java, kdc
+from . import settings as s
+from .settings import LabPaths
+
+RPC_PORT = 8020
+HTTP_PORT = 9870
+SUPERUSER = "nn"
+
+
+def _dir(p: LabPaths) -> Path:
+    return p.root / "namenode"
+
+
+def _xml(props: dict[str, str]) -> str:
+    body = "".join(f"  <property><name>{escape(k)}</name><value>{escape(v)}</value></property>\n"
+                   for k, v in props.items())  # fmt: skip
+    return f'<?xml version="1.0"?>\n<configuration>\n{body}</configuration>\n'
+
+
+def auth_to_local_rules() -> str:
+    realm = s.AD_REALM.replace(".", "\\.")
+    return "\n".join([f"RULE:[1:$1@$0](.*@{realm})s/@.*///L", f"RULE:[2:$1@$0](.*@{realm})s/@.*///L", "DEFAULT"])
+
+
+def write_conf(p: LabPaths) -> Path:
+    conf = _dir(p) / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "core-site.xml").write_text(_xml({
+        "fs.defaultFS": f"hdfs://localhost:{RPC_PORT}",
+        "hadoop.security.authentication": "kerberos",
+        "hadoop.security.authorization": "true",
+        "hadoop.security.auth_to_local": auth_to_local_rules(),
+        # No OS accounts for AD users here: no groups from the shell either.
+        "hadoop.security.group.mapping": "org.apache.hadoop.security.ShellBasedUnixGroupsMapping",
+        # SPNEGO on every web endpoint (Hadoop 3.3+ puts WebHDFS behind the same filter);
+        # without it WebHDFS answers 403 "user not authenticated by filter".
+        "hadoop.http.filter.initializers": "org.apache.hadoop.security.AuthenticationFilterInitializer",
+        "hadoop.http.authentication.type": "kerberos",
+        "hadoop.http.authentication.simple.anonymous.allowed": "false",
+        "hadoop.http.authentication.kerberos.principal": kdc.service_principal("HTTP"),
+        "hadoop.http.authentication.kerberos.keytab": str(p.keytab("HTTP-localhost")),
+    }))  # fmt: skip
+    (conf / "hdfs-site.xml").write_text(_xml({
+        "dfs.namenode.name.dir": f"file://{_dir(p) / 'name'}",
+        "dfs.namenode.rpc-address": f"localhost:{RPC_PORT}",
+        "dfs.namenode.http-address": f"localhost:{HTTP_PORT}",
+        "dfs.http.policy": "HTTP_ONLY",
+        "dfs.namenode.kerberos.principal": kdc.service_principal("nn"),
+        "dfs.namenode.keytab.file": str(p.keytab("nn-localhost")),
+        "dfs.web.authentication.kerberos.principal": kdc.service_principal("HTTP"),
+        "dfs.web.authentication.kerberos.keytab": str(p.keytab("HTTP-localhost")),
+        "dfs.namenode.kerberos.internal.spnego.principal": kdc.service_principal("HTTP"),
+        "dfs.block.access.token.enable": "true",  # mandatory with Kerberos, else the NN aborts
+        "dfs.webhdfs.enabled": "true",
+        "dfs.permissions.enabled": "true",
+        "dfs.namenode.safemode.extension": "0",
+        "dfs.namenode.safemode.threshold-pct": "0",
+        "dfs.replication": "1",
+    }))  # fmt: skip
+    (conf / "log4j.properties").write_text(
+        "log4j.rootLogger=INFO,console\nlog4j.appender.console=org.apache.log4j.ConsoleAppender\n"
+        "log4j.appender.console.layout=org.apache.log4j.PatternLayout\n"
+        "log4j.appender.console.layout.ConversionPattern=%d{ISO8601} %p %c{2}: %m%n\n"
+    )
+    return conf
+
+
+def _java(p: LabPaths, conf: Path, *args: str) -> list[str]:
+    krb5 = java.cluster_krb5_conf(p, _dir(p) / "krb5.conf")
+    lib = java.classpath(p)
+    return ["java", "-Xmx384m", f"-Djava.security.krb5.conf={krb5}", *java.JAVA_OPTS,
+            "--add-opens=java.base/java.io=ALL-UNNAMED", "--add-opens=java.base/java.net=ALL-UNNAMED",
+            "--add-opens=java.base/sun.security.util=ALL-UNNAMED", "--add-opens=java.base/sun.security.x509=ALL-UNNAMED",
+            "-cp", java._cp(conf, lib), "org.apache.hadoop.hdfs.server.namenode.NameNode", *args]  # fmt: skip
+
+
+def pid_file(p: LabPaths) -> Path:
+    return _dir(p) / "namenode.pid"
+
+
+def running(p: LabPaths) -> bool:
+    return host.pid_alive(pid_file(p)) is not None
+
+
+def start(p: LabPaths, fresh: bool = False) -> None:
+    if running(p):
+        return
+    conf = write_conf(p)
+    name = _dir(p) / "name"
+    if fresh or not (name / "current" / "VERSION").exists():
+        host.run(["rm", "-rf", name])
+        host.run(_java(p, conf, "-format", "-force", "-nonInteractive"), log=p.logs / "namenode-format.log", timeout=300)
+    log = (p.logs / "namenode.log").open("ab")
+    proc = subprocess.Popen(_java(p, conf), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, cwd=_dir(p))  # fmt: skip
+    pid_file(p).write_text(f"{proc.pid}\n")
+
+
+def stop(p: LabPaths) -> None:
+    host.stop_pid(pid_file(p), timeout=20)
+
+
+def webhdfs_url() -> str:
+    return f"http://localhost:{HTTP_PORT}/webhdfs/v1"
+
+
+def ready(p: LabPaths) -> bool:
+    """An authenticated WebHDFS call as the superuser answers."""
+    from ..hdfs_client import WebHdfs  # the product's own client
+
+    with WebHdfs.from_keytab(webhdfs_url(), kdc.service_principal("nn"), p.keytab("nn-localhost"),
+                             timeout=5) as fs:  # fmt: skip
+        return fs.status("/") is not None
+
+
+def wait_ready(p: LabPaths, timeout: float = 120) -> float:
+    t0 = time.monotonic()
+
+    def check() -> bool:
+        if not running(p) and time.monotonic() - t0 > 2:
+            tail = (p.logs / "namenode.log").read_text(errors="replace").splitlines()[-15:]
+            raise LabError("NameNode exited during start-up; last log lines:\n" + "\n".join(tail))
+        return host.port_open("127.0.0.1", HTTP_PORT) and ready(p)
+
+    return host.wait_until(check, timeout, "HDFS NameNode", interval=0.5)
+
+
