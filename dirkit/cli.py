@@ -420,7 +420,57 @@ def hadoop_core_site(config_path: str | None, out: str | None, from_state: bool,
 
 @main.group()
 def hdfs() -> None:
-    """HDFS home directories over WebHDFS + SPNEGO. (Not yet built.)"""
+    """HDFS home directories over WebHDFS + SPNEGO.
+
+    \b
+    Examples:
+      dirkit hdfs provision --dry-run      # what would be created, drift, departed users
+      dirkit hdfs provision                # create missing homes (never deletes)
+      dirkit hdfs provision --fix-drift    # also fix owner/mode of existing homes
+    """
+
+
+@hdfs.command("provision")
+@config_option
+@json_option
+@from_state_option
+@click.option("--dry-run", is_flag=True, help="Plan only: print what would be done.")
+@click.option("--fix-drift", is_flag=True, help="Fix owner, group and mode of existing homes that differ.")
+@click.option("--lock-departed", is_flag=True, help="Set mode 000 on homes of users who left AD or are disabled.")
+def hdfs_provision(config_path: str | None, as_json: bool, from_state: bool, dry_run: bool, fix_drift: bool,
+                   lock_departed: bool) -> None:  # fmt: skip
+    """Make every enabled AD user's home exist with the right owner, group and mode.
+
+    Exit code 8 if some users failed (the others are done); 5 if the NameNode is unreachable.
+    """
+    from . import config
+    from . import hdfs as hdfs_mod
+    from .errors import PartialFailure
+
+    cfg = config.load(config_path)
+    d = _directory(cfg, from_state)
+    result = hdfs_mod.provision(cfg, d, dry_run=dry_run, fix_drift=fix_drift, lock_departed=lock_departed,
+                                progress=_progress())  # fmt: skip
+    if as_json:
+        _emit_json({**result.to_json(), "dry_run": dry_run})
+    else:
+        _print_homes(result, dry_run)
+    if result.failed:
+        raise PartialFailure(f"{len(result.failed)} of {len(result.plan.actions)} home action(s) failed")
+
+
+def _print_homes(result: Any, dry_run: bool) -> None:
+    plan = result.plan
+    for a in plan.actions[:PLAN_LINES]:
+        click.echo(f"{a.kind:<10} {a.path}  {a.detail}")
+    for r in plan.reports[:PLAN_LINES]:
+        click.echo(f"{r.kind:<10} {r.path}  {r.detail}")
+    for a, err in result.failed:
+        click.echo(f"FAILED     {a.path}: {err}")
+    verb = "would do" if dry_run else "done"
+    click.echo(f"{plan.wanted} homes wanted under {plan.prefix}, {plan.existing} present; "
+               f"{len(plan.actions)} action(s) {verb}, {len(result.failed)} failed, {len(plan.reports)} reported; "
+               f"{result.requests} WebHDFS requests in {result.seconds:.2f}s")  # fmt: skip
 
 
 @main.group()
@@ -446,14 +496,18 @@ def lab() -> None:
 @click.option("--bulk", "bulk_users", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also load this many bulk users (500 groups, one 5,000-member group).")
 @click.option("--fresh", is_flag=True, help="Provision the AD database again instead of using the cache.")
+@click.option("--no-hdfs", is_flag=True, help="Do not start the HDFS NameNode (it needs Java and Maven).")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON when done.")
-def lab_up(bulk_users: int, fresh: bool, as_json: bool) -> None:
+def lab_up(bulk_users: int, fresh: bool, no_hdfs: bool, as_json: bool) -> None:
     """Bring the lab up from nothing, idempotently; say when each service is ready."""
     from .lab import Lab
 
     lab_ = Lab()
-    report = lab_.up(bulk_users=bulk_users, fresh=fresh, progress=_err)
+    report = lab_.up(bulk_users=bulk_users, fresh=fresh, progress=_err, with_hdfs=not no_hdfs)
     status = lab_.status()
+    if no_hdfs:  # not asked for: not a reason to fail
+        status["services"] = [svc for svc in status["services"] if svc["name"] != "hdfs-namenode"]
+        status["ready"] = all(svc["ready"] for svc in status["services"])
     if as_json:
         _emit_json({**status, "startup_seconds": round(report.seconds, 2), "provisioned": report.provisioned})
     else:
@@ -496,7 +550,7 @@ def lab_down(purge: bool) -> None:
 def _print_status(status: dict[str, Any]) -> None:
     for svc in status["services"]:
         mark = "ready" if svc["ready"] else ("running, not ready" if svc["running"] else "down")
-        click.echo(f"{svc['name']:<12} {svc['realm']:<16} {svc['host']:<22} {svc['address']:<11} {mark}")
+        click.echo(f"{svc['name']:<14} {svc['realm']:<16} {svc['host']:<22} {svc['address']:<11} {mark}")
     click.echo(f"krb5.conf    {status['krb5_conf']}")
     click.echo(f"CA cert      {status['ca_cert']}")
     click.echo(f"config       {status['config']}")

@@ -325,6 +325,49 @@ class HadoopConfig(_Model):
     truststore_password_file: str | None = None
 
 
+class QuotaRule(_Model):
+    """Quotas for the homes of a group's members (first matching rule wins)."""
+
+    group: str
+    namespace: Annotated[int, Field(ge=1)] | None = None  # max files + directories
+    space_bytes: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> QuotaRule:
+        if self.namespace is None and self.space_bytes is None:
+            raise ValueError("give namespace and/or space_bytes")
+        return self
+
+
+class HdfsConfig(_Model):
+    # WebHDFS base URL of the NameNode (SPNEGO), and the HDFS superuser's principal + keytab.
+    url: Annotated[str, Field(pattern=r"^https?://[^/\s]+/webhdfs/v1/?$")]
+    principal: str
+    keytab: Path
+    prefix: str = "/user"
+    # Group of each home: "user" (a same-named group: private, the safe default with 0750),
+    # "primary" (the user's AD primary group, usually Domain Users), or "fixed" (group_name).
+    group: Literal["user", "primary", "fixed"] = "user"
+    group_name: str | None = None
+    mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] = "0750"
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    quotas: list[QuotaRule] = []
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if not v.startswith("/") or any(part in ("", ".", "..") for part in v.split("/")[1:]) and v != "/":
+            raise ValueError(f"{v!r} must be a clean absolute HDFS path such as /user")
+        return v.rstrip("/") or "/"
+
+    @model_validator(mode="after")
+    def _group(self) -> HdfsConfig:
+        if self.group == "fixed" and not self.group_name:
+            raise ValueError("group = 'fixed' needs hdfs.group_name")
+        return self
+
+
 class OutputConfig(_Model):
     # `dirkit sync` renders the configured documents here as part of the same run.
     directory: Path | None = None
@@ -340,6 +383,7 @@ class Config(_Model):
     emr: EmrConfig | None = None
     hue: HueConfig | None = None
     hadoop: HadoopConfig | None = None
+    hdfs: HdfsConfig | None = None
     output: OutputConfig = OutputConfig()
     source: Path | None = None  # where it was loaded from (set by load())
 

@@ -130,7 +130,7 @@ class WebHdfs:
         self.call("PUT", path, "SETPERMISSION", permission=permission)
 
     def set_quota(self, path: str, namespace: int | None, space: int | None) -> None:
-        params = {}
+        params: dict[str, Any] = {}
         if namespace is not None:
             params["namespacequota"] = namespace
         if space is not None:

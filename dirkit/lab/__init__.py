@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ad_dc as samba
-from . import host, kdc
+from . import host, kdc, namenode
 from . import settings as s
 from .config import lab_config_toml
 from .settings import LabPaths
@@ -35,7 +35,8 @@ class Lab:
         self.paths = paths or LabPaths.default()
 
     # -- lifecycle -----------------------------------------------------------------------
-    def up(self, bulk_users: int = 0, fresh: bool = False, progress: Progress | None = None) -> UpReport:
+    def up(self, bulk_users: int = 0, fresh: bool = False, progress: Progress | None = None,
+           with_hdfs: bool = True) -> UpReport:
         p = self.paths
         t0 = time.monotonic()
         report = UpReport(seconds=0.0)
@@ -77,11 +78,21 @@ class Lab:
         waited = samba.wait_ready(p)
         step(f"Samba AD DC ready at {s.AD_HOST} ({s.AD_IP}) after {waited:.2f}s")
 
+        kdc_created = False
         if not (kdc.initialised(p) and kdc.running(p)):
             kdc.create(p)
             kdc.start(p)
+            kdc_created = True
         host.wait_until(lambda: kdc.ready(p), 30, "MIT KDC")
         step(f"MIT KDC ready for {s.EMR_REALM} at {s.KDC_IP}")
+
+        if with_hdfs:
+            if kdc_created:
+                namenode.stop(p)  # its keytabs came from the previous KDC database
+            namenode.start(p)
+            waited = namenode.wait_ready(p)
+            namenode.ensure_user_prefix(p)
+            step(f"HDFS NameNode ready at {namenode.webhdfs_url()} after {waited:.2f}s")
 
         self._write_secrets()
         p.config.write_text(lab_config_toml(p))
@@ -121,10 +132,11 @@ class Lab:
 
     def down(self, purge: bool = False) -> None:
         p = self.paths
+        namenode.stop(p)
         samba.stop(p)
         kdc.stop(p)
         if purge:
-            for d in (p.samba, p.kdc, p.ccaches, p.keytabs):
+            for d in (p.samba, p.kdc, p.ccaches, p.keytabs, p.root / "namenode"):
                 host.run(["rm", "-rf", d])
             for f in (p.config, p.krb5_conf, p.ca_cert, p.root / "ad-database"):
                 f.unlink(missing_ok=True)
@@ -142,6 +154,13 @@ class Lab:
                 ad_ready = False
         kdc_running = kdc.running(p)
         kdc_ready = kdc_running and kdc.ready(p)
+        nn_running = namenode.running(p)
+        nn_ready = False
+        if nn_running and kdc_ready:
+            try:
+                nn_ready = namenode.ready(p)
+            except Exception:  # noqa: BLE001 - any failure means "not ready"
+                nn_ready = False
         services = [
             {
                 "name": "samba-ad-dc",
@@ -162,6 +181,16 @@ class Lab:
                 "urls": [f"kerberos://{s.KDC_HOST}:88", f"kadmin://{s.KDC_HOST}:749"],
                 "running": kdc_running,
                 "ready": kdc_ready,
+            },
+            {
+                "name": "hdfs-namenode",
+                "realm": s.EMR_REALM,
+                "host": "localhost",
+                "address": "127.0.0.1",
+                "urls": [f"hdfs://localhost:{namenode.RPC_PORT}", namenode.webhdfs_url()],
+                "superuser": namenode.SUPERUSER,
+                "running": nn_running,
+                "ready": nn_ready,
             },
         ]  # fmt: skip
         keytabs = {kt.stem: str(kt) for kt in sorted(p.keytabs.glob("*.keytab"))} if p.keytabs.exists() else {}

@@ -36,6 +36,12 @@ path = "{p.state_db}"
 [output]
 directory = "{p.root / 'out'}"
 
+[hdfs]
+url = "http://localhost:9870/webhdfs/v1"
+principal = "nn/localhost@{s.EMR_REALM}"
+keytab = "{p.keytab('nn-localhost')}"
+prefix = "/user"
+
 # The seed scenario's EMR cluster. AWS itself is not reachable here: these documents are
 # rendered and validated, not applied. The account id is a documentation placeholder.
 [emr]

@@ -123,11 +123,22 @@ def webhdfs_url() -> str:
 
 def ready(p: LabPaths) -> bool:
     """An authenticated WebHDFS call as the superuser answers."""
+    from .. import kerberos
     from ..hdfs_client import WebHdfs  # the product's own client
 
+    kerberos.use_krb5_conf(p.krb5_conf)
     with WebHdfs.from_keytab(webhdfs_url(), kdc.service_principal("nn"), p.keytab("nn-localhost"),
                              timeout=5) as fs:  # fmt: skip
         return fs.status("/") is not None
+
+
+def ensure_user_prefix(p: LabPaths) -> None:
+    """/user, owned by the superuser, mode 755 (as SecureMode.md recommends)."""
+    from ..hdfs_client import WebHdfs
+
+    with WebHdfs.from_keytab(webhdfs_url(), kdc.service_principal("nn"), p.keytab("nn-localhost")) as fs:
+        if fs.status("/user") is None:
+            fs.mkdirs("/user", "755")
 
 
 def wait_ready(p: LabPaths, timeout: float = 120) -> float:
