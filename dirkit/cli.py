@@ -118,12 +118,15 @@ def sync_cmd(config_path: str | None, as_json: bool, dry_run: bool, allow_remova
                        progress=_progress())  # fmt: skip
     if as_json:
         _emit_json({**result.plan.to_json(), "applied": result.applied, "run_id": result.run_id,
-                    "stats": dict(result.directory.stats), "files": [f.to_json() for f in result.files]})  # fmt: skip
+                    "stats": dict(result.directory.stats), "files": [f.to_json() for f in result.files],
+                    "homes": result.homes.to_json() if result.homes else None})  # fmt: skip
     else:
         _print_plan(result.plan)
         for f in result.files:
             if f.status != "unchanged":
                 click.echo(f"file {f.status:<9} {f.name}" + ("" if result.applied else " (not written: dry run)"))
+        if result.homes is not None:
+            _print_homes(result.homes, not result.applied)
         verb = "applied" if result.applied else "dry run, nothing applied"
         click.echo(f"{verb}: {len(result.plan.changes)} change(s), {result.directory.stats['users']} users, "
                    f"{result.directory.stats['groups']} groups in {result.seconds:.2f}s")  # fmt: skip

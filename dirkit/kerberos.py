@@ -40,6 +40,19 @@ def keytab_credentials(principal: str, keytab: Path) -> gssapi.Credentials:
     return creds
 
 
+def password_credentials(principal: str, password: str) -> gssapi.Credentials:
+    """Initiator credentials from a password, kept in a private in-memory ccache (usable for
+    SPNEGO as well as raw Kerberos, which credentials straight from a password are not)."""
+    name = gssapi.Name(principal, gssapi.NameType.kerberos_principal)
+    ccache = f"MEMORY:dirkit-{uuid.uuid4().hex}"
+    try:
+        raw = gssapi.raw.acquire_cred_with_password(name, password.encode(), usage="initiate").creds
+        gssapi.raw.store_cred_into({"ccache": ccache}, raw, usage="initiate", overwrite=True)
+        return gssapi.Credentials(name=name, usage="initiate", store={"ccache": ccache})
+    except GSSError as exc:
+        raise KerberosError(_explain(principal, Path("(password)"), exc)) from None
+
+
 def _explain(principal: str, keytab: Path, exc: GSSError) -> str:
     text = str(exc)
     low = text.lower()

@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from . import kerberos, render
+from . import hdfs, kerberos, render
 from .config import Config
 from .directory.model import Directory
 from .directory.names import NamePolicy
 from .directory.reader import read_directory
-from .errors import DirkitError, ThresholdError
+from .errors import DirkitError, PartialFailure, ThresholdError
 from .log import event
 from .plan import Plan, make_plan, plan_digest
 from .state import StateStore
@@ -31,6 +31,7 @@ class SyncResult:
     run_id: int | None
     seconds: float
     files: tuple[render.FileChange, ...] = ()  # documents in output.directory, when configured
+    homes: hdfs.HomesResult | None = None  # HDFS homes, when [hdfs] is configured
 
 
 def read(config: Config, progress: Progress | None = None, usn_quantiles: Sequence[int] = ()) -> Directory:
@@ -62,6 +63,28 @@ def _read_and_plan(config: Config, store: StateStore, progress: Progress | None)
         named = sum(1 for u in current.users.values() if u.name) + sum(1 for g in current.groups.values() if g.name)
         return current, Plan((), 0, named, False, "", False), digest, False
     return current, make_plan(store.last_snapshot(), current, config.safety), digest, True
+
+
+def _homes(config: Config, current: Directory, counts: dict[str, int], store: StateStore, run_id: int,
+           progress: Progress | None) -> hdfs.HomesResult | None:  # fmt: skip
+    """HDFS homes, after the directory state is applied. A failure here leaves that state
+    applied (it is correct) and ends the run as partial; a re-run converges."""
+    if config.hdfs is None:
+        return None
+    try:
+        homes = hdfs.provision(config, current, progress=progress)
+    except DirkitError as exc:
+        msg = f"directory state applied, HDFS homes not (or not all): {exc}"
+        store.end_run(run_id, "partial", counts, msg)
+        raise PartialFailure(msg) from None
+    counts["homes_done"] = len(homes.done)
+    event(log, "homes", wanted=homes.plan.wanted, actions=len(homes.plan.actions), done=len(homes.done),
+          failed=len(homes.failed), reported=len(homes.plan.reports), requests=homes.requests)  # fmt: skip
+    if homes.failed:
+        msg = f"{len(homes.failed)} HDFS home action(s) failed: " + "; ".join(e for _, e in homes.failed[:3])
+        store.end_run(run_id, "partial", counts, msg)
+        raise PartialFailure(msg)
+    return homes
 
 
 def plan(config: Config, progress: Progress | None = None) -> tuple[Directory, Plan]:
@@ -101,18 +124,21 @@ def sync(config: Config, *, dry_run: bool = False, allow_removals: bool = False,
                 if touched:
                     counts["files_changed"] = len(touched)
                 if dry_run:
+                    homes = hdfs.provision(config, current, dry_run=True) if config.hdfs else None
                     store.end_run(run_id, "dry-run", counts)
-                    return SyncResult(current, p, False, run_id, time.monotonic() - t0, files)
+                    return SyncResult(current, p, False, run_id, time.monotonic() - t0, files, homes)
                 if out_dir is not None and touched:
                     render.write(out_dir, docs, list(files))
                     event(log, "files_written", directory=out_dir, files=",".join(touched))
                 if changed:
                     store.save_snapshot(run_id, current, config.state.keep_snapshots, digest)
-                store.end_run(run_id, "applied" if (not p.empty or touched) else "no-changes", counts)
+                homes = _homes(config, current, counts, store, run_id, progress)
+                store.end_run(run_id, "applied" if (not p.empty or touched or counts.get("homes_done")) else "no-changes",
+                              counts)  # fmt: skip
                 event(log, "applied", changes=len(p.changes), run_id=run_id,
                       seconds=round(time.monotonic() - t0, 3))  # fmt: skip
-                return SyncResult(current, p, True, run_id, time.monotonic() - t0, files)
-            except ThresholdError:
+                return SyncResult(current, p, True, run_id, time.monotonic() - t0, files, homes)
+            except (ThresholdError, PartialFailure):
                 raise
             except BaseException as exc:
                 msg = str(exc) if isinstance(exc, DirkitError) else f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,134 @@
+"""HDFS homes on the lab's real Kerberized NameNode (WebHDFS + SPNEGO)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from dirkit import hdfs, kerberos, sync
+from dirkit.hdfs_client import HdfsError, HdfsUnavailable, WebHdfs
+from dirkit.lab import namenode, seed
+from dirkit.lab import settings as s
+from dirkit.lab.settings import LabPaths
+
+
+@pytest.fixture
+def prefix(lab_status: dict[str, Any]) -> str:
+    return f"/t/{uuid.uuid4().hex[:8]}/user"
+
+
+@pytest.fixture
+def superfs(lab_status: dict[str, Any]) -> Iterator[WebHdfs]:
+    fs = WebHdfs.from_keytab(namenode.webhdfs_url(), lab_status["principals"]["nn"],
+                             Path(lab_status["keytabs"]["nn-localhost"]))
+    yield fs
+    fs.close()
+
+
+@pytest.fixture
+def hcfg(make_config: Any, prefix: str, superfs: WebHdfs) -> Any:
+    superfs.mkdirs(prefix, "755")
+    return make_config(hdfs={"prefix": prefix})
+
+
+def test_seed_homes_have_owner_group_and_mode(hcfg: Any, superfs: WebHdfs, prefix: str) -> None:
+    d = sync.read(hcfg)
+    result = hdfs.provision(hcfg, d)
+    assert not result.failed
+    st = superfs.status(f"{prefix}/dataeng1")
+    assert st is not None and (st["owner"], st["group"], st["permission"]) == ("dataeng1", "dataeng1", "750")
+    names = {e["pathSuffix"] for e in superfs.list(prefix) or []}
+    assert {"admin1", "dataeng1", "datascientist1", "odd space", "odd#hash", "odd%pct", "mixed.case"} <= names
+    assert "disabled1" not in names and "-dashlead" not in names and not any(n.startswith("zo") for n in names)
+    # Nothing landed outside the prefix: its parent holds only the prefix itself.
+    assert [e["pathSuffix"] for e in superfs.list(prefix.rsplit("/", 1)[0]) or []] == ["user"]
+
+
+def test_rerun_does_nothing_with_a_constant_number_of_requests(hcfg: Any, make_config: Any, prefix: str) -> None:
+    d = sync.read(hcfg)
+    hdfs.provision(hcfg, d)
+    again = hdfs.provision(hcfg, d)
+    assert again.plan.actions == [] and again.requests == 2  # GETFILESTATUS prefix + one LISTSTATUS
+    fewer = make_config(hdfs={"prefix": prefix}, directory={"user_bases": [seed.HARD_OU]})
+    small = hdfs.provision(fewer, sync.read(fewer))
+    assert small.requests == 2 and small.plan.wanted < again.plan.wanted
+
+
+def test_drift_is_reported_and_fixed_only_with_the_option(hcfg: Any, superfs: WebHdfs, prefix: str) -> None:
+    d = sync.read(hcfg)
+    hdfs.provision(hcfg, d)
+    superfs.set_permission(f"{prefix}/admin1", "777")
+    superfs.set_owner(f"{prefix}/dataeng1", "nn", "supergroup")
+    reported = hdfs.provision(hcfg, d)
+    kinds = {(r.kind, r.path.rsplit("/", 1)[1]) for r in reported.plan.reports}
+    assert ("drift", "admin1") in kinds and ("drift", "dataeng1") in kinds and not reported.done
+    assert superfs.status(f"{prefix}/admin1")["permission"] == "777"  # type: ignore[index]
+    fixed = hdfs.provision(hcfg, d, fix_drift=True)
+    assert {a.kind for a in fixed.done} == {"fix_mode", "fix_owner"}
+    assert superfs.status(f"{prefix}/admin1")["permission"] == "750"  # type: ignore[index]
+    assert superfs.status(f"{prefix}/dataeng1")["owner"] == "dataeng1"  # type: ignore[index]
+
+
+def test_user_removed_from_ad_keeps_the_home(hcfg: Any, superfs: WebHdfs, prefix: str, ad_admin: Any,
+                                             restore_ad: None) -> None:
+    hdfs.provision(hcfg, sync.read(hcfg))
+    assert ad_admin.delete(f"CN=rangeuser07,{seed.HARD_OU}"), ad_admin.result
+    d = sync.read(hcfg)
+    after = hdfs.provision(hcfg, d)
+    assert superfs.status(f"{prefix}/rangeuser07") is not None
+    assert any(r.kind == "departed" and r.path.endswith("/rangeuser07") for r in after.plan.reports)
+    locked = hdfs.provision(hcfg, d, lock_departed=True)
+    assert [a.path for a in locked.done] == [f"{prefix}/rangeuser07"]
+    assert superfs.status(f"{prefix}/rangeuser07")["permission"] == "0"  # type: ignore[index]
+
+
+def test_namenode_stopped_mid_run_then_rerun_converges(hcfg: Any, superfs: WebHdfs, prefix: str,
+                                                       lab_status: dict[str, Any],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = LabPaths(Path(lab_status["lab_dir"]))
+    d = sync.read(hcfg)
+    calls = {"n": 0}
+    original = hdfs._apply_one
+
+    def stopping(fs: Any, cfg: Any, a: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 6:
+            namenode.stop(paths)
+        original(fs, cfg, a)
+
+    monkeypatch.setattr(hdfs, "_apply_one", stopping)
+    try:
+        with pytest.raises(HdfsUnavailable, match="a re-run converges"):
+            hdfs.provision(hcfg, d)
+    finally:
+        monkeypatch.undo()
+        namenode.start(paths)
+        namenode.wait_ready(paths)
+    result = hdfs.provision(hcfg, d)
+    assert not result.failed
+    final = hdfs.provision(hcfg, d)
+    assert final.plan.actions == [] and final.plan.existing == final.plan.wanted
+
+
+def test_hostile_names_never_leave_the_prefix() -> None:
+    for bad in ("..", ".", "a/b", "../etc", "", "x/../../y"):
+        assert hdfs.home_path("/user", bad) is None, bad
+    fs = WebHdfs("http://localhost:9870/webhdfs/v1", None, pool_size=1)
+    assert fs.url("/user/odd#hash") == "http://localhost:9870/webhdfs/v1/user/odd%23hash"
+    assert fs.url("/user/odd%pct") == "http://localhost:9870/webhdfs/v1/user/odd%25pct"
+    assert fs.url("/user/zoë x") == "http://localhost:9870/webhdfs/v1/user/zo%C3%AB%20x"
+    with pytest.raises(HdfsError):
+        fs.url("/user/../etc")
+    fs.close()
+
+
+def test_ad_user_lists_own_home_but_not_anothers(hcfg: Any, prefix: str) -> None:
+    hdfs.provision(hcfg, sync.read(hcfg))
+    creds = kerberos.password_credentials(f"dataeng1@{s.AD_REALM}", s.USER_PASSWORD)
+    with WebHdfs(namenode.webhdfs_url(), creds, pool_size=1) as fs:  # cross-realm SPNEGO
+        assert fs.list(f"{prefix}/dataeng1") == []
+        with pytest.raises(HdfsError, match="403.*Permission denied"):
+            fs.list(f"{prefix}/datascientist1")
