@@ -462,6 +462,38 @@ def hdfs_provision(config_path: str | None, as_json: bool, from_state: bool, dry
         raise PartialFailure(f"{len(result.failed)} of {len(result.plan.actions)} home action(s) failed")
 
 
+@hdfs.command("emr-step")
+@config_option
+@from_state_option
+@click.option("--out-dir", type=click.Path(file_okay=False), required=True,
+              help="Where to write dirkit-homes.sh and emr-steps.json.")
+@click.option("--script-uri", default="s3://CHANGE-ME/dirkit/dirkit-homes.sh", show_default=True,
+              help="Where you will upload the script; the step fetches it from there.")
+def hdfs_emr_step(config_path: str | None, from_state: bool, out_dir: str, script_uri: str) -> None:
+    """A script creating the homes with `hdfs dfs` (few JVM starts), and the EMR step running it.
+
+    \b
+    Example:
+      dirkit hdfs emr-step --out-dir step/ --script-uri s3://my-bucket/dirkit/dirkit-homes.sh
+      aws s3 cp step/dirkit-homes.sh s3://my-bucket/dirkit/dirkit-homes.sh
+      aws emr add-steps --cluster-id j-XXXX --steps file://step/emr-steps.json
+    """
+    from pathlib import Path
+
+    from . import config, hdfs_step
+    from .render import FileChange, write
+
+    cfg = config.load(config_path)
+    d = _directory(cfg, from_state)
+    try:
+        steps = hdfs_step.dumps(hdfs_step.render_step(script_uri))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    docs = {"dirkit-homes.sh": hdfs_step.render_script(cfg, d), "emr-steps.json": steps}
+    write(Path(out_dir), docs, [FileChange(n, "changed") for n in docs])
+    click.echo(f"wrote {Path(out_dir) / 'dirkit-homes.sh'} and {Path(out_dir) / 'emr-steps.json'}")
+
+
 def _print_homes(result: Any, dry_run: bool) -> None:
     plan = result.plan
     for a in plan.actions[:PLAN_LINES]:
