@@ -532,16 +532,22 @@ def lab() -> None:
               help="Also load this many bulk users (500 groups, one 5,000-member group).")
 @click.option("--fresh", is_flag=True, help="Provision the AD database again instead of using the cache.")
 @click.option("--no-hdfs", is_flag=True, help="Do not start the HDFS NameNode (it needs Java and Maven).")
+@click.option("--no-hive", is_flag=True, help="Do not start HiveServer2 (Spark Thrift Server, ~0.5 GB).")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON when done.")
-def lab_up(bulk_users: int, fresh: bool, no_hdfs: bool, as_json: bool) -> None:
+def lab_up(bulk_users: int, fresh: bool, no_hdfs: bool, no_hive: bool, as_json: bool) -> None:
     """Bring the lab up from nothing, idempotently; say when each service is ready."""
     from .lab import Lab
 
     lab_ = Lab()
-    report = lab_.up(bulk_users=bulk_users, fresh=fresh, progress=_err, with_hdfs=not no_hdfs)
+    report = lab_.up(bulk_users=bulk_users, fresh=fresh, progress=_err, with_hdfs=not no_hdfs, with_hive=not no_hive)
     status = lab_.status()
-    if no_hdfs:  # not asked for: not a reason to fail
-        status["services"] = [svc for svc in status["services"] if svc["name"] != "hdfs-namenode"]
+    skipped: set[str] = set()
+    if no_hdfs:
+        skipped.add("hdfs-namenode")
+    if no_hive:
+        skipped.add("hiveserver2")
+    if skipped:  # not asked for: not a reason to fail
+        status["services"] = [svc for svc in status["services"] if svc["name"] not in skipped]
         status["ready"] = all(svc["ready"] for svc in status["services"])
     if as_json:
         _emit_json({**status, "startup_seconds": round(report.seconds, 2), "provisioned": report.provisioned})

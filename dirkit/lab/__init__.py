@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ad_dc as samba
-from . import host, kdc, namenode
+from . import hiveserver, host, kdc, namenode
 from . import settings as s
 from .config import lab_config_toml
 from .settings import LabPaths
@@ -36,7 +36,7 @@ class Lab:
 
     # -- lifecycle -----------------------------------------------------------------------
     def up(self, bulk_users: int = 0, fresh: bool = False, progress: Progress | None = None,
-           with_hdfs: bool = True) -> UpReport:
+           with_hdfs: bool = True, with_hive: bool = True) -> UpReport:
         p = self.paths
         t0 = time.monotonic()
         report = UpReport(seconds=0.0)
@@ -94,6 +94,13 @@ class Lab:
             namenode.ensure_user_prefix(p)
             step(f"HDFS NameNode ready at {namenode.webhdfs_url()} after {waited:.2f}s")
 
+        if with_hive:
+            if kdc_created:
+                hiveserver.stop(p)
+            hiveserver.start(p)
+            waited = hiveserver.wait_ready(p)
+            step(f"HiveServer2 ready at {hiveserver.HOST}:{hiveserver.PORT} after {waited:.2f}s")
+
         self._write_secrets()
         p.config.write_text(lab_config_toml(p))
         step(f"lab config written to {p.config}")
@@ -132,11 +139,12 @@ class Lab:
 
     def down(self, purge: bool = False) -> None:
         p = self.paths
+        hiveserver.stop(p)
         namenode.stop(p)
         samba.stop(p)
         kdc.stop(p)
         if purge:
-            for d in (p.samba, p.kdc, p.ccaches, p.keytabs, p.root / "namenode"):
+            for d in (p.samba, p.kdc, p.ccaches, p.keytabs, p.root / "namenode", p.root / "hiveserver"):
                 host.run(["rm", "-rf", d])
             for f in (p.config, p.krb5_conf, p.ca_cert, p.root / "ad-database"):
                 f.unlink(missing_ok=True)
@@ -191,6 +199,16 @@ class Lab:
                 "superuser": namenode.SUPERUSER,
                 "running": nn_running,
                 "ready": nn_ready,
+            },
+            {
+                "name": "hiveserver2",
+                "realm": s.EMR_REALM,
+                "host": hiveserver.HOST,
+                "address": "127.0.0.1",
+                "urls": [f"hive2://{hiveserver.HOST}:{hiveserver.PORT}"],
+                "principal": kdc.service_principal("hive"),
+                "running": hiveserver.running(p),
+                "ready": hiveserver.ready(p),
             },
         ]  # fmt: skip
         keytabs = {kt.stem: str(kt) for kt in sorted(p.keytabs.glob("*.keytab"))} if p.keytabs.exists() else {}
