@@ -368,6 +368,43 @@ class HdfsConfig(_Model):
         return self
 
 
+class VerifyUser(_Model):
+    """A test identity for `dirkit verify`: its AD name and a keytab or a password reference."""
+
+    name: str
+    keytab: Path | None = None
+    password: SecretRef | None = None
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _password(cls, v: Any) -> SecretRef | None:
+        return None if v is None else _secret(v)
+
+    @model_validator(mode="after")
+    def _one(self) -> VerifyUser:
+        if (self.keytab is None) == (self.password is None):
+            raise ValueError(f"verify user {self.name!r}: give exactly one of keytab or password")
+        return self
+
+
+class HiveCheckConfig(_Model):
+    host: str  # a host name, not an IP: the service principal is hive/<host>
+    port: Annotated[int, Field(ge=1, le=65535)] = 10000
+    service_name: str = "hive"
+    probe: str | None = None  # an optional statement run after SELECT current_user()
+
+
+class VerifyConfig(_Model):
+    # A cluster-realm service to obtain a ticket for through the trust (step 1).
+    service_principal: str
+    # The cluster realm, for auth_to_local's DEFAULT rule (default: emr.cluster_realm).
+    cluster_realm: str | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 20.0
+    s3_paths: list[str] = []
+    hive: HiveCheckConfig | None = None
+    users: list[VerifyUser] = []
+
+
 class OutputConfig(_Model):
     # `dirkit sync` renders the configured documents here as part of the same run.
     directory: Path | None = None
@@ -384,6 +421,7 @@ class Config(_Model):
     hue: HueConfig | None = None
     hadoop: HadoopConfig | None = None
     hdfs: HdfsConfig | None = None
+    verify: VerifyConfig | None = None
     output: OutputConfig = OutputConfig()
     source: Path | None = None  # where it was loaded from (set by load())
 

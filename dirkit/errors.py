@@ -14,6 +14,7 @@ EXIT_LOCKED = 6  # another run holds the lock
 EXIT_THRESHOLD = 7  # removal safety threshold exceeded, nothing applied
 EXIT_PARTIAL = 8  # applied, but some items failed
 EXIT_LAB = 9  # the local lab could not be brought up
+EXIT_CHECKS_FAILED = 10  # `dirkit verify`: at least one check failed
 
 
 class DirkitError(Exception):

@@ -58,6 +58,8 @@ def _explain(principal: str, keytab: Path, exc: GSSError) -> str:
     low = text.lower()
     if "no key table entry" in low or "keytab" in low and "not found" in low:
         hint = f"the keytab has no key for {principal}: check ldap.principal, or re-export the keytab"
+    elif ("preauthentication failed" in low or "decrypt integrity" in low) and str(keytab) == "(password)":
+        hint = "wrong password"
     elif "preauthentication failed" in low or "decrypt integrity" in low or "key version" in low:
         hint = "the keytab's key is out of date (password changed since export?): re-export the keytab"
     elif "revoked" in low:

@@ -112,7 +112,7 @@ class Lab:
         p = self.paths
         p.secrets.mkdir(mode=0o700, exist_ok=True)
         for name, value in (("cross-realm", s.CROSS_REALM_PASSWORD), (s.SYNC_ACCOUNT, s.USER_PASSWORD),
-                            ("truststore", TRUSTSTORE_PASSWORD)):  # fmt: skip
+                            ("lab-users", s.USER_PASSWORD), ("truststore", TRUSTSTORE_PASSWORD)):  # fmt: skip
             f = p.secret(name)
             f.touch(mode=0o600)
             f.write_text(value + "\n")

@@ -68,6 +68,32 @@ cross_realm_trust_principal_password = "file:{p.secret('cross-realm')}"
 ad_domain_join_user = "{s.SYNC_ACCOUNT}"
 ad_domain_join_password = "file:{p.secret(s.SYNC_ACCOUNT)}"
 
+[verify]
+service_principal = "HTTP/localhost@{s.EMR_REALM}"
+timeout_seconds = 20
+s3_paths = ["s3://{LAB_BUCKET}/data/", "s3://dirkit-data-engineering/raw/"]
+
+[verify.hive]
+host = "localhost"
+port = 10000
+probe = "SELECT 1"
+
+[[verify.users]]
+name = "dataeng1"
+keytab = "{p.keytab('dataeng1')}"
+
+[[verify.users]]
+name = "datascientist1"
+password = "file:{p.secret('lab-users')}"
+
+[[verify.users]]
+name = "admin1"
+password = "file:{p.secret('lab-users')}"
+
+[[verify.users]]
+name = "disabled1"
+password = "file:{p.secret('lab-users')}"
+
 [hue]
 server_name = "dirkit_ad"
 ldap_cert = "/etc/hue/conf/ad-ca.pem"
