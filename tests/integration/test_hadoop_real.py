@@ -45,6 +45,11 @@ def test_auth_to_local_agrees_with_the_names_policy(make_config: Any, tmp_path: 
         assert got[f"{u}@{cfg.directory.realm}"] == expected
     assert got[f"svc/host.ad.dirkit.test@{cfg.directory.realm}"] == "svc"  # two-component AD principal
     assert got["hive/localhost@EMR.DIRKIT.TEST"] == "hive"  # DEFAULT: the cluster realm
+    # dirkit's own evaluator (used by `dirkit verify`) agrees with Hadoop on every principal.
+    from dirkit.auth_to_local import short_name
+
+    for principal, short in got.items():
+        assert short_name(hadoop.auth_to_local(cfg), principal, "EMR.DIRKIT.TEST") == short
 
 
 def test_ldap_group_mapping_agrees_with_the_snapshot(make_config: Any, tmp_path: Path, hadoop_lib: Path,

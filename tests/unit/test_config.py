@@ -22,6 +22,8 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
     sections = [getattr(cfg, name) for name in type(cfg).model_fields if name != "source"]
     assert cfg.emr is not None
     sections += [cfg.emr.role_mappings[0], cfg.emr.kerberos_attributes, config.ImdsConfig()]
+    assert cfg.verify is not None
+    sections += [cfg.verify.hive, cfg.verify.users[0]]
     for section in sections:
         assert section is not None
         for key in type(section).model_fields:
