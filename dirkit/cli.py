@@ -53,7 +53,7 @@ def main(log_format: str, verbose: bool) -> None:
     \b
     Exit codes: 0 ok / no changes, 1 internal error, 2 usage, 3 changes pending (plan),
     4 config, 5 directory/Kerberos, 6 another run holds the lock, 7 safety threshold
-    (nothing applied), 8 partial failure, 9 lab not ready.
+    (nothing applied), 8 partial failure, 9 lab not ready, 10 verify: a check failed.
     """
     dlog.setup(log_format, verbose)
 
@@ -146,7 +146,7 @@ def snapshot_cmd(config_path: str | None, as_json: bool, user_name: str | None, 
       dirkit snapshot --user datascientist1     # groups, with the nesting path for each
     """
     from . import config, sync
-    from .errors import DirkitError
+    from .directory.names import NamePolicy
     from .state import StateStore
 
     cfg = config.load(config_path)
@@ -160,7 +160,7 @@ def snapshot_cmd(config_path: str | None, as_json: bool, user_name: str | None, 
         d = sync.read(cfg, progress=_progress())
     data = d.to_json()
     if user_name is not None:
-        wanted = sync.NamePolicy(cfg.names, cfg.directory.realm).normalise(user_name).name
+        wanted = NamePolicy(cfg.names, cfg.directory.realm).normalise(user_name).name
         match = [u for u in data["users"] if u["name"] == wanted or u["sam_account_name"] == user_name]
         if not match:
             raise DirkitError(f"no user {user_name!r} in the snapshot")

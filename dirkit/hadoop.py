@@ -19,14 +19,20 @@ from .errors import ConfigError
 P = "hadoop.security.group.mapping"
 
 
-def auth_to_local(cfg: Config) -> list[str]:
-    realm = re.escape(cfg.directory.realm).replace("\\-", "-")  # Java regex: dots escaped
-    lower = "/L" if cfg.names.case == "lower" else ""
+def auth_to_local_rules(realm: str, lower: bool = True) -> list[str]:
+    """Rules mapping ``user@REALM`` and ``user/host@REALM`` to ``user`` (lower-cased with /L),
+    then DEFAULT for the cluster's own realm."""
+    escaped = re.escape(realm).replace("\\-", "-")  # Java regex: dots escaped
+    flag = "/L" if lower else ""
     return [
-        f"RULE:[1:$1@$0](.*@{realm})s/@.*//{lower}",
-        f"RULE:[2:$1@$0](.*@{realm})s/@.*//{lower}",
+        f"RULE:[1:$1@$0](.*@{escaped})s/@.*//{flag}",
+        f"RULE:[2:$1@$0](.*@{escaped})s/@.*//{flag}",
         "DEFAULT",
     ]
+
+
+def auth_to_local(cfg: Config) -> list[str]:
+    return auth_to_local_rules(cfg.directory.realm, cfg.names.case == "lower")
 
 
 def _hadoop(cfg: Config) -> HadoopConfig:

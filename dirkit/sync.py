@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from . import hdfs, kerberos, render
 from .config import Config
 from .directory.model import Directory
-from .directory.names import NamePolicy
 from .directory.reader import read_directory
 from .errors import DirkitError, PartialFailure, ThresholdError
 from .log import event
@@ -20,7 +19,7 @@ from .state import StateStore
 
 log = logging.getLogger("dirkit.sync")
 Progress = Callable[[str], None]
-__all__ = ["NamePolicy", "SyncResult", "plan", "read", "sync"]
+__all__ = ["SyncResult", "plan", "read", "sync"]
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,10 @@ def _xml(props: dict[str, str]) -> str:
 
 
 def auth_to_local_rules() -> str:
-    realm = s.AD_REALM.replace(".", "\\.")
-    return "\n".join([f"RULE:[1:$1@$0](.*@{realm})s/@.*///L", f"RULE:[2:$1@$0](.*@{realm})s/@.*///L", "DEFAULT"])
+    """The rules dirkit generates for clusters (lower-case names policy), for the lab's AD realm."""
+    from ..hadoop import auth_to_local_rules as rules
+
+    return "\n".join(rules(s.AD_REALM, lower=True))
 
 
 def write_conf(p: LabPaths) -> Path:
