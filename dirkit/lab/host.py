@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -37,8 +38,11 @@ def run(
     )  # fmt: skip
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
+        # Even lab passwords stay out of logs: --adminpass=..., -P ..., -w ... are masked.
+        shown = re.sub(r"(--\w*pass\w*=)\S+|(?<=\s-[Pw]\s)\S+", lambda m: (m.group(1) or "") + "***",
+                       " ".join(str(a) for a in argv))  # fmt: skip
         with log.open("a") as f:
-            f.write(f"$ {' '.join(str(a) for a in argv)}\n{proc.stdout}\n")
+            f.write(f"$ {shown}\n{proc.stdout}\n")
     if check and proc.returncode != 0:
         tail = "\n".join(proc.stdout.strip().splitlines()[-8:])
         raise LabError(f"`{Path(str(argv[0])).name} {' '.join(str(a) for a in argv[1:3])}` failed "
