@@ -119,7 +119,8 @@ def restore_golden(p: LabPaths, bulk_users: int) -> bool:
     gold = golden_dir(p, bulk_users)
     if not (gold / "samba" / "private" / "sam.ldb").exists():
         return False
-    shutil.rmtree(p.samba, ignore_errors=True)
+    if p.samba.exists():  # samba is stopped, with its workers: nothing recreates files now
+        shutil.rmtree(p.samba)
     shutil.copytree(gold / "samba", p.samba, symlinks=True)
     p.keytabs.mkdir(parents=True, exist_ok=True)
     for kt in (gold / "keytabs").iterdir():

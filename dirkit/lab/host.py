@@ -124,26 +124,53 @@ def pid_alive(pid_file: Path) -> int | None:
     return None if state == "Z" else pid
 
 
+def _group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of process group ``pgid``."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(entry.name))
+    return out
+
+
 def stop_pid(pid_file: Path, timeout: float = 10) -> None:
+    """Stop the daemon in ``pid_file`` and every process of its group (its workers), so that
+    nothing is still writing its files when this returns."""
     pid = pid_alive(pid_file)
     if pid is None:
         pid_file.unlink(missing_ok=True)
         return
+    try:
+        pgid = os.getpgid(pid)
+    except OSError:
+        pgid = pid
+    own_group = pgid == pid  # daemons run in their own group; never signal ours
     os.kill(pid, 15)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if pid_alive(pid_file) is None:
+        if pid_alive(pid_file) is None and (not own_group or not _group_members(pgid)):
             break
         time.sleep(0.1)
     else:
-        try:
-            os.killpg(pid, 9)
-        except OSError:
-            pass
+        for sig_target in ([pgid] if own_group else []):
+            try:
+                os.killpg(sig_target, 9)
+            except OSError:
+                pass
         try:
             os.kill(pid, 9)
         except OSError:
             pass
+        for _ in range(50):
+            if not own_group or not _group_members(pgid):
+                break
+            time.sleep(0.1)
     pid_file.unlink(missing_ok=True)
 
 
