@@ -27,12 +27,13 @@ import time
 import tomllib
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from typing import Any
 
-from dirkit.directory.reader import GROUP_ATTRS, USER_ATTRS  # noqa: E402
-from dirkit.lab import Lab  # noqa: E402
-from dirkit.lab import settings as s  # noqa: E402
+from dirkit.directory.reader import GROUP_ATTRS, USER_ATTRS
+from dirkit.lab import Lab
+from dirkit.lab import settings as s
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
@@ -50,7 +51,7 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     return elapsed, usage.ru_maxrss // 1024, text
 
 
-def core_config(lab_cfg: dict, state: Path) -> str:  # type: ignore[type-arg]
+def core_config(lab_cfg: dict[str, Any], state: Path) -> str:
     """The lab's [ldap], [kerberos] and [directory] only: the benchmark measures the sync core
     (read, model, closure, plan, state), not document rendering or HDFS homes."""
     lines = []
@@ -80,7 +81,11 @@ def main() -> None:
     groups_cmd = [*ldapsearch, "(objectClass=group)", *GROUP_ATTRS, "member"]
     dirkit = [str(REPO / ".venv" / "bin" / "dirkit"), "sync", "--json"]
 
-    floor, ours, steady, rss, searches = [], [], [], [], set()
+    floor: list[float] = []
+    ours: list[float] = []
+    steady: list[float] = []
+    rss: list[int] = []
+    searches: set[int] = set()
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(a.rounds):
             tu, _, out_u = timed(users_cmd, env)

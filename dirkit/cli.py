@@ -250,11 +250,10 @@ def _write_out(text: str, out: str | None) -> None:
         return
     from pathlib import Path
 
-    from .render import FileChange, write
+    from .render import write_file
 
-    target = Path(out)
-    write(target.parent, {target.name: text}, [FileChange(target.name, "changed")])
-    _err(f"wrote {target}")
+    write_file(Path(out), text)
+    _err(f"wrote {out}")
 
 
 out_option = click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
@@ -481,7 +480,7 @@ def hdfs_emr_step(config_path: str | None, from_state: bool, out_dir: str, scrip
     from pathlib import Path
 
     from . import config, hdfs_step
-    from .render import FileChange, write
+    from .render import write_file
 
     cfg = config.load(config_path)
     d = _directory(cfg, from_state)
@@ -490,7 +489,8 @@ def hdfs_emr_step(config_path: str | None, from_state: bool, out_dir: str, scrip
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     docs = {"dirkit-homes.sh": hdfs_step.render_script(cfg, d), "emr-steps.json": steps}
-    write(Path(out_dir), docs, [FileChange(n, "changed") for n in docs])
+    for name, text in docs.items():
+        write_file(Path(out_dir) / name, text)
     click.echo(f"wrote {Path(out_dir) / 'dirkit-homes.sh'} and {Path(out_dir) / 'emr-steps.json'}")
 
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError, SecretError
 
@@ -65,6 +65,22 @@ def _secret(v: Any) -> SecretRef:
         raise ValueError("must be a secret reference: env:NAME, file:/path or command:/path/to/helper "
                          "(plaintext passwords are not accepted)")  # fmt: skip
     return SecretRef(v)
+
+
+def _realm(v: str) -> str:
+    if not re.fullmatch(r"[A-Z0-9][A-Z0-9.-]*", v):
+        raise ValueError(f"{v!r} must be an upper-case Kerberos realm, e.g. EXAMPLE.COM")
+    return v
+
+
+def _role_arn(v: str) -> str:
+    if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}", v):
+        raise ValueError(f"{v!r} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)")
+    return v
+
+
+Realm = Annotated[str, AfterValidator(_realm)]
+RoleArn = Annotated[str, AfterValidator(_role_arn)]
 
 
 class LdapConfig(_Model):
@@ -118,18 +134,11 @@ class KerberosConfig(_Model):
 
 class DirectoryConfig(_Model):
     base_dn: str
-    realm: str
+    realm: Realm
     user_bases: list[str] = []
     group_bases: list[str] = []
     user_filter: str = "(&(objectCategory=person)(objectClass=user))"
     group_filter: str = "(objectClass=group)"
-
-    @field_validator("realm")
-    @classmethod
-    def _realm(cls, v: str) -> str:
-        if v != v.upper() or not re.fullmatch(r"[A-Z0-9.-]+", v):
-            raise ValueError(f"{v!r} must be an upper-case Kerberos realm, e.g. AD.EXAMPLE.COM")
-        return v
 
     @field_validator("user_filter", "group_filter")
     @classmethod
@@ -172,8 +181,6 @@ class SafetyConfig(_Model):
     max_removal_percent: Annotated[float, Field(ge=0, le=100)] = 20.0
 
 
-ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
-REALM_RE = re.compile(r"[A-Z0-9][A-Z0-9.-]*")
 HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*(:\d{1,5})?")
 
 
@@ -181,17 +188,10 @@ class RoleMappingConfig(_Model):
     """One EMRFS role mapping. Exactly one of users / groups / prefixes (EMR allows one
     identifier type per mapping). Order in the file = evaluation order (first match wins)."""
 
-    role: str
+    role: RoleArn
     users: list[str] | None = None
     groups: list[str] | None = None
     prefixes: list[str] | None = None
-
-    @field_validator("role")
-    @classmethod
-    def _arn(cls, v: str) -> str:
-        if not ARN_RE.fullmatch(v):
-            raise ValueError(f"{v!r} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)")
-        return v
 
     @field_validator("prefixes")
     @classmethod
@@ -241,7 +241,7 @@ class ImdsConfig(_Model):
 
 
 class EmrConfig(_Model):
-    cluster_realm: str
+    cluster_realm: Realm
     kdc: Literal["cluster-dedicated", "external"] = "cluster-dedicated"
     ticket_lifetime_hours: Annotated[int, Field(ge=1, le=8760)] = 24
     # The AD side of the trust; defaults: the AD realm lower-cased, and the first LDAP URL's host.
@@ -251,7 +251,7 @@ class EmrConfig(_Model):
     # kdc = "external": the cluster KDC on another cluster (host:749 / host:88).
     external_admin_server: str | None = None
     external_kdc_server: str | None = None
-    ec2_role_arn: str
+    ec2_role_arn: RoleArn
     role_mappings: list[RoleMappingConfig] = []
     buckets: list[str] = []  # for the S3 policy skeletons of `dirkit emr iam`
     imds: ImdsConfig | None = None
@@ -259,24 +259,12 @@ class EmrConfig(_Model):
     encryption: dict[str, Any] | None = None
     kerberos_attributes: KerberosAttributesConfig | None = None
 
-    @field_validator("cluster_realm")
-    @classmethod
-    def _realm(cls, v: str) -> str:
-        if not REALM_RE.fullmatch(v):
-            raise ValueError(f"{v!r} must be an upper-case Kerberos realm, e.g. EC2.INTERNAL")
-        return v
-
     @field_validator("ad_domain")
     @classmethod
     def _domain(cls, v: str | None) -> str | None:
         if v is not None and (v != v.lower() or not HOST_RE.fullmatch(v)):
             raise ValueError(f"{v!r} must be the AD DNS domain in lower case, e.g. ad.example.com")
         return v
-
-    @field_validator("ec2_role_arn")
-    @classmethod
-    def _arn(cls, v: str) -> str:
-        return RoleMappingConfig._arn(v)
 
     @field_validator("buckets")
     @classmethod
@@ -398,7 +386,7 @@ class VerifyConfig(_Model):
     # A cluster-realm service to obtain a ticket for through the trust (step 1).
     service_principal: str
     # The cluster realm, for auth_to_local's DEFAULT rule (default: emr.cluster_realm).
-    cluster_realm: str | None = None
+    cluster_realm: Realm | None = None
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 20.0
     s3_paths: list[str] = []
     hive: HiveCheckConfig | None = None
@@ -424,6 +412,11 @@ class Config(_Model):
     verify: VerifyConfig | None = None
     output: OutputConfig = OutputConfig()
     source: Path | None = None  # where it was loaded from (set by load())
+
+
+def missing_section(cfg: Config, name: str) -> ConfigError:
+    """The error for a command that needs a config section the file does not have."""
+    return ConfigError(f"{cfg.source or 'config'}: [{name}] section is missing (see config/dirkit.example.toml)")
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 from xml.sax.saxutils import escape
 
-from .config import Config, HadoopConfig
+from .config import Config, HadoopConfig, missing_section
 from .directory.model import Directory
 from .errors import ConfigError
 
@@ -37,7 +37,7 @@ def auth_to_local(cfg: Config) -> list[str]:
 
 def _hadoop(cfg: Config) -> HadoopConfig:
     if cfg.hadoop is None:
-        raise ConfigError(f"{cfg.source or 'config'}: [hadoop] section is missing (see config/dirkit.example.toml)")
+        raise missing_section(cfg, "hadoop")
     if not cfg.hadoop.bind_user:
         raise ConfigError("hadoop.bind_user is required for LdapGroupsMapping (a DN or user@domain)")
     if not cfg.hadoop.bind_password_file:

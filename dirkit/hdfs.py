@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import kerberos
-from .config import Config, HdfsConfig, QuotaRule
+from .config import Config, HdfsConfig, QuotaRule, missing_section
 from .directory.model import Directory, User
-from .errors import ConfigError, DirkitError
+from .errors import DirkitError
 from .hdfs_client import HdfsError, HdfsUnavailable, WebHdfs, check_path
 
 # Action kinds, in the order a run applies them per user.
@@ -99,7 +99,7 @@ def _group_for(cfg: HdfsConfig, d: Directory, u: User) -> str:
     if cfg.group == "fixed":
         return cfg.group_name or ""
     if cfg.group == "primary":
-        pg = next((g for g in d.groups.values() if g.sid == u.primary_group_sid and g.name), None)
+        pg = d.group_by_sid(u.primary_group_sid or "")
         return pg.name if pg and pg.name else (u.name or "")
     return u.name or ""
 
@@ -194,7 +194,7 @@ def client(cfg: Config, pool_size: int | None = None) -> WebHdfs:
 
 def require(cfg: Config) -> HdfsConfig:
     if cfg.hdfs is None:
-        raise ConfigError(f"{cfg.source or 'config'}: [hdfs] section is missing (see config/dirkit.example.toml)")
+        raise missing_section(cfg, "hdfs")
     return cfg.hdfs
 
 

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from configobj import ConfigObj
 
-from .config import Config, HueConfig
+from .config import Config, HueConfig, missing_section
 from .directory.model import Directory
 from .errors import ConfigError
 
@@ -24,7 +24,7 @@ BACKEND = "desktop.auth.backend.LdapBackend"
 
 def _hue(cfg: Config) -> HueConfig:
     if cfg.hue is None:
-        raise ConfigError(f"{cfg.source or 'config'}: [hue] section is missing (see config/dirkit.example.toml)")
+        raise missing_section(cfg, "hue")
     if not cfg.hue.bind_dn:
         raise ConfigError("hue.bind_dn is required: Hue searches AD with a simple bind (search bind)")
     if not cfg.hue.bind_password_script:

@@ -23,44 +23,60 @@ def use_krb5_conf(path: Path | None) -> None:
         os.environ["KRB5_CONFIG"] = str(path)
 
 
-def keytab_credentials(principal: str, keytab: Path) -> gssapi.Credentials:
-    """Initiator credentials for ``principal`` from ``keytab``; a TGT is fetched right away so
-    that a bad keytab is reported here, clearly, and not as an obscure bind failure later."""
+def private_ccache() -> str:
+    """A new in-memory credential cache name, private to this process."""
+    return f"MEMORY:dirkit-{uuid.uuid4().hex}"
+
+
+def _store(**entries: str) -> dict[bytes | str, bytes | str]:
+    # Bytes, not str: python-gssapi turns str values into temporary buffers that can be freed
+    # before the C call reads them. Under thread concurrency that wrote credential caches to
+    # garbage file names in the working directory (seen here, ~1 run in 5 with 4 users).
+    return {k.encode(): v.encode() for k, v in entries.items()}
+
+
+def keytab_credentials(principal: str, keytab: Path, ccache: str | None = None) -> gssapi.Credentials:
+    """Initiator credentials for ``principal`` from ``keytab``, in ``ccache`` (default: a new
+    private in-memory one). A TGT is fetched right away so that a bad keytab is reported here,
+    clearly, and not as an obscure bind failure later."""
     if not keytab.exists():
-        raise KerberosError(f"keytab {keytab} does not exist (ldap.keytab)")
+        raise KerberosError(f"keytab {keytab} (for {principal}) does not exist")
     if not os.access(keytab, os.R_OK):
-        raise KerberosError(f"keytab {keytab} is not readable by this user (ldap.keytab)")
+        raise KerberosError(f"keytab {keytab} (for {principal}) is not readable by this user")
     name = gssapi.Name(principal, gssapi.NameType.kerberos_principal)
-    store: dict[bytes | str, bytes | str] = {"client_keytab": str(keytab), "ccache": f"MEMORY:dirkit-{uuid.uuid4().hex}"}
+    store = _store(client_keytab=str(keytab), ccache=ccache or private_ccache())
     try:
         creds = gssapi.Credentials(name=name, usage="initiate", store=store)
         creds.inquire()  # forces the AS exchange now
     except GSSError as exc:
-        raise KerberosError(_explain(principal, keytab, exc)) from None
+        raise KerberosError(explain(principal, f"from keytab {keytab}", exc)) from None
     return creds
 
 
-def password_credentials(principal: str, password: str) -> gssapi.Credentials:
-    """Initiator credentials from a password, kept in a private in-memory ccache (usable for
-    SPNEGO as well as raw Kerberos, which credentials straight from a password are not)."""
+def password_credentials(principal: str, password: str, ccache: str | None = None) -> gssapi.Credentials:
+    """Initiator credentials from a password, stored in ``ccache`` (default: a new private
+    in-memory one) so they serve SPNEGO as well as raw Kerberos, which credentials straight
+    from a password do not."""
     name = gssapi.Name(principal, gssapi.NameType.kerberos_principal)
-    ccache = f"MEMORY:dirkit-{uuid.uuid4().hex}"
+    store = _store(ccache=ccache or private_ccache())
     try:
         raw = gssapi.raw.acquire_cred_with_password(name, password.encode(), usage="initiate").creds
-        gssapi.raw.store_cred_into({"ccache": ccache}, raw, usage="initiate", overwrite=True)
-        return gssapi.Credentials(name=name, usage="initiate", store={"ccache": ccache})
+        gssapi.raw.store_cred_into(store, raw, usage="initiate", overwrite=True)
+        return gssapi.Credentials(name=name, usage="initiate", store=store)
     except GSSError as exc:
-        raise KerberosError(_explain(principal, Path("(password)"), exc)) from None
+        raise KerberosError(explain(principal, "with a password", exc)) from None
 
 
-def _explain(principal: str, keytab: Path, exc: GSSError) -> str:
+def explain(principal: str, source: str, exc: GSSError) -> str:
+    """One sentence an admin can act on; ``source`` is "from keytab /path" or "with a password"."""
     text = str(exc)
     low = text.lower()
+    bad_key = "preauthentication failed" in low or "decrypt integrity" in low
     if "no key table entry" in low or "keytab" in low and "not found" in low:
-        hint = f"the keytab has no key for {principal}: check ldap.principal, or re-export the keytab"
-    elif ("preauthentication failed" in low or "decrypt integrity" in low) and str(keytab) == "(password)":
+        hint = f"the keytab has no key for {principal}: check the principal, or re-export the keytab"
+    elif bad_key and source == "with a password":
         hint = "wrong password"
-    elif "preauthentication failed" in low or "decrypt integrity" in low or "key version" in low:
+    elif bad_key or "key version" in low:
         hint = "the keytab's key is out of date (password changed since export?): re-export the keytab"
     elif "revoked" in low:
         hint = f"{principal} is disabled or locked out in AD"
@@ -71,5 +87,5 @@ def _explain(principal: str, keytab: Path, exc: GSSError) -> str:
     elif "not found in kerberos database" in low:
         hint = f"{principal} does not exist in the realm"
     else:
-        hint = "check the keytab, the principal and the KDC"
-    return f"Kerberos login as {principal} from {keytab} failed: {hint} ({text.strip()})"
+        hint = "check the keytab or password, the principal and the KDC"
+    return f"Kerberos login as {principal} {source} failed: {hint} ({text.strip()})"

@@ -56,17 +56,22 @@ def compare(out_dir: Path, docs: dict[str, str]) -> list[FileChange]:
     return changes
 
 
+def write_file(path: Path, content: str) -> None:
+    """Replace ``path`` atomically (temp file in the same directory + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(content)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write(out_dir: Path, docs: dict[str, str], changes: list[FileChange]) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write the documents that are new or changed; leave unchanged ones untouched."""
     for c in changes:
-        if c.status == "unchanged":
-            continue
-        fd, tmp = tempfile.mkstemp(prefix=f".{c.name}.", dir=out_dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(docs[c.name])
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, out_dir / c.name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if c.status != "unchanged":
+            write_file(out_dir / c.name, docs[c.name])

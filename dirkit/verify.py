@@ -17,8 +17,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -31,7 +29,7 @@ from gssapi.raw.misc import GSSError
 
 from . import hadoop, kerberos
 from .auth_to_local import NoMatchingRule, short_name
-from .config import Config, VerifyConfig, VerifyUser
+from .config import Config, VerifyConfig, VerifyUser, missing_section
 from .directory.model import Directory
 from .directory.names import NamePolicy
 from .emr import role_mappings
@@ -39,10 +37,6 @@ from .errors import ConfigError, DirkitError
 from .hdfs_client import HdfsError, WebHdfs
 
 CHECKS = ("kerberos", "name", "hdfs", "hive", "emrfs")
-# Storing password credentials into a fresh FILE cache misbehaved under concurrency here
-# ("No credentials cache found" afterwards, ~1 run in 5 with 4 users; never single-threaded):
-# acquisition is serialised and the store is checked and retried.
-_ACQUIRE = threading.Lock()
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
 
@@ -74,7 +68,7 @@ class UserReport:
 
 def _require(cfg: Config) -> VerifyConfig:
     if cfg.verify is None:
-        raise ConfigError(f"{cfg.source or 'config'}: [verify] section is missing (see config/dirkit.example.toml)")
+        raise missing_section(cfg, "verify")
     return cfg.verify
 
 
@@ -115,32 +109,15 @@ class _UserRun:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def kerberos(self) -> Check:
-        name = gssapi.Name(self.principal, gssapi.NameType.kerberos_principal)
-        store: dict[bytes | str, bytes | str] = {"ccache": self.ccache}
         try:
-            with _ACQUIRE:
-                creds = self._acquire(name, store)
-        except GSSError as exc:
-            return Check("kerberos", FAIL, kerberos._explain(self.principal, self.ident.keytab or Path("(password)"),
-                                                             exc).split(" failed: ", 1)[-1])  # fmt: skip
+            if self.ident.keytab is not None:
+                creds = kerberos.keytab_credentials(self.principal, self.ident.keytab, self.ccache)
+            else:
+                assert self.ident.password is not None  # the config allows exactly one
+                creds = kerberos.password_credentials(self.principal, self.ident.password.resolve(), self.ccache)
+        except DirkitError as exc:  # KerberosError, or a SecretError for the password reference
+            return Check("kerberos", FAIL, str(exc).split(" failed: ", 1)[-1])
         return self._service_ticket(creds)
-
-    def _acquire(self, name: gssapi.Name, store: dict[bytes | str, bytes | str]) -> gssapi.Credentials:
-        if self.ident.keytab is not None:
-            store["client_keytab"] = str(self.ident.keytab)
-            creds = gssapi.Credentials(name=name, usage="initiate", store=store)
-            creds.inquire()
-            return creds
-        assert self.ident.password is not None
-        raw = gssapi.raw.acquire_cred_with_password(name, self.ident.password.resolve().encode(),
-                                                    usage="initiate").creds  # fmt: skip
-        for attempt in range(3):
-            gssapi.raw.store_cred_into(store, raw, usage="initiate", overwrite=True)
-            if Path(str(store["ccache"]).removeprefix("FILE:")).exists():
-                break
-            # Seen here under concurrency: the store "succeeds" but writes no cache file.
-            time.sleep(0.05 * (attempt + 1))
-        return gssapi.Credentials(name=name, usage="initiate", store=store)
 
     def _service_ticket(self, creds: gssapi.Credentials) -> Check:
         service = self.v.service_principal

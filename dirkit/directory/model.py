@@ -80,6 +80,11 @@ class Directory:
     effective: Mapping[str, Mapping[str, Membership]]  # user GUID -> group GUID -> membership
     issues: tuple[Issue, ...] = ()
     stats: Mapping[str, Any] = field(default_factory=dict)
+    # Lookup indexes, built in __post_init__ (names are unique: the builder set colliding
+    # names to None).
+    _user_names: dict[str, User] = field(init=False, repr=False, compare=False)
+    _group_names: dict[str, Group] = field(init=False, repr=False, compare=False)
+    _group_sids: dict[str, Group] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "users", _frozen(self.users))
@@ -87,19 +92,19 @@ class Directory:
         object.__setattr__(self, "direct", _frozen(self.direct))
         object.__setattr__(self, "effective", _frozen({k: _frozen(v) for k, v in self.effective.items()}))
         object.__setattr__(self, "stats", _frozen(self.stats))
+        object.__setattr__(self, "_user_names", {u.name: u for u in self.users.values() if u.name})
+        object.__setattr__(self, "_group_names", {g.name: g for g in self.groups.values() if g.name})
+        object.__setattr__(self, "_group_sids", {g.sid: g for g in self.groups.values()})
 
     # -- lookups ---------------------------------------------------------------------------
     def user_by_name(self, name: str) -> User | None:
-        for u in self.users.values():
-            if u.name == name:
-                return u
-        return None
+        return self._user_names.get(name)
 
     def group_by_name(self, name: str) -> Group | None:
-        for g in self.groups.values():
-            if g.name == name:
-                return g
-        return None
+        return self._group_names.get(name)
+
+    def group_by_sid(self, sid: str) -> Group | None:
+        return self._group_sids.get(sid)
 
     def named_users(self) -> list[User]:
         """Users that have a usable name, sorted by name (what every output uses)."""

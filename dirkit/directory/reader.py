@@ -48,7 +48,6 @@ class ReadStats:
     searches: int = 0
     pages: int = 0
     range_searches: int = 0
-    entries: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **kw: int) -> None:
@@ -133,7 +132,6 @@ class Reader:
                     upn=_text(a, "userprincipalname"), display_name=_text(a, "displayname"),
                     uac=_int(a, "useraccountcontrol") or 0, primary_group_id=_int(a, "primarygroupid"),
                     usn=_int(a, "usnchanged") or 0))  # fmt: skip
-        self.stats.add(entries=len(out))
         return out
 
     # -- groups ----------------------------------------------------------------------------
@@ -193,7 +191,6 @@ class Reader:
                 out.append(RawGroup(guid=str(uuid.UUID(bytes_le=guid)), dn=e["dn"], sam=sam, sid=_sid(sid),
                                     usn=_int(a, "usnchanged") or 0,
                                     members=tuple(self._members(conn, e["dn"], a))))  # fmt: skip
-        self.stats.add(entries=len(out))
         return out
 
     # -- all -------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import urlparse
 
-from ..config import Config, EmrConfig, SecretRef
+from ..config import Config, EmrConfig, SecretRef, missing_section
 from ..errors import ConfigError
 
 
@@ -22,7 +22,7 @@ def _ad_side(cfg: Config, emr: EmrConfig) -> dict[str, str]:
 
 def check(cfg: Config) -> EmrConfig:
     if cfg.emr is None:
-        raise ConfigError(f"{cfg.source or 'config'}: [emr] section is missing (see config/dirkit.example.toml)")
+        raise missing_section(cfg, "emr")
     if cfg.emr.cluster_realm == cfg.directory.realm:
         raise ConfigError("emr.cluster_realm must differ from directory.realm: a cross-realm trust needs two "
                           f"realm names (both are {cfg.directory.realm})")  # fmt: skip

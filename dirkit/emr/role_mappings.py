@@ -70,8 +70,10 @@ def warnings(emr: EmrConfig, directory: Directory, policy: NamePolicy) -> list[s
     out: list[str] = []
     users_seen: set[str] = set()  # users an earlier User/Group mapping already decides for
     prefixes_seen: list[str] = []
-    members = {g.name: {u.name for u in directory.users.values() if u.name and g.name in directory.group_names_of(u)}
-               for g in directory.named_groups()}  # fmt: skip
+    members: dict[str, set[str]] = {}  # group name -> effective members, from one pass
+    for u in directory.named_users():
+        for g in directory.group_names_of(u):
+            members.setdefault(g, set()).add(u.name or "")
     for i, m in enumerate(emr.role_mappings):
         where = f"emr.role_mappings[{i}]"
         for ident in m.identifiers:

@@ -8,7 +8,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ..errors import LabError
@@ -174,13 +174,13 @@ def stop_pid(pid_file: Path, timeout: float = 10) -> None:
     pid_file.unlink(missing_ok=True)
 
 
-def wait_until(check: object, timeout: float, what: str, interval: float = 0.1) -> float:
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> float:
     """Poll ``check()`` until true; return seconds waited or raise LabError naming ``what``."""
     t0 = time.monotonic()
     last: Exception | None = None
     while time.monotonic() - t0 < timeout:
         try:
-            if check():  # type: ignore[operator]
+            if check():
                 return time.monotonic() - t0
         except LabError:
             raise  # a definite failure (the process died): no point in waiting

@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _unavailable(reason: str) -> None:
+    # CI (and anyone with CI=true) must see a broken lab as a failure. The skip is only for a
+    # developer without root, who cannot run the native lab at all on that machine.
     if IN_CI:
         pytest.fail(f"lab failed to start (CI=true makes this a failure): {reason}", pytrace=False)
     pytest.skip(f"lab not available: {reason}")

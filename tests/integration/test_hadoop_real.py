@@ -4,6 +4,7 @@ against the lab's Samba AD. Both must agree with dirkit's snapshot."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +21,33 @@ def hadoop_lib(lab_status: dict[str, Any]) -> Path:
     return java.classpath(LabPaths(Path(lab_status["lab_dir"])))  # a failure fails the test, in CI too
 
 
-def _conf_dir(tmp_path: Path, cfg: Any, d: Any) -> Path:
-    conf = tmp_path / "conf"
-    conf.mkdir()
-    (conf / "core-site.xml").write_text(hadoop.render_xml(cfg, d))
-    return conf
+@dataclass
+class Setup:
+    cfg: Any
+    d: Any
+    paths: LabPaths
+    conf: Path  # a Hadoop conf dir holding only dirkit's generated core-site.xml
+    krb5: Path  # the lab krb5.conf as a cluster node sees it
 
 
-def test_auth_to_local_agrees_with_the_names_policy(make_config: Any, tmp_path: Path, hadoop_lib: Path,
-                                                    lab_status: dict[str, Any]) -> None:
+@pytest.fixture
+def setup(make_config: Any, tmp_path: Path, hadoop_lib: Path, lab_status: dict[str, Any]) -> Setup:
     cfg = make_config()
     d = sync.read(cfg)
     paths = LabPaths(Path(lab_status["lab_dir"]))
-    conf = _conf_dir(tmp_path, cfg, d)
-    krb5 = java.cluster_krb5_conf(paths, tmp_path / "krb5.conf")
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "core-site.xml").write_text(hadoop.render_xml(cfg, d))
+    return Setup(cfg, d, paths, conf, java.cluster_krb5_conf(paths, tmp_path / "krb5.conf"))
+
+
+def test_auth_to_local_agrees_with_the_names_policy(setup: Setup) -> None:
+    cfg, d = setup.cfg, setup.d
     policy = NamePolicy(cfg.names, cfg.directory.realm)
     users = ["admin1", "dataeng1", "datascientist1", "Mixed.Case", "odd#hash", "rangeuser01"]
     principals = [f"{u}@{cfg.directory.realm}" for u in users] + [f"svc/host.ad.dirkit.test@{cfg.directory.realm}",
                                                                   "hive/localhost@EMR.DIRKIT.TEST"]
-    got = java.kerberos_short_names(paths, conf, krb5, principals)
+    got = java.kerberos_short_names(setup.paths, setup.conf, setup.krb5, principals)
     for u in users:
         expected = policy.normalise(u).name
         assert expected is not None and d.user_by_name(expected) is not None
@@ -52,15 +61,10 @@ def test_auth_to_local_agrees_with_the_names_policy(make_config: Any, tmp_path: 
         assert short_name(hadoop.auth_to_local(cfg), principal, "EMR.DIRKIT.TEST") == short
 
 
-def test_ldap_group_mapping_agrees_with_the_snapshot(make_config: Any, tmp_path: Path, hadoop_lib: Path,
-                                                     lab_status: dict[str, Any]) -> None:
-    cfg = make_config()
-    d = sync.read(cfg)
-    paths = LabPaths(Path(lab_status["lab_dir"]))
-    conf = _conf_dir(tmp_path, cfg, d)
-    krb5 = java.cluster_krb5_conf(paths, tmp_path / "krb5.conf")
+def test_ldap_group_mapping_agrees_with_the_snapshot(setup: Setup) -> None:
+    d = setup.d
     users = ["dataeng1", "datascientist1", "cycleuser1", "pgiduser1", "admin1", "odd space", "rangeuser25"]
-    got = java.ldap_groups(paths, conf, krb5, users)
+    got = java.ldap_groups(setup.paths, setup.conf, setup.krb5, users)
     visible = hadoop.memberof_groups(d)
     for name in users:
         user = d.user_by_name(name)

@@ -65,11 +65,11 @@ def test_drift_is_reported_and_fixed_only_with_the_option(hcfg: Any, superfs: We
     reported = hdfs.provision(hcfg, d)
     kinds = {(r.kind, r.path.rsplit("/", 1)[1]) for r in reported.plan.reports}
     assert ("drift", "admin1") in kinds and ("drift", "dataeng1") in kinds and not reported.done
-    assert superfs.status(f"{prefix}/admin1")["permission"] == "777"  # type: ignore[index]
+    assert superfs.status(f"{prefix}/admin1")["permission"] == "777"
     fixed = hdfs.provision(hcfg, d, fix_drift=True)
     assert {a.kind for a in fixed.done} == {"fix_mode", "fix_owner"}
-    assert superfs.status(f"{prefix}/admin1")["permission"] == "750"  # type: ignore[index]
-    assert superfs.status(f"{prefix}/dataeng1")["owner"] == "dataeng1"  # type: ignore[index]
+    assert superfs.status(f"{prefix}/admin1")["permission"] == "750"
+    assert superfs.status(f"{prefix}/dataeng1")["owner"] == "dataeng1"
 
 
 def test_user_removed_from_ad_keeps_the_home(hcfg: Any, superfs: WebHdfs, prefix: str, ad_admin: Any,
@@ -82,7 +82,7 @@ def test_user_removed_from_ad_keeps_the_home(hcfg: Any, superfs: WebHdfs, prefix
     assert any(r.kind == "departed" and r.path.endswith("/rangeuser07") for r in after.plan.reports)
     locked = hdfs.provision(hcfg, d, lock_departed=True)
     assert [a.path for a in locked.done] == [f"{prefix}/rangeuser07"]
-    assert superfs.status(f"{prefix}/rangeuser07")["permission"] == "0"  # type: ignore[index]
+    assert superfs.status(f"{prefix}/rangeuser07")["permission"] == "0"
 
 
 def test_namenode_stopped_mid_run_then_rerun_converges(hcfg: Any, superfs: WebHdfs, prefix: str,
@@ -99,6 +99,8 @@ def test_namenode_stopped_mid_run_then_rerun_converges(hcfg: Any, superfs: WebHd
             namenode.stop(paths)
         original(fs, cfg, a)
 
+    # Not a mock: the wrapper only picks the moment, after 5 real WebHDFS actions, at which
+    # the real NameNode process is stopped; every call still goes to the real service.
     monkeypatch.setattr(hdfs, "_apply_one", stopping)
     try:
         with pytest.raises(HdfsUnavailable, match="a re-run converges"):

@@ -1,6 +1,7 @@
 """Directory building: memberships, primary groups, nesting with cycles, collisions."""
 
 from dirkit.directory.build import RawGroup, RawUser, build
+from dirkit.directory.model import Directory
 from dirkit.directory.names import NamePolicy
 
 DOM = "S-1-5-21-1-2-3"
@@ -17,7 +18,7 @@ def group(sam: str, rid: int, *members: str) -> RawGroup:
                     members=tuple(m if "=" in m else f"CN={m},{BASE}" for m in members))
 
 
-def make(users: list[RawUser], groups: list[RawGroup]):  # type: ignore[no-untyped-def]
+def make(users: list[RawUser], groups: list[RawGroup]) -> Directory:
     return build(users, groups, NamePolicy(realm="X"), [BASE])
 
 
@@ -28,18 +29,18 @@ def test_nesting_with_a_cycle_and_paths() -> None:
     alice = d.user_by_name("alice")
     assert alice is not None
     assert d.group_names_of(alice) == ["a", "b", "c", "domain users"]
-    assert d.explain(alice, d.group_by_name("b")) == ["c", "a", "b"]  # type: ignore[arg-type]
+    assert d.explain(alice, d.group_by_name("b")) == ["c", "a", "b"]
     assert d.effective[alice.guid]["g-Domain Users"].primary
 
 
 def test_member_dn_lookup_ignores_case() -> None:
     d = make([user("alice", 1000)], [group("g", 1100, "cn=ALICE,dc=X")])
-    assert d.group_names_of(d.user_by_name("alice")) == ["g"]  # type: ignore[arg-type]
+    assert d.group_names_of(d.user_by_name("alice")) == ["g"]
 
 
 def test_disabled_flag() -> None:
     d = make([user("bob", 1000, uac=514)], [])
-    assert d.user_by_name("bob").enabled is False  # type: ignore[union-attr]
+    assert d.user_by_name("bob").enabled is False
 
 
 def test_collision_excludes_both_and_reports() -> None:
@@ -52,7 +53,7 @@ def test_unsafe_group_still_carries_nesting() -> None:
     # A user in a group with an unusable name still gets the groups above it.
     d = make([user("alice", 1000)], [group("-bad", 1100, "alice"), group("top", 1101, "-bad")])
     alice = d.user_by_name("alice")
-    assert d.group_names_of(alice) == ["top"]  # type: ignore[arg-type]
+    assert d.group_names_of(alice) == ["top"]
     assert any(i.kind == "unsafe_name" for i in d.issues)
 
 

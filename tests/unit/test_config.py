@@ -70,9 +70,9 @@ def test_secret_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         cfg = config.from_dict(_base(bind="simple", bind_dn="svc", password=ref))
         assert cfg.ldap.password is not None and cfg.ldap.password.resolve() == want
     with pytest.raises(SecretError, match="DK_MISSING is not set"):
-        config.from_dict(_base(bind="simple", bind_dn="svc", password="env:DK_MISSING")).ldap.password.resolve()  # type: ignore[union-attr]
+        config.from_dict(_base(bind="simple", bind_dn="svc", password="env:DK_MISSING")).ldap.password.resolve()
     with pytest.raises(SecretError, match="exited 1"):
-        config.from_dict(_base(bind="simple", bind_dn="svc", password="command:/bin/false")).ldap.password.resolve()  # type: ignore[union-attr]
+        config.from_dict(_base(bind="simple", bind_dn="svc", password="command:/bin/false")).ldap.password.resolve()
 
 
 def test_unreadable_and_invalid_files(tmp_path: Path) -> None:

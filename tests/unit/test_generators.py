@@ -142,7 +142,7 @@ def test_seed_explain_matches_the_post() -> None:
     p = NamePolicy(realm="AD.DIRKIT.TEST")
 
     def role(user: str, path: str) -> str:
-        return role_mappings.explain(cfg.emr, d, p, user, path).role  # type: ignore[arg-type]
+        return role_mappings.explain(cfg.emr, d, p, user, path).role
 
     assert role("admin1", "s3://anything/x") == f"{ARN}/dirkit-admin1"
     assert role("Admin1@AD.DIRKIT.TEST", "s3://anything/x") == f"{ARN}/dirkit-admin1"

@@ -6,7 +6,7 @@ from dirkit.log import JsonFormatter, TextFormatter
 
 def _record(**fields: object) -> logging.LogRecord:
     rec = logging.LogRecord("dirkit", logging.INFO, __file__, 1, "read", None, None)
-    rec.fields = fields  # type: ignore[attr-defined]
+    rec.fields = fields
     return rec
 
 

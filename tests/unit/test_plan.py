@@ -2,6 +2,7 @@ from dataclasses import replace
 
 from dirkit.config import SafetyConfig
 from dirkit.directory.build import RawGroup, RawUser, build
+from dirkit.directory.model import Directory
 from dirkit.directory.model import from_state, to_state
 from dirkit.directory.names import NamePolicy
 from dirkit.plan import make_plan
@@ -9,7 +10,7 @@ from dirkit.plan import make_plan
 DOM = "S-1-5-21-1-2-3"
 
 
-def snapshot(users: list[tuple[str, str, int]], groups: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+def snapshot(users: list[tuple[str, str, int]], groups: dict[str, list[str]]) -> Directory:
     """users: (guid, sam, uac); groups: name -> member sams."""
     raw_u = [RawUser(g, f"CN={s},DC=x", s, f"{DOM}-{1000 + i}", None, None, uac, None, 1)
              for i, (g, s, uac) in enumerate(users)]

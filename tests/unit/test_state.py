@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 
 from dirkit.directory.build import RawUser, build
+from dirkit.directory.model import Directory
 from dirkit.directory.names import NamePolicy
 from dirkit.errors import LockedError
 from dirkit.state import StateStore
 
 
-def _dir(n: int):  # type: ignore[no-untyped-def]
+def _dir(n: int) -> Directory:
     users = [RawUser(str(i), f"CN=u{i},DC=x", f"u{i}", f"S-1-5-21-1-{i}", None, None, 512, None, 1) for i in range(n)]
     return build(users, [], NamePolicy(), ["DC=x"])
 
