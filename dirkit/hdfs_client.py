@@ -94,7 +94,8 @@ class WebHdfs:
                 r = s.request(method, self.url(path), params={"op": op, **params}, timeout=self.timeout)
             except requests.RequestException as exc:
                 raise HdfsUnavailable(f"WebHDFS {op} {path}: NameNode unreachable at {self.base_url} "
-                                      f"({type(exc).__name__})") from None  # fmt: skip
+                                      f"({type(exc).__name__}); check hdfs.url and that the NameNode is "
+                                      "running") from None  # fmt: skip
             finally:
                 with self._count_lock:
                     self.requests += 1
@@ -107,7 +108,8 @@ class WebHdfs:
             except (ValueError, KeyError, TypeError):
                 pass
             if r.status_code == 401:
-                reason = "authentication failed (SPNEGO): " + reason
+                reason = ("SPNEGO authentication refused: check the principal and keytab, and that the "
+                          "NameNode's HTTP/<host> principal is in its keytab; server said: " + reason)  # fmt: skip
             raise HdfsError(f"WebHDFS {op} {path}: HTTP {r.status_code}: {reason}")
         return r.json() if r.content else None
 
