@@ -169,6 +169,13 @@ class Lab:
                 nn_ready = namenode.ready(p)
             except Exception:  # noqa: BLE001 - any failure means "not ready"
                 nn_ready = False
+        hs2_running = hiveserver.running(p)
+        hs2_ready = False
+        if hs2_running and kdc_ready:
+            try:
+                hs2_ready = hiveserver.ready(p)
+            except Exception:  # noqa: BLE001 - any failure means "not ready"
+                hs2_ready = False
         services = [
             {
                 "name": "samba-ad-dc",
@@ -207,8 +214,8 @@ class Lab:
                 "address": "127.0.0.1",
                 "urls": [f"hive2://{hiveserver.HOST}:{hiveserver.PORT}"],
                 "principal": kdc.service_principal("hive"),
-                "running": hiveserver.running(p),
-                "ready": hiveserver.ready(p),
+                "running": hs2_running,
+                "ready": hs2_ready,
             },
         ]  # fmt: skip
         keytabs = {kt.stem: str(kt) for kt in sorted(p.keytabs.glob("*.keytab"))} if p.keytabs.exists() else {}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -82,7 +84,20 @@ def stop(p: LabPaths) -> None:
 
 
 def ready(p: LabPaths) -> bool:
-    return running(p) and host.port_open("127.0.0.1", PORT)
+    """HiveServer2 answers a Kerberos-authenticated query (an open port alone could belong to
+    another process)."""
+    if not (running(p) and host.port_open("127.0.0.1", PORT)):
+        return False
+    from .. import kerberos
+
+    with tempfile.TemporaryDirectory(prefix="dirkit-hs2-ready-") as tmp:
+        ccache = f"FILE:{tmp}/cc"
+        env = {"KRB5_CONFIG": str(p.krb5_conf), "KRB5CCNAME": ccache}
+        kerberos.use_krb5_conf(p.krb5_conf)
+        kerberos.keytab_credentials(kdc.service_principal("hive"), p.keytab("hive-localhost"), ccache)
+        r = host.run([sys.executable, "-m", "dirkit.hive_probe", HOST, str(PORT), "hive"], env=env, check=False,
+                     timeout=30)  # fmt: skip
+    return r.returncode == 0 and '"current_user": "hive"' in r.stdout
 
 
 def wait_ready(p: LabPaths, timeout: float = 120) -> float:
@@ -94,4 +109,4 @@ def wait_ready(p: LabPaths, timeout: float = 120) -> float:
             raise LabError("HiveServer2 (Spark Thrift Server) exited during start-up:\n" + "\n".join(tail))
         return ready(p)
 
-    return host.wait_until(check, timeout, "HiveServer2", interval=0.5)
+    return host.wait_until(check, timeout, "HiveServer2", interval=1.0)
