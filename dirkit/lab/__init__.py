@@ -30,6 +30,14 @@ class UpReport:
     provisioned: bool = False  # False: the AD database came from the cache
 
 
+def _answers(check: Callable[[], bool]) -> bool:
+    """A readiness probe: any failure (refused, timeout, Kerberos error) means "not ready"."""
+    try:
+        return check()
+    except Exception:  # noqa: BLE001 - status reports, it does not raise
+        return False
+
+
 class Lab:
     def __init__(self, paths: LabPaths | None = None) -> None:
         self.paths = paths or LabPaths.default()
@@ -154,28 +162,14 @@ class Lab:
     def status(self) -> dict[str, Any]:
         p = self.paths
         ad_running = samba.running(p)
-        ad_ready = False
-        if ad_running:
-            try:
-                ad_ready = samba.ready(p)
-            except OSError:
-                ad_ready = False
+        ad_ready = ad_running and _answers(lambda: samba.ready(p))
         kdc_running = kdc.running(p)
         kdc_ready = kdc_running and kdc.ready(p)
+        # The NameNode and HiveServer2 checks log in to the KDC: only worth trying when it is up.
         nn_running = namenode.running(p)
-        nn_ready = False
-        if nn_running and kdc_ready:
-            try:
-                nn_ready = namenode.ready(p)
-            except Exception:  # noqa: BLE001 - any failure means "not ready"
-                nn_ready = False
+        nn_ready = nn_running and kdc_ready and _answers(lambda: namenode.ready(p))
         hs2_running = hiveserver.running(p)
-        hs2_ready = False
-        if hs2_running and kdc_ready:
-            try:
-                hs2_ready = hiveserver.ready(p)
-            except Exception:  # noqa: BLE001 - any failure means "not ready"
-                hs2_ready = False
+        hs2_ready = hs2_running and kdc_ready and _answers(lambda: hiveserver.ready(p))
         services = [
             {
                 "name": "samba-ad-dc",
