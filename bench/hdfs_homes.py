@@ -7,7 +7,7 @@ In one run, alternating round by round:
   floor:  a minimal raw client: requests + requests-gssapi sessions (one per thread, SPNEGO once,
           then Hadoop's auth cookie), the same WebHDFS calls (MKDIRS with permission, SETOWNER)
           with the same concurrency, into a fresh prefix;
-  dirkit: hdfs.provision() for N synthetic users into another fresh prefix (listing, plan,
+  dirkit: homes.provision() for N synthetic users into another fresh prefix (listing, plan,
           the same calls through dirkit's pool);
 then dirkit again on its prefix (the no-change re-run). Prints the ratio dirkit/floor (goal
 <= 1.2), requests made, and the re-run's requests and time. Only ratios within one run mean
@@ -31,11 +31,12 @@ import gssapi
 import requests
 from requests_gssapi import OPTIONAL, HTTPSPNEGOAuth
 
-from dirkit import config, hdfs, kerberos
+from dirkit import config, kerberos
 from dirkit.directory.build import RawUser, build
 from dirkit.directory.model import Directory
 from dirkit.directory.names import NamePolicy
-from dirkit.hdfs_client import WebHdfs
+from dirkit.homes.provision import provision
+from dirkit.homes.webhdfs import WebHdfs
 from dirkit.lab import Lab, namenode
 
 CONCURRENCY = 8
@@ -98,10 +99,9 @@ def main() -> None:
             admin.mkdirs(p_ours, "755")
             tf = raw_floor(namenode.webhdfs_url(), creds, p_floor, names)
             bench_hdfs = base_hdfs.model_copy(update={"prefix": p_ours, "concurrency": CONCURRENCY})
-            cfg = base.model_copy(update={"hdfs": bench_hdfs})
-            res = hdfs.provision(cfg, d)
+            res = provision(bench_hdfs, d)
             assert not res.failed and len(res.done) == a.homes, res.failed[:3]
-            again = hdfs.provision(cfg, d)
+            again = provision(bench_hdfs, d)
             floor.append(tf)
             ours.append(res.seconds)
             reqs, rerun_r = res.requests, again.requests

@@ -10,7 +10,8 @@ import click
 
 from . import __version__
 from . import log as dlog
-from .errors import EXIT_CHANGES, EXIT_LAB, EXIT_OK, DirkitError
+from .api import Dirkit, Document, write_document
+from .errors import EXIT_CHANGES, EXIT_CHECKS_FAILED, EXIT_FAILURE, EXIT_LAB, EXIT_OK, EXIT_PARTIAL, DirkitError
 
 
 def _emit_json(data: Any) -> None:
@@ -25,7 +26,8 @@ def _err(msg: str) -> None:
 
 
 class DirkitGroup(click.Group):
-    """Turns DirkitError into one clear message and its documented exit code."""
+    """Turns DirkitError into one clear message and its documented exit code; anything else
+    is a bug: one line saying so (the traceback only with -v), exit 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -33,6 +35,16 @@ class DirkitGroup(click.Group):
         except DirkitError as exc:
             _err(f"dirkit: error: {exc}")
             ctx.exit(exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for admins
+            if ctx.meta.get("dirkit.verbose"):
+                import traceback
+
+                traceback.print_exc()
+            _err(f"dirkit: internal error (a bug in dirkit, please report it with the output of -v): "
+                 f"{type(exc).__name__}: {exc}")  # fmt: skip
+            ctx.exit(EXIT_FAILURE)
 
 
 @click.group(cls=DirkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,16 +63,22 @@ def main(log_format: str, verbose: bool) -> None:
       dirkit snapshot --user dataeng1        # a user's groups and why
 
     \b
-    Exit codes: 0 ok / no changes, 1 internal error, 2 usage, 3 changes pending (plan),
-    4 config, 5 directory/Kerberos, 6 another run holds the lock, 7 safety threshold
-    (nothing applied), 8 partial failure, 9 lab not ready, 10 verify: a check failed.
+    Exit codes: 0 ok / no changes, 1 internal error or nothing to work from, 2 usage,
+    3 changes pending (plan), 4 config (or a file it names), 5 AD/Kerberos/NameNode failed,
+    6 another run holds the lock, 7 safety threshold (nothing applied), 8 partial failure,
+    9 lab not ready, 10 verify: a check failed.
     """
     dlog.setup(log_format, verbose)
+    click.get_current_context().meta["dirkit.verbose"] = verbose
 
 
 def _progress() -> Any:
     """Progress lines only for a person at a terminal; cron gets the one-line log events."""
     return _err if sys.stderr.isatty() else None
+
+
+def _kit(config_path: str | None) -> Dirkit:
+    return Dirkit(config_path, progress=_progress())
 
 
 config_option = click.option(
@@ -84,9 +102,7 @@ def plan_cmd(config_path: str | None, as_json: bool) -> None:
       dirkit plan -c /etc/dirkit/dirkit.toml
       dirkit plan --json | jq '.changes[] | select(.kind=="user_removed")'
     """
-    from . import config, sync
-
-    _, p = sync.plan(config.load(config_path), progress=_progress())
+    _, p = _kit(config_path).plan()
     if as_json:
         _emit_json(p.to_json())
     else:
@@ -112,10 +128,7 @@ def sync_cmd(config_path: str | None, as_json: bool, dry_run: bool, allow_remova
       dirkit sync --dry-run
       dirkit --log-format json sync    # one JSON log line per event, for log shippers
     """
-    from . import config, sync
-
-    result = sync.sync(config.load(config_path), dry_run=dry_run, allow_removals=allow_removals,
-                       progress=_progress())  # fmt: skip
+    result = _kit(config_path).sync(dry_run=dry_run, allow_removals=allow_removals)
     if as_json:
         _emit_json({**result.plan.to_json(), "applied": result.applied, "run_id": result.run_id,
                     "stats": dict(result.directory.stats), "files": [f.to_json() for f in result.files],
@@ -145,26 +158,12 @@ def snapshot_cmd(config_path: str | None, as_json: bool, user_name: str | None, 
       dirkit snapshot --json > snapshot.json
       dirkit snapshot --user datascientist1     # groups, with the nesting path for each
     """
-    from . import config, sync
-    from .directory.names import NamePolicy
-    from .state import StateStore
-
-    cfg = config.load(config_path)
-    if from_state:
-        store = StateStore(cfg.state.path)
-        d = store.last_snapshot()
-        store.close()
-        if d is None:
-            raise DirkitError(f"no applied snapshot in {cfg.state.path} yet: run `dirkit sync` first")
-    else:
-        d = sync.read(cfg, progress=_progress())
-    data = d.to_json()
+    kit = _kit(config_path)
     if user_name is not None:
-        wanted = NamePolicy(cfg.names, cfg.directory.realm).normalise(user_name).name
-        match = [u for u in data["users"] if u["name"] == wanted or u["sam_account_name"] == user_name]
-        if not match:
-            raise DirkitError(f"no user {user_name!r} in the snapshot")
-        data = match[0]
+        d, user = kit.find_user(user_name, from_state=from_state)
+        data = d.user_json(user)
+    else:
+        data = kit.snapshot(from_state=from_state).to_json()
     if as_json:
         _emit_json(data)
     elif user_name is not None:
@@ -192,12 +191,7 @@ def history_cmd(config_path: str | None, as_json: bool, limit: int) -> None:
     """Show recent runs from the state store (start, end, outcome, counts)."""
     import time as _time
 
-    from . import config
-    from .state import StateStore
-
-    store = StateStore(config.load(config_path).state.path)
-    runs = store.runs(limit)
-    store.close()
+    runs = _kit(config_path).history(limit)
     if as_json:
         _emit_json([r.to_json() for r in runs])
         return
@@ -227,32 +221,15 @@ def _print_plan(p: Any) -> None:
 
 
 # ------------------------------------------------------------------------- generated documents
-def _directory(cfg: Any, from_state: bool) -> Any:
-    """The snapshot generators work from: a fresh AD read, or the last applied one."""
-    from . import sync
-    from .state import StateStore
-
-    if not from_state:
-        return sync.read(cfg, progress=_progress())
-    store = StateStore(cfg.state.path)
-    try:
-        d = store.last_snapshot()
-    finally:
-        store.close()
-    if d is None:
-        raise DirkitError(f"no applied snapshot in {cfg.state.path} yet: run `dirkit sync` first, or drop --from-state")
-    return d
-
-
-def _write_out(text: str, out: str | None) -> None:
+def _write_out(doc: Document, out: str | None) -> None:
+    for w in doc.warnings:
+        _err(f"warning: {w}")
     if out is None:
-        click.echo(text, nl=False)
+        click.echo(doc.text, nl=False)
         return
     from pathlib import Path
 
-    from .render import write_file
-
-    write_file(Path(out), text)
+    write_document(doc, Path(out))
     _err(f"wrote {out}")
 
 
@@ -287,17 +264,7 @@ def emr_security_config(config_path: str | None, out: str | None, from_state: bo
     would see under another (normalised) name, or that an earlier mapping shadows are warned
     about on stderr.
     """
-    from . import config
-    from .directory.names import NamePolicy
-    from .emr import documents, role_mappings
-
-    cfg = config.load(config_path)
-    doc = documents.dumps(documents.security_configuration(cfg))
-    if not no_check and cfg.emr and cfg.emr.role_mappings:
-        d = _directory(cfg, from_state)
-        for w in role_mappings.warnings(cfg.emr, d, NamePolicy(cfg.names, cfg.directory.realm)):
-            _err(f"warning: {w}")
-    _write_out(doc, out)
+    _write_out(_kit(config_path).security_configuration(check=not no_check, from_state=from_state), out)
 
 
 @emr.command("explain")
@@ -308,20 +275,11 @@ def emr_security_config(config_path: str | None, out: str | None, from_state: bo
 @click.option("--path", "path", required=True, help="The S3 URI the user reads or writes.")
 def emr_explain(config_path: str | None, as_json: bool, from_state: bool, user: str, path: str) -> None:
     """Which IAM role EMRFS would use for USER on PATH, and why (first match wins)."""
-    from . import config
-    from .directory.names import NamePolicy
-    from .emr import documents, role_mappings
-
-    cfg = config.load(config_path)
-    emr_cfg = documents.check(cfg)
-    policy = NamePolicy(cfg.names, cfg.directory.realm)
-    d = _directory(cfg, from_state)
-    decision = role_mappings.explain(emr_cfg, d, policy, user, path)
+    decision = _kit(config_path).explain(user, path, from_state=from_state)
     if as_json:
         _emit_json(decision.to_json())
         return
-    known = d.user_by_name(decision.user) is not None
-    click.echo(f"user:   {decision.user}" + ("" if known else "  (not in the AD snapshot: no groups)"))
+    click.echo(f"user:   {decision.user}" + ("" if decision.known else "  (not in the AD snapshot: no groups)"))
     click.echo(f"groups: {', '.join(decision.groups) or '-'}")
     click.echo(f"path:   {decision.path}")
     for line in decision.considered:
@@ -335,10 +293,7 @@ def emr_explain(config_path: str | None, as_json: bool, from_state: bool, user: 
 @out_option
 def emr_iam(config_path: str | None, out: str | None) -> None:
     """Trust policies for the mapping roles, the EC2 role's side, S3 policy skeletons."""
-    from . import config
-    from .emr import documents
-
-    _write_out(documents.dumps(documents.iam_documents(config.load(config_path))), out)
+    _write_out(_kit(config_path).iam_documents(), out)
 
 
 @emr.command("kerberos-attributes")
@@ -351,10 +306,7 @@ def emr_kerberos_attributes(config_path: str | None, out: str | None, reveal_sec
 
     Passwords appear as their secret references (`<secret env:NAME>`) unless --reveal-secrets.
     """
-    from . import config
-    from .emr import documents
-
-    _write_out(documents.dumps(documents.kerberos_attributes(config.load(config_path), reveal_secrets)), out)
+    _write_out(_kit(config_path).kerberos_attributes(reveal_secrets=reveal_secrets), out)
 
 
 @main.group()
@@ -375,14 +327,7 @@ def hue() -> None:
 @click.option("--format", "fmt", type=click.Choice(["ini", "classification"]), default="ini", show_default=True)
 def hue_config(config_path: str | None, out: str | None, from_state: bool, fmt: str) -> None:
     """Hue's [desktop] [[auth]] / [[ldap]] / [[[ldap_servers]]] block (search bind, password script)."""
-    from . import config
-    from . import hue as hue_mod
-    from .emr.documents import dumps
-
-    cfg = config.load(config_path)
-    d = _directory(cfg, True) if from_state else None
-    text = hue_mod.render_ini(cfg, d) if fmt == "ini" else dumps(hue_mod.render_classification(cfg, d))
-    _write_out(text, out)
+    _write_out(_kit(config_path).hue_config(fmt, from_state=from_state), out)
 
 
 @main.group()
@@ -403,21 +348,7 @@ def hadoop() -> None:
 @click.option("--format", "fmt", type=click.Choice(["xml", "classification"]), default="xml", show_default=True)
 def hadoop_core_site(config_path: str | None, out: str | None, from_state: bool, fmt: str) -> None:
     """auth_to_local rules (user@AD.REALM -> the normalised short name) and LdapGroupsMapping keys."""
-    from . import config
-    from . import hadoop as hadoop_mod
-    from .emr.documents import dumps
-
-    cfg = config.load(config_path)
-    d = _directory(cfg, True) if from_state else None
-    text = hadoop_mod.render_xml(cfg, d) if fmt == "xml" else dumps(hadoop_mod.render_classification(cfg, d))
-    if d is not None:
-        gaps = hadoop_mod.primary_group_gaps(d, non_default_only=True)
-        if gaps:
-            example = next(iter(gaps.items()))
-            _err(f"warning: {len(gaps)} user(s) get groups only through their AD primary group, which "
-                 f"LdapGroupsMapping cannot see (memberOf leaves it out), e.g. {example[0]}: "
-                 f"{', '.join(example[1])}. SSSD (EMR's default group mapping) does see them.")  # fmt: skip
-    _write_out(text, out)
+    _write_out(_kit(config_path).core_site(fmt, from_state=from_state), out)
 
 
 @main.group()
@@ -445,20 +376,15 @@ def hdfs_provision(config_path: str | None, as_json: bool, from_state: bool, dry
 
     Exit code 8 if some users failed (the others are done); 5 if the NameNode is unreachable.
     """
-    from . import config
-    from . import hdfs as hdfs_mod
-    from .errors import PartialFailure
-
-    cfg = config.load(config_path)
-    d = _directory(cfg, from_state)
-    result = hdfs_mod.provision(cfg, d, dry_run=dry_run, fix_drift=fix_drift, lock_departed=lock_departed,
-                                progress=_progress())  # fmt: skip
+    result = _kit(config_path).provision_homes(from_state=from_state, dry_run=dry_run, fix_drift=fix_drift,
+                                               lock_departed=lock_departed)  # fmt: skip
     if as_json:
         _emit_json({**result.to_json(), "dry_run": dry_run})
     else:
         _print_homes(result, dry_run)
     if result.failed:
-        raise PartialFailure(f"{len(result.failed)} of {len(result.plan.actions)} home action(s) failed")
+        _err(f"dirkit: error: {len(result.failed)} of {len(result.plan.actions)} home action(s) failed")
+        sys.exit(EXIT_PARTIAL)
 
 
 @hdfs.command("emr-step")
@@ -479,19 +405,8 @@ def hdfs_emr_step(config_path: str | None, from_state: bool, out_dir: str, scrip
     """
     from pathlib import Path
 
-    from . import config, hdfs_step
-    from .render import write_file
-
-    cfg = config.load(config_path)
-    d = _directory(cfg, from_state)
-    try:
-        steps = hdfs_step.dumps(hdfs_step.render_step(script_uri))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    docs = {"dirkit-homes.sh": hdfs_step.render_script(cfg, d), "emr-steps.json": steps}
-    for name, text in docs.items():
-        write_file(Path(out_dir) / name, text)
-    click.echo(f"wrote {Path(out_dir) / 'dirkit-homes.sh'} and {Path(out_dir) / 'emr-steps.json'}")
+    written = _kit(config_path).write_emr_step(Path(out_dir), script_uri, from_state=from_state)
+    click.echo("wrote " + " and ".join(str(p) for p in written))
 
 
 def _print_homes(result: Any, dry_run: bool) -> None:
@@ -526,19 +441,13 @@ def verify_cmd(config_path: str | None, as_json: bool, from_state: bool, users: 
       dirkit verify                       # every [[verify.users]] identity
       dirkit verify --user dataeng1 --json
     """
-    from . import config
-    from . import verify as verify_mod
-    from .errors import EXIT_CHECKS_FAILED
-
-    cfg = config.load(config_path)
-    d = _directory(cfg, from_state)
-    reports = verify_mod.verify(cfg, d, list(users) or None)
+    reports = _kit(config_path).verify(users, from_state=from_state)
     if as_json:
         _emit_json([r.to_json() for r in reports])
     else:
         marks = {"pass": "✔", "fail": "✗", "skip": "-"}
         width = max(len(r.user) for r in reports)
-        click.echo(f"{'user':<{width}}  " + "  ".join(f"{c:<8}" for c in verify_mod.CHECKS))
+        click.echo(f"{'user':<{width}}  " + "  ".join(f"{c.name:<8}" for c in reports[0].checks))
         for r in reports:
             click.echo(f"{r.user:<{width}}  " + "  ".join(f"{marks[c.status]:<8}" for c in r.checks))
         for r in reports:
@@ -575,15 +484,7 @@ def lab_up(bulk_users: int, fresh: bool, no_hdfs: bool, no_hive: bool, as_json: 
 
     lab_ = Lab()
     report = lab_.up(bulk_users=bulk_users, fresh=fresh, progress=_err, with_hdfs=not no_hdfs, with_hive=not no_hive)
-    status = lab_.status()
-    skipped: set[str] = set()
-    if no_hdfs:
-        skipped.add("hdfs-namenode")
-    if no_hive:
-        skipped.add("hiveserver2")
-    if skipped:  # not asked for: not a reason to fail
-        status["services"] = [svc for svc in status["services"] if svc["name"] not in skipped]
-        status["ready"] = all(svc["ready"] for svc in status["services"])
+    status = lab_.status()  # only the services asked for
     if as_json:
         _emit_json({**status, "startup_seconds": round(report.seconds, 2), "provisioned": report.provisioned})
     else:

@@ -12,6 +12,7 @@ import re
 import shlex
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -47,12 +48,12 @@ class SecretRef(str):
             try:
                 return Path(rest).read_text().rstrip("\n")
             except OSError as exc:
-                raise SecretError(f"secret file:{rest}: cannot read ({exc.strerror})") from None
+                raise SecretError(f"secret file:{rest}: cannot read ({exc.strerror})") from exc
         if scheme == "command":
             try:
                 out = subprocess.run(shlex.split(rest), capture_output=True, text=True, timeout=30)
             except (OSError, subprocess.TimeoutExpired) as exc:
-                raise SecretError(f"secret command {shlex.split(rest)[0]!r} could not run: {exc}") from None
+                raise SecretError(f"secret command {shlex.split(rest)[0]!r} could not run: {exc}") from exc
             if out.returncode != 0:
                 raise SecretError(f"secret command {shlex.split(rest)[0]!r} exited {out.returncode}")
             return out.stdout.rstrip("\n")
@@ -298,8 +299,8 @@ class HueConfig(_Model):
     server_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")] = "ad"
     # Where Hue finds the CA file on the Hue host, and the script that prints the bind password.
     ldap_cert: str | None = None
-    bind_dn: str | None = None
-    bind_password_script: str | None = None
+    bind_dn: str  # Hue searches AD with a simple bind (search bind)
+    bind_password_script: str  # Hue must not hold the bind password in hue.ini
     create_users_on_login: bool = True
     sync_groups_on_login: bool = True
     login_groups: list[str] = []
@@ -307,8 +308,8 @@ class HueConfig(_Model):
 
 class HadoopConfig(_Model):
     # LdapGroupsMapping (core-site) on the cluster.
-    bind_user: str | None = None  # a DN or user@domain
-    bind_password_file: str | None = None  # path ON THE CLUSTER nodes; never the password itself
+    bind_user: str  # a DN or user@domain
+    bind_password_file: str  # path ON THE CLUSTER nodes; never the password itself
     truststore: str | None = None
     truststore_password_file: str | None = None
 
@@ -413,6 +414,35 @@ class Config(_Model):
     output: OutputConfig = OutputConfig()
     source: Path | None = None  # where it was loaded from (set by load())
 
+    @model_validator(mode="after")
+    def _across_sections(self) -> Config:
+        # Checks that need two sections; each message names the key to change.
+        if self.emr is not None and self.emr.cluster_realm == self.directory.realm:
+            raise ValueError("emr.cluster_realm: must differ from directory.realm: a cross-realm trust needs two "
+                             f"realm names (both are {self.directory.realm})")  # fmt: skip
+        if self.hadoop is not None and any(not u.startswith("ldaps://") for u in self.ldap.urls):
+            raise ValueError("ldap.urls: Hadoop's LdapGroupsMapping ([hadoop]) cannot use StartTLS; list ldaps:// "
+                             "URLs so the bind password never crosses the network in clear")  # fmt: skip
+        return self
+
+
+@dataclass(frozen=True)
+class AdSite:
+    """What every generated document needs to know about AD: where it is, what is in scope,
+    and how names look. Small on purpose: a renderer gets its own section plus this."""
+
+    urls: tuple[str, ...]
+    directory: DirectoryConfig
+    lower_case: bool
+
+    @property
+    def realm(self) -> str:
+        return self.directory.realm
+
+
+def ad_site(cfg: Config) -> AdSite:
+    return AdSite(tuple(cfg.ldap.urls), cfg.directory, cfg.names.case == "lower")
+
 
 def missing_section(cfg: Config, name: str) -> ConfigError:
     """The error for a command that needs a config section the file does not have."""
@@ -442,7 +472,8 @@ def from_dict(data: dict[str, Any], source: Path | None = None) -> Config:
         elif err["type"] == "extra_forbidden":
             msg = "is not a known key (typo?)"
         more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
-        raise ConfigError(f"{where}{key or 'config'}: {msg}{more}") from None
+        # Not chained: pydantic's error repeats the input, which may be a pasted password.
+        raise ConfigError(f"{where}{key + ': ' if key else ''}{msg}{more}") from None
 
 
 def load(path: Path | str | None = None) -> Config:
@@ -451,9 +482,9 @@ def load(path: Path | str | None = None) -> Config:
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{p}: cannot read config ({exc.strerror}); pass --config FILE") from None
+        raise ConfigError(f"{p}: cannot read config ({exc.strerror}); pass --config FILE") from exc
     try:
         data = tomllib.loads(raw.decode())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
     return from_dict(data, source=p)

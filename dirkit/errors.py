@@ -1,26 +1,64 @@
-"""One exception hierarchy. Each class carries a stable exit code and a message that says what
-happened and what to check; the CLI prints ``str(exc)`` and exits with ``exc.exit_code``."""
+"""Every exception dirkit raises, and the exit code each one means.
+
+The tree (exit code in brackets)::
+
+    DirkitError [1]            base: an error dirkit understands and can explain
+    ├── ConfigError [4]        the config file is missing, unreadable or invalid (names the key)
+    │   └── SecretError        a secret reference (env:, file:, command:) could not be resolved
+    ├── LocalFileError [4]     a local file dirkit keeps could not be used (names the key)
+    │   ├── StateError         state.path: the SQLite state database
+    │   └── OutputError        output.directory / --out: a generated document could not be written
+    ├── ServiceError [5]       a service dirkit talks to failed
+    │   ├── DirectoryError     AD over LDAP
+    │   │   ├── DirectoryUnreachable
+    │   │   ├── DirectoryAuthError
+    │   │   ├── DirectoryTLSError
+    │   │   └── IncompleteReadError   a read ended early: nothing may be planned from it
+    │   ├── KerberosError      classified from the GSSAPI major/minor codes (``.reason``)
+    │   └── HdfsError          a WebHDFS call failed
+    │       └── HdfsUnavailable     the NameNode could not be reached or stopped answering
+    ├── NotFoundError [1]      nothing to work from: no applied snapshot yet, an unknown user
+    ├── AuthToLocalError [1]   an auth_to_local rule is malformed or maps to an invalid name
+    │   └── NoMatchingRule     no rule applies to the principal (Hadoop's own error)
+    ├── UsageError [2]         an argument passed to the API is invalid (the CLI's exit 2)
+    ├── LockedError [6]        another run holds the lock
+    ├── ThresholdError [7]     a safety limit was exceeded; nothing was applied
+    ├── PartialFailure [8]     applied, but some items failed; a re-run converges
+    └── LabError [9]           the local lab could not be brought up
+
+Third-party errors (ldap3, gssapi, requests, sqlite3, configobj, OSError,
+UnicodeDecodeError) are wrapped where they occur; the original stays attached as
+``__cause__`` (and ``.original``). Any other exception reaching the CLI is a bug: exit 1
+with one line asking to report it (the traceback only with ``-v``).
+"""
 
 from __future__ import annotations
 
 # Exit codes are part of the public contract (cron wrappers and scripts test them); see README.
 EXIT_OK = 0
-EXIT_FAILURE = 1  # unexpected internal error
+EXIT_FAILURE = 1  # unexpected internal error, or nothing to work from (NotFoundError)
 EXIT_USAGE = 2  # bad command line (click's own code)
 EXIT_CHANGES = 3  # `dirkit plan`: changes are pending
-EXIT_CONFIG = 4
-EXIT_DIRECTORY = 5  # AD unreachable, bind failed, incomplete read
+EXIT_CONFIG = 4  # config file, or a local file it names (state database, output directory)
+EXIT_SERVICE = 5  # AD, Kerberos or the NameNode: unreachable, refused, incomplete
+EXIT_DIRECTORY = EXIT_SERVICE  # the name before HDFS joined; kept for scripts importing it
 EXIT_LOCKED = 6  # another run holds the lock
-EXIT_THRESHOLD = 7  # removal safety threshold exceeded, nothing applied
+EXIT_THRESHOLD = 7  # safety threshold exceeded, nothing applied
 EXIT_PARTIAL = 8  # applied, but some items failed
 EXIT_LAB = 9  # the local lab could not be brought up
 EXIT_CHECKS_FAILED = 10  # `dirkit verify`: at least one check failed
 
 
 class DirkitError(Exception):
-    """Base class: an error dirkit understands and can explain."""
+    """Base class: an error dirkit understands and can explain. ``str()`` says what happened
+    and what to check; ``exit_code`` is the documented code for it."""
 
     exit_code = EXIT_FAILURE
+
+    @property
+    def original(self) -> BaseException | None:
+        """The third-party exception this one wraps, if any."""
+        return self.__cause__
 
 
 class ConfigError(DirkitError):
@@ -30,46 +68,114 @@ class ConfigError(DirkitError):
 
 
 class SecretError(ConfigError):
-    """A secret reference (env:, file:, command:) could not be resolved."""
+    """A secret reference (env:, file:, command:) could not be resolved. Never shows the value."""
 
 
-class DirectoryError(DirkitError):
+class LocalFileError(DirkitError):
+    """A local file or directory dirkit keeps could not be used. The message names the key."""
+
+    exit_code = EXIT_CONFIG
+
+
+class StateError(LocalFileError):
+    """The state database (state.path) cannot be opened, read or written."""
+
+
+class OutputError(LocalFileError):
+    """A generated document could not be written (output.directory, --out, --out-dir)."""
+
+
+class ServiceError(DirkitError):
+    """A service dirkit talks to (AD, a KDC, the NameNode) failed or could not be reached."""
+
+    exit_code = EXIT_SERVICE
+
+
+class DirectoryError(ServiceError):
     """Talking to AD failed: connection, TLS, bind, or a read that could not be completed."""
-
-    exit_code = EXIT_DIRECTORY
 
 
 class DirectoryUnreachable(DirectoryError):
-    pass
+    """No domain controller answered (each URL tried is named)."""
 
 
 class DirectoryAuthError(DirectoryError):
-    pass
+    """The bind was refused (AD's sub-code turned into words: wrong password, disabled...)."""
 
 
 class DirectoryTLSError(DirectoryError):
-    pass
+    """The DC's certificate is not trusted or does not match its name; StartTLS refused."""
 
 
 class IncompleteReadError(DirectoryError):
     """A read ended early (limit, timeout, lost connection). Nothing may be planned from it."""
 
 
-class KerberosError(DirkitError):
-    exit_code = EXIT_DIRECTORY
+class KerberosError(ServiceError):
+    """A Kerberos step failed. ``reason`` is one of kerberos.REASONS (from the GSSAPI codes,
+    never from message text); ``major``/``minor`` are the raw GSSAPI status codes."""
+
+    def __init__(self, message: str, reason: str = "other", major: int | None = None, minor: int | None = None):
+        super().__init__(message)
+        self.reason = reason
+        self.major = major
+        self.minor = minor
+
+
+class HdfsError(ServiceError):
+    """A WebHDFS call failed: the message names the operation, the path and the server's reason."""
+
+
+class HdfsUnavailable(HdfsError):
+    """The NameNode could not be reached or stopped answering."""
+
+
+class NotFoundError(DirkitError):
+    """Nothing to work from: no applied snapshot in the state database yet, an unknown user."""
+
+
+class AuthToLocalError(DirkitError):
+    """An auth_to_local rule is malformed, or gives a name Hadoop refuses."""
+
+
+class NoMatchingRule(AuthToLocalError):
+    """No auth_to_local rule applies to the principal (Hadoop: "No rules applied to ...")."""
+
+
+class UsageError(DirkitError):
+    """An argument passed to the API is invalid."""
+
+    exit_code = EXIT_USAGE
 
 
 class LockedError(DirkitError):
+    """Another dirkit run holds the state lock; this run did nothing."""
+
     exit_code = EXIT_LOCKED
 
 
 class ThresholdError(DirkitError):
+    """A safety limit was exceeded; nothing was applied."""
+
     exit_code = EXIT_THRESHOLD
 
 
 class PartialFailure(DirkitError):
+    """Applied, but some items failed; the others are done and a re-run converges."""
+
     exit_code = EXIT_PARTIAL
 
 
 class LabError(DirkitError):
+    """The local lab could not be brought up, or a lab service is not ready."""
+
     exit_code = EXIT_LAB
+
+
+__all__ = [
+    "AuthToLocalError", "ConfigError", "DirectoryAuthError", "DirectoryError", "DirectoryTLSError",
+    "DirectoryUnreachable", "DirkitError", "HdfsError", "HdfsUnavailable", "IncompleteReadError",
+    "KerberosError", "LabError", "LocalFileError", "LockedError", "NoMatchingRule", "NotFoundError",
+    "OutputError", "PartialFailure", "SecretError", "ServiceError", "StateError", "ThresholdError",
+    "UsageError",
+]  # fmt: skip

@@ -49,7 +49,7 @@ def keytab_credentials(principal: str, keytab: Path, ccache: str | None = None) 
         creds = gssapi.Credentials(name=name, usage="initiate", store=store)
         creds.inquire()  # forces the AS exchange now
     except GSSError as exc:
-        raise KerberosError(explain(principal, f"from keytab {keytab}", exc)) from None
+        raise login_error(principal, f"from keytab {keytab}", exc) from exc
     return creds
 
 
@@ -64,28 +64,78 @@ def password_credentials(principal: str, password: str, ccache: str | None = Non
         gssapi.raw.store_cred_into(store, raw, usage="initiate", overwrite=True)
         return gssapi.Credentials(name=name, usage="initiate", store=store)
     except GSSError as exc:
-        raise KerberosError(explain(principal, "with a password", exc)) from None
+        raise login_error(principal, "with a password", exc) from exc
 
 
-def explain(principal: str, source: str, exc: GSSError) -> str:
-    """One sentence an admin can act on; ``source`` is "from keytab /path" or "with a password"."""
-    text = str(exc)
-    low = text.lower()
-    bad_key = "preauthentication failed" in low or "decrypt integrity" in low
-    if "no key table entry" in low or "keytab" in low and "not found" in low:
-        hint = f"the keytab has no key for {principal}: check the principal, or re-export the keytab"
-    elif bad_key and source == "with a password":
-        hint = "wrong password"
-    elif bad_key or "key version" in low:
-        hint = "the keytab's key is out of date (password changed since export?): re-export the keytab"
-    elif "revoked" in low:
-        hint = f"{principal} is disabled or locked out in AD"
-    elif "expired" in low:
-        hint = f"the password of {principal} has expired in AD"
-    elif "cannot find kdc" in low or "cannot contact" in low or "unable to reach" in low:
-        hint = "no KDC could be reached for the realm: check kerberos.krb5_conf and the network"
-    elif "not found in kerberos database" in low:
-        hint = f"{principal} does not exist in the realm"
-    else:
-        hint = "check the keytab or password, the principal and the KDC"
-    return f"Kerberos login as {principal} {source} failed: {hint} ({text.strip()})"
+# MIT krb5 reports nearly every failure as GSS_S_FAILURE and puts the krb5 error in the minor
+# status (pyspnego's exceptions module notes the same), so the minor code decides. Codes are
+# MIT's com_err values from <krb5/krb5.h>; python-gssapi hands them over as unsigned 32 bits.
+_MINOR_REASONS = {
+    -1765328360: "bad_key",  # KRB5KDC_ERR_PREAUTH_FAILED: wrong password / stale keytab key
+    -1765328353: "bad_key",  # KRB5KRB_AP_ERR_BAD_INTEGRITY: "decrypt integrity check failed"
+    -1765328343: "bad_key",  # KRB5KRB_AP_ERR_MODIFIED
+    -1765328154: "stale_key",  # KRB5_KT_KVNONOTFOUND: keytab lacks the key version asked for
+    -1765328203: "no_key",  # KRB5_KT_NOTFOUND: no keytab entry for the principal
+    -1765328366: "revoked",  # KRB5KDC_ERR_CLIENT_REVOKED: disabled or locked out
+    -1765328361: "expired",  # KRB5KDC_ERR_KEY_EXP: password expired
+    -1765328378: "unknown_principal",  # KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN
+    -1765328377: "unknown_service",  # KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN (also: no cross-realm key)
+    -1765328370: "enctype",  # KRB5KDC_ERR_ETYPE_NOSUPP
+    -1765328196: "enctype",  # KRB5_BAD_ENCTYPE
+    -1765328234: "enctype",  # KRB5_PROG_ETYPE_NOSUPP
+    -1765328228: "unreachable",  # KRB5_KDC_UNREACH
+    -1765328230: "unreachable",  # KRB5_REALM_UNKNOWN: "Cannot find KDC for realm"
+    -1765328164: "unreachable",  # KRB5_REALM_CANT_RESOLVE
+    -1765328347: "clock_skew",  # KRB5KRB_AP_ERR_SKEW
+}
+REASONS = frozenset({*_MINOR_REASONS.values(), "other"})
+
+
+def minor_code(exc: GSSError) -> int:
+    """The minor status as the signed value krb5.h defines."""
+    code = int(exc.min_code or 0)
+    return code - 2**32 if code >= 2**31 else code
+
+
+def classify(exc: GSSError) -> str:
+    """A reason from ``REASONS`` for a GSSAPI failure, from its codes (never its text)."""
+    return _MINOR_REASONS.get(minor_code(exc), "other")
+
+
+def _error(message: str, reason: str, exc: GSSError) -> KerberosError:
+    err = KerberosError(f"{message} ({str(exc).strip()})", reason, exc.maj_code, minor_code(exc))
+    err.__cause__ = exc
+    return err
+
+
+def login_error(principal: str, source: str, exc: GSSError) -> KerberosError:
+    """A failed login, in one sentence an admin can act on; ``source`` is "from keytab /path"
+    or "with a password"."""
+    reason = classify(exc)
+    hints = {
+        "no_key": f"the keytab has no key for {principal}: check the principal, or re-export the keytab",
+        "stale_key": "the keytab's key is out of date (password changed since export?): re-export the keytab",
+        "bad_key": "wrong password" if source == "with a password" else
+                   "the keytab's key is out of date (password changed since export?): re-export the keytab",
+        "revoked": f"{principal} is disabled or locked out in AD",
+        "expired": f"the password of {principal} has expired in AD",
+        "unreachable": "no KDC could be reached for the realm: check kerberos.krb5_conf and the network",
+        "unknown_principal": f"{principal} does not exist in the realm",
+        "clock_skew": "the clocks of this host and the KDC differ too much: check NTP",
+    }  # fmt: skip
+    hint = hints.get(reason, "check the keytab or password, the principal and the KDC")
+    return _error(f"Kerberos login as {principal} {source} failed: {hint}", reason, exc)
+
+
+def ticket_error(service: str, exc: GSSError) -> KerberosError:
+    """A failed service-ticket request (through the cross-realm trust), explained."""
+    reason = classify(exc)
+    hints = {
+        "unknown_service": "the AD KDC has no trust key for the cluster realm (krbtgt/<cluster>@<AD>), "
+                           "or the service does not exist",
+        "enctype": "enctype mismatch between AD's trust key and the cluster KDC",
+        "unreachable": "the cluster KDC is unreachable",
+        "bad_key": "the trust passwords differ on the two sides",
+        "clock_skew": "the clocks of this host and the cluster KDC differ too much",
+    }  # fmt: skip
+    return _error(f"no ticket for {service}: {hints.get(reason, 'the KDC refused it')}", reason, exc)

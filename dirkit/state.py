@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .directory.model import Directory, from_state, to_state
-from .errors import ConfigError, LockedError
+from .errors import LockedError, StateError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -70,13 +70,13 @@ class StateStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"state.path {path}: cannot open the state database ({exc})") from None
+            raise StateError(f"state.path {path}: cannot open the state database ({exc})") from exc
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
             self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"state.path {path}: not a usable dirkit state database ({exc})") from None
+            raise StateError(f"state.path {path}: not a usable dirkit state database ({exc})") from exc
 
     def _migrate(self) -> None:
         """Add columns that newer versions keep (a state DB from an older dirkit keeps working)."""
@@ -88,11 +88,28 @@ class StateStore:
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _sql(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """Run one statement; a SQLite failure (disk full, locked too long, corrupt) becomes a
+        StateError naming the state file."""
+        try:
+            return self.db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StateError(f"state.path {self.path}: {exc} (statement: {sql.split()[0]})") from exc
+
     # -- lock ------------------------------------------------------------------------------
     @contextmanager
     def lock(self) -> Iterator[None]:
         lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StateError(f"state.path: cannot open the lock file {lock_path} ({exc.strerror})") from exc
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -107,15 +124,15 @@ class StateStore:
 
     # -- runs ------------------------------------------------------------------------------
     def start_run(self, command: str) -> int:
-        cur = self.db.execute("INSERT INTO runs(command, started) VALUES (?, ?)", (command, time.time()))
+        cur = self._sql("INSERT INTO runs(command, started) VALUES (?, ?)", (command, time.time()))
         return int(cur.lastrowid or 0)
 
     def end_run(self, run_id: int, outcome: str, counts: dict[str, Any] | None = None, message: str = "") -> None:
-        self.db.execute("UPDATE runs SET ended=?, outcome=?, counts=?, message=? WHERE id=?",
+        self._sql("UPDATE runs SET ended=?, outcome=?, counts=?, message=? WHERE id=?",
                         (time.time(), outcome, json.dumps(counts or {}, sort_keys=True), message, run_id))  # fmt: skip
 
     def runs(self, limit: int = 20) -> list[Run]:
-        rows = self.db.execute("SELECT id, command, started, ended, outcome, counts, message FROM runs "
+        rows = self._sql("SELECT id, command, started, ended, outcome, counts, message FROM runs "
                                "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()  # fmt: skip
         return [Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
 
@@ -124,27 +141,34 @@ class StateStore:
         blob = zlib.compress(json.dumps(to_state(directory), separators=(",", ":")).encode(), 1)
         usns = sorted(u.usn for u in directory.users.values())
         quantiles = [usns[len(usns) * i // 100] for i in range(100)] if usns else []
-        self.db.execute("BEGIN IMMEDIATE")
+        self._sql("BEGIN IMMEDIATE")
         try:
-            cur = self.db.execute(
+            cur = self._sql(
                 "INSERT INTO snapshots(run_id, taken, users, groups, data, usn_quantiles, plan_digest) "
                 "VALUES (?,?,?,?,?,?,?)",
                 (run_id, time.time(), len(directory.users), len(directory.groups), blob, json.dumps(quantiles), digest),
             )
-            self.db.execute("DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?)",
+            self._sql("DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?)",
                             (keep,))  # fmt: skip
-            self.db.execute("COMMIT")
+            self._sql("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
         return int(cur.lastrowid or 0)
 
     def last_meta(self) -> tuple[list[int], str | None]:
         """The last snapshot's USN quantiles and plan digest (None: no snapshot yet), without
         loading the snapshot itself."""
-        row = self.db.execute("SELECT usn_quantiles, plan_digest FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        row = self._sql("SELECT usn_quantiles, plan_digest FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
         return (list(json.loads(row[0])), row[1]) if row else ([], None)
 
     def last_snapshot(self) -> Directory | None:
-        row = self.db.execute("SELECT data FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
-        return from_state(json.loads(zlib.decompress(row[0]))) if row else None
+        row = self._sql("SELECT data FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        try:
+            return from_state(json.loads(zlib.decompress(row[0])))
+        except (zlib.error, ValueError, KeyError, TypeError) as exc:
+            raise StateError(f"state.path {self.path}: the last snapshot is unreadable ({exc}); move the file "
+                             "away to start afresh (the next run is then a first run)") from exc  # fmt: skip

@@ -115,7 +115,7 @@ def open_one(url: str, cfg: LdapConfig) -> ldap3.Connection:
         raise
     except (lexc.LDAPException, OSError) as exc:
         conn.unbind()
-        raise _classify_open_error(url, exc, cfg) from None
+        raise _classify_open_error(url, exc, cfg) from exc
     return conn
 
 

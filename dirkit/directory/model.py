@@ -126,15 +126,17 @@ class Directory:
         return [self.groups[g].sam for g in m.path]
 
     # -- serialisation (documented in docs/json.md) ----------------------------------------
+    def user_json(self, u: User) -> dict[str, Any]:
+        """A user with their effective groups and the chain behind each (docs/json.md)."""
+        groups = []
+        for gid, m in sorted(self.effective.get(u.guid, {}).items(), key=lambda kv: self.groups[kv[0]].sam):
+            groups.append({"group": self.groups[gid].name, "sam_account_name": self.groups[gid].sam,
+                           "direct": len(m.path) == 1, "primary": m.primary,
+                           "via": [self.groups[p].sam for p in m.path]})  # fmt: skip
+        return {**u.to_json(), "groups": groups}
+
     def to_json(self) -> dict[str, Any]:
-        users = []
-        for u in sorted(self.users.values(), key=lambda u: (u.name or "", u.guid)):
-            groups = []
-            for gid, m in sorted(self.effective.get(u.guid, {}).items(), key=lambda kv: self.groups[kv[0]].sam):
-                groups.append({"group": self.groups[gid].name, "sam_account_name": self.groups[gid].sam,
-                               "direct": len(m.path) == 1, "primary": m.primary,
-                               "via": [self.groups[p].sam for p in m.path]})  # fmt: skip
-            users.append({**u.to_json(), "groups": groups})
+        users = [self.user_json(u) for u in sorted(self.users.values(), key=lambda u: (u.name or "", u.guid))]
         groups_json = [g.to_json() for g in sorted(self.groups.values(), key=lambda g: (g.name or "", g.guid))]
         return {
             "format": "dirkit.snapshot/1",

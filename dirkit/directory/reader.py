@@ -96,7 +96,7 @@ class Reader:
                             paged_size=self.config.ldap.page_size, paged_cookie=cookie)  # fmt: skip
             except (lexc.LDAPException, OSError) as exc:
                 raise IncompleteReadError(f"reading {what} under {base}: connection lost on page {page} "
-                                          f"({type(exc).__name__}: {exc}); nothing was planned or applied") from None  # fmt: skip
+                                          f"({type(exc).__name__}: {exc}); nothing was planned or applied") from exc  # fmt: skip
             self.stats.add(searches=1 if page == 1 else 0, pages=1)
             res = conn.result
             if res.get("result") != 0:
@@ -162,7 +162,7 @@ class Reader:
                             dereference_aliases=ldap3.DEREF_NEVER)  # fmt: skip
             except (lexc.LDAPException, OSError) as exc:
                 raise IncompleteReadError(f"group {dn}: connection lost reading members from {int(hi) + 1} "
-                                          f"({exc})") from None  # fmt: skip
+                                          f"({exc})") from exc  # fmt: skip
             self.stats.add(searches=1, range_searches=1)
             if conn.result.get("result") != 0 or not conn.response:
                 raise IncompleteReadError(f"group {dn}: reading members from {int(hi) + 1} failed: "
@@ -266,8 +266,13 @@ class Reader:
         return build(users, groups, policy, cfg.directory.users_search_bases(), stats)
 
 
-def read_directory(config: Config, progress: Callable[[str], None] | None = None,
-                   usn_quantiles: Sequence[int] = ()) -> Directory:
-    """Read the whole configured scope of AD. Raises DirectoryError; never returns a partial
-    picture. ``usn_quantiles`` (from the last snapshot) only helps split the work evenly."""
-    return Reader(config, progress).read(usn_quantiles)
+class LdapSource:
+    """The directory source ``sync`` reads by default: the configured AD over LDAP."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def read(self, usn_quantiles: Sequence[int] = (), progress: Callable[[str], None] | None = None) -> Directory:
+        """Read the whole configured scope of AD. Raises DirectoryError; never returns a partial
+        picture. ``usn_quantiles`` (from the last snapshot) only helps split the work evenly."""
+        return Reader(self.config, progress).read(usn_quantiles)

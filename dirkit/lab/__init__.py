@@ -7,10 +7,12 @@ stops it. Everything lives under one directory (``DIRKIT_LAB_DIR``, default /var
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import ad_dc as samba
@@ -20,7 +22,8 @@ from .config import lab_config_toml
 from .settings import LabPaths
 
 Progress = Callable[[str], None]
-TRUSTSTORE_PASSWORD = "changeit"  # lab trust store of a public CA cert: nothing secret in it
+TRUSTSTORE_PASSWORD = "changeit"
+NAMENODE, HIVESERVER = "hdfs-namenode", "hiveserver2"  # the optional services  # lab trust store of a public CA cert: nothing secret in it
 
 
 @dataclass
@@ -57,6 +60,8 @@ class Lab:
 
         for d in (p.root, p.logs, p.ccaches, p.keytabs):
             d.mkdir(parents=True, exist_ok=True)
+        # Remembered for `status`: a service left out on purpose is not "not ready".
+        self._services_file.write_text(json.dumps({NAMENODE: with_hdfs, HIVESERVER: with_hive}) + "\n")
         installed = host.ensure_packages(p.logs / "apt.log")
         if installed:
             step(f"installed Debian packages: {', '.join(installed)}")
@@ -159,7 +164,21 @@ class Lab:
             host.remove_network()
 
     # -- reporting -----------------------------------------------------------------------
+    @property
+    def _services_file(self) -> Path:
+        return self.paths.root / "services.json"
+
+    def wanted(self) -> dict[str, bool]:
+        """The optional services the last `up` was asked to start (both, if never asked)."""
+        try:
+            asked = json.loads(self._services_file.read_text())
+        except (OSError, ValueError):
+            asked = {}
+        return {name: bool(asked.get(name, True)) for name in (NAMENODE, HIVESERVER)}
+
     def status(self) -> dict[str, Any]:
+        """Every service the lab was asked to run (`up --no-hdfs/--no-hive` leave one out),
+        whether it runs and answers, and the files other tools need."""
         p = self.paths
         ad_running = samba.running(p)
         ad_ready = ad_running and _answers(lambda: samba.ready(p))
@@ -192,7 +211,7 @@ class Lab:
                 "ready": kdc_ready,
             },
             {
-                "name": "hdfs-namenode",
+                "name": NAMENODE,
                 "realm": s.EMR_REALM,
                 "host": "localhost",
                 "address": "127.0.0.1",
@@ -202,7 +221,7 @@ class Lab:
                 "ready": nn_ready,
             },
             {
-                "name": "hiveserver2",
+                "name": HIVESERVER,
                 "realm": s.EMR_REALM,
                 "host": hiveserver.HOST,
                 "address": "127.0.0.1",
@@ -212,6 +231,8 @@ class Lab:
                 "ready": hs2_ready,
             },
         ]  # fmt: skip
+        wanted = self.wanted()
+        services = [svc for svc in services if wanted.get(str(svc["name"]), True)]
         keytabs = {kt.stem: str(kt) for kt in sorted(p.keytabs.glob("*.keytab"))} if p.keytabs.exists() else {}
         return {
             "lab_dir": str(p.root),

@@ -36,7 +36,7 @@ def _xml(props: dict[str, str]) -> str:
 
 def auth_to_local_rules() -> str:
     """The rules dirkit generates for clusters (lower-case names policy), for the lab's AD realm."""
-    from ..hadoop import auth_to_local_rules as rules
+    from ..outputs.auth_to_local import rules_for_realm as rules
 
     return "\n".join(rules(s.AD_REALM, lower=True))
 
@@ -126,7 +126,7 @@ def webhdfs_url() -> str:
 def ready(p: LabPaths) -> bool:
     """An authenticated WebHDFS call as the superuser answers."""
     from .. import kerberos
-    from ..hdfs_client import WebHdfs  # the product's own client
+    from ..homes.webhdfs import WebHdfs  # the product's own client
 
     kerberos.use_krb5_conf(p.krb5_conf)
     with WebHdfs.from_keytab(webhdfs_url(), kdc.service_principal("nn"), p.keytab("nn-localhost"),
@@ -136,7 +136,7 @@ def ready(p: LabPaths) -> bool:
 
 def ensure_user_prefix(p: LabPaths) -> None:
     """/user, owned by the superuser, mode 755 (as SecureMode.md recommends)."""
-    from ..hdfs_client import WebHdfs
+    from ..homes.webhdfs import WebHdfs
 
     with WebHdfs.from_keytab(webhdfs_url(), kdc.service_principal("nn"), p.keytab("nn-localhost")) as fs:
         if fs.status("/user") is None:

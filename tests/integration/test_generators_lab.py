@@ -11,7 +11,7 @@ from typing import Any
 
 from dirkit import sync
 from dirkit.directory.names import NamePolicy
-from dirkit.emr import role_mappings
+from dirkit.outputs import role_mappings
 from dirkit.lab.config import LAB_ACCOUNT, LAB_BUCKET
 
 ARN = f"arn:aws:iam::{LAB_ACCOUNT}:role"

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from dirkit import hadoop, sync
+from dirkit import sync
+from dirkit.config import ad_site
+from dirkit.outputs import hadoop
 from dirkit.directory.names import NamePolicy
 from dirkit.lab import java
 from dirkit.lab.settings import LabPaths
@@ -37,7 +39,7 @@ def setup(make_config: Any, tmp_path: Path, hadoop_lib: Path, lab_status: dict[s
     paths = LabPaths(Path(lab_status["lab_dir"]))
     conf = tmp_path / "conf"
     conf.mkdir()
-    (conf / "core-site.xml").write_text(hadoop.render_xml(cfg, d))
+    (conf / "core-site.xml").write_text(hadoop.render_xml(cfg.hadoop, ad_site(cfg), d))
     return Setup(cfg, d, paths, conf, java.cluster_krb5_conf(paths, tmp_path / "krb5.conf"))
 
 
@@ -55,10 +57,10 @@ def test_auth_to_local_agrees_with_the_names_policy(setup: Setup) -> None:
     assert got[f"svc/host.ad.dirkit.test@{cfg.directory.realm}"] == "svc"  # two-component AD principal
     assert got["hive/localhost@EMR.DIRKIT.TEST"] == "hive"  # DEFAULT: the cluster realm
     # dirkit's own evaluator (used by `dirkit verify`) agrees with Hadoop on every principal.
-    from dirkit.auth_to_local import short_name
+    from dirkit.outputs.auth_to_local import short_name
 
     for principal, short in got.items():
-        assert short_name(hadoop.auth_to_local(cfg), principal, "EMR.DIRKIT.TEST") == short
+        assert short_name(hadoop.auth_to_local(ad_site(cfg)), principal, "EMR.DIRKIT.TEST") == short
 
 
 def test_ldap_group_mapping_agrees_with_the_snapshot(setup: Setup) -> None:

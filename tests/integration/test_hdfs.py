@@ -8,8 +8,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from dirkit import hdfs, kerberos, sync
-from dirkit.hdfs_client import HdfsError, HdfsUnavailable, WebHdfs
+from dirkit import kerberos, sync
+from dirkit.errors import HdfsError, HdfsUnavailable
+from dirkit.homes import provision as homes
+from dirkit.homes.webhdfs import WebHdfs
 from dirkit.lab import namenode, seed
 from dirkit.lab import settings as s
 from dirkit.lab.settings import LabPaths
@@ -36,7 +38,7 @@ def hcfg(make_config: Any, prefix: str, superfs: WebHdfs) -> Any:
 
 def test_seed_homes_have_owner_group_and_mode(hcfg: Any, superfs: WebHdfs, prefix: str) -> None:
     d = sync.read(hcfg)
-    result = hdfs.provision(hcfg, d)
+    result = homes.provision(hcfg.hdfs, d)
     assert not result.failed
     st = superfs.status(f"{prefix}/dataeng1")
     assert st is not None and (st["owner"], st["group"], st["permission"]) == ("dataeng1", "dataeng1", "750")
@@ -49,24 +51,24 @@ def test_seed_homes_have_owner_group_and_mode(hcfg: Any, superfs: WebHdfs, prefi
 
 def test_rerun_does_nothing_with_a_constant_number_of_requests(hcfg: Any, make_config: Any, prefix: str) -> None:
     d = sync.read(hcfg)
-    hdfs.provision(hcfg, d)
-    again = hdfs.provision(hcfg, d)
+    homes.provision(hcfg.hdfs, d)
+    again = homes.provision(hcfg.hdfs, d)
     assert again.plan.actions == [] and again.requests == 2  # GETFILESTATUS prefix + one LISTSTATUS
     fewer = make_config(hdfs={"prefix": prefix}, directory={"user_bases": [seed.HARD_OU]})
-    small = hdfs.provision(fewer, sync.read(fewer))
+    small = homes.provision(fewer.hdfs, sync.read(fewer))
     assert small.requests == 2 and small.plan.wanted < again.plan.wanted
 
 
 def test_drift_is_reported_and_fixed_only_with_the_option(hcfg: Any, superfs: WebHdfs, prefix: str) -> None:
     d = sync.read(hcfg)
-    hdfs.provision(hcfg, d)
+    homes.provision(hcfg.hdfs, d)
     superfs.set_permission(f"{prefix}/admin1", "777")
     superfs.set_owner(f"{prefix}/dataeng1", "nn", "supergroup")
-    reported = hdfs.provision(hcfg, d)
+    reported = homes.provision(hcfg.hdfs, d)
     kinds = {(r.kind, r.path.rsplit("/", 1)[1]) for r in reported.plan.reports}
     assert ("drift", "admin1") in kinds and ("drift", "dataeng1") in kinds and not reported.done
     assert superfs.status(f"{prefix}/admin1")["permission"] == "777"
-    fixed = hdfs.provision(hcfg, d, fix_drift=True)
+    fixed = homes.provision(hcfg.hdfs, d, fix_drift=True)
     assert {a.kind for a in fixed.done} == {"fix_mode", "fix_owner"}
     assert superfs.status(f"{prefix}/admin1")["permission"] == "750"
     assert superfs.status(f"{prefix}/dataeng1")["owner"] == "dataeng1"
@@ -74,13 +76,13 @@ def test_drift_is_reported_and_fixed_only_with_the_option(hcfg: Any, superfs: We
 
 def test_user_removed_from_ad_keeps_the_home(hcfg: Any, superfs: WebHdfs, prefix: str, ad_admin: Any,
                                              restore_ad: None) -> None:
-    hdfs.provision(hcfg, sync.read(hcfg))
+    homes.provision(hcfg.hdfs, sync.read(hcfg))
     assert ad_admin.delete(f"CN=rangeuser07,{seed.HARD_OU}"), ad_admin.result
     d = sync.read(hcfg)
-    after = hdfs.provision(hcfg, d)
+    after = homes.provision(hcfg.hdfs, d)
     assert superfs.status(f"{prefix}/rangeuser07") is not None
     assert any(r.kind == "departed" and r.path.endswith("/rangeuser07") for r in after.plan.reports)
-    locked = hdfs.provision(hcfg, d, lock_departed=True)
+    locked = homes.provision(hcfg.hdfs, d, lock_departed=True)
     assert [a.path for a in locked.done] == [f"{prefix}/rangeuser07"]
     assert superfs.status(f"{prefix}/rangeuser07")["permission"] == "0"
 
@@ -91,27 +93,27 @@ def test_namenode_stopped_mid_run_then_rerun_converges(hcfg: Any, superfs: WebHd
     paths = LabPaths(Path(lab_status["lab_dir"]))
     d = sync.read(hcfg)
     calls = {"n": 0}
-    original = hdfs._apply_one
+    original = homes.apply_one
 
-    def stopping(fs: Any, cfg: Any, a: Any) -> None:
+    def stopping(fs: Any, a: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 6:
             namenode.stop(paths)
-        original(fs, cfg, a)
+        original(fs, a)
 
     # Not a mock: the wrapper only picks the moment, after 5 real WebHDFS actions, at which
     # the real NameNode process is stopped; every call still goes to the real service.
-    monkeypatch.setattr(hdfs, "_apply_one", stopping)
+    monkeypatch.setattr(homes, "apply_one", stopping)
     try:
         with pytest.raises(HdfsUnavailable, match="a re-run converges"):
-            hdfs.provision(hcfg, d)
+            homes.provision(hcfg.hdfs, d)
     finally:
         monkeypatch.undo()
         namenode.start(paths)
         namenode.wait_ready(paths)
-    result = hdfs.provision(hcfg, d)
+    result = homes.provision(hcfg.hdfs, d)
     assert not result.failed
-    final = hdfs.provision(hcfg, d)
+    final = homes.provision(hcfg.hdfs, d)
     assert final.plan.actions == [] and final.plan.existing == final.plan.wanted
 
 
@@ -128,7 +130,7 @@ def test_hostile_names_never_leave_the_prefix() -> None:
 
 
 def test_ad_user_lists_own_home_but_not_anothers(hcfg: Any, prefix: str) -> None:
-    hdfs.provision(hcfg, sync.read(hcfg))
+    homes.provision(hcfg.hdfs, sync.read(hcfg))
     creds = kerberos.password_credentials(f"dataeng1@{s.AD_REALM}", s.USER_PASSWORD)
     with WebHdfs(namenode.webhdfs_url(), creds, pool_size=1) as fs:  # cross-realm SPNEGO
         assert fs.list(f"{prefix}/dataeng1") == []
@@ -140,7 +142,7 @@ def test_quota_by_group_rule(make_config: Any, prefix: str, superfs: WebHdfs) ->
     superfs.mkdirs(prefix, "755")
     cfg = make_config(hdfs={"prefix": prefix, "quotas": [{"group": "grp_analytics", "namespace": 5000,
                                                           "space_bytes": 10 * 2**30}]})
-    hdfs.provision(cfg, sync.read(cfg))
+    homes.provision(cfg.hdfs, sync.read(cfg))
     q = superfs.call("GET", f"{prefix}/datascientist1", "GETQUOTAUSAGE")["QuotaUsage"]  # via nesting
     assert (q["quota"], q["spaceQuota"]) == (5000, 10 * 2**30)
     q = superfs.call("GET", f"{prefix}/dataeng1", "GETQUOTAUSAGE")["QuotaUsage"]
@@ -153,7 +155,7 @@ def test_emr_step_script_creates_the_same_homes_with_hdfs_dfs(make_config: Any, 
     import os
     import subprocess
 
-    from dirkit import hdfs_step
+    from dirkit.homes import script as hdfs_step
     from dirkit.lab import java
 
     paths = LabPaths(Path(lab_status["lab_dir"]))
@@ -161,7 +163,7 @@ def test_emr_step_script_creates_the_same_homes_with_hdfs_dfs(make_config: Any, 
     cfg = make_config(hdfs={"prefix": prefix}, directory={"user_bases": [f"CN=Users,{s.AD_BASE}"]})
     d = sync.read(cfg)
     script = tmp_path / "homes.sh"
-    script.write_text(hdfs_step.render_script(cfg, d))
+    script.write_text(hdfs_step.render_script(cfg.hdfs, d))
     jvm_log = tmp_path / "jvm-starts"
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -188,7 +190,7 @@ exec java -Xmx128m -Djava.security.krb5.conf={krb5} {' '.join(java.JAVA_OPTS)} -
     starts = jvm_log.read_text().splitlines()
     assert len(starts) == 3 + len(wanted)  # stat, mkdir, chmod, then one chown per home
     # The plan agrees: nothing left to do over WebHDFS either.
-    assert hdfs.provision(cfg, d).plan.actions == []
+    assert homes.provision(cfg.hdfs, d).plan.actions == []
     jvm_log.write_text("")
     r = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "all homes present" in r.stdout

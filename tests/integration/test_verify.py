@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
-from dirkit import hdfs, sync, verify
+from dirkit import sync
+from dirkit.homes import provision as homes
+from dirkit.verify import checks as verify
 from dirkit.errors import EXIT_CHECKS_FAILED
-from dirkit.hdfs_client import WebHdfs
+from dirkit.homes.webhdfs import WebHdfs
 from dirkit.lab import namenode
 
 
@@ -26,7 +28,7 @@ def provisioned(make_config: Any) -> Any:
     """Config + snapshot with the seed homes provisioned under /user (the lab's prefix)."""
     cfg = make_config()
     d = sync.read(cfg)
-    hdfs.provision(cfg, d)
+    homes.provision(cfg.hdfs, d)
     return cfg, d
 
 

@@ -78,7 +78,7 @@ def test_run_killed_mid_write_leaves_previous_state(tmp_path: Path) -> None:
 def test_old_schema_is_migrated_and_garbage_is_refused(tmp_path: Path) -> None:
     import sqlite3
 
-    from dirkit.errors import ConfigError
+    from dirkit.errors import EXIT_CONFIG, StateError
 
     old = tmp_path / "old.sqlite"
     db = sqlite3.connect(old)
@@ -89,5 +89,6 @@ def test_old_schema_is_migrated_and_garbage_is_refused(tmp_path: Path) -> None:
     assert StateStore(old).last_meta() == ([], None)
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(ConfigError, match="not a usable dirkit state database"):
+    with pytest.raises(StateError, match="not a usable dirkit state database") as exc:
         StateStore(junk)
+    assert exc.value.exit_code == EXIT_CONFIG  # the message names state.path, like a config error

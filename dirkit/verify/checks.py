@@ -27,14 +27,14 @@ from typing import Any
 import gssapi
 from gssapi.raw.misc import GSSError
 
-from . import hadoop, kerberos
-from .auth_to_local import NoMatchingRule, short_name
-from .config import Config, VerifyConfig, VerifyUser, missing_section
-from .directory.model import Directory
-from .directory.names import NamePolicy
-from .emr import role_mappings
-from .errors import ConfigError, DirkitError
-from .hdfs_client import HdfsError, WebHdfs
+from .. import kerberos
+from ..outputs import hadoop, role_mappings
+from ..outputs.auth_to_local import short_name
+from ..config import Config, VerifyConfig, VerifyUser, ad_site, missing_section
+from ..directory.model import Directory
+from ..directory.names import NamePolicy
+from ..errors import ConfigError, DirkitError, HdfsError, NoMatchingRule
+from ..homes.webhdfs import WebHdfs
 
 CHECKS = ("kerberos", "name", "hdfs", "hive", "emrfs")
 PASS, FAIL, SKIP = "pass", "fail", "skip"
@@ -70,20 +70,6 @@ def _require(cfg: Config) -> VerifyConfig:
     if cfg.verify is None:
         raise missing_section(cfg, "verify")
     return cfg.verify
-
-
-def _explain_ticket_error(service: str, exc: GSSError) -> str:
-    text = str(exc).lower()
-    if "server not found" in text:
-        return (f"no ticket for {service}: the AD KDC has no trust key for the cluster realm "
-                "(krbtgt/<cluster>@<AD>), or the service does not exist")  # fmt: skip
-    if "encryption type" in text or "etype" in text:
-        return f"no ticket for {service}: enctype mismatch between AD's trust key and the cluster KDC"
-    if "cannot contact" in text or "cannot find kdc" in text or "unable to reach" in text:
-        return f"no ticket for {service}: the cluster KDC is unreachable"
-    if "decrypt integrity" in text or "bad integrity" in text:
-        return f"no ticket for {service}: the trust passwords differ on the two sides"
-    return f"no ticket for {service}: {str(exc).strip()}"
 
 
 def _klist_path(ccache: str) -> list[str]:
@@ -125,7 +111,7 @@ class _UserRun:
             target = gssapi.Name(service, gssapi.NameType.kerberos_principal)
             gssapi.SecurityContext(name=target, creds=creds, usage="initiate").step()
         except GSSError as exc:
-            return Check("kerberos", FAIL, "TGT from AD ok; " + _explain_ticket_error(service, exc))
+            return Check("kerberos", FAIL, "TGT from AD ok; " + str(kerberos.ticket_error(service, exc)))
         self.creds = creds
         path = _klist_path(self.ccache)
         return Check("kerberos", PASS, " -> ".join(path) if path else f"TGT from AD, ticket for {service}")
@@ -135,7 +121,7 @@ class _UserRun:
         if realm is None:
             return Check("name", SKIP, "no verify.cluster_realm or emr.cluster_realm configured")
         try:
-            got = short_name(hadoop.auth_to_local(self.cfg), self.principal, realm)
+            got = short_name(hadoop.auth_to_local(ad_site(self.cfg)), self.principal, realm)
         except NoMatchingRule as exc:
             return Check("name", FAIL, f"auth_to_local: {exc}")
         if got != self.expected:
@@ -169,7 +155,7 @@ class _UserRun:
             return Check("hive", SKIP, "no [verify.hive] configured")
         if self.creds is None:
             return Check("hive", SKIP, "no Kerberos credentials (step 1 failed)")
-        argv = [sys.executable, "-m", "dirkit.hive_probe", hv.host, str(hv.port), hv.service_name]
+        argv = [sys.executable, "-m", "dirkit.verify.hive_probe", hv.host, str(hv.port), hv.service_name]
         if hv.probe:
             argv.append(hv.probe)
         env = {**os.environ, "KRB5CCNAME": self.ccache}

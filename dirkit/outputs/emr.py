@@ -6,33 +6,23 @@ import json
 from typing import Any
 from urllib.parse import urlparse
 
-from ..config import Config, EmrConfig, SecretRef, missing_section
+from ..config import AdSite, EmrConfig, SecretRef
 from ..errors import ConfigError
 
 
-def _ad_side(cfg: Config, emr: EmrConfig) -> dict[str, str]:
-    dc = urlparse(cfg.ldap.urls[0]).hostname or ""
+def _ad_side(emr: EmrConfig, ad: AdSite) -> dict[str, str]:
+    dc = urlparse(ad.urls[0]).hostname or ""
     return {
-        "Realm": cfg.directory.realm,
-        "Domain": emr.ad_domain or cfg.directory.realm.lower(),
+        "Realm": ad.realm,
+        "Domain": emr.ad_domain or ad.realm.lower(),
         "AdminServer": emr.ad_admin_server or dc,
         "KdcServer": emr.ad_kdc_server or dc,
     }
 
 
-def check(cfg: Config) -> EmrConfig:
-    if cfg.emr is None:
-        raise missing_section(cfg, "emr")
-    if cfg.emr.cluster_realm == cfg.directory.realm:
-        raise ConfigError("emr.cluster_realm must differ from directory.realm: a cross-realm trust needs two "
-                          f"realm names (both are {cfg.directory.realm})")  # fmt: skip
-    return cfg.emr
-
-
-def security_configuration(cfg: Config) -> dict[str, Any]:
+def security_configuration(emr: EmrConfig, site: AdSite) -> dict[str, Any]:
     """The document for `aws emr create-security-configuration --security-configuration`."""
-    emr = check(cfg)
-    ad = _ad_side(cfg, emr)
+    ad = _ad_side(emr, site)
     if emr.kdc == "cluster-dedicated":
         kerberos: dict[str, Any] = {
             "Provider": "ClusterDedicatedKdc",
@@ -67,10 +57,9 @@ def security_configuration(cfg: Config) -> dict[str, Any]:
     return doc
 
 
-def kerberos_attributes(cfg: Config, reveal: bool = False) -> dict[str, str]:
+def kerberos_attributes(emr: EmrConfig, reveal: bool = False) -> dict[str, str]:
     """`aws emr create-cluster --kerberos-attributes` JSON. Passwords are shown as their secret
     references unless ``reveal`` (then resolved; never logged)."""
-    emr = check(cfg)
     ka = emr.kerberos_attributes
     if ka is None:
         raise ConfigError("emr.kerberos_attributes is missing (kdc_admin_password is required)")
@@ -88,11 +77,10 @@ def kerberos_attributes(cfg: Config, reveal: bool = False) -> dict[str, str]:
     return out
 
 
-def iam_documents(cfg: Config) -> dict[str, Any]:
+def iam_documents(emr: EmrConfig) -> dict[str, Any]:
     """Per mapping role: the trust policy (the EC2 instance-profile role may sts:AssumeRole it)
     and an S3 policy skeleton for the configured buckets; for the EC2 role: a permissions policy
     allowing it to assume the mapping roles."""
-    emr = check(cfg)
     roles = list(dict.fromkeys(m.role for m in emr.role_mappings))
     trust = {
         "Version": "2012-10-17",

@@ -10,7 +10,7 @@ mapping any S3 URI that starts with one of its prefixes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..config import EmrConfig, RoleMappingConfig
@@ -27,6 +27,7 @@ class Decision:
     reason: str
     groups: tuple[str, ...]
     considered: tuple[str, ...] = field(default=())  # one line per mapping tried, in order
+    known: bool = True  # False: the user is not in the AD snapshot (so has no groups)
 
     def to_json(self) -> dict[str, Any]:
         return {"user": self.user, "path": self.path, "role": self.role, "mapping_index": self.mapping_index,
@@ -62,7 +63,7 @@ def explain(emr: EmrConfig, directory: Directory, policy: NamePolicy, user: str,
     name = policy.normalise(user).name or user
     u = directory.user_by_name(name)
     groups = tuple(directory.group_names_of(u)) if u else ()
-    return decide(emr.role_mappings, emr.ec2_role_arn, name, groups, path)
+    return replace(decide(emr.role_mappings, emr.ec2_role_arn, name, groups, path), known=u is not None)
 
 
 def warnings(emr: EmrConfig, directory: Directory, policy: NamePolicy) -> list[str]:

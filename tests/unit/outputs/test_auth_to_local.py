@@ -1,6 +1,7 @@
 import pytest
 
-from dirkit.auth_to_local import NoMatchingRule, short_name
+from dirkit.errors import NoMatchingRule
+from dirkit.outputs.auth_to_local import short_name
 
 RULES = [r"RULE:[1:$1@$0](.*@AD\.DIRKIT\.TEST)s/@.*///L", r"RULE:[2:$1@$0](.*@AD\.DIRKIT\.TEST)s/@.*///L", "DEFAULT"]
 

@@ -13,11 +13,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ..errors import AuthToLocalError, NoMatchingRule
+
 _RULE = re.compile(r"\s*((DEFAULT)|(RULE:\[(\d*):([^\]]*)](\(([^)]*)\))?(s/([^/]*)/([^/]*)/(g)?)?))/?(L)?")
 
 
-class NoMatchingRule(Exception):
-    pass
+def rules_for_realm(realm: str, lower: bool = True) -> list[str]:
+    """Rules mapping ``user@REALM`` and ``user/host@REALM`` to ``user`` (lower-cased with /L),
+    then DEFAULT for the cluster's own realm."""
+    escaped = re.escape(realm).replace("\\-", "-")  # Java regex: dots escaped
+    flag = "/L" if lower else ""
+    return [
+        f"RULE:[1:$1@$0](.*@{escaped})s/@.*//{flag}",
+        f"RULE:[2:$1@$0](.*@{escaped})s/@.*//{flag}",
+        "DEFAULT",
+    ]
 
 
 def _java_replacement(rep: str) -> str:
@@ -33,7 +43,7 @@ def short_name(rules: Sequence[str], principal: str, default_realm: str) -> str:
     for text in rules:
         m = _RULE.fullmatch(text)
         if m is None:
-            raise ValueError(f"not an auth_to_local rule: {text!r}")
+            raise AuthToLocalError(f"not an auth_to_local rule: {text!r}")
         lower = m.group(12) == "L"
         if m.group(2):  # DEFAULT
             if realm == default_realm and len(components) <= 2:

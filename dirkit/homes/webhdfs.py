@@ -21,16 +21,8 @@ import gssapi
 import requests
 from requests_gssapi import OPTIONAL, HTTPSPNEGOAuth
 
-from . import kerberos
-from .errors import DirkitError
-
-
-class HdfsError(DirkitError):
-    """A WebHDFS call failed: the message names the operation, the path and the server's reason."""
-
-
-class HdfsUnavailable(HdfsError):
-    """The NameNode could not be reached or stopped answering."""
+from .. import kerberos
+from ..errors import HdfsError, HdfsUnavailable
 
 
 def check_path(path: str) -> str:
@@ -95,7 +87,7 @@ class WebHdfs:
             except requests.RequestException as exc:
                 raise HdfsUnavailable(f"WebHDFS {op} {path}: NameNode unreachable at {self.base_url} "
                                       f"({type(exc).__name__}); check hdfs.url and that the NameNode is "
-                                      "running") from None  # fmt: skip
+                                      "running") from exc  # fmt: skip
             finally:
                 with self._count_lock:
                     self.requests += 1
@@ -111,7 +103,11 @@ class WebHdfs:
                 reason = ("SPNEGO authentication refused: check the principal and keytab, and that the "
                           "NameNode's HTTP/<host> principal is in its keytab; server said: " + reason)  # fmt: skip
             raise HdfsError(f"WebHDFS {op} {path}: HTTP {r.status_code}: {reason}")
-        return r.json() if r.content else None
+        try:
+            return r.json() if r.content else None
+        except ValueError as exc:  # a proxy or a wrong URL answering HTML, not the NameNode
+            raise HdfsError(f"WebHDFS {op} {path}: HTTP {r.status_code} but not a WebHDFS JSON answer "
+                            f"({r.text.strip()[:120]!r}); check hdfs.url") from exc  # fmt: skip
 
     # -- operations --------------------------------------------------------------------------
     def status(self, path: str) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ Run as a child process by `dirkit verify`: PyHive's SASL layer (pure-sasl + pyke
 uses the process's default credential cache, so each user's check runs in its own process
 with KRB5CCNAME pointing at that user's private cache, and a hard timeout can kill it.
 
-    KRB5CCNAME=FILE:/private/cc python -m dirkit.hive_probe HOST PORT SERVICE [PROBE_SQL]
+    KRB5CCNAME=FILE:/private/cc python -m dirkit.verify.hive_probe HOST PORT SERVICE [PROBE_SQL]
 Prints one JSON object: {"current_user": ..., "probe_rows": ...} or {"error": ...}.
 """
 

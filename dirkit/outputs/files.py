@@ -12,10 +12,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import hadoop, hue
-from .config import Config
-from .directory.model import Directory
-from .emr import documents as emr_docs
+from ..config import Config, ad_site
+from ..directory.model import Directory
+from ..errors import OutputError
+from . import emr, hadoop, hue
 
 
 @dataclass(frozen=True)
@@ -30,16 +30,17 @@ class FileChange:
 def render_all(cfg: Config, directory: Directory | None) -> dict[str, str]:
     """File name -> content for each document the config has a section for."""
     docs: dict[str, str] = {}
+    ad = ad_site(cfg)
     if cfg.emr is not None:
-        docs["emr-security-configuration.json"] = emr_docs.dumps(emr_docs.security_configuration(cfg))
+        docs["emr-security-configuration.json"] = emr.dumps(emr.security_configuration(cfg.emr, ad))
         if cfg.emr.role_mappings:
-            docs["emr-iam.json"] = emr_docs.dumps(emr_docs.iam_documents(cfg))
+            docs["emr-iam.json"] = emr.dumps(emr.iam_documents(cfg.emr))
     if cfg.hue is not None:
-        docs["hue.ini"] = hue.render_ini(cfg, directory)
-        docs["hue-ini-classification.json"] = emr_docs.dumps(hue.render_classification(cfg, directory))
+        docs["hue.ini"] = hue.render_ini(cfg.hue, ad, directory)
+        docs["hue-ini-classification.json"] = emr.dumps(hue.render_classification(cfg.hue, ad, directory))
     if cfg.hadoop is not None:
-        docs["core-site.xml"] = hadoop.render_xml(cfg, directory)
-        docs["core-site-classification.json"] = emr_docs.dumps(hadoop.render_classification(cfg, directory))
+        docs["core-site.xml"] = hadoop.render_xml(cfg.hadoop, ad, directory)
+        docs["core-site-classification.json"] = emr.dumps(hadoop.render_classification(cfg.hadoop, ad, directory))
     return docs
 
 
@@ -47,24 +48,33 @@ def compare(out_dir: Path, docs: dict[str, str]) -> list[FileChange]:
     changes = []
     for name, content in sorted(docs.items()):
         f = out_dir / name
-        if not f.exists():
+        try:
+            old = f.read_bytes()
+        except FileNotFoundError:
             changes.append(FileChange(name, "new"))
-        elif f.read_text(encoding="utf-8") != content:
-            changes.append(FileChange(name, "changed"))
-        else:
-            changes.append(FileChange(name, "unchanged"))
+            continue
+        except OSError as exc:
+            raise OutputError(f"output.directory: cannot read {f} ({exc.strerror})") from exc
+        # Bytes, not text: a file someone saved in another encoding is simply "changed".
+        changes.append(FileChange(name, "unchanged" if old == content.encode("utf-8") else "changed"))
     return changes
 
 
-def write_file(path: Path, content: str) -> None:
+def write_file(path: Path, content: str, mode: int = 0o644) -> None:
     """Replace ``path`` atomically (temp file in the same directory + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path} ({exc.strerror})") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(content)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path} ({exc.strerror})") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

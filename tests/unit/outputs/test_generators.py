@@ -12,15 +12,16 @@ from configobj import ConfigObj
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dirkit import hadoop, hue, render
-from dirkit.config import RoleMappingConfig
+from dirkit.config import RoleMappingConfig, ad_site
 from dirkit.directory.names import NamePolicy
-from dirkit.emr import documents, role_mappings
+from dirkit.outputs import emr as documents
+from dirkit.outputs import files as render
+from dirkit.outputs import hadoop, hue, role_mappings
 from dirkit.errors import ConfigError
 
 from seed_fixture import ACCOUNT, seed_config, seed_config_dict, seed_directory
 
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 ARN = f"arn:aws:iam::{ACCOUNT}:role"
 
 
@@ -49,15 +50,16 @@ def test_no_secret_in_any_document(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIRKIT_TEST_XREALM_PW", "xrealm-S3cret-value")
     cfg = seed_config()
     blob = "".join(render.render_all(cfg, seed_directory()).values())
-    blob += documents.dumps(documents.kerberos_attributes(cfg))
+    blob += documents.dumps(documents.kerberos_attributes(cfg.emr))
     assert "S3cret" not in blob
-    revealed = documents.kerberos_attributes(cfg, reveal=True)
+    revealed = documents.kerberos_attributes(cfg.emr, reveal=True)
     assert revealed["KdcAdminPassword"] == "kdc-S3cret-value"
-    assert documents.kerberos_attributes(cfg)["KdcAdminPassword"] == "<secret env:DIRKIT_TEST_KDC_PW>"
+    assert documents.kerberos_attributes(cfg.emr)["KdcAdminPassword"] == "<secret env:DIRKIT_TEST_KDC_PW>"
 
 
 def test_hue_ini_parses_back_the_way_hue_reads_it() -> None:
-    text = hue.render_ini(seed_config(), seed_directory())
+    cfg = seed_config()
+    text = hue.render_ini(cfg.hue, ad_site(cfg), seed_directory())
     conf = ConfigObj(io.StringIO(text))
     ldap = conf["desktop"]["ldap"]
     server = ldap["ldap_servers"]["dirkit_ad"]
@@ -74,7 +76,8 @@ def test_hue_ini_parses_back_the_way_hue_reads_it() -> None:
 
 
 def test_hue_classification_mirrors_the_ini() -> None:
-    cls = hue.render_classification(seed_config(), seed_directory())
+    cfg = seed_config()
+    cls = hue.render_classification(cfg.hue, ad_site(cfg), seed_directory())
     assert cls[0]["Classification"] == "hue-ini"
     desktop = cls[0]["Configurations"][0]
     ldap = [c for c in desktop["Configurations"] if c["Classification"] == "ldap"][0]
@@ -84,24 +87,24 @@ def test_hue_classification_mirrors_the_ini() -> None:
 
 
 def test_auth_to_local_rules() -> None:
-    assert hadoop.auth_to_local(seed_config()) == [
+    assert hadoop.auth_to_local(ad_site(seed_config())) == [
         r"RULE:[1:$1@$0](.*@AD\.DIRKIT\.TEST)s/@.*///L",
         r"RULE:[2:$1@$0](.*@AD\.DIRKIT\.TEST)s/@.*///L",
         "DEFAULT",
     ]
-    assert hadoop.auth_to_local(seed_config(names={"case": "preserve"}))[0].endswith("s/@.*//")
+    assert hadoop.auth_to_local(ad_site(seed_config(names={"case": "preserve"})))[0].endswith("s/@.*//")
 
 
 def test_hadoop_refuses_starttls_urls() -> None:
-    cfg = seed_config(ldap={"urls": ["ldap://dc1.ad.dirkit.test"], "start_tls": True})
+    # Checked when the config is loaded: a config with [hadoop] is valid only with ldaps:// URLs.
     with pytest.raises(ConfigError, match="cannot use StartTLS"):
-        hadoop.properties(cfg)
+        seed_config(ldap={"urls": ["ldap://dc1.ad.dirkit.test"], "start_tls": True})
 
 
 def test_external_kdc_form() -> None:
     cfg = seed_config(emr={"kdc": "external", "external_admin_server": "kdc.c.internal:749",
                            "external_kdc_server": "kdc.c.internal:88"})
-    k = documents.security_configuration(cfg)["AuthenticationConfiguration"]["KerberosConfiguration"]
+    k = documents.security_configuration(cfg.emr, ad_site(cfg))["AuthenticationConfiguration"]["KerberosConfiguration"]
     assert k["Provider"] == "ExternalKdc"
     assert k["ExternalKdcConfiguration"] == {
         "KdcServerType": "Single", "AdminServer": "kdc.c.internal:749", "KdcServer": "kdc.c.internal:88",
@@ -133,7 +136,7 @@ def test_emr_config_errors_name_the_key(emr: dict[str, object], message: str) ->
 
 def test_realms_must_differ() -> None:
     with pytest.raises(ConfigError, match="must differ from directory.realm"):
-        documents.security_configuration(seed_config(emr={"cluster_realm": "AD.DIRKIT.TEST"}))
+        seed_config(emr={"cluster_realm": "AD.DIRKIT.TEST"})  # checked when the config is loaded
 
 
 def test_seed_explain_matches_the_post() -> None:
@@ -191,7 +194,9 @@ def test_first_match_wins_and_order_is_preserved(mappings: list[RoleMappingConfi
     data["emr"]["role_mappings"] = [{"role": m.role, m.identifier_type.lower() + ("s" if m.identifier_type != "Prefix" else "es"): m.identifiers} for m in mappings]
     from dirkit import config
 
-    rendered = documents.security_configuration(config.from_dict(data))
+    loaded = config.from_dict(data)
+    assert loaded.emr is not None
+    rendered = documents.security_configuration(loaded.emr, ad_site(loaded))
     got = rendered.get("AuthorizationConfiguration", {}).get("EmrFsConfiguration", {}).get("RoleMappings", [])
     assert [(r["Role"], r["Identifiers"]) for r in got] == [(m.role, m.identifiers) for m in mappings]
     assert json.loads(documents.dumps(rendered)) == rendered

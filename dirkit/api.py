@@ -1,0 +1,190 @@
+"""The public API: one ``Dirkit`` object per config, with a method for everything the CLI does.
+
+    from dirkit import Dirkit
+    kit = Dirkit("/etc/dirkit/dirkit.toml")
+    result = kit.sync(dry_run=True)
+    print(result.plan.counts())
+
+Each CLI command is: parse options, one call here, print. Errors are ``DirkitError``
+subclasses (see ``dirkit.errors``) carrying the exit code the CLI uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import kerberos
+from . import sync as engine
+from .config import Config, EmrConfig, HdfsConfig, ad_site, load, missing_section
+from .directory.model import Directory, User
+from .directory.names import NamePolicy
+from .directory.source import DirectorySource
+from .errors import NotFoundError
+from .homes import script
+from .homes.provision import HomesResult, HomesTarget, provision
+from .outputs import emr, hadoop, hue, role_mappings
+from .outputs.files import write_file
+from .plan import Plan
+from .state import Run, StateStore
+from .verify.checks import UserReport, verify
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A generated document and the warnings found while checking it against AD."""
+
+    text: str
+    warnings: tuple[str, ...] = ()
+
+
+class Dirkit:
+    """dirkit for one config. ``source`` replaces AD as the directory to read (tests use an
+    in-memory one), ``homes_target`` replaces WebHDFS for HDFS homes; ``progress`` receives
+    progress lines for a person watching."""
+
+    def __init__(self, config: Config | str | Path | None = None, *, source: DirectorySource | None = None,
+                 homes_target: HomesTarget | None = None, progress: Progress | None = None) -> None:  # fmt: skip
+        self.config = config if isinstance(config, Config) else load(config)
+        self.source = source
+        self.homes_target = homes_target
+        self.progress = progress
+        self.names = NamePolicy(self.config.names, self.config.directory.realm)
+        kerberos.use_krb5_conf(self.config.kerberos.krb5_conf)
+
+    # -- the directory -------------------------------------------------------------------
+    def read(self) -> Directory:
+        """Read AD now (the whole configured scope; never a partial picture)."""
+        return engine.read(self.config, self.source, self.progress)
+
+    def last_snapshot(self) -> Directory:
+        """The last applied snapshot; NotFoundError when no sync has been applied yet."""
+        with StateStore(self.config.state.path) as store:
+            d = store.last_snapshot()
+        if d is None:
+            raise NotFoundError(f"no applied snapshot in {self.config.state.path} yet: run `dirkit sync` first, "
+                                "or drop --from-state")  # fmt: skip
+        return d
+
+    def snapshot(self, *, from_state: bool = False) -> Directory:
+        """What dirkit sees: a fresh read, or the last applied snapshot."""
+        return self.last_snapshot() if from_state else self.read()
+
+    def find_user(self, name: str, *, from_state: bool = False) -> tuple[Directory, User]:
+        """A user by any spelling (``User@REALM``, other case) or by sAMAccountName."""
+        d = self.snapshot(from_state=from_state)
+        wanted = self.names.normalise(name).name
+        u = (d.user_by_name(wanted) if wanted else None) or next((x for x in d.users.values() if x.sam == name), None)
+        if u is None:
+            raise NotFoundError(f"no user {name!r} in the snapshot")
+        return d, u
+
+    # -- sync ----------------------------------------------------------------------------
+    def plan(self) -> tuple[Directory, Plan]:
+        """Read and plan against the last applied state. Changes nothing."""
+        return engine.plan(self.config, self.source, self.progress)
+
+    def sync(self, *, dry_run: bool = False, allow_removals: bool = False) -> engine.SyncResult:
+        """Read, plan and (unless ``dry_run``) apply: state, documents, HDFS homes."""
+        return engine.sync(self.config, dry_run=dry_run, allow_removals=allow_removals, progress=self.progress,
+                           source=self.source, homes_target=self.homes_target)  # fmt: skip
+
+    def history(self, limit: int = 20) -> list[Run]:
+        with StateStore(self.config.state.path) as store:
+            return store.runs(limit)
+
+    # -- documents -----------------------------------------------------------------------
+    def security_configuration(self, *, check: bool = True, from_state: bool = False) -> Document:
+        """The EMR security configuration; with ``check``, role mappings are checked against
+        the AD snapshot (identifiers missing, renamed by the names policy, or shadowed)."""
+        e = self._emr()
+        text = emr.dumps(emr.security_configuration(e, ad_site(self.config)))
+        warnings: list[str] = []
+        if check and e.role_mappings:
+            warnings = role_mappings.warnings(e, self.snapshot(from_state=from_state), self.names)
+        return Document(text, tuple(warnings))
+
+    def explain(self, user: str, path: str, *, from_state: bool = False) -> role_mappings.Decision:
+        """Which IAM role EMRFS would use for ``user`` on ``path``, and why."""
+        return role_mappings.explain(self._emr(), self.snapshot(from_state=from_state), self.names, user, path)
+
+    def iam_documents(self) -> Document:
+        return Document(emr.dumps(emr.iam_documents(self._emr())))
+
+    def kerberos_attributes(self, *, reveal_secrets: bool = False) -> Document:
+        return Document(emr.dumps(emr.kerberos_attributes(self._emr(), reveal_secrets)))
+
+    def hue_config(self, fmt: str = "ini", *, from_state: bool = False) -> Document:
+        """Hue's LDAP block (``ini``) or the EMR ``hue-ini`` classification (``classification``)."""
+        h = self.config.hue
+        if h is None:
+            raise missing_section(self.config, "hue")
+        d = self.last_snapshot() if from_state else None
+        ad = ad_site(self.config)
+        if fmt == "ini":
+            return Document(hue.render_ini(h, ad, d))
+        return Document(emr.dumps(hue.render_classification(h, ad, d)))
+
+    def core_site(self, fmt: str = "xml", *, from_state: bool = False) -> Document:
+        """auth_to_local and LDAP group mapping as core-site XML or an EMR classification.
+        From the last snapshot, users whose groups LdapGroupsMapping cannot see are warned about."""
+        h = self.config.hadoop
+        if h is None:
+            raise missing_section(self.config, "hadoop")
+        d = self.last_snapshot() if from_state else None
+        ad = ad_site(self.config)
+        if fmt == "xml":
+            text = hadoop.render_xml(h, ad, d)
+        else:
+            text = emr.dumps(hadoop.render_classification(h, ad, d))
+        warnings = []
+        gaps = hadoop.primary_group_gaps(d, non_default_only=True) if d is not None else {}
+        if gaps:
+            user, groups = next(iter(gaps.items()))
+            warnings.append(f"{len(gaps)} user(s) get groups only through their AD primary group, which "
+                            f"LdapGroupsMapping cannot see (memberOf leaves it out), e.g. {user}: "
+                            f"{', '.join(groups)}. SSSD (EMR's default group mapping) does see them.")  # fmt: skip
+        return Document(text, tuple(warnings))
+
+    def _emr(self) -> EmrConfig:
+        if self.config.emr is None:
+            raise missing_section(self.config, "emr")
+        return self.config.emr
+
+    # -- HDFS homes ----------------------------------------------------------------------
+    def provision_homes(self, *, from_state: bool = False, dry_run: bool = False, fix_drift: bool = False,
+                        lock_departed: bool = False) -> HomesResult:  # fmt: skip
+        """Make every enabled user's home exist as the policy says. Failures of single users
+        are in ``result.failed`` (the others are done); an unreachable NameNode raises."""
+        return provision(self._hdfs(), self.snapshot(from_state=from_state), dry_run=dry_run, fix_drift=fix_drift,
+                         lock_departed=lock_departed, progress=self.progress, fs=self.homes_target)  # fmt: skip
+
+    def write_emr_step(self, out_dir: Path, script_uri: str, *, from_state: bool = False) -> list[Path]:
+        """Write the `hdfs dfs` homes script and the EMR step that runs it; returns the paths."""
+        steps = script.dumps(script.render_step(script_uri))  # a bad URI fails before reading AD
+        h = self._hdfs()
+        docs = {"dirkit-homes.sh": script.render_script(h, self.snapshot(from_state=from_state)),
+                "emr-steps.json": steps}  # fmt: skip
+        for name, text in docs.items():
+            write_file(out_dir / name, text)
+        return [out_dir / name for name in docs]
+
+    def _hdfs(self) -> HdfsConfig:
+        if self.config.hdfs is None:
+            raise missing_section(self.config, "hdfs")
+        return self.config.hdfs
+
+    # -- verify --------------------------------------------------------------------------
+    def verify(self, users: Sequence[str] = (), *, from_state: bool = False) -> list[UserReport]:
+        """Can these configured test identities (default: all) really use the cluster?"""
+        if self.config.verify is None:
+            raise missing_section(self.config, "verify")
+        return verify(self.config, self.snapshot(from_state=from_state), list(users) or None)
+
+
+def write_document(doc: Document, out: Path) -> None:
+    """Write a generated document atomically (the CLI's ``--out``)."""
+    write_file(out, doc.text)

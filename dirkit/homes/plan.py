@@ -1,0 +1,109 @@
+"""Pure planning of HDFS homes: the wanted homes (policy.py) and one listing of the prefix
+-> actions and reports. No I/O here, so every case is a fast unit test."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import HdfsConfig
+from ..directory.model import Directory
+from .policy import wanted_homes
+
+# Action kinds, in the order a run applies them per user.
+CREATE, FIX_OWNER, FIX_MODE, QUOTA, LOCK = "create", "fix_owner", "fix_mode", "set_quota", "lock"
+
+
+@dataclass(frozen=True)
+class HomeAction:
+    kind: str  # create | fix_owner | fix_mode | set_quota | lock
+    user: str
+    path: str
+    detail: str = ""  # for people; the fields below are what is applied
+    owner: str = ""
+    group: str = ""
+    mode: str = ""
+    namespace: int | None = None
+    space: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "user": self.user, "path": self.path, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class HomeReport:
+    """Something about a home that is reported, not (or not yet) acted on."""
+
+    kind: str  # drift | departed | refused
+    path: str
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "path": self.path, "detail": self.detail}
+
+
+@dataclass
+class HomesPlan:
+    prefix: str
+    actions: list[HomeAction] = field(default_factory=list)
+    reports: list[HomeReport] = field(default_factory=list)
+    wanted: int = 0
+    existing: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"prefix": self.prefix, "wanted": self.wanted, "existing": self.existing,
+                "actions": [a.to_json() for a in self.actions], "reports": [r.to_json() for r in self.reports]}  # fmt: skip
+
+
+def plan_homes(cfg: HdfsConfig, d: Directory, listing: list[dict[str, Any]], *, fix_drift: bool = False,
+               lock_departed: bool = False) -> HomesPlan:  # fmt: skip
+    """The snapshot and one listing of the prefix -> actions and reports."""
+    prefix = cfg.prefix
+    plan = HomesPlan(prefix=prefix)
+    existing = {e["pathSuffix"]: e for e in listing}
+    plan.existing = len(existing)
+    homes, refused = wanted_homes(cfg, d)
+    for name in refused:
+        plan.reports.append(HomeReport("refused", posixpath.join(prefix, name), f"unsafe home path for {name!r}"))
+    plan.wanted = len(homes)
+    for h in homes:
+        have = existing.get(h.user)
+        if have is None:
+            plan.actions.append(HomeAction(CREATE, h.user, h.path, f"owner {h.owner}:{h.group} mode {h.mode}",
+                                           owner=h.owner, group=h.group, mode=h.mode))  # fmt: skip
+            if h.quota:
+                plan.actions.append(HomeAction(QUOTA, h.user, h.path, f"namespace {h.quota.namespace} space "
+                                               f"{h.quota.space_bytes}", namespace=h.quota.namespace,
+                                               space=h.quota.space_bytes))  # fmt: skip
+            continue
+        if have.get("type") != "DIRECTORY":
+            plan.reports.append(HomeReport("drift", h.path, f"is a {have.get('type', '?').lower()}, not a directory"))
+            continue
+        if (have.get("owner"), have.get("group")) != (h.owner, h.group):
+            detail = f"owner {have.get('owner')}:{have.get('group')}, want {h.owner}:{h.group}"
+            if fix_drift:
+                plan.actions.append(HomeAction(FIX_OWNER, h.user, h.path, detail, owner=h.owner, group=h.group))
+            else:
+                plan.reports.append(HomeReport("drift", h.path, detail + " (--fix-drift fixes it)"))
+        if have.get("permission") != h.mode:
+            detail = f"mode {have.get('permission')}, want {h.mode}"
+            if fix_drift:
+                plan.actions.append(HomeAction(FIX_MODE, h.user, h.path, detail, mode=h.mode))
+            else:
+                plan.reports.append(HomeReport("drift", h.path, detail + " (--fix-drift fixes it)"))
+    enabled = {h.user for h in homes} | set(refused)
+    named = {u.name for u in d.named_users()}
+    for name, entry in sorted(existing.items()):
+        if name in enabled:
+            continue
+        path = posixpath.join(prefix, name)
+        if name not in named:
+            why = "no AD user by this name (left AD, out of scope, or not an AD home)"
+        else:
+            why = "the AD user is disabled"
+        if lock_departed and entry.get("type") == "DIRECTORY" and entry.get("permission") != "0":
+            plan.actions.append(HomeAction(LOCK, name, path, why, mode="0"))
+        else:
+            plan.reports.append(HomeReport("departed", path, why + "; home kept"))
+    return plan
