@@ -43,8 +43,20 @@ CONCURRENCY = 8
 
 
 def synthetic_directory(n: int) -> Directory:
-    users = [RawUser(f"g{i}", f"CN=benchuser{i:05d},DC=x", f"benchuser{i:05d}", f"S-1-5-21-1-2-3-{5000 + i}",
-                     None, None, 512, 513, i) for i in range(n)]  # fmt: skip
+    users = [
+        RawUser(
+            f"g{i}",
+            f"CN=benchuser{i:05d},DC=x",
+            f"benchuser{i:05d}",
+            f"S-1-5-21-1-2-3-{5000 + i}",
+            None,
+            None,
+            512,
+            513,
+            i,
+        )
+        for i in range(n)
+    ]
     return build(users, [], NamePolicy(), ["DC=x"])
 
 
@@ -106,8 +118,11 @@ def main() -> None:
             ours.append(res.seconds)
             reqs, rerun_r = res.requests, again.requests
             rerun_t.append(again.seconds)
-            print(f"round {r + 1}: raw client {tf:.2f}s, dirkit {res.seconds:.2f}s ({res.requests} requests), "
-                  f"re-run {again.seconds:.3f}s ({again.requests} requests)", file=sys.stderr)
+            print(
+                f"round {r + 1}: raw client {tf:.2f}s, dirkit {res.seconds:.2f}s ({res.requests} requests), "
+                f"re-run {again.seconds:.3f}s ({again.requests} requests)",
+                file=sys.stderr,
+            )
     f, o = statistics.median(floor), statistics.median(ours)
     print(f"{a.homes} new homes, concurrency {CONCURRENCY}")
     print(f"raw WebHDFS client (protocol floor), median of {a.rounds}: {f:.2f}s ({2 * a.homes} requests)")

@@ -24,10 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
-
 from typing import Any
+
+import tomllib
 
 from dirkit.directory.reader import GROUP_ATTRS, USER_ATTRS
 from dirkit.lab import Lab
@@ -75,9 +75,28 @@ def main() -> None:
     status = lab.status()
     cfg = tomllib.loads(Path(status["config"]).read_text())
     env = {**os.environ, "LDAPTLS_CACERT": status["ca_cert"], "KRB5_CONFIG": status["krb5_conf"]}
-    ldapsearch = ["ldapsearch", "-LLL", "-x", "-H", f"ldaps://{s.AD_HOST}", "-D", f"Administrator@{s.AD_REALM}",
-                  "-w", s.ADMIN_PASSWORD, "-b", s.AD_BASE, "-E", "pr=1000/noprompt", "-a", "never"]
-    users_cmd = [*ldapsearch, cfg["directory"].get("user_filter", "(&(objectCategory=person)(objectClass=user))"), *USER_ATTRS]
+    ldapsearch = [
+        "ldapsearch",
+        "-LLL",
+        "-x",
+        "-H",
+        f"ldaps://{s.AD_HOST}",
+        "-D",
+        f"Administrator@{s.AD_REALM}",
+        "-w",
+        s.ADMIN_PASSWORD,
+        "-b",
+        s.AD_BASE,
+        "-E",
+        "pr=1000/noprompt",
+        "-a",
+        "never",
+    ]
+    users_cmd = [
+        *ldapsearch,
+        cfg["directory"].get("user_filter", "(&(objectCategory=person)(objectClass=user))"),
+        *USER_ATTRS,
+    ]
     groups_cmd = [*ldapsearch, "(objectClass=group)", *GROUP_ATTRS, "member"]
     dirkit = [str(REPO / ".venv" / "bin" / "dirkit"), "sync", "--json"]
 
@@ -101,16 +120,21 @@ def main() -> None:
             rss += [peak, peak2]
             stats = json.loads(out)["stats"]
             searches.update((stats["ldap_searches"], json.loads(out2)["stats"]["ldap_searches"]))
-            print(f"round {r + 1}: ldapsearch {floor[-1]:.2f}s ({out_u.count('dn: ')} users, "
-                  f"{out_g.count('dn: ')} groups)  dirkit sync first run {td:.2f}s, steady {ts:.2f}s  "
-                  f"peak RSS {max(peak, peak2)} MiB", file=sys.stderr)
+            print(
+                f"round {r + 1}: ldapsearch {floor[-1]:.2f}s ({out_u.count('dn: ')} users, "
+                f"{out_g.count('dn: ')} groups)  dirkit sync first run {td:.2f}s, steady {ts:.2f}s  "
+                f"peak RSS {max(peak, peak2)} MiB",
+                file=sys.stderr,
+            )
     f, d, st = statistics.median(floor), statistics.median(ours), statistics.median(steady)
     print(f"users={stats['users']} groups={stats['groups']} memberships={stats['memberships']}")
     print(f"floor (ldapsearch users+groups, median of {a.rounds}):      {f:.2f}s")
     print(f"dirkit sync, first run (empty state: everything new):   {d:.2f}s  ratio {d / f:.2f}")
     print(f"dirkit sync, steady state (previous snapshot, no change): {st:.2f}s  ratio {st / f:.2f}  (goal <= 1.5)")
-    print("(first run: full read + model + closure + full plan + snapshot write; steady state: full read +\n"
-          " model + closure + plan digest equal to the stored one, so no snapshot load or write)")
+    print(
+        "(first run: full read + model + closure + full plan + snapshot write; steady state: full read +\n"
+        " model + closure + plan digest equal to the stored one, so no snapshot load or write)"
+    )
     print(f"LDAP searches per dirkit sync: {sorted(searches)}")
     print(f"dirkit peak RSS: {max(rss)} MiB")
 

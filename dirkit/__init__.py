@@ -8,7 +8,8 @@ it), the config loader, the value objects its methods return, and the exception 
 __version__ = "0.1.0"
 
 from .api import Dirkit, Document
-from .config import Config, load as load_config
+from .config import Config
+from .config import load as load_config
 from .directory.model import Directory, Group, User
 from .directory.source import DirectorySource, MemorySource
 from .errors import DirkitError
@@ -20,7 +21,22 @@ from .sync import SyncResult
 from .verify.checks import UserReport
 
 __all__ = [
-    "Change", "Config", "Decision", "Directory", "DirectorySource", "DirkitError", "Dirkit", "Document",
-    "Group", "HomesResult", "HomesTarget", "MemorySource", "Plan", "Run", "SyncResult", "User",
-    "UserReport", "load_config",
-]  # fmt: skip
+    "Change",
+    "Config",
+    "Decision",
+    "Directory",
+    "DirectorySource",
+    "DirkitError",
+    "Dirkit",
+    "Document",
+    "Group",
+    "HomesResult",
+    "HomesTarget",
+    "MemorySource",
+    "Plan",
+    "Run",
+    "SyncResult",
+    "User",
+    "UserReport",
+    "load_config",
+]

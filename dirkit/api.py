@@ -46,8 +46,14 @@ class Dirkit:
     in-memory one), ``homes_target`` replaces WebHDFS for HDFS homes; ``progress`` receives
     progress lines for a person watching."""
 
-    def __init__(self, config: Config | str | Path | None = None, *, source: DirectorySource | None = None,
-                 homes_target: HomesTarget | None = None, progress: Progress | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: Config | str | Path | None = None,
+        *,
+        source: DirectorySource | None = None,
+        homes_target: HomesTarget | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self.config = config if isinstance(config, Config) else load(config)
         self.source = source
         self.homes_target = homes_target
@@ -65,8 +71,9 @@ class Dirkit:
         with StateStore(self.config.state.path) as store:
             d = store.last_snapshot()
         if d is None:
-            raise NotFoundError(f"no applied snapshot in {self.config.state.path} yet: run `dirkit sync` first, "
-                                "or drop --from-state")  # fmt: skip
+            raise NotFoundError(
+                f"no applied snapshot in {self.config.state.path} yet: run `dirkit sync` first, or drop --from-state"
+            )
         return d
 
     def snapshot(self, *, from_state: bool = False) -> Directory:
@@ -89,8 +96,14 @@ class Dirkit:
 
     def sync(self, *, dry_run: bool = False, allow_removals: bool = False) -> engine.SyncResult:
         """Read, plan and (unless ``dry_run``) apply: state, documents, HDFS homes."""
-        return engine.sync(self.config, dry_run=dry_run, allow_removals=allow_removals, progress=self.progress,
-                           source=self.source, homes_target=self.homes_target)  # fmt: skip
+        return engine.sync(
+            self.config,
+            dry_run=dry_run,
+            allow_removals=allow_removals,
+            progress=self.progress,
+            source=self.source,
+            homes_target=self.homes_target,
+        )
 
     def history(self, limit: int = 20) -> list[Run]:
         with StateStore(self.config.state.path) as store:
@@ -144,9 +157,11 @@ class Dirkit:
         gaps = hadoop.primary_group_gaps(d, non_default_only=True) if d is not None else {}
         if gaps:
             user, groups = next(iter(gaps.items()))
-            warnings.append(f"{len(gaps)} user(s) get groups only through their AD primary group, which "
-                            f"LdapGroupsMapping cannot see (memberOf leaves it out), e.g. {user}: "
-                            f"{', '.join(groups)}. SSSD (EMR's default group mapping) does see them.")  # fmt: skip
+            warnings.append(
+                f"{len(gaps)} user(s) get groups only through their AD primary group, which "
+                f"LdapGroupsMapping cannot see (memberOf leaves it out), e.g. {user}: "
+                f"{', '.join(groups)}. SSSD (EMR's default group mapping) does see them."
+            )
         return Document(text, tuple(warnings))
 
     def _emr(self) -> EmrConfig:
@@ -155,19 +170,29 @@ class Dirkit:
         return self.config.emr
 
     # -- HDFS homes ----------------------------------------------------------------------
-    def provision_homes(self, *, from_state: bool = False, dry_run: bool = False, fix_drift: bool = False,
-                        lock_departed: bool = False) -> HomesResult:  # fmt: skip
+    def provision_homes(
+        self, *, from_state: bool = False, dry_run: bool = False, fix_drift: bool = False, lock_departed: bool = False
+    ) -> HomesResult:
         """Make every enabled user's home exist as the policy says. Failures of single users
         are in ``result.failed`` (the others are done); an unreachable NameNode raises."""
-        return provision(self._hdfs(), self.snapshot(from_state=from_state), dry_run=dry_run, fix_drift=fix_drift,
-                         lock_departed=lock_departed, progress=self.progress, fs=self.homes_target)  # fmt: skip
+        return provision(
+            self._hdfs(),
+            self.snapshot(from_state=from_state),
+            dry_run=dry_run,
+            fix_drift=fix_drift,
+            lock_departed=lock_departed,
+            progress=self.progress,
+            fs=self.homes_target,
+        )
 
     def write_emr_step(self, out_dir: Path, script_uri: str, *, from_state: bool = False) -> list[Path]:
         """Write the `hdfs dfs` homes script and the EMR step that runs it; returns the paths."""
         steps = script.dumps(script.render_step(script_uri))  # a bad URI fails before reading AD
         h = self._hdfs()
-        docs = {"dirkit-homes.sh": script.render_script(h, self.snapshot(from_state=from_state)),
-                "emr-steps.json": steps}  # fmt: skip
+        docs = {
+            "dirkit-homes.sh": script.render_script(h, self.snapshot(from_state=from_state)),
+            "emr-steps.json": steps,
+        }
         for name, text in docs.items():
             write_file(out_dir / name, text)
         return [out_dir / name for name in docs]

@@ -42,15 +42,23 @@ class DirkitGroup(click.Group):
                 import traceback
 
                 traceback.print_exc()
-            _err(f"dirkit: internal error (a bug in dirkit, please report it with the output of -v): "
-                 f"{type(exc).__name__}: {exc}")  # fmt: skip
+            _err(
+                f"dirkit: internal error (a bug in dirkit, please report it with the output of -v): "
+                f"{type(exc).__name__}: {exc}"
+            )
             ctx.exit(EXIT_FAILURE)
 
 
 @click.group(cls=DirkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dirkit")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              envvar="DIRKIT_LOG_FORMAT", help="Log lines on stderr: key=value text or JSON lines.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="DIRKIT_LOG_FORMAT",
+    help="Log lines on stderr: key=value text or JSON lines.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def main(log_format: str, verbose: bool) -> None:
     """dirkit: Active Directory + Kerberos for multi-tenant Hadoop/EMR clusters.
@@ -82,7 +90,11 @@ def _kit(config_path: str | None) -> Dirkit:
 
 
 config_option = click.option(
-    "-c", "--config", "config_path", type=click.Path(dir_okay=False), envvar="DIRKIT_CONFIG",
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="DIRKIT_CONFIG",
     help="Config file (default: $DIRKIT_CONFIG, then /etc/dirkit/dirkit.toml).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see docs/json.md).")
@@ -130,9 +142,16 @@ def sync_cmd(config_path: str | None, as_json: bool, dry_run: bool, allow_remova
     """
     result = _kit(config_path).sync(dry_run=dry_run, allow_removals=allow_removals)
     if as_json:
-        _emit_json({**result.plan.to_json(), "applied": result.applied, "run_id": result.run_id,
-                    "stats": dict(result.directory.stats), "files": [f.to_json() for f in result.files],
-                    "homes": result.homes.to_json() if result.homes else None})  # fmt: skip
+        _emit_json(
+            {
+                **result.plan.to_json(),
+                "applied": result.applied,
+                "run_id": result.run_id,
+                "stats": dict(result.directory.stats),
+                "files": [f.to_json() for f in result.files],
+                "homes": result.homes.to_json() if result.homes else None,
+            }
+        )
     else:
         _print_plan(result.plan)
         for f in result.files:
@@ -141,8 +160,10 @@ def sync_cmd(config_path: str | None, as_json: bool, dry_run: bool, allow_remova
         if result.homes is not None:
             _print_homes(result.homes, not result.applied)
         verb = "applied" if result.applied else "dry run, nothing applied"
-        click.echo(f"{verb}: {len(result.plan.changes)} change(s), {result.directory.stats['users']} users, "
-                   f"{result.directory.stats['groups']} groups in {result.seconds:.2f}s")  # fmt: skip
+        click.echo(
+            f"{verb}: {len(result.plan.changes)} change(s), {result.directory.stats['users']} users, "
+            f"{result.directory.stats['groups']} groups in {result.seconds:.2f}s"
+        )
 
 
 @main.command("snapshot")
@@ -169,18 +190,26 @@ def snapshot_cmd(config_path: str | None, as_json: bool, user_name: str | None, 
     elif user_name is not None:
         click.echo(f"{data['name']} ({data['dn']}){'' if data['enabled'] else '  [disabled]'}")
         for g in data["groups"]:
-            how = "primary group" if g["primary"] and g["direct"] else ("direct" if g["direct"] else "via " + " > ".join(g["via"]))
+            how = (
+                "primary group"
+                if g["primary"] and g["direct"]
+                else ("direct" if g["direct"] else "via " + " > ".join(g["via"]))
+            )
             click.echo(f"  {g['group'] or g['sam_account_name'] + ' (unusable name)':<32} {how}")
     else:
         for u in data["users"]:
             flag = "" if u["enabled"] else " [disabled]"
-            click.echo(f"{u['name'] or '(excluded) ' + u['sam_account_name']}{flag}: "
-                       f"{', '.join(g['group'] for g in u['groups'] if g['group'])}")  # fmt: skip
+            click.echo(
+                f"{u['name'] or '(excluded) ' + u['sam_account_name']}{flag}: "
+                f"{', '.join(g['group'] for g in u['groups'] if g['group'])}"
+            )
         for i in data["issues"]:
             click.echo(f"issue {i['kind']}: {i['dn']}: {i['detail']}")
         s = data["stats"]
-        click.echo(f"{s['users']} users, {s['groups']} groups, {s['memberships']} memberships, "
-                   f"{s['issues']} issues; {s['ldap_searches']} LDAP searches")  # fmt: skip
+        click.echo(
+            f"{s['users']} users, {s['groups']} groups, {s['memberships']} memberships, "
+            f"{s['issues']} issues; {s['ldap_searches']} LDAP searches"
+        )
 
 
 @main.command("history")
@@ -234,8 +263,9 @@ def _write_out(doc: Document, out: str | None) -> None:
 
 
 out_option = click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
-from_state_option = click.option("--from-state", is_flag=True,
-                                 help="Use the last applied snapshot instead of reading AD.")  # fmt: skip
+from_state_option = click.option(
+    "--from-state", is_flag=True, help="Use the last applied snapshot instead of reading AD."
+)
 
 
 @main.group()
@@ -299,8 +329,9 @@ def emr_iam(config_path: str | None, out: str | None) -> None:
 @emr.command("kerberos-attributes")
 @config_option
 @out_option
-@click.option("--reveal-secrets", is_flag=True,
-              help="Resolve the password references and print the real values (never logged).")  # fmt: skip
+@click.option(
+    "--reveal-secrets", is_flag=True, help="Resolve the password references and print the real values (never logged)."
+)
 def emr_kerberos_attributes(config_path: str | None, out: str | None, reveal_secrets: bool) -> None:
     """The --kerberos-attributes JSON for `aws emr create-cluster`.
 
@@ -370,14 +401,16 @@ def hdfs() -> None:
 @click.option("--dry-run", is_flag=True, help="Plan only: print what would be done.")
 @click.option("--fix-drift", is_flag=True, help="Fix owner, group and mode of existing homes that differ.")
 @click.option("--lock-departed", is_flag=True, help="Set mode 000 on homes of users who left AD or are disabled.")
-def hdfs_provision(config_path: str | None, as_json: bool, from_state: bool, dry_run: bool, fix_drift: bool,
-                   lock_departed: bool) -> None:  # fmt: skip
+def hdfs_provision(
+    config_path: str | None, as_json: bool, from_state: bool, dry_run: bool, fix_drift: bool, lock_departed: bool
+) -> None:
     """Make every enabled AD user's home exist with the right owner, group and mode.
 
     Exit code 8 if some users failed (the others are done); 5 if the NameNode is unreachable.
     """
-    result = _kit(config_path).provision_homes(from_state=from_state, dry_run=dry_run, fix_drift=fix_drift,
-                                               lock_departed=lock_departed)  # fmt: skip
+    result = _kit(config_path).provision_homes(
+        from_state=from_state, dry_run=dry_run, fix_drift=fix_drift, lock_departed=lock_departed
+    )
     if as_json:
         _emit_json({**result.to_json(), "dry_run": dry_run})
     else:
@@ -390,10 +423,18 @@ def hdfs_provision(config_path: str | None, as_json: bool, from_state: bool, dry
 @hdfs.command("emr-step")
 @config_option
 @from_state_option
-@click.option("--out-dir", type=click.Path(file_okay=False), required=True,
-              help="Where to write dirkit-homes.sh and emr-steps.json.")
-@click.option("--script-uri", default="s3://CHANGE-ME/dirkit/dirkit-homes.sh", show_default=True,
-              help="Where you will upload the script; the step fetches it from there.")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Where to write dirkit-homes.sh and emr-steps.json.",
+)
+@click.option(
+    "--script-uri",
+    default="s3://CHANGE-ME/dirkit/dirkit-homes.sh",
+    show_default=True,
+    help="Where you will upload the script; the step fetches it from there.",
+)
 def hdfs_emr_step(config_path: str | None, from_state: bool, out_dir: str, script_uri: str) -> None:
     """A script creating the homes with `hdfs dfs` (few JVM starts), and the EMR step running it.
 
@@ -418,9 +459,11 @@ def _print_homes(result: Any, dry_run: bool) -> None:
     for a, err in result.failed:
         click.echo(f"FAILED     {a.path}: {err}")
     verb = "would do" if dry_run else "done"
-    click.echo(f"{plan.wanted} homes wanted under {plan.prefix}, {plan.existing} present; "
-               f"{len(plan.actions)} action(s) {verb}, {len(result.failed)} failed, {len(plan.reports)} reported; "
-               f"{result.requests} WebHDFS requests in {result.seconds:.2f}s")  # fmt: skip
+    click.echo(
+        f"{plan.wanted} homes wanted under {plan.prefix}, {plan.existing} present; "
+        f"{len(plan.actions)} action(s) {verb}, {len(result.failed)} failed, {len(plan.reports)} reported; "
+        f"{result.requests} WebHDFS requests in {result.seconds:.2f}s"
+    )
 
 
 @main.command("verify")
@@ -472,8 +515,14 @@ def lab() -> None:
 
 
 @lab.command("up")
-@click.option("--bulk", "bulk_users", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Also load this many bulk users (500 groups, one 5,000-member group).")
+@click.option(
+    "--bulk",
+    "bulk_users",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also load this many bulk users (500 groups, one 5,000-member group).",
+)
 @click.option("--fresh", is_flag=True, help="Provision the AD database again instead of using the cache.")
 @click.option("--no-hdfs", is_flag=True, help="Do not start the HDFS NameNode (it needs Java and Maven).")
 @click.option("--no-hive", is_flag=True, help="Do not start HiveServer2 (Spark Thrift Server, ~0.5 GB).")
@@ -489,8 +538,10 @@ def lab_up(bulk_users: int, fresh: bool, no_hdfs: bool, no_hive: bool, as_json: 
         _emit_json({**status, "startup_seconds": round(report.seconds, 2), "provisioned": report.provisioned})
     else:
         _print_status(status)
-        click.echo(f"lab up in {report.seconds:.1f}s ({'provisioned' if report.provisioned else 'from cache'}); "
-                   f"config: {status['config']}")  # fmt: skip
+        click.echo(
+            f"lab up in {report.seconds:.1f}s ({'provisioned' if report.provisioned else 'from cache'}); "
+            f"config: {status['config']}"
+        )
     if not status["ready"]:
         sys.exit(EXIT_LAB)
 
@@ -514,8 +565,11 @@ def lab_status(as_json: bool) -> None:
 
 
 @lab.command("down")
-@click.option("--purge", is_flag=True, help="Also delete lab state, loopback aliases and the /etc/hosts block "
-              "(the cached AD database is kept).")  # fmt: skip
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Also delete lab state, loopback aliases and the /etc/hosts block (the cached AD database is kept).",
+)
 def lab_down(purge: bool) -> None:
     """Stop the lab's processes."""
     from .lab import Lab

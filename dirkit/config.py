@@ -63,8 +63,10 @@ class SecretRef(str):
 def _secret(v: Any) -> SecretRef:
     if not isinstance(v, str) or not v.startswith(SECRET_SCHEMES) or len(v.split(":", 1)[1]) == 0:
         # Do not echo the value: it may be a plaintext password pasted by mistake.
-        raise ValueError("must be a secret reference: env:NAME, file:/path or command:/path/to/helper "
-                         "(plaintext passwords are not accepted)")  # fmt: skip
+        raise ValueError(
+            "must be a secret reference: env:NAME, file:/path or command:/path/to/helper "
+            "(plaintext passwords are not accepted)"
+        )
     return SecretRef(v)
 
 
@@ -206,8 +208,10 @@ class RoleMappingConfig(_Model):
     def _one_type(self) -> RoleMappingConfig:
         given = [k for k in ("users", "groups", "prefixes") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of users, groups or prefixes (EMR allows one identifier type "
-                             f"per mapping), got {', '.join(given) or 'none'}")  # fmt: skip
+            raise ValueError(
+                "give exactly one of users, groups or prefixes (EMR allows one identifier type "
+                f"per mapping), got {', '.join(given) or 'none'}"
+            )
         if not getattr(self, given[0]):
             raise ValueError(f"{given[0]} is empty")
         return self
@@ -229,8 +233,9 @@ class KerberosAttributesConfig(_Model):
     ad_domain_join_user: str | None = None
     ad_domain_join_password: SecretRef | None = None
 
-    @field_validator("kdc_admin_password", "cross_realm_trust_principal_password", "ad_domain_join_password",
-                     mode="before")  # fmt: skip
+    @field_validator(
+        "kdc_admin_password", "cross_realm_trust_principal_password", "ad_domain_join_password", mode="before"
+    )
     @classmethod
     def _secrets(cls, v: Any) -> SecretRef | None:
         return None if v is None else _secret(v)
@@ -278,8 +283,12 @@ class EmrConfig(_Model):
     @field_validator("encryption")
     @classmethod
     def _encryption(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        known = {"EnableInTransitEncryption", "EnableAtRestEncryption", "InTransitEncryptionConfiguration",
-                 "AtRestEncryptionConfiguration"}  # fmt: skip
+        known = {
+            "EnableInTransitEncryption",
+            "EnableAtRestEncryption",
+            "InTransitEncryptionConfiguration",
+            "AtRestEncryptionConfiguration",
+        }
         for k in v or {}:
             if k not in known:
                 raise ValueError(f"unknown EncryptionConfiguration key {k!r} (known: {', '.join(sorted(known))})")
@@ -418,11 +427,15 @@ class Config(_Model):
     def _across_sections(self) -> Config:
         # Checks that need two sections; each message names the key to change.
         if self.emr is not None and self.emr.cluster_realm == self.directory.realm:
-            raise ValueError("emr.cluster_realm: must differ from directory.realm: a cross-realm trust needs two "
-                             f"realm names (both are {self.directory.realm})")  # fmt: skip
+            raise ValueError(
+                "emr.cluster_realm: must differ from directory.realm: a cross-realm trust needs two "
+                f"realm names (both are {self.directory.realm})"
+            )
         if self.hadoop is not None and any(not u.startswith("ldaps://") for u in self.ldap.urls):
-            raise ValueError("ldap.urls: Hadoop's LdapGroupsMapping ([hadoop]) cannot use StartTLS; list ldaps:// "
-                             "URLs so the bind password never crosses the network in clear")  # fmt: skip
+            raise ValueError(
+                "ldap.urls: Hadoop's LdapGroupsMapping ([hadoop]) cannot use StartTLS; list ldaps:// "
+                "URLs so the bind password never crosses the network in clear"
+            )
         return self
 
 

@@ -173,9 +173,27 @@ class LabError(DirkitError):
 
 
 __all__ = [
-    "AuthToLocalError", "ConfigError", "DirectoryAuthError", "DirectoryError", "DirectoryTLSError",
-    "DirectoryUnreachable", "DirkitError", "HdfsError", "HdfsUnavailable", "IncompleteReadError",
-    "KerberosError", "LabError", "LocalFileError", "LockedError", "NoMatchingRule", "NotFoundError",
-    "OutputError", "PartialFailure", "SecretError", "ServiceError", "StateError", "ThresholdError",
+    "AuthToLocalError",
+    "ConfigError",
+    "DirectoryAuthError",
+    "DirectoryError",
+    "DirectoryTLSError",
+    "DirectoryUnreachable",
+    "DirkitError",
+    "HdfsError",
+    "HdfsUnavailable",
+    "IncompleteReadError",
+    "KerberosError",
+    "LabError",
+    "LocalFileError",
+    "LockedError",
+    "NoMatchingRule",
+    "NotFoundError",
+    "OutputError",
+    "PartialFailure",
+    "SecretError",
+    "ServiceError",
+    "StateError",
+    "ThresholdError",
     "UsageError",
-]  # fmt: skip
+]

@@ -115,14 +115,15 @@ def login_error(principal: str, source: str, exc: GSSError) -> KerberosError:
     hints = {
         "no_key": f"the keytab has no key for {principal}: check the principal, or re-export the keytab",
         "stale_key": "the keytab's key is out of date (password changed since export?): re-export the keytab",
-        "bad_key": "wrong password" if source == "with a password" else
-                   "the keytab's key is out of date (password changed since export?): re-export the keytab",
+        "bad_key": "wrong password"
+        if source == "with a password"
+        else "the keytab's key is out of date (password changed since export?): re-export the keytab",
         "revoked": f"{principal} is disabled or locked out in AD",
         "expired": f"the password of {principal} has expired in AD",
         "unreachable": "no KDC could be reached for the realm: check kerberos.krb5_conf and the network",
         "unknown_principal": f"{principal} does not exist in the realm",
         "clock_skew": "the clocks of this host and the KDC differ too much: check NTP",
-    }  # fmt: skip
+    }
     hint = hints.get(reason, "check the keytab or password, the principal and the KDC")
     return _error(f"Kerberos login as {principal} {source} failed: {hint}", reason, exc)
 
@@ -132,10 +133,10 @@ def ticket_error(service: str, exc: GSSError) -> KerberosError:
     reason = classify(exc)
     hints = {
         "unknown_service": "the AD KDC has no trust key for the cluster realm (krbtgt/<cluster>@<AD>), "
-                           "or the service does not exist",
+        "or the service does not exist",
         "enctype": "enctype mismatch between AD's trust key and the cluster KDC",
         "unreachable": "the cluster KDC is unreachable",
         "bad_key": "the trust passwords differ on the two sides",
         "clock_skew": "the clocks of this host and the cluster KDC differ too much",
-    }  # fmt: skip
+    }
     return _error(f"no ticket for {service}: {hints.get(reason, 'the KDC refused it')}", reason, exc)

@@ -28,8 +28,12 @@ class TextFormatter(logging.Formatter):
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        out = {"ts": round(record.created, 3), "level": record.levelname.lower(), "event": record.getMessage(),
-               **getattr(record, "fields", {})}  # fmt: skip
+        out = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "event": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
         return json.dumps(out, ensure_ascii=False, default=str)
 
 

@@ -16,9 +16,17 @@ from .directory.model import Directory
 
 # Change kinds, in the order a human reads them.
 KINDS = (
-    "user_added", "user_removed", "user_renamed", "user_disabled", "user_enabled",
-    "group_added", "group_removed", "group_renamed", "membership_added", "membership_removed",
-)  # fmt: skip
+    "user_added",
+    "user_removed",
+    "user_renamed",
+    "user_disabled",
+    "user_enabled",
+    "group_added",
+    "group_removed",
+    "group_renamed",
+    "membership_added",
+    "membership_removed",
+)
 REMOVAL_KINDS = frozenset({"user_removed", "user_disabled", "group_removed"})
 
 
@@ -128,6 +136,8 @@ def make_plan(previous: Directory | None, current: Directory, safety: SafetyConf
     if removals > safety.max_removals:
         reason = f"{removals} removals exceed safety.max_removals={safety.max_removals}"
     elif base and removals * 100 / base > safety.max_removal_percent:
-        reason = (f"{removals} removals are {removals * 100 / base:.1f}% of {base} known users and groups, "
-                  f"above safety.max_removal_percent={safety.max_removal_percent:g}")  # fmt: skip
+        reason = (
+            f"{removals} removals are {removals * 100 / base:.1f}% of {base} known users and groups, "
+            f"above safety.max_removal_percent={safety.max_removal_percent:g}"
+        )
     return Plan(tuple(changes), removals, base, bool(reason), reason, previous is None)

@@ -59,8 +59,15 @@ class Run:
     message: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "command": self.command, "started": self.started, "ended": self.ended,
-                "outcome": self.outcome, "counts": self.counts, "message": self.message}  # fmt: skip
+        return {
+            "id": self.id,
+            "command": self.command,
+            "started": self.started,
+            "ended": self.ended,
+            "outcome": self.outcome,
+            "counts": self.counts,
+            "message": self.message,
+        }
 
 
 class StateStore:
@@ -81,7 +88,10 @@ class StateStore:
     def _migrate(self) -> None:
         """Add columns that newer versions keep (a state DB from an older dirkit keeps working)."""
         have = {r[1] for r in self.db.execute("PRAGMA table_info(snapshots)")}
-        for column, ddl in (("usn_quantiles", "TEXT NOT NULL DEFAULT '[]'"), ("plan_digest", "TEXT NOT NULL DEFAULT ''")):
+        for column, ddl in (
+            ("usn_quantiles", "TEXT NOT NULL DEFAULT '[]'"),
+            ("plan_digest", "TEXT NOT NULL DEFAULT ''"),
+        ):
             if column not in have:
                 self.db.execute(f"ALTER TABLE snapshots ADD COLUMN {column} {ddl}")
 
@@ -128,12 +138,15 @@ class StateStore:
         return int(cur.lastrowid or 0)
 
     def end_run(self, run_id: int, outcome: str, counts: dict[str, Any] | None = None, message: str = "") -> None:
-        self._sql("UPDATE runs SET ended=?, outcome=?, counts=?, message=? WHERE id=?",
-                        (time.time(), outcome, json.dumps(counts or {}, sort_keys=True), message, run_id))  # fmt: skip
+        self._sql(
+            "UPDATE runs SET ended=?, outcome=?, counts=?, message=? WHERE id=?",
+            (time.time(), outcome, json.dumps(counts or {}, sort_keys=True), message, run_id),
+        )
 
     def runs(self, limit: int = 20) -> list[Run]:
-        rows = self._sql("SELECT id, command, started, ended, outcome, counts, message FROM runs "
-                               "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()  # fmt: skip
+        rows = self._sql(
+            "SELECT id, command, started, ended, outcome, counts, message FROM runs ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
         return [Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
 
     # -- snapshots -------------------------------------------------------------------------
@@ -148,8 +161,9 @@ class StateStore:
                 "VALUES (?,?,?,?,?,?,?)",
                 (run_id, time.time(), len(directory.users), len(directory.groups), blob, json.dumps(quantiles), digest),
             )
-            self._sql("DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?)",
-                            (keep,))  # fmt: skip
+            self._sql(
+                "DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?)", (keep,)
+            )
             self._sql("COMMIT")
         except BaseException:
             if self.db.in_transaction:
@@ -170,5 +184,7 @@ class StateStore:
         try:
             return from_state(json.loads(zlib.decompress(row[0])))
         except (zlib.error, ValueError, KeyError, TypeError) as exc:
-            raise StateError(f"state.path {self.path}: the last snapshot is unreadable ({exc}); move the file "
-                             "away to start afresh (the next run is then a first run)") from exc  # fmt: skip
+            raise StateError(
+                f"state.path {self.path}: the last snapshot is unreadable ({exc}); move the file "
+                "away to start afresh (the next run is then a first run)"
+            ) from exc

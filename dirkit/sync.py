@@ -39,17 +39,28 @@ class SyncResult:
     homes: HomesResult | None = None  # HDFS homes, when [hdfs] is configured
 
 
-def read(config: Config, source: DirectorySource | None = None, progress: Progress | None = None,
-         usn_quantiles: list[int] | None = None) -> Directory:  # fmt: skip
+def read(
+    config: Config,
+    source: DirectorySource | None = None,
+    progress: Progress | None = None,
+    usn_quantiles: list[int] | None = None,
+) -> Directory:
     """Read the directory (``usn_quantiles`` from the last snapshot balance the work) and log
     one summary line, plus one line per directory issue at debug level."""
     kerberos.use_krb5_conf(config.kerberos.krb5_conf)
     t0 = time.monotonic()
     d = (source or LdapSource(config)).read(usn_quantiles or (), progress)
-    event(log, "read", users=d.stats.get("users"), groups=d.stats.get("groups"),
-          memberships=d.stats.get("memberships"), issues=d.stats.get("issues"),
-          ldap_searches=d.stats.get("ldap_searches"), dc=d.stats.get("dc"),
-          seconds=round(time.monotonic() - t0, 3))  # fmt: skip
+    event(
+        log,
+        "read",
+        users=d.stats.get("users"),
+        groups=d.stats.get("groups"),
+        memberships=d.stats.get("memberships"),
+        issues=d.stats.get("issues"),
+        ldap_searches=d.stats.get("ldap_searches"),
+        dc=d.stats.get("dc"),
+        seconds=round(time.monotonic() - t0, 3),
+    )
     if d.issues:
         # One summary line (cron logs stay readable); each issue with -v or in `dirkit snapshot`.
         kinds: dict[str, int] = {}
@@ -60,8 +71,9 @@ def read(config: Config, source: DirectorySource | None = None, progress: Progre
     return d
 
 
-def _read_and_plan(config: Config, store: StateStore, source: DirectorySource | None,
-                   progress: Progress | None) -> tuple[Directory, Plan, str, bool]:  # fmt: skip
+def _read_and_plan(
+    config: Config, store: StateStore, source: DirectorySource | None, progress: Progress | None
+) -> tuple[Directory, Plan, str, bool]:
     """Read and plan against the last snapshot. Returns (directory, plan, digest, changed):
     when the digest equals the last snapshot's, the plan is empty and the (large) previous
     snapshot is not even loaded, which is the common case under cron."""
@@ -74,16 +86,24 @@ def _read_and_plan(config: Config, store: StateStore, source: DirectorySource | 
     return current, make_plan(store.last_snapshot(), current, config.safety), digest, True
 
 
-def plan(config: Config, source: DirectorySource | None = None,
-         progress: Progress | None = None) -> tuple[Directory, Plan]:  # fmt: skip
+def plan(
+    config: Config, source: DirectorySource | None = None, progress: Progress | None = None
+) -> tuple[Directory, Plan]:
     """Read and plan against the last applied state. Changes nothing."""
     with StateStore(config.state.path) as store:
         current, p, _, _ = _read_and_plan(config, store, source, progress)
     return current, p
 
 
-def _homes(config: Config, current: Directory, counts: dict[str, int], store: StateStore, run_id: int,
-           target: HomesTarget | None, progress: Progress | None) -> HomesResult | None:  # fmt: skip
+def _homes(
+    config: Config,
+    current: Directory,
+    counts: dict[str, int],
+    store: StateStore,
+    run_id: int,
+    target: HomesTarget | None,
+    progress: Progress | None,
+) -> HomesResult | None:
     """HDFS homes, after the directory state is applied. A failure here leaves that state
     applied (it is correct) and ends the run as partial; a re-run converges."""
     if config.hdfs is None:
@@ -95,8 +115,16 @@ def _homes(config: Config, current: Directory, counts: dict[str, int], store: St
         store.end_run(run_id, "partial", counts, msg)
         raise PartialFailure(msg) from exc
     counts["homes_done"] = len(homes.done)
-    event(log, "homes", wanted=homes.plan.wanted, actions=len(homes.plan.actions), done=len(homes.done),
-          failed=len(homes.failed), reported=len(homes.plan.reports), requests=homes.requests)  # fmt: skip
+    event(
+        log,
+        "homes",
+        wanted=homes.plan.wanted,
+        actions=len(homes.plan.actions),
+        done=len(homes.done),
+        failed=len(homes.failed),
+        reported=len(homes.plan.reports),
+        requests=homes.requests,
+    )
     if homes.failed:
         msg = f"{len(homes.failed)} HDFS home action(s) failed: " + "; ".join(e for _, e in homes.failed[:3])
         store.end_run(run_id, "partial", counts, msg)
@@ -104,8 +132,15 @@ def _homes(config: Config, current: Directory, counts: dict[str, int], store: St
     return homes
 
 
-def sync(config: Config, *, dry_run: bool = False, allow_removals: bool = False, progress: Progress | None = None,
-         source: DirectorySource | None = None, homes_target: HomesTarget | None = None) -> SyncResult:  # fmt: skip
+def sync(
+    config: Config,
+    *,
+    dry_run: bool = False,
+    allow_removals: bool = False,
+    progress: Progress | None = None,
+    source: DirectorySource | None = None,
+    homes_target: HomesTarget | None = None,
+) -> SyncResult:
     """Read, plan and (unless ``dry_run``) apply. Raises LockedError if another run is going,
     ThresholdError (nothing applied) if removals exceed the safety limits, PartialFailure if
     the directory state was applied but some HDFS homes were not."""
@@ -120,8 +155,10 @@ def sync(config: Config, *, dry_run: bool = False, allow_removals: bool = False,
             counts = {k: v for k, v in p.counts().items() if v}
             event(log, "plan", changes=len(p.changes), removals=p.removals, first_run=p.first_run, **counts)
             if p.threshold_exceeded and not allow_removals:
-                msg = (f"safety threshold: {p.threshold_reason}. Nothing was applied. Review with "
-                       "`dirkit plan`, then re-run with --allow-removals if this is intended.")  # fmt: skip
+                msg = (
+                    f"safety threshold: {p.threshold_reason}. Nothing was applied. Review with "
+                    "`dirkit plan`, then re-run with --allow-removals if this is intended."
+                )
                 store.end_run(run_id, "threshold", counts, msg)
                 raise ThresholdError(msg)
             docs = files.render_all(config, current) if out_dir is not None else {}

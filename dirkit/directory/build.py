@@ -93,17 +93,26 @@ def build(
     user_names = _names(raw_users, policy, issues)
     group_names = _names(raw_groups, policy, issues)
     users = {
-        u.guid: User(guid=u.guid, dn=u.dn, sam=u.sam, name=user_names[u.guid], sid=u.sid, upn=u.upn,
-                     display_name=u.display_name, enabled=not (u.uac & UAC_DISABLED),
-                     primary_group_sid=(u.sid.rsplit("-", 1)[0] + f"-{u.primary_group_id}"
-                                        if u.primary_group_id else None), usn=u.usn)
+        u.guid: User(
+            guid=u.guid,
+            dn=u.dn,
+            sam=u.sam,
+            name=user_names[u.guid],
+            sid=u.sid,
+            upn=u.upn,
+            display_name=u.display_name,
+            enabled=not (u.uac & UAC_DISABLED),
+            primary_group_sid=(u.sid.rsplit("-", 1)[0] + f"-{u.primary_group_id}" if u.primary_group_id else None),
+            usn=u.usn,
+        )
         for u in raw_users
-    }  # fmt: skip
+    }
     groups = {
-        g.guid: Group(guid=g.guid, dn=g.dn, sam=g.sam, name=group_names[g.guid], sid=g.sid, usn=g.usn,
-                      member_dns=g.members)
+        g.guid: Group(
+            guid=g.guid, dn=g.dn, sam=g.sam, name=group_names[g.guid], sid=g.sid, usn=g.usn, member_dns=g.members
+        )
         for g in raw_groups
-    }  # fmt: skip
+    }
 
     user_by_dn = {dn_key(u.dn): u.guid for u in users.values()}
     group_by_dn = {dn_key(g.dn): g.guid for g in groups.values()}
@@ -126,9 +135,14 @@ def build(
         if ",cn=foreignsecurityprincipals," in dn_key(member):
             issues.append(Issue("foreign_member", member, f"foreign security principal in {listed}: not synced"))
         elif _is_under(member, user_bases):
-            issues.append(Issue("non_user_member", member,
-                                f"member of {listed} is not a user or group in scope "
-                                "(contact, computer, or excluded by the filters): not synced"))  # fmt: skip
+            issues.append(
+                Issue(
+                    "non_user_member",
+                    member,
+                    f"member of {listed} is not a user or group in scope "
+                    "(contact, computer, or excluded by the filters): not synced",
+                )
+            )
         else:
             issues.append(Issue("outside_scope", member, f"member of {listed} is outside the search bases: not synced"))
 
@@ -151,9 +165,13 @@ def build(
         effective[uid] = mine
 
     stats = dict(stats or {})
-    stats.update(users=len(users), groups=len(groups),
-                 memberships=sum(len(m) for m in effective.values()),
-                 direct_memberships=sum(len(d) for d in direct.values()), issues=len(issues))  # fmt: skip
+    stats.update(
+        users=len(users),
+        groups=len(groups),
+        memberships=sum(len(m) for m in effective.values()),
+        direct_memberships=sum(len(d) for d in direct.values()),
+        issues=len(issues),
+    )
     return Directory(
         users=users,
         groups=groups,

@@ -22,8 +22,17 @@ log = logging.getLogger(__name__)
 ldap3.set_config_parameter("CASE_INSENSITIVE_ATTRIBUTE_NAMES", False)
 # Attributes whose values the reader takes raw (bytes) and decodes itself; ldap3's per-value
 # formatters are skipped for them.
-RAW_ATTRIBUTES = ("objectGUID", "objectSid", "sAMAccountName", "userPrincipalName", "displayName",
-                  "userAccountControl", "primaryGroupID", "uSNChanged", "member")
+RAW_ATTRIBUTES = (
+    "objectGUID",
+    "objectSid",
+    "sAMAccountName",
+    "userPrincipalName",
+    "displayName",
+    "userAccountControl",
+    "primaryGroupID",
+    "uSNChanged",
+    "member",
+)
 
 # AD's "data NNN" sub-codes in invalidCredentials (49) messages.
 _AD_BIND_CODES = {
@@ -51,9 +60,15 @@ def _server(url: str, cfg: LdapConfig) -> ldap3.Server:
         ca_certs_file=str(cfg.ca_file) if cfg.ca_file else None,
     )
     identity = {a: _identity for a in RAW_ATTRIBUTES}
-    return ldap3.Server(u.hostname or "", port=u.port or (636 if use_ssl else 389), use_ssl=use_ssl,
-                        tls=tls, get_info=ldap3.NONE, connect_timeout=cfg.timeout_seconds,
-                        formatter=identity)  # fmt: skip
+    return ldap3.Server(
+        u.hostname or "",
+        port=u.port or (636 if use_ssl else 389),
+        use_ssl=use_ssl,
+        tls=tls,
+        get_info=ldap3.NONE,
+        connect_timeout=cfg.timeout_seconds,
+        formatter=identity,
+    )
 
 
 def _connection(server: ldap3.Server, cfg: LdapConfig) -> ldap3.Connection:
@@ -61,19 +76,28 @@ def _connection(server: ldap3.Server, cfg: LdapConfig) -> ldap3.Connection:
         receive_timeout=max(1, round(cfg.timeout_seconds)),  # ldap3 packs it as an int
         # auto_range off: ldap3's own range handling has known truncation bugs; the reader
         # follows `member;range=` itself and checks every step.
-        auto_range=False, raise_exceptions=False,
-        read_only=True, return_empty_attributes=False, auto_referrals=False,
+        auto_range=False,
+        raise_exceptions=False,
+        read_only=True,
+        return_empty_attributes=False,
+        auto_referrals=False,
         client_strategy=ldap3.SYNC,
-    )  # fmt: skip
+    )
     if cfg.bind == "kerberos":
         assert cfg.principal and cfg.keytab
         # ldap3 takes the handle out of the Credentials object it is given: a fresh one per bind.
         creds = kerberos.keytab_credentials(cfg.principal, cfg.keytab)
-        return ldap3.Connection(server, authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS,
-                                sasl_credentials=(None, None, creds), **common)  # fmt: skip
+        return ldap3.Connection(
+            server,
+            authentication=ldap3.SASL,
+            sasl_mechanism=ldap3.KERBEROS,
+            sasl_credentials=(None, None, creds),
+            **common,
+        )
     assert cfg.bind_dn and cfg.password
-    return ldap3.Connection(server, user=cfg.bind_dn, password=cfg.password.resolve(),
-                            authentication=ldap3.SIMPLE, **common)  # fmt: skip
+    return ldap3.Connection(
+        server, user=cfg.bind_dn, password=cfg.password.resolve(), authentication=ldap3.SIMPLE, **common
+    )
 
 
 def _classify_open_error(url: str, exc: Exception, cfg: LdapConfig) -> DirectoryError:
@@ -82,10 +106,13 @@ def _classify_open_error(url: str, exc: Exception, cfg: LdapConfig) -> Directory
         where = f"ldap.ca_file ({cfg.ca_file})" if cfg.ca_file else "the system CA store (set ldap.ca_file)"
         return DirectoryTLSError(f"{url}: the server's certificate is not trusted by {where}")
     if "hostname" in text.lower() and ("match" in text.lower() or "doesn't" in text.lower()):
-        return DirectoryTLSError(f"{url}: the certificate does not match the host name; connect by the "
-                                 "DC's DNS name, not its IP address")  # fmt: skip
-    return DirectoryUnreachable(f"{url}: cannot connect ({text.split(' - ')[-1].strip() or type(exc).__name__}); "
-                                "check the URL, DNS and firewall")  # fmt: skip
+        return DirectoryTLSError(
+            f"{url}: the certificate does not match the host name; connect by the DC's DNS name, not its IP address"
+        )
+    return DirectoryUnreachable(
+        f"{url}: cannot connect ({text.split(' - ')[-1].strip() or type(exc).__name__}); "
+        "check the URL, DNS and firewall"
+    )
 
 
 def _bind_error(url: str, conn: ldap3.Connection, cfg: LdapConfig) -> DirectoryError:

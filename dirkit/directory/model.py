@@ -26,10 +26,17 @@ class User:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "guid": self.guid, "dn": self.dn, "sam_account_name": self.sam, "name": self.name,
-            "sid": self.sid, "upn": self.upn, "display_name": self.display_name,
-            "enabled": self.enabled, "primary_group_sid": self.primary_group_sid, "usn": self.usn,
-        }  # fmt: skip
+            "guid": self.guid,
+            "dn": self.dn,
+            "sam_account_name": self.sam,
+            "name": self.name,
+            "sid": self.sid,
+            "upn": self.upn,
+            "display_name": self.display_name,
+            "enabled": self.enabled,
+            "primary_group_sid": self.primary_group_sid,
+            "usn": self.usn,
+        }
 
 
 @dataclass(frozen=True)
@@ -43,8 +50,15 @@ class Group:
     member_dns: tuple[str, ...]  # direct `member` values, complete (ranges followed)
 
     def to_json(self) -> dict[str, Any]:
-        return {"guid": self.guid, "dn": self.dn, "sam_account_name": self.sam, "name": self.name,
-                "sid": self.sid, "usn": self.usn, "member_count": len(self.member_dns)}  # fmt: skip
+        return {
+            "guid": self.guid,
+            "dn": self.dn,
+            "sam_account_name": self.sam,
+            "name": self.name,
+            "sid": self.sid,
+            "usn": self.usn,
+            "member_count": len(self.member_dns),
+        }
 
 
 @dataclass(frozen=True)
@@ -130,9 +144,15 @@ class Directory:
         """A user with their effective groups and the chain behind each (docs/json.md)."""
         groups = []
         for gid, m in sorted(self.effective.get(u.guid, {}).items(), key=lambda kv: self.groups[kv[0]].sam):
-            groups.append({"group": self.groups[gid].name, "sam_account_name": self.groups[gid].sam,
-                           "direct": len(m.path) == 1, "primary": m.primary,
-                           "via": [self.groups[p].sam for p in m.path]})  # fmt: skip
+            groups.append(
+                {
+                    "group": self.groups[gid].name,
+                    "sam_account_name": self.groups[gid].sam,
+                    "direct": len(m.path) == 1,
+                    "primary": m.primary,
+                    "via": [self.groups[p].sam for p in m.path],
+                }
+            )
         return {**u.to_json(), "groups": groups}
 
     def to_json(self) -> dict[str, Any]:
@@ -151,22 +171,26 @@ class Directory:
 def to_state(d: Directory) -> dict[str, Any]:
     return {
         "v": 1,
-        "users": [[u.guid, u.dn, u.sam, u.name, u.sid, u.upn, u.display_name, u.enabled,
-                   u.primary_group_sid, u.usn] for u in d.users.values()],
+        "users": [
+            [u.guid, u.dn, u.sam, u.name, u.sid, u.upn, u.display_name, u.enabled, u.primary_group_sid, u.usn]
+            for u in d.users.values()
+        ],
         "groups": [[g.guid, g.dn, g.sam, g.name, g.sid, g.usn, list(g.member_dns)] for g in d.groups.values()],
         "direct": {k: sorted(v) for k, v in d.direct.items()},
         "effective": {u: [[g, list(m.path), m.primary] for g, m in ms.items()] for u, ms in d.effective.items()},
         "issues": [[i.kind, i.dn, i.detail] for i in d.issues],
         "stats": dict(d.stats),
-    }  # fmt: skip
+    }
 
 
 def from_state(data: dict[str, Any]) -> Directory:
     if data.get("v") != 1:
         raise ValueError(f"unknown snapshot format {data.get('v')!r}")
     users = {r[0]: User(*r) for r in data["users"]}
-    groups = {r[0]: Group(guid=r[0], dn=r[1], sam=r[2], name=r[3], sid=r[4], usn=r[5], member_dns=tuple(r[6]))
-              for r in data["groups"]}  # fmt: skip
+    groups = {
+        r[0]: Group(guid=r[0], dn=r[1], sam=r[2], name=r[3], sid=r[4], usn=r[5], member_dns=tuple(r[6]))
+        for r in data["groups"]
+    }
     return Directory(
         users=users,
         groups=groups,

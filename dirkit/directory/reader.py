@@ -31,8 +31,16 @@ from .names import NamePolicy
 
 log = logging.getLogger(__name__)
 
-USER_ATTRS = ["objectGUID", "objectSid", "sAMAccountName", "userPrincipalName", "displayName",
-              "userAccountControl", "primaryGroupID", "uSNChanged"]  # fmt: skip
+USER_ATTRS = [
+    "objectGUID",
+    "objectSid",
+    "sAMAccountName",
+    "userPrincipalName",
+    "displayName",
+    "userAccountControl",
+    "primaryGroupID",
+    "uSNChanged",
+]
 GROUP_ATTRS = ["objectGUID", "objectSid", "sAMAccountName", "uSNChanged"]
 PAGED_OID = "1.2.840.113556.1.4.319"
 _RANGE = re.compile(r"^member;range=(\d+)-(\d+|\*)$", re.IGNORECASE)
@@ -85,25 +93,36 @@ class Reader:
         self.progress = progress or (lambda _msg: None)
 
     # -- paging ----------------------------------------------------------------------------
-    def _paged(self, conn: ldap3.Connection, base: str, flt: str, attrs: list[str], what: str) -> Iterator[dict[str, Any]]:
+    def _paged(
+        self, conn: ldap3.Connection, base: str, flt: str, attrs: list[str], what: str
+    ) -> Iterator[dict[str, Any]]:
         cookie: bytes | None = None
         page = 0
         while True:
             page += 1
             try:
-                conn.search(base, flt, search_scope=ldap3.SUBTREE, attributes=attrs,
-                            dereference_aliases=ldap3.DEREF_NEVER,
-                            paged_size=self.config.ldap.page_size, paged_cookie=cookie)  # fmt: skip
+                conn.search(
+                    base,
+                    flt,
+                    search_scope=ldap3.SUBTREE,
+                    attributes=attrs,
+                    dereference_aliases=ldap3.DEREF_NEVER,
+                    paged_size=self.config.ldap.page_size,
+                    paged_cookie=cookie,
+                )
             except (lexc.LDAPException, OSError) as exc:
-                raise IncompleteReadError(f"reading {what} under {base}: connection lost on page {page} "
-                                          f"({type(exc).__name__}: {exc}); nothing was planned or applied") from exc  # fmt: skip
+                raise IncompleteReadError(
+                    f"reading {what} under {base}: connection lost on page {page} "
+                    f"({type(exc).__name__}: {exc}); nothing was planned or applied"
+                ) from exc
             self.stats.add(searches=1 if page == 1 else 0, pages=1)
             res = conn.result
             if res.get("result") != 0:
                 raise IncompleteReadError(
                     f"reading {what} under {base}: the server ended the search on page {page} with "
                     f"{res.get('description')} ({res.get('message') or 'no message'}); the read is "
-                    "incomplete, so nothing was planned or applied")  # fmt: skip
+                    "incomplete, so nothing was planned or applied"
+                )
             for entry in conn.response or ():
                 if entry.get("type") == "searchResEntry":
                     yield entry
@@ -112,12 +131,16 @@ class Reader:
                 return
 
     # -- users -----------------------------------------------------------------------------
-    def read_users(self, conn: ldap3.Connection, usn_from: int | None = None, usn_to: int | None = None) -> list[RawUser]:
+    def read_users(
+        self, conn: ldap3.Connection, usn_from: int | None = None, usn_to: int | None = None
+    ) -> list[RawUser]:
         """Users with ``usn_from <= uSNChanged < usn_to`` (either bound optional)."""
         cfg = self.config
         out: list[RawUser] = []
         flt = cfg.directory.user_filter
-        clauses = ([f"(uSNChanged>={usn_from})"] if usn_from else []) + ([f"(!(uSNChanged>={usn_to}))"] if usn_to else [])
+        clauses = ([f"(uSNChanged>={usn_from})"] if usn_from else []) + (
+            [f"(!(uSNChanged>={usn_to}))"] if usn_to else []
+        )
         if clauses:
             flt = f"(&{flt}{''.join(clauses)})"
         for base in cfg.directory.users_search_bases():
@@ -125,13 +148,23 @@ class Reader:
                 a = {k.lower(): v for k, v in e["raw_attributes"].items()}
                 guid, sid, sam = _one(a, "objectguid"), _one(a, "objectsid"), _text(a, "samaccountname")
                 if guid is None or sid is None or sam is None:
-                    raise IncompleteReadError(f"user {e['dn']} came back without objectGUID/objectSid/"
-                                              "sAMAccountName: the bind account may lack read rights")  # fmt: skip
-                out.append(RawUser(
-                    guid=str(uuid.UUID(bytes_le=guid)), dn=e["dn"], sam=sam, sid=_sid(sid),
-                    upn=_text(a, "userprincipalname"), display_name=_text(a, "displayname"),
-                    uac=_int(a, "useraccountcontrol") or 0, primary_group_id=_int(a, "primarygroupid"),
-                    usn=_int(a, "usnchanged") or 0))  # fmt: skip
+                    raise IncompleteReadError(
+                        f"user {e['dn']} came back without objectGUID/objectSid/"
+                        "sAMAccountName: the bind account may lack read rights"
+                    )
+                out.append(
+                    RawUser(
+                        guid=str(uuid.UUID(bytes_le=guid)),
+                        dn=e["dn"],
+                        sam=sam,
+                        sid=_sid(sid),
+                        upn=_text(a, "userprincipalname"),
+                        display_name=_text(a, "displayname"),
+                        uac=_int(a, "useraccountcontrol") or 0,
+                        primary_group_id=_int(a, "primarygroupid"),
+                        usn=_int(a, "usnchanged") or 0,
+                    )
+                )
         return out
 
     # -- groups ----------------------------------------------------------------------------
@@ -158,15 +191,22 @@ class Reader:
                 return members
             attr = self._member_attr(int(hi) + 1)
             try:
-                conn.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=[attr],
-                            dereference_aliases=ldap3.DEREF_NEVER)  # fmt: skip
+                conn.search(
+                    dn,
+                    "(objectClass=*)",
+                    search_scope=ldap3.BASE,
+                    attributes=[attr],
+                    dereference_aliases=ldap3.DEREF_NEVER,
+                )
             except (lexc.LDAPException, OSError) as exc:
-                raise IncompleteReadError(f"group {dn}: connection lost reading members from {int(hi) + 1} "
-                                          f"({exc})") from exc  # fmt: skip
+                raise IncompleteReadError(
+                    f"group {dn}: connection lost reading members from {int(hi) + 1} ({exc})"
+                ) from exc
             self.stats.add(searches=1, range_searches=1)
             if conn.result.get("result") != 0 or not conn.response:
-                raise IncompleteReadError(f"group {dn}: reading members from {int(hi) + 1} failed: "
-                                          f"{conn.result.get('description')}")  # fmt: skip
+                raise IncompleteReadError(
+                    f"group {dn}: reading members from {int(hi) + 1} failed: {conn.result.get('description')}"
+                )
             a = {k.lower(): v for k, v in conn.response[0]["raw_attributes"].items()}
             if not any(k.startswith("member;") for k in a):
                 if int(hi) + 1 == len(members):  # an empty tail: some servers answer so at the end
@@ -188,9 +228,16 @@ class Reader:
                 guid, sid, sam = _one(a, "objectguid"), _one(a, "objectsid"), _text(a, "samaccountname")
                 if guid is None or sid is None or sam is None:
                     raise IncompleteReadError(f"group {e['dn']} came back without objectGUID/objectSid/sAMAccountName")
-                out.append(RawGroup(guid=str(uuid.UUID(bytes_le=guid)), dn=e["dn"], sam=sam, sid=_sid(sid),
-                                    usn=_int(a, "usnchanged") or 0,
-                                    members=tuple(self._members(conn, e["dn"], a))))  # fmt: skip
+                out.append(
+                    RawGroup(
+                        guid=str(uuid.UUID(bytes_le=guid)),
+                        dn=e["dn"],
+                        sam=sam,
+                        sid=_sid(sid),
+                        usn=_int(a, "usnchanged") or 0,
+                        members=tuple(self._members(conn, e["dn"], a)),
+                    )
+                )
         return out
 
     # -- all -------------------------------------------------------------------------------
@@ -198,7 +245,9 @@ class Reader:
         conn.search("", "(objectClass=*)", search_scope=ldap3.BASE, attributes=["highestCommittedUSN"])
         self.stats.add(searches=1)
         if conn.result.get("result") != 0 or not conn.response:
-            raise IncompleteReadError(f"cannot read highestCommittedUSN from the rootDSE: {conn.result.get('description')}")
+            raise IncompleteReadError(
+                f"cannot read highestCommittedUSN from the rootDSE: {conn.result.get('description')}"
+            )
         return int(conn.response[0]["raw_attributes"]["highestCommittedUSN"][0])
 
     def _cuts(self, highest: int, usn_quantiles: Sequence[int]) -> list[int]:
@@ -218,8 +267,13 @@ class Reader:
         """Users changed since the read started. A bare uSNChanged filter is answered from the
         index (the user filter makes the DC evaluate every candidate again), so look first and
         read users only when something user-like changed."""
-        conn.search(self.config.directory.base_dn, f"(uSNChanged>={highest + 1})", search_scope=ldap3.SUBTREE,
-                    attributes=["objectClass"], dereference_aliases=ldap3.DEREF_NEVER)  # fmt: skip
+        conn.search(
+            self.config.directory.base_dn,
+            f"(uSNChanged>={highest + 1})",
+            search_scope=ldap3.SUBTREE,
+            attributes=["objectClass"],
+            dereference_aliases=ldap3.DEREF_NEVER,
+        )
         self.stats.add(searches=1)
         if conn.result.get("result") != 0:
             raise IncompleteReadError(f"catch-up search failed: {conn.result.get('description')}")
@@ -246,7 +300,9 @@ class Reader:
             bounds: list[int | None] = [None, *self._cuts(highest, usn_quantiles), None]
             with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="dirkit-read") as pool:
                 fg = pool.submit(self.read_groups, url)
-                fus = [pool.submit(self._read_user_range, url, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+                fus = [
+                    pool.submit(self._read_user_range, url, lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)
+                ]
                 users = [u for f in fus for u in f.result()]
                 groups = fg.result()
             # A user changed during the read may have moved from a range not yet read to one
@@ -261,8 +317,13 @@ class Reader:
             users = list(by_guid.values())
         read_s = time.monotonic() - t0
         policy = NamePolicy(cfg.names, realm=cfg.directory.realm)
-        stats = {"dc": url, "ldap_searches": self.stats.searches, "ldap_pages": self.stats.pages,
-                 "range_searches": self.stats.range_searches, "read_seconds": round(read_s, 3)}  # fmt: skip
+        stats = {
+            "dc": url,
+            "ldap_searches": self.stats.searches,
+            "ldap_pages": self.stats.pages,
+            "range_searches": self.stats.range_searches,
+            "read_seconds": round(read_s, 3),
+        }
         return build(users, groups, policy, cfg.directory.users_search_bases(), stats)
 
 

@@ -52,12 +52,23 @@ class HomesPlan:
     existing: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"prefix": self.prefix, "wanted": self.wanted, "existing": self.existing,
-                "actions": [a.to_json() for a in self.actions], "reports": [r.to_json() for r in self.reports]}  # fmt: skip
+        return {
+            "prefix": self.prefix,
+            "wanted": self.wanted,
+            "existing": self.existing,
+            "actions": [a.to_json() for a in self.actions],
+            "reports": [r.to_json() for r in self.reports],
+        }
 
 
-def plan_homes(cfg: HdfsConfig, d: Directory, listing: list[dict[str, Any]], *, fix_drift: bool = False,
-               lock_departed: bool = False) -> HomesPlan:  # fmt: skip
+def plan_homes(
+    cfg: HdfsConfig,
+    d: Directory,
+    listing: list[dict[str, Any]],
+    *,
+    fix_drift: bool = False,
+    lock_departed: bool = False,
+) -> HomesPlan:
     """The snapshot and one listing of the prefix -> actions and reports."""
     prefix = cfg.prefix
     plan = HomesPlan(prefix=prefix)
@@ -70,12 +81,28 @@ def plan_homes(cfg: HdfsConfig, d: Directory, listing: list[dict[str, Any]], *, 
     for h in homes:
         have = existing.get(h.user)
         if have is None:
-            plan.actions.append(HomeAction(CREATE, h.user, h.path, f"owner {h.owner}:{h.group} mode {h.mode}",
-                                           owner=h.owner, group=h.group, mode=h.mode))  # fmt: skip
+            plan.actions.append(
+                HomeAction(
+                    CREATE,
+                    h.user,
+                    h.path,
+                    f"owner {h.owner}:{h.group} mode {h.mode}",
+                    owner=h.owner,
+                    group=h.group,
+                    mode=h.mode,
+                )
+            )
             if h.quota:
-                plan.actions.append(HomeAction(QUOTA, h.user, h.path, f"namespace {h.quota.namespace} space "
-                                               f"{h.quota.space_bytes}", namespace=h.quota.namespace,
-                                               space=h.quota.space_bytes))  # fmt: skip
+                plan.actions.append(
+                    HomeAction(
+                        QUOTA,
+                        h.user,
+                        h.path,
+                        f"namespace {h.quota.namespace} space {h.quota.space_bytes}",
+                        namespace=h.quota.namespace,
+                        space=h.quota.space_bytes,
+                    )
+                )
             continue
         if have.get("type") != "DIRECTORY":
             plan.reports.append(HomeReport("drift", h.path, f"is a {have.get('type', '?').lower()}, not a directory"))

@@ -44,9 +44,13 @@ class HomesResult:
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.plan.to_json(), "done": len(self.done), "requests": self.requests,
-                "seconds": round(self.seconds, 3),
-                "failed": [{**a.to_json(), "error": e} for a, e in self.failed]}  # fmt: skip
+        return {
+            **self.plan.to_json(),
+            "done": len(self.done),
+            "requests": self.requests,
+            "seconds": round(self.seconds, 3),
+            "failed": [{**a.to_json(), "error": e} for a, e in self.failed],
+        }
 
 
 def apply_one(fs: HomesTarget, a: HomeAction) -> None:
@@ -64,21 +68,31 @@ def apply_one(fs: HomesTarget, a: HomeAction) -> None:
 
 def connect(cfg: HdfsConfig) -> WebHdfs:
     """A WebHDFS client authenticated as the HDFS superuser from its keytab."""
-    return WebHdfs.from_keytab(cfg.url, cfg.principal, cfg.keytab, timeout=cfg.timeout_seconds,
-                               pool_size=cfg.concurrency)  # fmt: skip
+    return WebHdfs.from_keytab(
+        cfg.url, cfg.principal, cfg.keytab, timeout=cfg.timeout_seconds, pool_size=cfg.concurrency
+    )
 
 
-def provision(cfg: HdfsConfig, d: Directory, *, dry_run: bool = False, fix_drift: bool = False,
-              lock_departed: bool = False, progress: Callable[[str], None] | None = None,
-              fs: HomesTarget | None = None) -> HomesResult:  # fmt: skip
+def provision(
+    cfg: HdfsConfig,
+    d: Directory,
+    *,
+    dry_run: bool = False,
+    fix_drift: bool = False,
+    lock_departed: bool = False,
+    progress: Callable[[str], None] | None = None,
+    fs: HomesTarget | None = None,
+) -> HomesResult:
     """Read what exists (one listing), plan, and unless ``dry_run`` apply with per-user
     isolation. ``fs`` defaults to WebHDFS at ``cfg.url`` as ``cfg.principal``."""
     t0 = time.monotonic()
     target = fs if fs is not None else connect(cfg)
     try:
         if target.status(cfg.prefix) is None:
-            raise HdfsError(f"hdfs.prefix {cfg.prefix} does not exist on the NameNode; create it (owned by the HDFS "
-                            "superuser, mode 755) first")  # fmt: skip
+            raise HdfsError(
+                f"hdfs.prefix {cfg.prefix} does not exist on the NameNode; create it (owned by the HDFS "
+                "superuser, mode 755) first"
+            )
         plan = plan_homes(cfg, d, target.list(cfg.prefix) or [], fix_drift=fix_drift, lock_departed=lock_departed)
         result = HomesResult(plan)
         if not dry_run and plan.actions:
@@ -90,8 +104,9 @@ def provision(cfg: HdfsConfig, d: Directory, *, dry_run: bool = False, fix_drift
             target.close()
 
 
-def _apply(fs: HomesTarget, cfg: HdfsConfig, plan: HomesPlan, result: HomesResult,
-           progress: Callable[[str], None] | None) -> None:  # fmt: skip
+def _apply(
+    fs: HomesTarget, cfg: HdfsConfig, plan: HomesPlan, result: HomesResult, progress: Callable[[str], None] | None
+) -> None:
     by_user: dict[str, list[HomeAction]] = {}
     for a in plan.actions:
         by_user.setdefault(a.user, []).append(a)
@@ -123,5 +138,7 @@ def _apply(fs: HomesTarget, cfg: HdfsConfig, plan: HomesPlan, result: HomesResul
             if progress and n % 500 == 0:
                 progress(f"homes: {n}/{len(futures)} users")
     if unavailable is not None:
-        raise HdfsUnavailable(f"{unavailable} — {len(result.done)} action(s) were applied before that; "
-                              "a re-run converges (it only does what is still missing)") from unavailable  # fmt: skip
+        raise HdfsUnavailable(
+            f"{unavailable} — {len(result.done)} action(s) were applied before that; "
+            "a re-run converges (it only does what is still missing)"
+        ) from unavailable

@@ -36,8 +36,14 @@ def check_path(path: str) -> str:
 
 
 class WebHdfs:
-    def __init__(self, base_url: str, creds: gssapi.Credentials | None, timeout: float = 30, pool_size: int = 8,
-                 hostname: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        base_url: str,
+        creds: gssapi.Credentials | None,
+        timeout: float = 30,
+        pool_size: int = 8,
+        hostname: str | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.requests = 0
@@ -85,9 +91,11 @@ class WebHdfs:
             try:
                 r = s.request(method, self.url(path), params={"op": op, **params}, timeout=self.timeout)
             except requests.RequestException as exc:
-                raise HdfsUnavailable(f"WebHDFS {op} {path}: NameNode unreachable at {self.base_url} "
-                                      f"({type(exc).__name__}); check hdfs.url and that the NameNode is "
-                                      "running") from exc  # fmt: skip
+                raise HdfsUnavailable(
+                    f"WebHDFS {op} {path}: NameNode unreachable at {self.base_url} "
+                    f"({type(exc).__name__}); check hdfs.url and that the NameNode is "
+                    "running"
+                ) from exc
             finally:
                 with self._count_lock:
                     self.requests += 1
@@ -100,14 +108,18 @@ class WebHdfs:
             except (ValueError, KeyError, TypeError):
                 pass
             if r.status_code == 401:
-                reason = ("SPNEGO authentication refused: check the principal and keytab, and that the "
-                          "NameNode's HTTP/<host> principal is in its keytab; server said: " + reason)  # fmt: skip
+                reason = (
+                    "SPNEGO authentication refused: check the principal and keytab, and that the "
+                    "NameNode's HTTP/<host> principal is in its keytab; server said: " + reason
+                )
             raise HdfsError(f"WebHDFS {op} {path}: HTTP {r.status_code}: {reason}")
         try:
             return r.json() if r.content else None
         except ValueError as exc:  # a proxy or a wrong URL answering HTML, not the NameNode
-            raise HdfsError(f"WebHDFS {op} {path}: HTTP {r.status_code} but not a WebHDFS JSON answer "
-                            f"({r.text.strip()[:120]!r}); check hdfs.url") from exc  # fmt: skip
+            raise HdfsError(
+                f"WebHDFS {op} {path}: HTTP {r.status_code} but not a WebHDFS JSON answer "
+                f"({r.text.strip()[:120]!r}); check hdfs.url"
+            ) from exc
 
     # -- operations --------------------------------------------------------------------------
     def status(self, path: str) -> dict[str, Any] | None:

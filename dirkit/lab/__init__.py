@@ -23,7 +23,10 @@ from .settings import LabPaths
 
 Progress = Callable[[str], None]
 TRUSTSTORE_PASSWORD = "changeit"
-NAMENODE, HIVESERVER = "hdfs-namenode", "hiveserver2"  # the optional services  # lab trust store of a public CA cert: nothing secret in it
+NAMENODE, HIVESERVER = (
+    "hdfs-namenode",
+    "hiveserver2",
+)  # the optional services  # lab trust store of a public CA cert: nothing secret in it
 
 
 @dataclass
@@ -46,8 +49,14 @@ class Lab:
         self.paths = paths or LabPaths.default()
 
     # -- lifecycle -----------------------------------------------------------------------
-    def up(self, bulk_users: int = 0, fresh: bool = False, progress: Progress | None = None,
-           with_hdfs: bool = True, with_hive: bool = True) -> UpReport:
+    def up(
+        self,
+        bulk_users: int = 0,
+        fresh: bool = False,
+        progress: Progress | None = None,
+        with_hdfs: bool = True,
+        with_hive: bool = True,
+    ) -> UpReport:
         p = self.paths
         t0 = time.monotonic()
         report = UpReport(seconds=0.0)
@@ -84,8 +93,11 @@ class Lab:
                 step("AD database cached")
             marker.write_text(want.name + "\n")
             # The lab's sync state described the database just replaced: start it afresh.
-            for f in (p.state_db, p.state_db.with_name(p.state_db.name + "-wal"),
-                      p.state_db.with_name(p.state_db.name + "-shm")):
+            for f in (
+                p.state_db,
+                p.state_db.with_name(p.state_db.name + "-wal"),
+                p.state_db.with_name(p.state_db.name + "-shm"),
+            ):
                 f.unlink(missing_ok=True)
             samba.start(p)
         waited = samba.wait_ready(p)
@@ -124,17 +136,36 @@ class Lab:
         """Lab passwords as files (for file: references) and the CA as a Java trust store."""
         p = self.paths
         p.secrets.mkdir(mode=0o700, exist_ok=True)
-        for name, value in (("cross-realm", s.CROSS_REALM_PASSWORD), (s.SYNC_ACCOUNT, s.USER_PASSWORD),
-                            ("lab-users", s.USER_PASSWORD), ("truststore", TRUSTSTORE_PASSWORD)):  # fmt: skip
+        for name, value in (
+            ("cross-realm", s.CROSS_REALM_PASSWORD),
+            (s.SYNC_ACCOUNT, s.USER_PASSWORD),
+            ("lab-users", s.USER_PASSWORD),
+            ("truststore", TRUSTSTORE_PASSWORD),
+        ):
             f = p.secret(name)
             f.touch(mode=0o600)
             f.write_text(value + "\n")
         keytool = shutil.which("keytool")
         if keytool:  # Java is optional for the lab itself; the Hadoop checks need it
             p.truststore.unlink(missing_ok=True)
-            host.run([keytool, "-importcert", "-noprompt", "-alias", "dirkit-lab-ca", "-file", p.ca_cert,
-                      "-keystore", p.truststore, "-storetype", "PKCS12", "-storepass", TRUSTSTORE_PASSWORD],
-                     log=p.logs / "keytool.log")  # fmt: skip
+            host.run(
+                [
+                    keytool,
+                    "-importcert",
+                    "-noprompt",
+                    "-alias",
+                    "dirkit-lab-ca",
+                    "-file",
+                    p.ca_cert,
+                    "-keystore",
+                    p.truststore,
+                    "-storetype",
+                    "PKCS12",
+                    "-storepass",
+                    TRUSTSTORE_PASSWORD,
+                ],
+                log=p.logs / "keytool.log",
+            )
 
     def restart_samba(self, restore: bool = True, bulk_users: int | None = None) -> float:
         """Stop the DC, optionally put the cached database back, start again (test isolation)."""
@@ -195,8 +226,7 @@ class Lab:
                 "realm": s.AD_REALM,
                 "host": s.AD_HOST,
                 "address": s.AD_IP,
-                "urls": [f"ldap://{s.AD_HOST}:389", f"ldaps://{s.AD_HOST}:636",
-                         f"kerberos://{s.AD_HOST}:88"],
+                "urls": [f"ldap://{s.AD_HOST}:389", f"ldaps://{s.AD_HOST}:636", f"kerberos://{s.AD_HOST}:88"],
                 "base_dn": s.AD_BASE,
                 "running": ad_running,
                 "ready": ad_ready,
@@ -230,7 +260,7 @@ class Lab:
                 "running": hs2_running,
                 "ready": hs2_ready,
             },
-        ]  # fmt: skip
+        ]
         wanted = self.wanted()
         services = [svc for svc in services if wanted.get(str(svc["name"]), True)]
         keytabs = {kt.stem: str(kt) for kt in sorted(p.keytabs.glob("*.keytab"))} if p.keytabs.exists() else {}

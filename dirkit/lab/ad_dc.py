@@ -35,12 +35,20 @@ def _provision_args(p: LabPaths) -> list[str]:
         "log file": str(p.samba / "samba.log"),
     }
     return [
-        "samba-tool", "domain", "provision", f"--targetdir={p.samba}",
-        f"--realm={s.AD_REALM}", f"--domain={s.AD_NETBIOS}", "--server-role=dc",
-        "--dns-backend=SAMBA_INTERNAL", "--use-rfc2307", "--host-name=dc1", f"--host-ip={s.AD_IP}",
+        "samba-tool",
+        "domain",
+        "provision",
+        f"--targetdir={p.samba}",
+        f"--realm={s.AD_REALM}",
+        f"--domain={s.AD_NETBIOS}",
+        "--server-role=dc",
+        "--dns-backend=SAMBA_INTERNAL",
+        "--use-rfc2307",
+        "--host-name=dc1",
+        f"--host-ip={s.AD_IP}",
         f"--adminpass={s.ADMIN_PASSWORD}",
         *(f"--option={k} = {v}" for k, v in options.items()),
-    ]  # fmt: skip
+    ]
 
 
 def cache_key(bulk_users: int) -> str:
@@ -71,15 +79,19 @@ def provision(p: LabPaths, bulk_users: int = 0) -> None:
     spec.update(
         password=s.USER_PASSWORD,
         realm=s.AD_REALM,
-        trust={"partner": s.EMR_REALM, "flatname": "EMR", "sid": TRUST_SID,
-               "password": s.CROSS_REALM_PASSWORD},
-    )  # fmt: skip
-    host.run([SYSTEM_PYTHON, HERE / "_samba_seed.py", p.smb_conf], input=json.dumps(spec),
-             log=p.logs / "seed.log")  # fmt: skip
+        trust={"partner": s.EMR_REALM, "flatname": "EMR", "sid": TRUST_SID, "password": s.CROSS_REALM_PASSWORD},
+    )
+    host.run([SYSTEM_PYTHON, HERE / "_samba_seed.py", p.smb_conf], input=json.dumps(spec), log=p.logs / "seed.log")
     # Let the sync account use DirSync without OBJECT_SECURITY ("Replicating Directory Changes").
     sid = _user_sid(p, s.SYNC_ACCOUNT)
-    _samba_tool(p, "dsacl", "set", "--action=allow", f"--objectdn={s.AD_BASE}",
-                f"--sddl=(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;{sid})")  # fmt: skip
+    _samba_tool(
+        p,
+        "dsacl",
+        "set",
+        "--action=allow",
+        f"--objectdn={s.AD_BASE}",
+        f"--sddl=(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;{sid})",
+    )
     p.keytabs.mkdir(parents=True, exist_ok=True)
     for user in seed.SEED.users:
         if user.keytab:
@@ -153,9 +165,12 @@ def ldaps_ready(p: LabPaths) -> bool:
 def kdc_ready(p: LabPaths) -> bool:
     ccache = p.ccaches / "ad-ready"
     p.ccaches.mkdir(parents=True, exist_ok=True)
-    r = host.run(["kinit", "-k", "-t", p.keytab(s.SYNC_ACCOUNT), f"{s.SYNC_ACCOUNT}@{s.AD_REALM}"],
-                 env={"KRB5_CONFIG": str(p.krb5_conf), "KRB5CCNAME": f"FILE:{ccache}"},
-                 check=False, timeout=10)  # fmt: skip
+    r = host.run(
+        ["kinit", "-k", "-t", p.keytab(s.SYNC_ACCOUNT), f"{s.SYNC_ACCOUNT}@{s.AD_REALM}"],
+        env={"KRB5_CONFIG": str(p.krb5_conf), "KRB5CCNAME": f"FILE:{ccache}"},
+        check=False,
+        timeout=10,
+    )
     ccache.unlink(missing_ok=True)
     return r.returncode == 0
 
@@ -180,5 +195,3 @@ def wait_ready(p: LabPaths, timeout: float = 60) -> float:
     waited = host.wait_until(check, timeout, "Samba AD DC")
     shutil.copy2(p.samba_ca, p.ca_cert)  # a restored database regenerates its CA: copy it fresh
     return waited
-
-

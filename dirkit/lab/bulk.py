@@ -77,5 +77,4 @@ def load(p: LabPaths, users: int) -> None:
     """Add the bulk data to the (stopped) lab database."""
     files = write_ldif(p.bulk / f"u{users}", users)
     for f in files:
-        host.run(["ldbadd", f"--configfile={p.smb_conf}", "-H", p.sam_ldb, f],
-                 log=p.logs / "bulk.log", timeout=900)  # fmt: skip
+        host.run(["ldbadd", f"--configfile={p.smb_conf}", "-H", p.sam_ldb, f], log=p.logs / "bulk.log", timeout=900)

@@ -34,12 +34,12 @@ realm = "{s.AD_REALM}"
 path = "{p.state_db}"
 
 [output]
-directory = "{p.root / 'out'}"
+directory = "{p.root / "out"}"
 
 [hdfs]
 url = "http://localhost:9870/webhdfs/v1"
 principal = "nn/localhost@{s.EMR_REALM}"
-keytab = "{p.keytab('nn-localhost')}"
+keytab = "{p.keytab("nn-localhost")}"
 prefix = "/user"
 
 # The seed scenario's EMR cluster. AWS itself is not reachable here: these documents are
@@ -64,7 +64,7 @@ prefixes = ["s3://{LAB_BUCKET}/"]
 
 [emr.kerberos_attributes]
 kdc_admin_password = "env:DIRKIT_EMR_KDC_ADMIN_PASSWORD"
-cross_realm_trust_principal_password = "file:{p.secret('cross-realm')}"
+cross_realm_trust_principal_password = "file:{p.secret("cross-realm")}"
 ad_domain_join_user = "{s.SYNC_ACCOUNT}"
 ad_domain_join_password = "file:{p.secret(s.SYNC_ACCOUNT)}"
 
@@ -80,19 +80,19 @@ probe = "SELECT 1"
 
 [[verify.users]]
 name = "dataeng1"
-keytab = "{p.keytab('dataeng1')}"
+keytab = "{p.keytab("dataeng1")}"
 
 [[verify.users]]
 name = "datascientist1"
-password = "file:{p.secret('lab-users')}"
+password = "file:{p.secret("lab-users")}"
 
 [[verify.users]]
 name = "admin1"
-password = "file:{p.secret('lab-users')}"
+password = "file:{p.secret("lab-users")}"
 
 [[verify.users]]
 name = "disabled1"
-password = "file:{p.secret('lab-users')}"
+password = "file:{p.secret("lab-users")}"
 
 [hue]
 server_name = "dirkit_ad"
@@ -104,5 +104,5 @@ bind_password_script = "/etc/hue/conf/dirkit-bind-password.sh"
 bind_user = "{s.SYNC_ACCOUNT}@{s.AD_DOMAIN}"
 bind_password_file = "{p.secret(s.SYNC_ACCOUNT)}"
 truststore = "{p.truststore}"
-truststore_password_file = "{p.secret('truststore')}"
+truststore_password_file = "{p.secret("truststore")}"
 """

@@ -51,31 +51,64 @@ def start(p: LabPaths) -> None:
     principal = kdc.service_principal("hive")
     jopts = f"-Dderby.system.home={d} -Djava.security.krb5.conf={krb5} -Djava.io.tmpdir={d / 'spark-local'}"
     argv = [
-        str(spark_home() / "bin" / "spark-submit"), "--master", "local[2]", "--name", "dirkit-lab-hs2",
-        "--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
-        "--driver-memory", "512m", "--driver-java-options", jopts,
-        "--conf", "spark.ui.enabled=false", "--conf", f"spark.local.dir={d / 'spark-local'}",
-        "--conf", f"spark.sql.warehouse.dir={d / 'warehouse'}", "--conf", "spark.sql.catalogImplementation=hive",
-        "--conf", f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={d / 'metastore_db'};create=true",
-        "--conf", "spark.hadoop.hadoop.security.authentication=kerberos",
-        "--conf", "spark.hadoop.hadoop.security.authorization=false",
+        str(spark_home() / "bin" / "spark-submit"),
+        "--master",
+        "local[2]",
+        "--name",
+        "dirkit-lab-hs2",
+        "--class",
+        "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
+        "--driver-memory",
+        "512m",
+        "--driver-java-options",
+        jopts,
+        "--conf",
+        "spark.ui.enabled=false",
+        "--conf",
+        f"spark.local.dir={d / 'spark-local'}",
+        "--conf",
+        f"spark.sql.warehouse.dir={d / 'warehouse'}",
+        "--conf",
+        "spark.sql.catalogImplementation=hive",
+        "--conf",
+        f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={d / 'metastore_db'};create=true",
+        "--conf",
+        "spark.hadoop.hadoop.security.authentication=kerberos",
+        "--conf",
+        "spark.hadoop.hadoop.security.authorization=false",
         # The same AD-realm rules as the NameNode: current_user() is the normalised short name.
-        "--conf", f"spark.hadoop.hadoop.security.auth_to_local={namenode.auth_to_local_rules()}",
+        "--conf",
+        f"spark.hadoop.hadoop.security.auth_to_local={namenode.auth_to_local_rules()}",
         "spark-internal",
-        "--hiveconf", f"hive.server2.thrift.bind.host={HOST}", "--hiveconf", f"hive.server2.thrift.port={PORT}",
-        "--hiveconf", "hive.server2.enable.doAs=false",
-        "--hiveconf", f"hive.exec.scratchdir={d / 'scratch'}",
-        "--hiveconf", f"hive.exec.local.scratchdir={d / 'local-scratch'}",
-        "--hiveconf", f"hive.server2.logging.operation.log.location={d / 'oplogs'}",
-        "--hiveconf", "hive.server2.authentication=KERBEROS",
-        "--hiveconf", f"hive.server2.authentication.kerberos.principal={principal}",
-        "--hiveconf", f"hive.server2.authentication.kerberos.keytab={p.keytab('hive-localhost')}",
-    ]  # fmt: skip
-    env = {"SPARK_HOME": str(spark_home()), "KRB5_CONFIG": str(krb5), "SPARK_LOCAL_IP": "127.0.0.1",
-           "PATH": "/usr/bin:/bin:/usr/local/bin"}  # fmt: skip
+        "--hiveconf",
+        f"hive.server2.thrift.bind.host={HOST}",
+        "--hiveconf",
+        f"hive.server2.thrift.port={PORT}",
+        "--hiveconf",
+        "hive.server2.enable.doAs=false",
+        "--hiveconf",
+        f"hive.exec.scratchdir={d / 'scratch'}",
+        "--hiveconf",
+        f"hive.exec.local.scratchdir={d / 'local-scratch'}",
+        "--hiveconf",
+        f"hive.server2.logging.operation.log.location={d / 'oplogs'}",
+        "--hiveconf",
+        "hive.server2.authentication=KERBEROS",
+        "--hiveconf",
+        f"hive.server2.authentication.kerberos.principal={principal}",
+        "--hiveconf",
+        f"hive.server2.authentication.kerberos.keytab={p.keytab('hive-localhost')}",
+    ]
+    env = {
+        "SPARK_HOME": str(spark_home()),
+        "KRB5_CONFIG": str(krb5),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PATH": "/usr/bin:/bin:/usr/local/bin",
+    }
     log = (p.logs / "hiveserver.log").open("ab")
-    proc = subprocess.Popen(argv, cwd=d, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        argv, cwd=d, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
     pid_file(p).write_text(f"{proc.pid}\n")
 
 
@@ -95,8 +128,12 @@ def ready(p: LabPaths) -> bool:
         env = {"KRB5_CONFIG": str(p.krb5_conf), "KRB5CCNAME": ccache}
         kerberos.use_krb5_conf(p.krb5_conf)
         kerberos.keytab_credentials(kdc.service_principal("hive"), p.keytab("hive-localhost"), ccache)
-        r = host.run([sys.executable, "-m", "dirkit.hive_probe", HOST, str(PORT), "hive"], env=env, check=False,
-                     timeout=30)  # fmt: skip
+        r = host.run(
+            [sys.executable, "-m", "dirkit.verify.hive_probe", HOST, str(PORT), "hive"],
+            env=env,
+            check=False,
+            timeout=30,
+        )
     return r.returncode == 0 and '"current_user": "hive"' in r.stdout
 
 

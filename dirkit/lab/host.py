@@ -15,10 +15,19 @@ from ..errors import LabError
 from . import settings as s
 
 DEBIAN_PACKAGES = (
-    "samba", "samba-ad-dc", "samba-ad-provision", "samba-dsdb-modules", "winbind",
-    "krb5-kdc", "krb5-admin-server", "krb5-user", "ldap-utils", "ldb-tools",
-    "libsasl2-modules-gssapi-mit", "iproute2",
-)  # fmt: skip
+    "samba",
+    "samba-ad-dc",
+    "samba-ad-provision",
+    "samba-dsdb-modules",
+    "winbind",
+    "krb5-kdc",
+    "krb5-admin-server",
+    "krb5-user",
+    "ldap-utils",
+    "ldb-tools",
+    "libsasl2-modules-gssapi-mit",
+    "iproute2",
+)
 
 
 def run(
@@ -33,20 +42,30 @@ def run(
     """Run a command; on failure raise LabError with the tail of its output (or its log)."""
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.run(
-        [str(a) for a in argv], input=input, env=full_env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
-    )  # fmt: skip
+        [str(a) for a in argv],
+        input=input,
+        env=full_env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=timeout,
+    )
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         # Even lab passwords stay out of logs: --adminpass=..., -P ..., -w ... are masked.
-        shown = re.sub(r"(--\w*pass\w*=)\S+|(?<=\s-[Pw]\s)\S+", lambda m: (m.group(1) or "") + "***",
-                       " ".join(str(a) for a in argv))  # fmt: skip
+        shown = re.sub(
+            r"(--\w*pass\w*=)\S+|(?<=\s-[Pw]\s)\S+",
+            lambda m: (m.group(1) or "") + "***",
+            " ".join(str(a) for a in argv),
+        )
         with log.open("a") as f:
             f.write(f"$ {shown}\n{proc.stdout}\n")
     if check and proc.returncode != 0:
         tail = "\n".join(proc.stdout.strip().splitlines()[-8:])
-        raise LabError(f"`{Path(str(argv[0])).name} {' '.join(str(a) for a in argv[1:3])}` failed "
-                       f"(exit {proc.returncode}):\n{tail}")  # fmt: skip
+        raise LabError(
+            f"`{Path(str(argv[0])).name} {' '.join(str(a) for a in argv[1:3])}` failed "
+            f"(exit {proc.returncode}):\n{tail}"
+        )
     return proc
 
 
@@ -158,7 +177,7 @@ def stop_pid(pid_file: Path, timeout: float = 10) -> None:
             break
         time.sleep(0.1)
     else:
-        for sig_target in ([pgid] if own_group else []):
+        for sig_target in [pgid] if own_group else []:
             try:
                 os.killpg(sig_target, 9)
             except OSError:

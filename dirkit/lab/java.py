@@ -19,9 +19,14 @@ from .settings import LabPaths
 
 POM = Path(__file__).resolve().parent / "maven" / "pom.xml"
 # Java 17: Hadoop reflects on Kerberos internals (KerberosUtil.getDefaultRealm).
-JAVA_OPTS = ["-Xmx256m", "-Djava.net.preferIPv4Stack=true", "-XX:+IgnoreUnrecognizedVMOptions",
-             "--add-opens=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
-             "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED"]  # fmt: skip
+JAVA_OPTS = [
+    "-Xmx256m",
+    "-Djava.net.preferIPv4Stack=true",
+    "-XX:+IgnoreUnrecognizedVMOptions",
+    "--add-opens=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    "--add-opens=java.base/java.util=ALL-UNNAMED",
+]
 
 
 def classpath(p: LabPaths) -> Path:
@@ -60,8 +65,19 @@ def kerberos_short_names(p: LabPaths, conf_dir: Path, krb5: Path, principals: Se
     lib = classpath(p)
     out: dict[str, str | None] = {}
     for principal in principals:  # one JVM each: HadoopKerberosName stops at the first failure
-        r = host.run(["java", f"-Djava.security.krb5.conf={krb5}", *JAVA_OPTS, "-cp", _cp(conf_dir, lib),
-                      "org.apache.hadoop.security.HadoopKerberosName", principal], check=False, timeout=120)  # fmt: skip
+        r = host.run(
+            [
+                "java",
+                f"-Djava.security.krb5.conf={krb5}",
+                *JAVA_OPTS,
+                "-cp",
+                _cp(conf_dir, lib),
+                "org.apache.hadoop.security.HadoopKerberosName",
+                principal,
+            ],
+            check=False,
+            timeout=120,
+        )
         m = re.search(r"^Name: (.+) to (.*)$", r.stdout, re.M)
         out[principal] = m.group(2) if m and m.group(1) == principal else None
     return out
@@ -71,21 +87,32 @@ def ldap_groups(p: LabPaths, conf_dir: Path, krb5: Path, users: Sequence[str]) -
     """user -> groups from the GroupMappingServiceProvider that core-site configures (jshell)."""
     lib = classpath(p)
     names = ", ".join('"' + u.replace("\\", "\\\\").replace('"', '\\"') + '"' for u in users)
-    script = "\n".join([
-        "import org.apache.hadoop.conf.Configuration;",
-        "import org.apache.hadoop.security.GroupMappingServiceProvider;",
-        "import org.apache.hadoop.util.ReflectionUtils;",
-        "Configuration c = new Configuration();",
-        "GroupMappingServiceProvider g = (GroupMappingServiceProvider) ReflectionUtils.newInstance("
-        "c.getClass(\"hadoop.security.group.mapping\", null), c);",
-        f"for (String u : new String[]{{{names}}}) System.out.println(\"GROUPS\\t\" + u + \"\\t\" + "
-        "String.join(\"\\t\", g.getGroups(u)));",
-        "/exit",
-    ])  # fmt: skip
+    script = "\n".join(
+        [
+            "import org.apache.hadoop.conf.Configuration;",
+            "import org.apache.hadoop.security.GroupMappingServiceProvider;",
+            "import org.apache.hadoop.util.ReflectionUtils;",
+            "Configuration c = new Configuration();",
+            "GroupMappingServiceProvider g = (GroupMappingServiceProvider) ReflectionUtils.newInstance("
+            'c.getClass("hadoop.security.group.mapping", null), c);',
+            f'for (String u : new String[]{{{names}}}) System.out.println("GROUPS\\t" + u + "\\t" + '
+            'String.join("\\t", g.getGroups(u)));',
+            "/exit",
+        ]
+    )
     jsh = conf_dir / "groups.jsh"
     jsh.write_text(script + "\n")
-    r = host.run(["jshell", f"-J-Djava.security.krb5.conf={krb5}", *(f"-J{o}" for o in JAVA_OPTS),
-                  "--class-path", _cp(conf_dir, lib), jsh], timeout=300)  # fmt: skip
+    r = host.run(
+        [
+            "jshell",
+            f"-J-Djava.security.krb5.conf={krb5}",
+            *(f"-J{o}" for o in JAVA_OPTS),
+            "--class-path",
+            _cp(conf_dir, lib),
+            jsh,
+        ],
+        timeout=300,
+    )
     out: dict[str, list[str]] = {}
     for line in r.stdout.splitlines():
         if line.startswith("GROUPS\t"):

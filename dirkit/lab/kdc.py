@@ -96,8 +96,7 @@ def create(p: LabPaths) -> None:
     (p.kdc / "kdc.conf").write_text(_kdc_conf(p))
     (p.kdc / "kadm5.acl").write_text(f"*/admin@{s.EMR_REALM} *\n")
     log = p.logs / "kdc.log"
-    host.run(["kdb5_util", "create", "-s", "-r", s.EMR_REALM, "-P", s.KDC_MASTER_PASSWORD],
-             env=_env(p), log=log)  # fmt: skip
+    host.run(["kdb5_util", "create", "-s", "-r", s.EMR_REALM, "-P", s.KDC_MASTER_PASSWORD], env=_env(p), log=log)
     p.keytabs.mkdir(parents=True, exist_ok=True)
     keytabs = [p.keytab("emr-services")] + [p.keytab(f"{svc}-localhost") for svc in s.SERVICES]
     for kt in keytabs:
@@ -110,12 +109,10 @@ def create(p: LabPaths) -> None:
         *(f"addprinc -randkey {service_principal(svc)}" for svc in s.SERVICES),
         f"addprinc -requires_preauth -pw {s.CROSS_REALM_PASSWORD} krbtgt/{s.EMR_REALM}@{s.AD_REALM}",
         f"ktadd -k {p.keytab('emr-services')} {principals}",
-        *(f"ktadd -norandkey -k {p.keytab(f'{svc}-localhost')} {service_principal(svc)}"
-          for svc in s.SERVICES),
-    ]  # fmt: skip
+        *(f"ktadd -norandkey -k {p.keytab(f'{svc}-localhost')} {service_principal(svc)}" for svc in s.SERVICES),
+    ]
     # Passwords go to kadmin on stdin, not argv, so they do not show up in `ps`.
-    host.run(["kadmin.local", "-r", s.EMR_REALM], input="\n".join(queries) + "\n",
-             env=_env(p), log=None)  # fmt: skip
+    host.run(["kadmin.local", "-r", s.EMR_REALM], input="\n".join(queries) + "\n", env=_env(p), log=None)
     missing = [str(k) for k in keytabs if not k.exists()]
     if missing:
         raise LabError(f"kadmin did not write keytabs: {', '.join(missing)}")
@@ -130,8 +127,7 @@ def start(p: LabPaths) -> None:
     if host.pid_alive(kdc_pid) is None:
         host.run(["krb5kdc", "-r", s.EMR_REALM, "-P", kdc_pid], env=_env(p), log=p.logs / "kdc.log")
     if host.pid_alive(kadmind_pid) is None:
-        host.run(["kadmind", "-r", s.EMR_REALM, "-P", kadmind_pid], env=_env(p),
-                 log=p.logs / "kdc.log")  # fmt: skip
+        host.run(["kadmind", "-r", s.EMR_REALM, "-P", kadmind_pid], env=_env(p), log=p.logs / "kdc.log")
 
 
 def stop(p: LabPaths) -> None:
@@ -147,14 +143,15 @@ def ready(p: LabPaths) -> bool:
     """The KDC answers an AS-REQ for a service principal from its keytab."""
     ccache = p.ccaches / "kdc-ready"
     p.ccaches.mkdir(parents=True, exist_ok=True)
-    r = host.run(["kinit", "-k", "-t", p.keytab("HTTP-localhost"), service_principal("HTTP")],
-                 env={"KRB5_CONFIG": str(p.krb5_conf), "KRB5CCNAME": f"FILE:{ccache}"},
-                 check=False, timeout=10)  # fmt: skip
+    r = host.run(
+        ["kinit", "-k", "-t", p.keytab("HTTP-localhost"), service_principal("HTTP")],
+        env={"KRB5_CONFIG": str(p.krb5_conf), "KRB5CCNAME": f"FILE:{ccache}"},
+        check=False,
+        timeout=10,
+    )
     ccache.unlink(missing_ok=True)
     return r.returncode == 0
 
 
 def initialised(p: LabPaths) -> bool:
     return (p.kdc / "principal").exists() and p.keytab("HTTP-localhost").exists()
-
-

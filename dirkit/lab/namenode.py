@@ -29,8 +29,9 @@ def _dir(p: LabPaths) -> Path:
 
 
 def _xml(props: dict[str, str]) -> str:
-    body = "".join(f"  <property><name>{escape(k)}</name><value>{escape(v)}</value></property>\n"
-                   for k, v in props.items())  # fmt: skip
+    body = "".join(
+        f"  <property><name>{escape(k)}</name><value>{escape(v)}</value></property>\n" for k, v in props.items()
+    )
     return f'<?xml version="1.0"?>\n<configuration>\n{body}</configuration>\n'
 
 
@@ -44,38 +45,46 @@ def auth_to_local_rules() -> str:
 def write_conf(p: LabPaths) -> Path:
     conf = _dir(p) / "conf"
     conf.mkdir(parents=True, exist_ok=True)
-    (conf / "core-site.xml").write_text(_xml({
-        "fs.defaultFS": f"hdfs://localhost:{RPC_PORT}",
-        "hadoop.security.authentication": "kerberos",
-        "hadoop.security.authorization": "true",
-        "hadoop.security.auth_to_local": auth_to_local_rules(),
-        # No OS accounts for AD users here: no groups from the shell either.
-        "hadoop.security.group.mapping": "org.apache.hadoop.security.ShellBasedUnixGroupsMapping",
-        # SPNEGO on every web endpoint (Hadoop 3.3+ puts WebHDFS behind the same filter);
-        # without it WebHDFS answers 403 "user not authenticated by filter".
-        "hadoop.http.filter.initializers": "org.apache.hadoop.security.AuthenticationFilterInitializer",
-        "hadoop.http.authentication.type": "kerberos",
-        "hadoop.http.authentication.simple.anonymous.allowed": "false",
-        "hadoop.http.authentication.kerberos.principal": kdc.service_principal("HTTP"),
-        "hadoop.http.authentication.kerberos.keytab": str(p.keytab("HTTP-localhost")),
-    }))  # fmt: skip
-    (conf / "hdfs-site.xml").write_text(_xml({
-        "dfs.namenode.name.dir": f"file://{_dir(p) / 'name'}",
-        "dfs.namenode.rpc-address": f"localhost:{RPC_PORT}",
-        "dfs.namenode.http-address": f"localhost:{HTTP_PORT}",
-        "dfs.http.policy": "HTTP_ONLY",
-        "dfs.namenode.kerberos.principal": kdc.service_principal("nn"),
-        "dfs.namenode.keytab.file": str(p.keytab("nn-localhost")),
-        "dfs.web.authentication.kerberos.principal": kdc.service_principal("HTTP"),
-        "dfs.web.authentication.kerberos.keytab": str(p.keytab("HTTP-localhost")),
-        "dfs.namenode.kerberos.internal.spnego.principal": kdc.service_principal("HTTP"),
-        "dfs.block.access.token.enable": "true",  # mandatory with Kerberos, else the NN aborts
-        "dfs.webhdfs.enabled": "true",
-        "dfs.permissions.enabled": "true",
-        "dfs.namenode.safemode.extension": "0",
-        "dfs.namenode.safemode.threshold-pct": "0",
-        "dfs.replication": "1",
-    }))  # fmt: skip
+    (conf / "core-site.xml").write_text(
+        _xml(
+            {
+                "fs.defaultFS": f"hdfs://localhost:{RPC_PORT}",
+                "hadoop.security.authentication": "kerberos",
+                "hadoop.security.authorization": "true",
+                "hadoop.security.auth_to_local": auth_to_local_rules(),
+                # No OS accounts for AD users here: no groups from the shell either.
+                "hadoop.security.group.mapping": "org.apache.hadoop.security.ShellBasedUnixGroupsMapping",
+                # SPNEGO on every web endpoint (Hadoop 3.3+ puts WebHDFS behind the same filter);
+                # without it WebHDFS answers 403 "user not authenticated by filter".
+                "hadoop.http.filter.initializers": "org.apache.hadoop.security.AuthenticationFilterInitializer",
+                "hadoop.http.authentication.type": "kerberos",
+                "hadoop.http.authentication.simple.anonymous.allowed": "false",
+                "hadoop.http.authentication.kerberos.principal": kdc.service_principal("HTTP"),
+                "hadoop.http.authentication.kerberos.keytab": str(p.keytab("HTTP-localhost")),
+            }
+        )
+    )
+    (conf / "hdfs-site.xml").write_text(
+        _xml(
+            {
+                "dfs.namenode.name.dir": f"file://{_dir(p) / 'name'}",
+                "dfs.namenode.rpc-address": f"localhost:{RPC_PORT}",
+                "dfs.namenode.http-address": f"localhost:{HTTP_PORT}",
+                "dfs.http.policy": "HTTP_ONLY",
+                "dfs.namenode.kerberos.principal": kdc.service_principal("nn"),
+                "dfs.namenode.keytab.file": str(p.keytab("nn-localhost")),
+                "dfs.web.authentication.kerberos.principal": kdc.service_principal("HTTP"),
+                "dfs.web.authentication.kerberos.keytab": str(p.keytab("HTTP-localhost")),
+                "dfs.namenode.kerberos.internal.spnego.principal": kdc.service_principal("HTTP"),
+                "dfs.block.access.token.enable": "true",  # mandatory with Kerberos, else the NN aborts
+                "dfs.webhdfs.enabled": "true",
+                "dfs.permissions.enabled": "true",
+                "dfs.namenode.safemode.extension": "0",
+                "dfs.namenode.safemode.threshold-pct": "0",
+                "dfs.replication": "1",
+            }
+        )
+    )
     (conf / "log4j.properties").write_text(
         "log4j.rootLogger=INFO,console\nlog4j.appender.console=org.apache.log4j.ConsoleAppender\n"
         "log4j.appender.console.layout=org.apache.log4j.PatternLayout\n"
@@ -87,10 +96,20 @@ def write_conf(p: LabPaths) -> Path:
 def _java(p: LabPaths, conf: Path, *args: str) -> list[str]:
     krb5 = java.cluster_krb5_conf(p, _dir(p) / "krb5.conf")
     lib = java.classpath(p)
-    return ["java", "-Xmx384m", f"-Djava.security.krb5.conf={krb5}", *java.JAVA_OPTS,
-            "--add-opens=java.base/java.io=ALL-UNNAMED", "--add-opens=java.base/java.net=ALL-UNNAMED",
-            "--add-opens=java.base/sun.security.util=ALL-UNNAMED", "--add-opens=java.base/sun.security.x509=ALL-UNNAMED",
-            "-cp", java._cp(conf, lib), "org.apache.hadoop.hdfs.server.namenode.NameNode", *args]  # fmt: skip
+    return [
+        "java",
+        "-Xmx384m",
+        f"-Djava.security.krb5.conf={krb5}",
+        *java.JAVA_OPTS,
+        "--add-opens=java.base/java.io=ALL-UNNAMED",
+        "--add-opens=java.base/java.net=ALL-UNNAMED",
+        "--add-opens=java.base/sun.security.util=ALL-UNNAMED",
+        "--add-opens=java.base/sun.security.x509=ALL-UNNAMED",
+        "-cp",
+        java._cp(conf, lib),
+        "org.apache.hadoop.hdfs.server.namenode.NameNode",
+        *args,
+    ]
 
 
 def pid_file(p: LabPaths) -> Path:
@@ -108,10 +127,18 @@ def start(p: LabPaths, fresh: bool = False) -> None:
     name = _dir(p) / "name"
     if fresh or not (name / "current" / "VERSION").exists():
         host.run(["rm", "-rf", name])
-        host.run(_java(p, conf, "-format", "-force", "-nonInteractive"), log=p.logs / "namenode-format.log", timeout=300)
+        host.run(
+            _java(p, conf, "-format", "-force", "-nonInteractive"), log=p.logs / "namenode-format.log", timeout=300
+        )
     log = (p.logs / "namenode.log").open("ab")
-    proc = subprocess.Popen(_java(p, conf), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, cwd=_dir(p))  # fmt: skip
+    proc = subprocess.Popen(
+        _java(p, conf),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=_dir(p),
+    )
     pid_file(p).write_text(f"{proc.pid}\n")
 
 
@@ -129,8 +156,7 @@ def ready(p: LabPaths) -> bool:
     from ..homes.webhdfs import WebHdfs  # the product's own client
 
     kerberos.use_krb5_conf(p.krb5_conf)
-    with WebHdfs.from_keytab(webhdfs_url(), kdc.service_principal("nn"), p.keytab("nn-localhost"),
-                             timeout=5) as fs:  # fmt: skip
+    with WebHdfs.from_keytab(webhdfs_url(), kdc.service_principal("nn"), p.keytab("nn-localhost"), timeout=5) as fs:
         return fs.status("/") is not None
 
 
@@ -153,5 +179,3 @@ def wait_ready(p: LabPaths, timeout: float = 120) -> float:
         return host.port_open("127.0.0.1", HTTP_PORT) and ready(p)
 
     return host.wait_until(check, timeout, "HDFS NameNode", interval=0.5)
-
-

@@ -43,10 +43,14 @@ def security_configuration(emr: EmrConfig, site: AdSite) -> dict[str, Any]:
         }
     doc: dict[str, Any] = {"AuthenticationConfiguration": {"KerberosConfiguration": kerberos}}
     if emr.role_mappings:
-        doc["AuthorizationConfiguration"] = {"EmrFsConfiguration": {"RoleMappings": [
-            {"Role": m.role, "IdentifierType": m.identifier_type, "Identifiers": list(m.identifiers)}
-            for m in emr.role_mappings  # order kept: EMRFS evaluates top-down, first match wins
-        ]}}  # fmt: skip
+        doc["AuthorizationConfiguration"] = {
+            "EmrFsConfiguration": {
+                "RoleMappings": [
+                    {"Role": m.role, "IdentifierType": m.identifier_type, "Identifiers": list(m.identifiers)}
+                    for m in emr.role_mappings  # order kept: EMRFS evaluates top-down, first match wins
+                ]
+            }
+        }
     if emr.encryption is not None:
         doc["EncryptionConfiguration"] = emr.encryption
     if emr.imds is not None:
@@ -86,23 +90,36 @@ def iam_documents(emr: EmrConfig) -> dict[str, Any]:
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": emr.ec2_role_arn}, "Action": "sts:AssumeRole"}],
     }
-    s3 = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "ListBuckets", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-             "Resource": [f"arn:aws:s3:::{b}" for b in emr.buckets]},
-            {"Sid": "ReadWriteObjects", "Effect": "Allow",
-             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-             "Resource": [f"arn:aws:s3:::{b}/*" for b in emr.buckets]},
-        ],
-    } if emr.buckets else None  # fmt: skip
+    s3 = (
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ListBuckets",
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                    "Resource": [f"arn:aws:s3:::{b}" for b in emr.buckets],
+                },
+                {
+                    "Sid": "ReadWriteObjects",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    "Resource": [f"arn:aws:s3:::{b}/*" for b in emr.buckets],
+                },
+            ],
+        }
+        if emr.buckets
+        else None
+    )
     return {
         "base_role": {
             "arn": emr.ec2_role_arn,
             "assume_mapping_roles_policy": {
                 "Version": "2012-10-17",
                 "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": roles}],
-            } if roles else None,  # fmt: skip
+            }
+            if roles
+            else None,
         },
         "mapping_roles": [{"arn": r, "trust_policy": trust, "s3_policy_skeleton": s3} for r in roles],
     }

@@ -53,8 +53,11 @@ def sections(hue: HueConfig, ad: AdSite, directory: Directory | None = None) -> 
         server["ldap_cert"] = hue.ldap_cert  # without it Hue does not verify the certificate
     server["users"] = {"user_filter": ad.directory.user_filter, "user_name_attr": "sAMAccountName"}
     # Group names as dirkit syncs them (sAMAccountName), not Hue's default cn.
-    server["groups"] = {"group_filter": ad.directory.group_filter, "group_name_attr": "sAMAccountName",
-                        "group_member_attr": "member"}  # fmt: skip
+    server["groups"] = {
+        "group_filter": ad.directory.group_filter,
+        "group_name_attr": "sAMAccountName",
+        "group_member_attr": "member",
+    }
     ldap: dict[str, Any] = {
         "create_users_on_login": _tf(hue.create_users_on_login),
         "sync_groups_on_login": _tf(hue.sync_groups_on_login),

@@ -30,8 +30,15 @@ class Decision:
     known: bool = True  # False: the user is not in the AD snapshot (so has no groups)
 
     def to_json(self) -> dict[str, Any]:
-        return {"user": self.user, "path": self.path, "role": self.role, "mapping_index": self.mapping_index,
-                "reason": self.reason, "groups": list(self.groups), "considered": list(self.considered)}  # fmt: skip
+        return {
+            "user": self.user,
+            "path": self.path,
+            "role": self.role,
+            "mapping_index": self.mapping_index,
+            "reason": self.reason,
+            "groups": list(self.groups),
+            "considered": list(self.considered),
+        }
 
 
 def match(mapping: RoleMappingConfig, user: str, groups: Sequence[str], path: str) -> str | None:
@@ -45,17 +52,28 @@ def match(mapping: RoleMappingConfig, user: str, groups: Sequence[str], path: st
     return f"path starts with {hit[0]!r}" if hit else None
 
 
-def decide(mappings: Sequence[RoleMappingConfig], base_role: str, user: str, groups: Sequence[str],
-           path: str) -> Decision:  # fmt: skip
+def decide(
+    mappings: Sequence[RoleMappingConfig], base_role: str, user: str, groups: Sequence[str], path: str
+) -> Decision:
     considered = []
     for i, m in enumerate(mappings):
         why = match(m, user, groups, path)
-        considered.append(f"#{i} {m.identifier_type} {','.join(m.identifiers)}: {'MATCH, ' + why if why else 'no match'}")
+        considered.append(
+            f"#{i} {m.identifier_type} {','.join(m.identifiers)}: {'MATCH, ' + why if why else 'no match'}"
+        )
         if why:
-            return Decision(user, path, m.role, i, f"mapping #{i} ({m.identifier_type}): {why}", tuple(groups),
-                            tuple(considered))  # fmt: skip
-    return Decision(user, path, base_role, None, "no mapping matched: the EC2 instance-profile role applies",
-                    tuple(groups), tuple(considered))  # fmt: skip
+            return Decision(
+                user, path, m.role, i, f"mapping #{i} ({m.identifier_type}): {why}", tuple(groups), tuple(considered)
+            )
+    return Decision(
+        user,
+        path,
+        base_role,
+        None,
+        "no mapping matched: the EC2 instance-profile role applies",
+        tuple(groups),
+        tuple(considered),
+    )
 
 
 def explain(emr: EmrConfig, directory: Directory, policy: NamePolicy, user: str, path: str) -> Decision:
@@ -80,13 +98,17 @@ def warnings(emr: EmrConfig, directory: Directory, policy: NamePolicy) -> list[s
         for ident in m.identifiers:
             if m.identifier_type in ("User", "Group"):
                 norm = policy.normalise(ident).name
-                exists = (directory.user_by_name if m.identifier_type == "User" else directory.group_by_name)
+                exists = directory.user_by_name if m.identifier_type == "User" else directory.group_by_name
                 if norm is not None and norm != ident and exists(norm) is not None:
-                    out.append(f"{where}: {m.identifier_type.lower()} {ident!r} is {norm!r} on the cluster "
-                               f"(names policy): write {norm!r} or the mapping never matches")  # fmt: skip
+                    out.append(
+                        f"{where}: {m.identifier_type.lower()} {ident!r} is {norm!r} on the cluster "
+                        f"(names policy): write {norm!r} or the mapping never matches"
+                    )
                 elif exists(ident) is None:
-                    out.append(f"{where}: {m.identifier_type.lower()} {ident!r} is not in the AD snapshot: "
-                               "this mapping would never match")  # fmt: skip
+                    out.append(
+                        f"{where}: {m.identifier_type.lower()} {ident!r} is not in the AD snapshot: "
+                        "this mapping would never match"
+                    )
             if m.identifier_type == "User" and ident in users_seen:
                 out.append(f"{where}: user {ident!r} is shadowed by an earlier mapping")
             elif m.identifier_type == "Group" and members.get(ident) and members[ident] <= users_seen:
@@ -96,8 +118,9 @@ def warnings(emr: EmrConfig, directory: Directory, policy: NamePolicy) -> list[s
                 if earlier:
                     out.append(f"{where}: prefix {ident!r} is shadowed by the earlier prefix {earlier[0]!r}")
                 if ident.count("/") == 2:
-                    out.append(f"{where}: prefix {ident!r} has no trailing '/': it also matches "
-                               f"{ident}-other/… buckets")  # fmt: skip
+                    out.append(
+                        f"{where}: prefix {ident!r} has no trailing '/': it also matches {ident}-other/… buckets"
+                    )
         if m.identifier_type == "User":
             users_seen |= set(m.identifiers)
         elif m.identifier_type == "Group":

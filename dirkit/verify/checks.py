@@ -28,13 +28,13 @@ import gssapi
 from gssapi.raw.misc import GSSError
 
 from .. import kerberos
-from ..outputs import hadoop, role_mappings
-from ..outputs.auth_to_local import short_name
 from ..config import Config, VerifyConfig, VerifyUser, ad_site, missing_section
 from ..directory.model import Directory
 from ..directory.names import NamePolicy
 from ..errors import ConfigError, DirkitError, HdfsError, NoMatchingRule
 from ..homes.webhdfs import WebHdfs
+from ..outputs import hadoop, role_mappings
+from ..outputs.auth_to_local import short_name
 
 CHECKS = ("kerberos", "name", "hdfs", "hive", "emrfs")
 PASS, FAIL, SKIP = "pass", "fail", "skip"
@@ -62,8 +62,12 @@ class UserReport:
         return all(c.status != FAIL for c in self.checks)
 
     def to_json(self) -> dict[str, Any]:
-        return {"user": self.user, "principal": self.principal, "ok": self.ok,
-                "checks": [c.to_json() for c in self.checks]}  # fmt: skip
+        return {
+            "user": self.user,
+            "principal": self.principal,
+            "ok": self.ok,
+            "checks": [c.to_json() for c in self.checks],
+        }
 
 
 def _require(cfg: Config) -> VerifyConfig:
@@ -162,8 +166,9 @@ class _UserRun:
         try:
             r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=self.v.timeout_seconds)
         except subprocess.TimeoutExpired:
-            return Check("hive", FAIL, f"HiveServer2 {hv.host}:{hv.port} did not answer within "
-                                       f"{self.v.timeout_seconds:g}s")  # fmt: skip
+            return Check(
+                "hive", FAIL, f"HiveServer2 {hv.host}:{hv.port} did not answer within {self.v.timeout_seconds:g}s"
+            )
         try:
             out = json.loads(r.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
@@ -203,8 +208,13 @@ def verify_user(cfg: Config, d: Directory, ident: VerifyUser) -> UserReport:
     report = UserReport(ident.name, run.principal, ccache=run.ccache)
     t = run.v.timeout_seconds
     try:
-        for name, fn in (("kerberos", run.kerberos), ("name", run.name), ("hdfs", run.hdfs), ("hive", run.hive),
-                         ("emrfs", run.emrfs)):  # fmt: skip
+        for name, fn in (
+            ("kerberos", run.kerberos),
+            ("name", run.name),
+            ("hdfs", run.hdfs),
+            ("hive", run.hive),
+            ("emrfs", run.emrfs),
+        ):
             report.checks.append(_timed(fn, name, t + 5 if name == "hive" else t))
     finally:
         run.close()
@@ -219,8 +229,9 @@ def verify(cfg: Config, d: Directory, names: list[str] | None = None) -> list[Us
         by_name = {u.name.lower(): u for u in v.users}
         missing = [n for n in names if n.lower() not in by_name]
         if missing:
-            raise ConfigError(f"no credentials for {', '.join(missing)}: add them to [[verify.users]] "
-                              "(keytab or password reference)")  # fmt: skip
+            raise ConfigError(
+                f"no credentials for {', '.join(missing)}: add them to [[verify.users]] (keytab or password reference)"
+            )
         idents = [by_name[n.lower()] for n in names]
     if not idents:
         raise ConfigError("verify.users is empty: nothing to verify")

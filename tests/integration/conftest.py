@@ -116,9 +116,13 @@ def ad_admin(lab_status: dict[str, Any]) -> Iterator[Any]:
 
     from dirkit.lab import settings as s
 
-    server = ldap3.Server(s.AD_HOST, port=636, use_ssl=True, get_info=ldap3.NONE,
-                          tls=ldap3.Tls(ca_certs_file=lab_status["ca_cert"], validate=ssl.CERT_REQUIRED))
-    conn = ldap3.Connection(server, user=f"Administrator@{s.AD_REALM}", password=s.ADMIN_PASSWORD,
-                            auto_bind=True)
+    server = ldap3.Server(
+        s.AD_HOST,
+        port=636,
+        use_ssl=True,
+        get_info=ldap3.NONE,
+        tls=ldap3.Tls(ca_certs_file=lab_status["ca_cert"], validate=ssl.CERT_REQUIRED),
+    )
+    conn = ldap3.Connection(server, user=f"Administrator@{s.AD_REALM}", password=s.ADMIN_PASSWORD, auto_bind=True)
     yield conn
     conn.unbind()

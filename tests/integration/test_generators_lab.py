@@ -11,8 +11,8 @@ from typing import Any
 
 from dirkit import sync
 from dirkit.directory.names import NamePolicy
-from dirkit.outputs import role_mappings
 from dirkit.lab.config import LAB_ACCOUNT, LAB_BUCKET
+from dirkit.outputs import role_mappings
 
 ARN = f"arn:aws:iam::{LAB_ACCOUNT}:role"
 
@@ -35,8 +35,23 @@ def test_explain_seed_scenario_on_the_lab(make_config: Any) -> None:
 
 def test_cli_explain_json(make_config: Any, tmp_path: Path, lab_status: dict[str, Any]) -> None:
     env = {**os.environ, "DIRKIT_CONFIG": lab_status["config"]}
-    r = subprocess.run([sys.executable, "-m", "dirkit.cli", "emr", "explain", "--user", "DataEng1@AD.DIRKIT.TEST",
-                        "--path", f"s3://{LAB_BUCKET}/a", "--json"], env=env, capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dirkit.cli",
+            "emr",
+            "explain",
+            "--user",
+            "DataEng1@AD.DIRKIT.TEST",
+            "--path",
+            f"s3://{LAB_BUCKET}/a",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["user"] == "dataeng1" and out["mapping_index"] == 1 and "grp_data_engineering" in out["groups"]

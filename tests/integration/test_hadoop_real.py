@@ -12,10 +12,10 @@ import pytest
 
 from dirkit import sync
 from dirkit.config import ad_site
-from dirkit.outputs import hadoop
 from dirkit.directory.names import NamePolicy
 from dirkit.lab import java
 from dirkit.lab.settings import LabPaths
+from dirkit.outputs import hadoop
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,10 @@ def test_auth_to_local_agrees_with_the_names_policy(setup: Setup) -> None:
     cfg, d = setup.cfg, setup.d
     policy = NamePolicy(cfg.names, cfg.directory.realm)
     users = ["admin1", "dataeng1", "datascientist1", "Mixed.Case", "odd#hash", "rangeuser01"]
-    principals = [f"{u}@{cfg.directory.realm}" for u in users] + [f"svc/host.ad.dirkit.test@{cfg.directory.realm}",
-                                                                  "hive/localhost@EMR.DIRKIT.TEST"]
+    principals = [f"{u}@{cfg.directory.realm}" for u in users] + [
+        f"svc/host.ad.dirkit.test@{cfg.directory.realm}",
+        "hive/localhost@EMR.DIRKIT.TEST",
+    ]
     got = java.kerberos_short_names(setup.paths, setup.conf, setup.krb5, principals)
     for u in users:
         expected = policy.normalise(u).name

@@ -27,8 +27,7 @@ def test_status_reports_every_service_ready(lab_status: dict[str, Any]) -> None:
 
 def test_ldaps_search_with_verified_ca(lab_status: dict[str, Any]) -> None:
     server = ldap3.Server(s.AD_HOST, port=636, use_ssl=True, tls=_tls(lab_status), get_info=ldap3.NONE)
-    conn = ldap3.Connection(server, user=f"Administrator@{s.AD_REALM}", password=s.ADMIN_PASSWORD,
-                            auto_bind=True)  # fmt: skip
+    conn = ldap3.Connection(server, user=f"Administrator@{s.AD_REALM}", password=s.ADMIN_PASSWORD, auto_bind=True)
     conn.search(s.AD_BASE, "(sAMAccountName=dataeng1)", attributes=["userPrincipalName"])
     assert [str(e.userPrincipalName) for e in conn.entries] == ["dataeng1@AD.DIRKIT.TEST"]
     conn.unbind()
@@ -36,8 +35,9 @@ def test_ldaps_search_with_verified_ca(lab_status: dict[str, Any]) -> None:
 
 def test_ldaps_refuses_an_unknown_ca(lab_status: dict[str, Any], tmp_path: Any) -> None:
     # The system CA bundle does not contain the lab CA: verification must fail, not pass silently.
-    server = ldap3.Server(s.AD_HOST, port=636, use_ssl=True, get_info=ldap3.NONE,
-                          tls=ldap3.Tls(validate=ssl.CERT_REQUIRED))  # fmt: skip
+    server = ldap3.Server(
+        s.AD_HOST, port=636, use_ssl=True, get_info=ldap3.NONE, tls=ldap3.Tls(validate=ssl.CERT_REQUIRED)
+    )
     with pytest.raises(ldap3.core.exceptions.LDAPSocketOpenError):
         ldap3.Connection(server, auto_bind=True)
 
@@ -45,15 +45,15 @@ def test_ldaps_refuses_an_unknown_ca(lab_status: dict[str, Any], tmp_path: Any) 
 def _keytab_creds(status: dict[str, Any], principal: str, keytab: str) -> gssapi.Credentials:
     name = gssapi.Name(principal, gssapi.NameType.kerberos_principal)
     ccache = f"MEMORY:test-{uuid.uuid4().hex}"
-    return gssapi.Credentials(name=name, usage="initiate",
-                              store={"client_keytab": keytab, "ccache": ccache})  # fmt: skip
+    return gssapi.Credentials(name=name, usage="initiate", store={"client_keytab": keytab, "ccache": ccache})
 
 
 def test_gssapi_bind_from_service_keytab(lab_status: dict[str, Any]) -> None:
     creds = _keytab_creds(lab_status, lab_status["principals"]["sync"], lab_status["keytabs"]["svc-dirkit"])
     server = ldap3.Server(s.AD_HOST, port=636, use_ssl=True, tls=_tls(lab_status), get_info=ldap3.NONE)
-    conn = ldap3.Connection(server, authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS,
-                            sasl_credentials=(None, None, creds))  # fmt: skip
+    conn = ldap3.Connection(
+        server, authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS, sasl_credentials=(None, None, creds)
+    )
     assert conn.bind(), conn.result
     # Samba has no WhoAmI operation; the rootDSE's tokenGroups holds the bound account's SID.
     conn.search("", "(objectClass=*)", search_scope=ldap3.BASE, attributes=["tokenGroups"])

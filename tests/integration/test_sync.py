@@ -14,11 +14,11 @@ from dirkit import sync
 from dirkit.directory import reader as reader_mod
 from dirkit.errors import (
     EXIT_CHANGES,
-    DirectoryError,
     EXIT_LOCKED,
     EXIT_OK,
     EXIT_THRESHOLD,
     DirectoryAuthError,
+    DirectoryError,
     DirectoryTLSError,
     DirectoryUnreachable,
     KerberosError,
@@ -113,8 +113,9 @@ def test_plan_and_sync_exit_codes_and_idempotence(make_config: Any, tmp_path: Pa
     assert r.returncode == EXIT_OK and "No changes." in r.stdout
 
 
-def test_removal_above_threshold_applies_nothing(make_config: Any, ad_admin: Any, restore_ad: None,
-                                                 tmp_path: Path) -> None:
+def test_removal_above_threshold_applies_nothing(
+    make_config: Any, ad_admin: Any, restore_ad: None, tmp_path: Path
+) -> None:
     cfg = make_config()
     sync.sync(cfg)
     store = StateStore(cfg.state.path)
@@ -195,8 +196,15 @@ def test_untrusted_certificate_is_named(make_config: Any, tmp_path: Path) -> Non
 
 def test_wrong_password_is_named(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIRKIT_TEST_PW", "not-the-password")
-    cfg = make_config(ldap={"bind": "simple", "bind_dn": f"dataeng1@{s.AD_REALM}", "password": "env:DIRKIT_TEST_PW",
-                            "principal": None, "keytab": None})
+    cfg = make_config(
+        ldap={
+            "bind": "simple",
+            "bind_dn": f"dataeng1@{s.AD_REALM}",
+            "password": "env:DIRKIT_TEST_PW",
+            "principal": None,
+            "keytab": None,
+        }
+    )
     with pytest.raises(DirectoryAuthError, match="wrong password") as exc:
         sync.read(cfg)
     assert "not-the-password" not in str(exc.value)
@@ -205,8 +213,15 @@ def test_wrong_password_is_named(make_config: Any, monkeypatch: pytest.MonkeyPat
 def test_simple_bind_with_secret_reference_reads(make_config: Any, tmp_path: Path) -> None:
     secret = tmp_path / "pw"
     secret.write_text(s.USER_PASSWORD + "\n")
-    cfg = make_config(ldap={"bind": "simple", "bind_dn": f"dataeng1@{s.AD_REALM}", "password": f"file:{secret}",
-                            "principal": None, "keytab": None})
+    cfg = make_config(
+        ldap={
+            "bind": "simple",
+            "bind_dn": f"dataeng1@{s.AD_REALM}",
+            "password": f"file:{secret}",
+            "principal": None,
+            "keytab": None,
+        }
+    )
     assert sync.read(cfg).user_by_name("dataeng1") is not None
 
 

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from dirkit import sync
-from dirkit.homes import provision as homes
-from dirkit.verify import checks as verify
 from dirkit.errors import EXIT_CHECKS_FAILED
+from dirkit.homes import provision as homes
 from dirkit.homes.webhdfs import WebHdfs
 from dirkit.lab import namenode
+from dirkit.verify import checks as verify
 
 
 @pytest.fixture
@@ -119,8 +119,13 @@ def test_two_users_at_once_use_separate_credential_caches(provisioned: Any) -> N
 
 def test_cli_matrix_and_exit_code(provisioned: Any, lab_status: dict[str, Any]) -> None:
     env = {**os.environ, "DIRKIT_CONFIG": lab_status["config"]}
-    r = subprocess.run([sys.executable, "-m", "dirkit.cli", "verify", "--user", "dataeng1", "--user", "disabled1",
-                        "--json"], env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "dirkit.cli", "verify", "--user", "dataeng1", "--user", "disabled1", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == EXIT_CHECKS_FAILED, r.stderr
     out = {u["user"]: u for u in json.loads(r.stdout)}
     assert out["dataeng1"]["ok"] and not out["disabled1"]["ok"]

@@ -1,6 +1,15 @@
+"""The CLI: help, and each exit code it owns, without any service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
 from click.testing import CliRunner
 
+from dirkit import Dirkit
 from dirkit.cli import main
+from dirkit.state import StateStore
 
 
 def test_help_lists_every_command_group() -> None:
@@ -15,3 +24,55 @@ def test_lab_help_has_examples() -> None:
     result = CliRunner().invoke(main, ["lab", "--help"])
     assert result.exit_code == 0
     assert "dirkit lab status --json" in result.output
+
+
+def _config(tmp_path: Path, url: str = "ldaps://127.0.0.1:1") -> Path:
+    f = tmp_path / "dirkit.toml"
+    f.write_text(f"""[ldap]
+urls = ["{url}"]
+bind = "simple"
+bind_dn = "svc@EXAMPLE.COM"
+password = "env:DIRKIT_TEST_UNSET_PASSWORD"
+timeout_seconds = 2
+[directory]
+base_dn = "DC=example,DC=com"
+realm = "EXAMPLE.COM"
+[state]
+path = "{tmp_path / "state.sqlite"}"
+""")
+    return f
+
+
+def _run(*args: str) -> tuple[int, str]:
+    r = CliRunner().invoke(main, list(args))
+    return r.exit_code, r.output
+
+
+def test_exit_codes_without_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = _config(tmp_path)
+    assert _run("sync", "--bogus")[0] == 2
+    code, out = _run("plan", "-c", str(tmp_path / "missing.toml"))
+    assert code == 4 and "cannot read config" in out
+    code, out = _run("snapshot", "--from-state", "-c", str(cfg))
+    assert code == 1 and "run `dirkit sync` first" in out and "Traceback" not in out
+    monkeypatch.setenv("DIRKIT_TEST_UNSET_PASSWORD", "x")
+    code, out = _run("plan", "-c", str(cfg))  # nothing listens on port 1
+    assert code == 5 and "cannot connect" in out
+    with StateStore(tmp_path / "state.sqlite") as store, store.lock():
+        code, out = _run("sync", "-c", str(cfg))
+    assert code == 6 and "another dirkit run" in out
+
+
+def test_a_bug_is_one_line_and_exit_1_traceback_only_with_verbose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Dirkit, limit: int = 20) -> None:
+        raise KeyError("boom")
+
+    # A stand-in for a bug: any non-dirkit exception escaping a command.
+    monkeypatch.setattr(Dirkit, "history", broken)
+    code, out = _run("history", "-c", str(_config(tmp_path)))
+    assert code == 1 and "internal error (a bug in dirkit" in out and "KeyError" in out
+    assert "Traceback" not in out
+    code, out = _run("-v", "history", "-c", str(_config(tmp_path)))
+    assert code == 1 and "Traceback" in out

@@ -42,8 +42,14 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
         (_base(urls=["ldap://dc"]), "use ldaps:// or set ldap.start_tls"),
         (_base(bind="simple"), "needs ldap.bind_dn and ldap.password"),
         (_base(bind="ntlm"), "ldap.bind"),
-        ({**_base(), "directory": {"base_dn": "x", "realm": "example.com"}}, "directory.realm: 'example.com' must be an upper-case"),
-        ({**_base(), "directory": {"base_dn": "x", "realm": "X", "user_filter": "(objectClass=user"}}, "directory.user_filter"),
+        (
+            {**_base(), "directory": {"base_dn": "x", "realm": "example.com"}},
+            "directory.realm: 'example.com' must be an upper-case",
+        ),
+        (
+            {**_base(), "directory": {"base_dn": "x", "realm": "X", "user_filter": "(objectClass=user"}},
+            "directory.user_filter",
+        ),
         ({**_base(), "names": {"allowed_pattern": "[a-"}}, "names.allowed_pattern: not a valid regular expression"),
         ({**_base(), "safety": {"max_removal_percent": 120}}, "safety.max_removal_percent"),
     ],
@@ -65,8 +71,11 @@ def test_plaintext_password_is_refused_without_echoing_it() -> None:
 def test_secret_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DK_PW", "from-env")
     (tmp_path / "pw").write_text("from-file\n")
-    for ref, want in (("env:DK_PW", "from-env"), (f"file:{tmp_path / 'pw'}", "from-file"),
-                      ("command:/bin/echo from-command", "from-command")):
+    for ref, want in (
+        ("env:DK_PW", "from-env"),
+        (f"file:{tmp_path / 'pw'}", "from-file"),
+        ("command:/bin/echo from-command", "from-command"),
+    ):
         cfg = config.from_dict(_base(bind="simple", bind_dn="svc", password=ref))
         assert cfg.ldap.password is not None and cfg.ldap.password.resolve() == want
     with pytest.raises(SecretError, match="DK_MISSING is not set"):

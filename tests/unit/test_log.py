@@ -18,4 +18,3 @@ def test_text_is_one_line_with_quoted_values() -> None:
 def test_json_line() -> None:
     data = json.loads(JsonFormatter().format(_record(users=3)))
     assert data["event"] == "read" and data["users"] == 3 and data["level"] == "info"
-

@@ -2,8 +2,7 @@ from dataclasses import replace
 
 from dirkit.config import SafetyConfig
 from dirkit.directory.build import RawGroup, RawUser, build
-from dirkit.directory.model import Directory
-from dirkit.directory.model import from_state, to_state
+from dirkit.directory.model import Directory, from_state, to_state
 from dirkit.directory.names import NamePolicy
 from dirkit.plan import make_plan
 
@@ -12,10 +11,14 @@ DOM = "S-1-5-21-1-2-3"
 
 def snapshot(users: list[tuple[str, str, int]], groups: dict[str, list[str]]) -> Directory:
     """users: (guid, sam, uac); groups: name -> member sams."""
-    raw_u = [RawUser(g, f"CN={s},DC=x", s, f"{DOM}-{1000 + i}", None, None, uac, None, 1)
-             for i, (g, s, uac) in enumerate(users)]
-    raw_g = [RawGroup(f"g-{n}", f"CN={n},DC=x", n, f"{DOM}-{2000 + i}", 1, tuple(f"CN={m},DC=x" for m in ms))
-             for i, (n, ms) in enumerate(groups.items())]
+    raw_u = [
+        RawUser(g, f"CN={s},DC=x", s, f"{DOM}-{1000 + i}", None, None, uac, None, 1)
+        for i, (g, s, uac) in enumerate(users)
+    ]
+    raw_g = [
+        RawGroup(f"g-{n}", f"CN={n},DC=x", n, f"{DOM}-{2000 + i}", 1, tuple(f"CN={m},DC=x" for m in ms))
+        for i, (n, ms) in enumerate(groups.items())
+    ]
     return build(raw_u, raw_g, NamePolicy(), ["DC=x"])
 
 

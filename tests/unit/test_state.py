@@ -82,8 +82,10 @@ def test_old_schema_is_migrated_and_garbage_is_refused(tmp_path: Path) -> None:
 
     old = tmp_path / "old.sqlite"
     db = sqlite3.connect(old)
-    db.execute("CREATE TABLE snapshots (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, taken REAL NOT NULL, "
-               "users INTEGER NOT NULL, groups INTEGER NOT NULL, data BLOB NOT NULL)")
+    db.execute(
+        "CREATE TABLE snapshots (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, taken REAL NOT NULL, "
+        "users INTEGER NOT NULL, groups INTEGER NOT NULL, data BLOB NOT NULL)"
+    )
     db.commit()
     db.close()
     assert StateStore(old).last_meta() == ([], None)

@@ -9,13 +9,28 @@ BASE = "DC=x"
 
 
 def user(sam: str, rid: int, pgid: int = 513, uac: int = 512) -> RawUser:
-    return RawUser(guid=f"u-{sam}", dn=f"CN={sam},{BASE}", sam=sam, sid=f"{DOM}-{rid}", upn=None,
-                   display_name=None, uac=uac, primary_group_id=pgid, usn=1)
+    return RawUser(
+        guid=f"u-{sam}",
+        dn=f"CN={sam},{BASE}",
+        sam=sam,
+        sid=f"{DOM}-{rid}",
+        upn=None,
+        display_name=None,
+        uac=uac,
+        primary_group_id=pgid,
+        usn=1,
+    )
 
 
 def group(sam: str, rid: int, *members: str) -> RawGroup:
-    return RawGroup(guid=f"g-{sam}", dn=f"CN={sam},{BASE}", sam=sam, sid=f"{DOM}-{rid}", usn=1,
-                    members=tuple(m if "=" in m else f"CN={m},{BASE}" for m in members))
+    return RawGroup(
+        guid=f"g-{sam}",
+        dn=f"CN={sam},{BASE}",
+        sam=sam,
+        sid=f"{DOM}-{rid}",
+        usn=1,
+        members=tuple(m if "=" in m else f"CN={m},{BASE}" for m in members),
+    )
 
 
 def make(users: list[RawUser], groups: list[RawGroup]) -> Directory:
@@ -23,9 +38,10 @@ def make(users: list[RawUser], groups: list[RawGroup]) -> Directory:
 
 
 def test_nesting_with_a_cycle_and_paths() -> None:
-    d = make([user("alice", 1000)],
-             [group("Domain Users", 513), group("a", 1100, "c"), group("b", 1101, "a"),
-              group("c", 1102, "b", "alice")])
+    d = make(
+        [user("alice", 1000)],
+        [group("Domain Users", 513), group("a", 1100, "c"), group("b", 1101, "a"), group("c", 1102, "b", "alice")],
+    )
     alice = d.user_by_name("alice")
     assert alice is not None
     assert d.group_names_of(alice) == ["a", "b", "c", "domain users"]
@@ -58,10 +74,12 @@ def test_unsafe_group_still_carries_nesting() -> None:
 
 
 def test_unresolved_members_are_classified() -> None:
-    d = build([user("alice", 1000)],
-              [group("g", 1100, "CN=S-1-5-11,CN=ForeignSecurityPrincipals,DC=x", "CN=contact,DC=x",
-                     "CN=far,DC=elsewhere")],
-              NamePolicy(), [BASE])
+    d = build(
+        [user("alice", 1000)],
+        [group("g", 1100, "CN=S-1-5-11,CN=ForeignSecurityPrincipals,DC=x", "CN=contact,DC=x", "CN=far,DC=elsewhere")],
+        NamePolicy(),
+        [BASE],
+    )
     assert sorted(i.kind for i in d.issues) == ["foreign_member", "non_user_member", "outside_scope"]
 
 

@@ -1,7 +1,8 @@
 """The lab's generated files and seed data are consistent (no services needed)."""
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from dirkit.lab import kdc, seed
 from dirkit.lab import settings as s

@@ -11,15 +11,14 @@ import pytest
 from configobj import ConfigObj
 from hypothesis import given
 from hypothesis import strategies as st
+from seed_fixture import ACCOUNT, seed_config, seed_config_dict, seed_directory
 
 from dirkit.config import RoleMappingConfig, ad_site
 from dirkit.directory.names import NamePolicy
+from dirkit.errors import ConfigError
 from dirkit.outputs import emr as documents
 from dirkit.outputs import files as render
 from dirkit.outputs import hadoop, hue, role_mappings
-from dirkit.errors import ConfigError
-
-from seed_fixture import ACCOUNT, seed_config, seed_config_dict, seed_directory
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 ARN = f"arn:aws:iam::{ACCOUNT}:role"
@@ -35,8 +34,14 @@ def _golden(name: str, text: str) -> None:
 
 def test_golden_documents_for_the_seed_scenario() -> None:
     docs = render.render_all(seed_config(), seed_directory())
-    assert sorted(docs) == ["core-site-classification.json", "core-site.xml", "emr-iam.json",
-                            "emr-security-configuration.json", "hue-ini-classification.json", "hue.ini"]
+    assert sorted(docs) == [
+        "core-site-classification.json",
+        "core-site.xml",
+        "emr-iam.json",
+        "emr-security-configuration.json",
+        "hue-ini-classification.json",
+        "hue.ini",
+    ]
     for name, text in docs.items():
         _golden(name, text)
 
@@ -102,23 +107,37 @@ def test_hadoop_refuses_starttls_urls() -> None:
 
 
 def test_external_kdc_form() -> None:
-    cfg = seed_config(emr={"kdc": "external", "external_admin_server": "kdc.c.internal:749",
-                           "external_kdc_server": "kdc.c.internal:88"})
+    cfg = seed_config(
+        emr={
+            "kdc": "external",
+            "external_admin_server": "kdc.c.internal:749",
+            "external_kdc_server": "kdc.c.internal:88",
+        }
+    )
     k = documents.security_configuration(cfg.emr, ad_site(cfg))["AuthenticationConfiguration"]["KerberosConfiguration"]
     assert k["Provider"] == "ExternalKdc"
     assert k["ExternalKdcConfiguration"] == {
-        "KdcServerType": "Single", "AdminServer": "kdc.c.internal:749", "KdcServer": "kdc.c.internal:88",
-        "AdIntegrationConfiguration": {"AdRealm": "AD.DIRKIT.TEST", "AdDomain": "ad.dirkit.test"}}
+        "KdcServerType": "Single",
+        "AdminServer": "kdc.c.internal:749",
+        "KdcServer": "kdc.c.internal:88",
+        "AdIntegrationConfiguration": {"AdRealm": "AD.DIRKIT.TEST", "AdDomain": "ad.dirkit.test"},
+    }
 
 
 @pytest.mark.parametrize(
     ("emr", "message"),
     [
-        ({"ec2_role_arn": "arn:aws:iam::12:role/x"}, "emr.ec2_role_arn: 'arn:aws:iam::12:role/x' is not an IAM role ARN"),
+        (
+            {"ec2_role_arn": "arn:aws:iam::12:role/x"},
+            "emr.ec2_role_arn: 'arn:aws:iam::12:role/x' is not an IAM role ARN",
+        ),
         ({"cluster_realm": "emr.dirkit.test"}, "emr.cluster_realm"),
         ({"ad_domain": "AD.DIRKIT.TEST"}, "emr.ad_domain: 'AD.DIRKIT.TEST' must be the AD DNS domain in lower case"),
         ({"role_mappings": [{"role": f"{ARN}/x", "prefixes": ["https://b/"]}]}, "emr.role_mappings[0].prefixes"),
-        ({"role_mappings": [{"role": f"{ARN}/x", "users": ["a"], "groups": ["g"]}]}, "exactly one of users, groups or prefixes"),
+        (
+            {"role_mappings": [{"role": f"{ARN}/x", "users": ["a"], "groups": ["g"]}]},
+            "exactly one of users, groups or prefixes",
+        ),
         ({"role_mappings": [{"role": f"{ARN}/x", "users": []}]}, "users is empty"),
         ({"kdc": "external"}, "needs emr.external_admin_server as host:749"),
         ({"encryption": {"EnableEverything": True}}, "unknown EncryptionConfiguration key"),
@@ -155,14 +174,18 @@ def test_seed_explain_matches_the_post() -> None:
 
 
 def test_warnings_for_missing_renamed_and_shadowed_identifiers() -> None:
-    cfg = seed_config(emr={"role_mappings": [
-        {"role": f"{ARN}/a", "users": ["admin1"]},
-        {"role": f"{ARN}/b", "groups": ["GRP_Data_Engineering"]},
-        {"role": f"{ARN}/c", "users": ["admin1", "ghost"]},
-        {"role": f"{ARN}/d", "prefixes": ["s3://bucket"]},
-        {"role": f"{ARN}/e", "prefixes": ["s3://bucket/deeper/"]},
-        {"role": f"{ARN}/f", "groups": ["grp_data_engineering"]},
-    ]})
+    cfg = seed_config(
+        emr={
+            "role_mappings": [
+                {"role": f"{ARN}/a", "users": ["admin1"]},
+                {"role": f"{ARN}/b", "groups": ["GRP_Data_Engineering"]},
+                {"role": f"{ARN}/c", "users": ["admin1", "ghost"]},
+                {"role": f"{ARN}/d", "prefixes": ["s3://bucket"]},
+                {"role": f"{ARN}/e", "prefixes": ["s3://bucket/deeper/"]},
+                {"role": f"{ARN}/f", "groups": ["grp_data_engineering"]},
+            ]
+        }
+    )
     assert cfg.emr is not None
     w = "\n".join(role_mappings.warnings(cfg.emr, seed_directory(), NamePolicy(realm="AD.DIRKIT.TEST")))
     assert "[1]: group 'GRP_Data_Engineering' is 'grp_data_engineering' on the cluster" in w
@@ -174,24 +197,43 @@ def test_warnings_for_missing_renamed_and_shadowed_identifiers() -> None:
 
 
 mapping = st.one_of(
-    st.builds(lambda ids, n: RoleMappingConfig(role=f"{ARN}/u{n}", users=ids), st.lists(st.sampled_from(["u1", "u2"]), min_size=1), st.integers(0, 99)),
-    st.builds(lambda ids, n: RoleMappingConfig(role=f"{ARN}/g{n}", groups=ids), st.lists(st.sampled_from(["g1", "g2"]), min_size=1), st.integers(0, 99)),
-    st.builds(lambda ids, n: RoleMappingConfig(role=f"{ARN}/p{n}", prefixes=ids),
-              st.lists(st.sampled_from(["s3://bkt/", "s3://bkt/a/", "s3://other/"]), min_size=1), st.integers(0, 99)),
+    st.builds(
+        lambda ids, n: RoleMappingConfig(role=f"{ARN}/u{n}", users=ids),
+        st.lists(st.sampled_from(["u1", "u2"]), min_size=1),
+        st.integers(0, 99),
+    ),
+    st.builds(
+        lambda ids, n: RoleMappingConfig(role=f"{ARN}/g{n}", groups=ids),
+        st.lists(st.sampled_from(["g1", "g2"]), min_size=1),
+        st.integers(0, 99),
+    ),
+    st.builds(
+        lambda ids, n: RoleMappingConfig(role=f"{ARN}/p{n}", prefixes=ids),
+        st.lists(st.sampled_from(["s3://bkt/", "s3://bkt/a/", "s3://other/"]), min_size=1),
+        st.integers(0, 99),
+    ),
 )
 
 
-@given(st.lists(mapping, max_size=6), st.sampled_from(["u1", "u2", "u3"]),
-       st.lists(st.sampled_from(["g1", "g2", "g3"]), max_size=2), st.sampled_from(["s3://bkt/a/x", "s3://bkt/y", "s3://zzz/"]))
-def test_first_match_wins_and_order_is_preserved(mappings: list[RoleMappingConfig], user: str, groups: list[str],
-                                                 path: str) -> None:
+@given(
+    st.lists(mapping, max_size=6),
+    st.sampled_from(["u1", "u2", "u3"]),
+    st.lists(st.sampled_from(["g1", "g2", "g3"]), max_size=2),
+    st.sampled_from(["s3://bkt/a/x", "s3://bkt/y", "s3://zzz/"]),
+)
+def test_first_match_wins_and_order_is_preserved(
+    mappings: list[RoleMappingConfig], user: str, groups: list[str], path: str
+) -> None:
     d = role_mappings.decide(mappings, f"{ARN}/base", user, groups, path)
     first = next((i for i, m in enumerate(mappings) if role_mappings.match(m, user, groups, path)), None)
     assert d.mapping_index == first
     assert d.role == (mappings[first].role if first is not None else f"{ARN}/base")
     # The rendered document keeps the admin's order exactly.
     data = seed_config_dict()
-    data["emr"]["role_mappings"] = [{"role": m.role, m.identifier_type.lower() + ("s" if m.identifier_type != "Prefix" else "es"): m.identifiers} for m in mappings]
+    data["emr"]["role_mappings"] = [
+        {"role": m.role, m.identifier_type.lower() + ("s" if m.identifier_type != "Prefix" else "es"): m.identifiers}
+        for m in mappings
+    ]
     from dirkit import config
 
     loaded = config.from_dict(data)

@@ -1,0 +1,72 @@
+"""The homes policy and plan are pure: every case without a NameNode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from seed_fixture import seed_directory
+
+from dirkit import config
+from dirkit.errors import HdfsError
+from dirkit.homes import policy
+from dirkit.homes.plan import plan_homes
+from dirkit.homes.webhdfs import WebHdfs
+
+HDFS = config.HdfsConfig.model_validate(
+    {"url": "http://nn:9870/webhdfs/v1", "principal": "nn/nn@EMR.DIRKIT.TEST", "keytab": "/k"}
+)
+
+
+def entry(name: str, owner: str, group: str, permission: str = "750", kind: str = "DIRECTORY") -> dict[str, Any]:
+    return {"pathSuffix": name, "owner": owner, "group": group, "permission": permission, "type": kind}
+
+
+def test_hostile_names_never_leave_the_prefix() -> None:
+    for bad in ("..", ".", "a/b", "../etc", "", "x/../../y"):
+        assert policy.home_path("/user", bad) is None, bad
+    fs = WebHdfs("http://localhost:9870/webhdfs/v1", None, pool_size=1)
+    assert fs.url("/user/odd#hash") == "http://localhost:9870/webhdfs/v1/user/odd%23hash"
+    assert fs.url("/user/odd%pct") == "http://localhost:9870/webhdfs/v1/user/odd%25pct"
+    assert fs.url("/user/zoë x") == "http://localhost:9870/webhdfs/v1/user/zo%C3%AB%20x"
+    with pytest.raises(HdfsError):
+        fs.url("/user/../etc")
+    fs.close()
+
+
+def test_missing_homes_are_created_for_enabled_users_only() -> None:
+    plan = plan_homes(HDFS, seed_directory(), [])
+    created = {a.user: a for a in plan.actions if a.kind == "create"}
+    assert sorted(created) == ["admin1", "dataeng1", "datascientist1", "nobody1"]  # not disabled1
+    assert (created["dataeng1"].owner, created["dataeng1"].group, created["dataeng1"].mode) == ("dataeng1",) * 2 + (
+        "750",
+    )
+    assert plan.wanted == 4 and not plan.reports
+
+
+def test_present_homes_make_no_actions_and_drift_is_reported() -> None:
+    listing = [entry(n, n, n) for n in ("admin1", "datascientist1", "nobody1")]
+    listing.append(entry("dataeng1", "nn", "supergroup", "777"))
+    plan = plan_homes(HDFS, seed_directory(), listing)
+    assert plan.actions == []
+    assert {(r.kind, r.path) for r in plan.reports} == {("drift", "/user/dataeng1")}
+    fixed = plan_homes(HDFS, seed_directory(), listing, fix_drift=True)
+    assert [a.kind for a in fixed.actions] == ["fix_owner", "fix_mode"]
+
+
+def test_departed_and_disabled_homes_are_kept_or_locked() -> None:
+    listing = [entry("gone1", "gone1", "gone1"), entry("disabled1", "disabled1", "disabled1")]
+    kept = plan_homes(HDFS, seed_directory(), listing)
+    assert {r.path for r in kept.reports if r.kind == "departed"} == {"/user/gone1", "/user/disabled1"}
+    locked = plan_homes(HDFS, seed_directory(), listing, lock_departed=True)
+    assert {(a.kind, a.path, a.mode) for a in locked.actions if a.kind == "lock"} == {
+        ("lock", "/user/gone1", "0"),
+        ("lock", "/user/disabled1", "0"),
+    }
+
+
+def test_quota_rule_by_nested_group() -> None:
+    cfg = HDFS.model_copy(update={"quotas": [config.QuotaRule(group="grp_analytics", namespace=5)]})
+    homes, _ = policy.wanted_homes(cfg, seed_directory())
+    quotas = {h.user: h.quota.namespace if h.quota else None for h in homes}
+    assert quotas == {"admin1": None, "datascientist1": 5, "dataeng1": None, "nobody1": None}

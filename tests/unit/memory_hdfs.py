@@ -1,0 +1,66 @@
+"""An in-memory stand-in for the NameNode, for unit tests of sync outcomes only.
+
+The real NameNode is exercised by tests/integration/test_hdfs.py; this lets the partial and
+exit-code paths of ``sync`` run in milliseconds. It keeps what WebHDFS would report (owner,
+group, permission, quotas) and can be told to fail chosen operations.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from dirkit.errors import HdfsError, HdfsUnavailable
+
+
+class MemoryHdfs:
+    def __init__(self, *dirs: str) -> None:
+        self.requests = 0
+        self.files: dict[str, dict[str, Any]] = {}
+        self.fail: set[tuple[str, str]] = set()  # (op, path) answering HTTP 403
+        self.down = False  # every call: NameNode unreachable
+        for d in dirs:
+            self.files[d] = {"type": "DIRECTORY", "owner": "hdfs", "group": "supergroup", "permission": "755"}
+
+    def _call(self, op: str, path: str) -> None:
+        self.requests += 1
+        if self.down:
+            raise HdfsUnavailable(f"WebHDFS {op} {path}: NameNode unreachable (memory stand-in)")
+        if (op, path) in self.fail:
+            raise HdfsError(f"WebHDFS {op} {path}: HTTP 403: Permission denied (memory stand-in)")
+
+    def status(self, path: str) -> dict[str, Any] | None:
+        self._call("GETFILESTATUS", path)
+        return self.files.get(path)
+
+    def list(self, path: str) -> list[dict[str, Any]] | None:
+        self._call("LISTSTATUS", path)
+        if path not in self.files:
+            return None
+        return [
+            {**st, "pathSuffix": posixpath.basename(p)}
+            for p, st in sorted(self.files.items())
+            if posixpath.dirname(p) == path and p != path
+        ]
+
+    def mkdirs(self, path: str, permission: str) -> bool:
+        self._call("MKDIRS", path)
+        self.files.setdefault(
+            path, {"type": "DIRECTORY", "owner": "hdfs", "group": "supergroup", "permission": permission}
+        )
+        return True
+
+    def set_owner(self, path: str, owner: str, group: str) -> None:
+        self._call("SETOWNER", path)
+        self.files[path].update(owner=owner, group=group)
+
+    def set_permission(self, path: str, permission: str) -> None:
+        self._call("SETPERMISSION", path)
+        self.files[path]["permission"] = permission
+
+    def set_quota(self, path: str, namespace: int | None, space: int | None) -> None:
+        self._call("SETQUOTA", path)
+        self.files[path].update(quota=namespace, spaceQuota=space)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,109 @@
+"""sync's outcomes without services: an in-memory directory source and an in-memory NameNode
+stand-in (the real ones are in tests/integration). Threshold, lock, partial, dry run."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from memory_hdfs import MemoryHdfs
+from seed_fixture import seed_config, seed_directory
+
+from dirkit import Dirkit, MemorySource
+from dirkit.directory.model import Directory
+from dirkit.errors import EXIT_LOCKED, EXIT_PARTIAL, EXIT_THRESHOLD, LockedError, PartialFailure, ThresholdError
+from dirkit.state import StateStore
+
+HDFS = {
+    "url": "http://nn.example:9870/webhdfs/v1",
+    "principal": "nn/nn.example@EMR.DIRKIT.TEST",
+    "keytab": "/etc/nn.keytab",
+    "prefix": "/user",
+}
+
+
+def kit(tmp_path: Path, source: MemorySource, fs: MemoryHdfs | None = None, **sections: Any) -> Dirkit:
+    sections.setdefault("state", {"path": str(tmp_path / "state.sqlite")})
+    if fs is not None:
+        sections.setdefault("hdfs", HDFS)
+    return Dirkit(seed_config(**sections), source=source, homes_target=fs)
+
+
+def without_users(d: Directory, *sams: str) -> Directory:
+    users = {g: u for g, u in d.users.items() if u.sam not in sams}
+    return replace(
+        d,
+        users=users,
+        direct={g: v for g, v in d.direct.items() if g in users},
+        effective={g: v for g, v in d.effective.items() if g in users},
+    )
+
+
+def test_first_sync_applies_then_nothing_to_do(tmp_path: Path) -> None:
+    k = kit(tmp_path, MemorySource(seed_directory()))
+    first = k.sync()
+    assert first.applied and first.plan.first_run and first.plan.counts()["user_added"] == 5
+    assert k.sync().plan.empty and k.history(1)[0].outcome == "no-changes"
+    assert k.plan()[1].empty
+
+
+def test_dry_run_writes_no_state(tmp_path: Path) -> None:
+    k = kit(tmp_path, MemorySource(seed_directory()))
+    result = k.sync(dry_run=True)
+    assert not result.applied and not result.plan.empty
+    assert k.plan()[1].first_run  # still nothing applied
+    assert k.history(1)[0].outcome == "dry-run"
+
+
+def test_threshold_applies_nothing_until_allowed(tmp_path: Path) -> None:
+    source = MemorySource(seed_directory())
+    k = kit(tmp_path, source)
+    k.sync()
+    source.directory = without_users(seed_directory(), "admin1", "dataeng1", "datascientist1")
+    with pytest.raises(ThresholdError, match="max_removal_percent") as exc:
+        k.sync()
+    assert exc.value.exit_code == EXIT_THRESHOLD
+    assert k.history(1)[0].outcome == "threshold"
+    assert len(k.last_snapshot().users) == 5  # the applied state is untouched
+    assert k.sync(allow_removals=True).plan.counts()["user_removed"] == 3
+    assert len(k.last_snapshot().users) == 2
+
+
+def test_max_removals_zero_stops_any_removal(tmp_path: Path) -> None:
+    source = MemorySource(seed_directory())
+    k = kit(tmp_path, source, safety={"max_removals": 0, "max_removal_percent": 100})
+    k.sync()
+    source.directory = without_users(seed_directory(), "nobody1")
+    with pytest.raises(ThresholdError, match="max_removals=0"):
+        k.sync()
+
+
+def test_second_run_exits_at_once_while_the_lock_is_held(tmp_path: Path) -> None:
+    source = MemorySource(seed_directory())
+    k = kit(tmp_path, source)
+    with StateStore(k.config.state.path) as store, store.lock():
+        with pytest.raises(LockedError, match="another dirkit run") as exc:
+            k.sync()
+    assert exc.value.exit_code == EXIT_LOCKED and source.reads == 0  # nothing was read
+
+
+def test_one_failing_home_is_partial_the_others_done(tmp_path: Path) -> None:
+    fs = MemoryHdfs("/user")
+    fs.fail.add(("SETOWNER", "/user/dataeng1"))
+    k = kit(tmp_path, MemorySource(seed_directory()), fs)
+    with pytest.raises(PartialFailure, match="1 HDFS home action") as exc:
+        k.sync()
+    assert exc.value.exit_code == EXIT_PARTIAL and k.history(1)[0].outcome == "partial"
+    assert fs.files["/user/admin1"]["owner"] == "admin1"  # the others are done
+    assert not k.plan()[1].changes  # the directory state was applied all the same
+
+
+def test_namenode_unreachable_is_partial_with_state_applied(tmp_path: Path) -> None:
+    fs = MemoryHdfs("/user")
+    fs.down = True
+    k = kit(tmp_path, MemorySource(seed_directory()), fs)
+    with pytest.raises(PartialFailure, match="NameNode unreachable"):
+        k.sync()
+    assert k.plan()[1].empty
