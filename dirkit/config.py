@@ -46,17 +46,23 @@ class SecretRef(str):
             return value
         if scheme == "file":
             try:
-                return Path(rest).read_text().rstrip("\n")
+                return Path(rest).read_text(encoding="utf-8").rstrip("\n")
             except OSError as exc:
                 raise SecretError(f"secret file:{rest}: cannot read ({exc.strerror})") from exc
+            except UnicodeDecodeError:
+                # Not chained: the decode error holds the file's bytes, i.e. the secret.
+                raise SecretError(f"secret file:{rest}: not UTF-8 text") from None
         if scheme == "command":
             try:
-                out = subprocess.run(shlex.split(rest), capture_output=True, text=True, timeout=30)
+                out = subprocess.run(shlex.split(rest), capture_output=True, timeout=30)
             except (OSError, subprocess.TimeoutExpired) as exc:
                 raise SecretError(f"secret command {shlex.split(rest)[0]!r} could not run: {exc}") from exc
             if out.returncode != 0:
                 raise SecretError(f"secret command {shlex.split(rest)[0]!r} exited {out.returncode}")
-            return out.stdout.rstrip("\n")
+            try:
+                return out.stdout.decode("utf-8").rstrip("\n")
+            except UnicodeDecodeError:
+                raise SecretError(f"secret command {shlex.split(rest)[0]!r} printed no UTF-8 text") from None
         raise SecretError(f"unknown secret scheme {scheme!r}")  # unreachable: validated on load
 
 

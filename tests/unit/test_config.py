@@ -82,6 +82,17 @@ def test_secret_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         config.from_dict(_base(bind="simple", bind_dn="svc", password="env:DK_MISSING")).ldap.password.resolve()
     with pytest.raises(SecretError, match="exited 1"):
         config.from_dict(_base(bind="simple", bind_dn="svc", password="command:/bin/false")).ldap.password.resolve()
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\xffS3cret\xfe")
+    with pytest.raises(SecretError, match="not UTF-8 text") as exc:
+        config.from_dict(_base(bind="simple", bind_dn="svc", password=f"file:{binary}")).ldap.password.resolve()
+    assert exc.value.__cause__ is None and "S3cret" not in str(exc.value)  # never the secret's bytes
+
+
+def test_required_keys_of_a_section_are_required_at_load() -> None:
+    data = {**_base(), "hue": {"server_name": "ad"}, "hadoop": {"bind_user": "svc@example.com"}}
+    with pytest.raises(ConfigError, match=r"hue.bind_dn: is required \(and 2 more problem"):
+        config.from_dict(data)
 
 
 def test_unreadable_and_invalid_files(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """The lab's generated files and seed data are consistent (no services needed)."""
 
+import json
 from pathlib import Path
 
 import tomllib
@@ -40,3 +41,14 @@ def test_seed_has_the_scenario_identities() -> None:
     assert any(u.disabled for u in users.values())
     groups = {g.sam: g for g in seed.SEED.groups}
     assert groups["grp_analytics"].members == ("grp_data_science",)
+
+
+def test_status_leaves_out_the_services_up_was_told_to_skip(tmp_path: Path) -> None:
+    """`lab up --no-hive` then `lab status`: HiveServer2 is not asked for, so not "not ready"."""
+    from dirkit.lab import HIVESERVER, NAMENODE, Lab
+
+    lab = Lab(LabPaths(tmp_path))
+    assert lab.wanted() == {NAMENODE: True, HIVESERVER: True}  # never brought up: everything
+    (tmp_path / "services.json").write_text(json.dumps({NAMENODE: True, HIVESERVER: False}))
+    names = [svc["name"] for svc in lab.status()["services"]]
+    assert NAMENODE in names and HIVESERVER not in names
