@@ -14,7 +14,10 @@ WIDTH = 100  # fixed, so the output does not depend on the terminal
 
 
 def _walk(cmd: click.Command, parent: click.Context | None, name: str) -> list[str]:
-    ctx = click.Context(cmd, info_name=name, parent=parent, terminal_width=WIDTH, max_content_width=WIDTH)
+    # make_context applies the command's context_settings (-h as well as --help), as a real run does.
+    ctx = cmd.make_context(
+        name, [], parent=parent, resilient_parsing=True, terminal_width=WIDTH, max_content_width=WIDTH
+    )
     out = [f"## `{ctx.command_path}`", "", "```", cmd.get_help(ctx), "```", ""]
     if isinstance(cmd, click.Group):
         for sub in sorted(cmd.list_commands(ctx)):
