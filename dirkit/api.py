@@ -138,8 +138,8 @@ class Dirkit:
         d = self.last_snapshot() if from_state else None
         ad = ad_site(self.config)
         if fmt == "ini":
-            return Document(hue.render_ini(h, ad, d))
-        return Document(emr.dumps(hue.render_classification(h, ad, d)))
+            return Document(hue.render_ini(h, ad, d), tuple(hue.warnings(h)))
+        return Document(emr.dumps(hue.render_classification(h, ad, d)), tuple(hue.warnings(h)))
 
     def core_site(self, fmt: str = "xml", *, from_state: bool = False) -> Document:
         """auth_to_local and LDAP group mapping as core-site XML or an EMR classification.

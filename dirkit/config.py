@@ -15,8 +15,18 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError, SecretError
 
@@ -27,11 +37,37 @@ else:  # pragma: no cover
 
 DEFAULT_CONFIG = Path("/etc/dirkit/dirkit.toml")
 SECRET_SCHEMES = ("env:", "file:", "command:")
+SECRET_COMMAND_TIMEOUT = 30
+
+
+# C0 and C1 control characters and DEL: never meaningful in a config value, and a newline in a
+# string that lands in a generated script or file could end a quoted block early.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _no_control(v: Any) -> Any:
+    values = v if isinstance(v, list) else [v]
+    for item in values:
+        m = _CONTROL.search(item) if isinstance(item, str) else None
+        if m:
+            # The value is not echoed: it may be (part of) a secret.
+            raise ValueError(f"contains the control character U+{ord(m.group()):04X}; remove it")
+    return v
 
 
 class _Model(BaseModel):
-    # A typo in a key is an error, not silently ignored.
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    # A typo in a key is an error, not silently ignored; "yes" is not a boolean nor "10" a
+    # number (strict: TOML has real booleans and numbers).
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, strict=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strings(cls, v: Any) -> Any:
+        return _no_control(v)
+
+
+# Paths are written as TOML strings.
+FilePath = Annotated[Path, Strict(False)]
 
 
 class SecretRef(str):
@@ -53,16 +89,24 @@ class SecretRef(str):
                 # Not chained: the decode error holds the file's bytes, i.e. the secret.
                 raise SecretError(f"secret file:{rest}: not UTF-8 text") from None
         if scheme == "command":
+            # Errors name the program only: its arguments may carry secrets, and errors go to
+            # logs and the state database.
+            argv = shlex.split(rest)  # checked when the config was loaded
+            program = argv[0]
             try:
-                out = subprocess.run(shlex.split(rest), capture_output=True, timeout=30)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise SecretError(f"secret command {shlex.split(rest)[0]!r} could not run: {exc}") from exc
+                out = subprocess.run(argv, capture_output=True, timeout=SECRET_COMMAND_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                raise SecretError(
+                    f"secret command {program!r} did not finish within {SECRET_COMMAND_TIMEOUT}s"
+                ) from None
+            except OSError as exc:
+                raise SecretError(f"secret command {program!r} could not run ({exc.strerror})") from None
             if out.returncode != 0:
-                raise SecretError(f"secret command {shlex.split(rest)[0]!r} exited {out.returncode}")
+                raise SecretError(f"secret command {program!r} exited {out.returncode}")
             try:
                 return out.stdout.decode("utf-8").rstrip("\n")
             except UnicodeDecodeError:
-                raise SecretError(f"secret command {shlex.split(rest)[0]!r} printed no UTF-8 text") from None
+                raise SecretError(f"secret command {program!r} printed no UTF-8 text") from None
         raise SecretError(f"unknown secret scheme {scheme!r}")  # unreachable: validated on load
 
 
@@ -73,7 +117,35 @@ def _secret(v: Any) -> SecretRef:
             "must be a secret reference: env:NAME, file:/path or command:/path/to/helper "
             "(plaintext passwords are not accepted)"
         )
+    if v.startswith("command:"):
+        try:
+            argv = shlex.split(v.removeprefix("command:"))
+        except ValueError as exc:  # e.g. an unclosed quote
+            raise ValueError(f"the command: reference cannot be split into arguments ({exc})") from None
+        if not argv:
+            raise ValueError("the command: reference names no program")
     return SecretRef(v)
+
+
+def _port_ok(url: str) -> bool:
+    try:
+        port = urlparse(url).port  # raises ValueError above 65535 or for a malformed host
+    except ValueError:
+        return False
+    return port != 0
+
+
+def _one_filter(v: str) -> bool:
+    """One parenthesised filter: depth never below zero and back to zero only at the end."""
+    depth = 0  # parentheses inside values are escaped as \28 and \29, so every one counts
+    for i, c in enumerate(v):
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth < 0 or (depth == 0 and i != len(v) - 1):
+                return False
+    return v.startswith("(") and depth == 0
 
 
 def _realm(v: str) -> str:
@@ -95,11 +167,11 @@ RoleArn = Annotated[str, AfterValidator(_role_arn)]
 class LdapConfig(_Model):
     urls: Annotated[list[str], Field(min_length=1)]
     start_tls: bool = False
-    ca_file: Path | None = None
+    ca_file: FilePath | None = None
     verify_tls: bool = True
     bind: Literal["kerberos", "simple"] = "kerberos"
     principal: str | None = None
-    keytab: Path | None = None
+    keytab: FilePath | None = None
     bind_dn: str | None = None
     password: SecretRef | None = None
     page_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
@@ -119,8 +191,8 @@ class LdapConfig(_Model):
     @classmethod
     def _urls(cls, v: list[str]) -> list[str]:
         for i, url in enumerate(v):
-            if not re.fullmatch(r"ldaps?://[^/\s:]+(:\d{1,5})?/?", url):
-                raise ValueError(f"[{i}] {url!r} is not ldap://host[:port] or ldaps://host[:port]")
+            if not re.fullmatch(r"ldaps?://[^/\s:]+(:\d{1,5})?/?", url) or not _port_ok(url):
+                raise ValueError(f"[{i}] {url!r} is not ldap://host[:port] or ldaps://host[:port] (port 1-65535)")
         return v
 
     @model_validator(mode="after")
@@ -138,7 +210,7 @@ class LdapConfig(_Model):
 
 
 class KerberosConfig(_Model):
-    krb5_conf: Path | None = None
+    krb5_conf: FilePath | None = None
 
 
 class DirectoryConfig(_Model):
@@ -152,8 +224,8 @@ class DirectoryConfig(_Model):
     @field_validator("user_filter", "group_filter")
     @classmethod
     def _filter(cls, v: str) -> str:
-        if not (v.startswith("(") and v.endswith(")")) or v.count("(") != v.count(")"):
-            raise ValueError(f"{v!r} is not an LDAP filter (RFC 4515): unbalanced parentheses")
+        if not _one_filter(v):
+            raise ValueError(f"{v!r} is not one LDAP filter (RFC 4515): unbalanced parentheses")
         return v
 
     def users_search_bases(self) -> list[str]:
@@ -175,14 +247,14 @@ class NamesConfig(_Model):
         if v is not None:
             try:
                 re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
+            except (re.error, OverflowError, RecursionError) as exc:  # huge repeat counts, deep nesting
+                raise ValueError(f"not a usable regular expression: {type(exc).__name__}: {exc}") from None
         return v
 
 
 class StateConfig(_Model):
-    path: Path = Path("/var/lib/dirkit/state.sqlite")
-    keep_snapshots: Annotated[int, Field(ge=1)] = 10
+    path: FilePath = Path("/var/lib/dirkit/state.sqlite")
+    keep_snapshots: Annotated[int, Field(ge=1, le=10_000)] = 10
 
 
 class SafetyConfig(_Model):
@@ -343,11 +415,30 @@ class QuotaRule(_Model):
         return self
 
 
+# Homes of Hadoop's own service users: never locked as "departed".
+SERVICE_HOMES = (
+    "hadoop",
+    "hdfs",
+    "hive",
+    "history",
+    "hbase",
+    "hue",
+    "livy",
+    "mapred",
+    "oozie",
+    "presto",
+    "spark",
+    "trino",
+    "yarn",
+    "zeppelin",
+)
+
+
 class HdfsConfig(_Model):
     # WebHDFS base URL of the NameNode (SPNEGO), and the HDFS superuser's principal + keytab.
     url: Annotated[str, Field(pattern=r"^https?://[^/\s]+/webhdfs/v1/?$")]
     principal: str
-    keytab: Path
+    keytab: FilePath
     prefix: str = "/user"
     # Group of each home: "user" (a same-named group: private, the safe default with 0750),
     # "primary" (the user's AD primary group, usually Domain Users), or "fixed" (group_name).
@@ -357,6 +448,19 @@ class HdfsConfig(_Model):
     concurrency: Annotated[int, Field(ge=1, le=64)] = 8
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
     quotas: list[QuotaRule] = []
+    # https:// is expected: over http:// the cookie the NameNode issues after SPNEGO (the HDFS
+    # superuser's identity) travels in clear on every request. Opt in; every run then warns.
+    allow_insecure_http: bool = False
+    ca_file: FilePath | None = None  # CA bundle for https:// (default: the system store)
+    # Homes that --lock-departed never locks: service accounts' homes, whoever owns them.
+    lock_exclude: list[str] = list(SERVICE_HOMES)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not _port_ok(v):
+            raise ValueError(f"{v!r} is not a valid URL (host, port 1-65535)")
+        return v
 
     @field_validator("prefix")
     @classmethod
@@ -369,14 +473,24 @@ class HdfsConfig(_Model):
     def _group(self) -> HdfsConfig:
         if self.group == "fixed" and not self.group_name:
             raise ValueError("group = 'fixed' needs hdfs.group_name")
+        if self.url.startswith("http://") and not self.allow_insecure_http:
+            raise ValueError(
+                f"{self.url} is plain http: the NameNode's auth cookie (the HDFS superuser's identity) would "
+                "travel in clear. Use https:// (hdfs.ca_file for a private CA), or set "
+                "hdfs.allow_insecure_http = true to accept that"
+            )
         return self
+
+    @property
+    def insecure(self) -> bool:
+        return self.url.startswith("http://")
 
 
 class VerifyUser(_Model):
     """A test identity for `dirkit verify`: its AD name and a keytab or a password reference."""
 
     name: str
-    keytab: Path | None = None
+    keytab: FilePath | None = None
     password: SecretRef | None = None
 
     @field_validator("password", mode="before")
@@ -411,7 +525,7 @@ class VerifyConfig(_Model):
 
 class OutputConfig(_Model):
     # `dirkit sync` renders the configured documents here as part of the same run.
-    directory: Path | None = None
+    directory: FilePath | None = None
 
 
 class Config(_Model):
@@ -427,7 +541,7 @@ class Config(_Model):
     hdfs: HdfsConfig | None = None
     verify: VerifyConfig | None = None
     output: OutputConfig = OutputConfig()
-    source: Path | None = None  # where it was loaded from (set by load())
+    source: FilePath | None = None  # where it was loaded from (set by load())
 
     @model_validator(mode="after")
     def _across_sections(self) -> Config:
@@ -506,4 +620,6 @@ def load(path: Path | str | None = None) -> Config:
         data = tomllib.loads(raw.decode())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
+    except RecursionError:  # tomllib recurses per nesting level
+        raise ConfigError(f"{p}: not a usable config: tables or arrays nested too deeply") from None
     return from_dict(data, source=p)

@@ -70,20 +70,59 @@ class Run:
         }
 
 
+SCHEMA_VERSION = 1  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
+OUR_TABLES = {"runs", "snapshots"}
+
+
 class StateStore:
+    """The state database. It holds DNs, SIDs and memberships: the file is 0600, and a directory
+    created for it is 0700. Another program's database, or a newer dirkit's, is never changed."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.fchmod(fd, 0o600)
+            os.close(fd)
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"state.path {path}: cannot open the state database ({exc})") from exc
         try:
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self._open_schema()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise StateError(f"state.path {path}: not a usable dirkit state database ({exc})") from exc
+        except StateError:
+            self.db.close()
+            raise
+
+    def _open_schema(self) -> None:
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"state.path {self.path}: written by a newer dirkit (schema {version}, this one knows "
+                f"{SCHEMA_VERSION}); upgrade dirkit, or point state.path at another file"
+            )
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version == 0 and tables and not self._older_dirkit(tables):
+            raise StateError(
+                f"state.path {self.path}: not a dirkit state database (it has the tables "
+                f"{', '.join(sorted(tables))}); dirkit leaves it alone: point state.path at another file"
+            )
+        self.db.execute("PRAGMA journal_mode=WAL")
+        if version < SCHEMA_VERSION:
             self.db.executescript(SCHEMA)
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StateError(f"state.path {path}: not a usable dirkit state database ({exc})") from exc
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _older_dirkit(self, tables: set[str]) -> bool:
+        """An unversioned database written by an earlier dirkit: only our tables, ours in shape."""
+        if tables != OUR_TABLES:
+            return False
+        runs = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
+        snaps = {r[1] for r in self.db.execute("PRAGMA table_info(snapshots)")}
+        return {"id", "command", "started", "outcome"} <= runs and {"id", "run_id", "data"} <= snaps
 
     def _migrate(self) -> None:
         """Add columns that newer versions keep (a state DB from an older dirkit keeps working)."""

@@ -148,6 +148,8 @@ def sync(
     out_dir = config.output.directory
     if out_dir is not None:
         files.render_all(config, None)  # a config error in a document section stops us before any read
+        for w in files.warnings(config):
+            event(log, "document_warning", logging.WARNING, warning=w)
     with StateStore(config.state.path) as store, store.lock():
         run_id = store.start_run("sync --dry-run" if dry_run else "sync")
         try:

@@ -55,10 +55,13 @@ def _identity(value: bytes) -> bytes:
 def _server(url: str, cfg: LdapConfig) -> ldap3.Server:
     u = urlparse(url)
     use_ssl = u.scheme == "ldaps"
-    tls = ldap3.Tls(
-        validate=ssl.CERT_REQUIRED if cfg.verify_tls else ssl.CERT_NONE,
-        ca_certs_file=str(cfg.ca_file) if cfg.ca_file else None,
-    )
+    try:
+        tls = ldap3.Tls(
+            validate=ssl.CERT_REQUIRED if cfg.verify_tls else ssl.CERT_NONE,
+            ca_certs_file=str(cfg.ca_file) if cfg.ca_file else None,
+        )
+    except lexc.LDAPSSLConfigurationError as exc:  # ldap3 checks the file exists
+        raise DirectoryTLSError(f"ldap.ca_file {cfg.ca_file}: cannot be read ({exc})") from exc
     identity = {a: _identity for a in RAW_ATTRIBUTES}
     return ldap3.Server(
         u.hostname or "",
@@ -138,12 +141,21 @@ def open_one(url: str, cfg: LdapConfig) -> ldap3.Connection:
         if not conn.bind():
             raise _bind_error(url, conn, cfg)
     except DirectoryError:
-        conn.unbind()
+        close(conn)
         raise
     except (lexc.LDAPException, OSError) as exc:
-        conn.unbind()
+        close(conn)
         raise _classify_open_error(url, exc, cfg) from exc
     return conn
+
+
+def close(conn: ldap3.Connection) -> None:
+    """Unbind, ignoring a connection that is already broken (a failed StartTLS leaves one that
+    raises on unbind): the error being reported is the one that matters."""
+    try:
+        conn.unbind()
+    except (lexc.LDAPException, OSError):
+        pass
 
 
 def open_connection(cfg: LdapConfig) -> tuple[ldap3.Connection, str]:
@@ -167,7 +179,4 @@ def connection(cfg: LdapConfig, url: str | None = None) -> Iterator[ldap3.Connec
     try:
         yield conn
     finally:
-        try:
-            conn.unbind()
-        except (lexc.LDAPException, OSError):
-            pass
+        close(conn)

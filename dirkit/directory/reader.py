@@ -24,6 +24,7 @@ from ldap3.utils.conv import escape_filter_chars
 
 from ..config import Config
 from ..errors import IncompleteReadError
+from ..log import event
 from . import ldap
 from .build import RawGroup, RawUser, build
 from .model import Directory
@@ -310,7 +311,7 @@ class Reader:
             # (normally empty) search catches it, so no user can be missed.
             late = self._catch_up(probe, highest)
         finally:
-            probe.unbind()
+            ldap.close(probe)
         if late:
             by_guid = {u.guid: u for u in users}
             by_guid.update({u.guid: u for u in late})
@@ -336,4 +337,6 @@ class LdapSource:
     def read(self, usn_quantiles: Sequence[int] = (), progress: Callable[[str], None] | None = None) -> Directory:
         """Read the whole configured scope of AD. Raises DirectoryError; never returns a partial
         picture. ``usn_quantiles`` (from the last snapshot) only helps split the work evenly."""
+        if not self.config.ldap.verify_tls:
+            event(log, "insecure_ldap", logging.WARNING, why="ldap.verify_tls = false: any server can pose as the DC")
         return Reader(self.config, progress).read(usn_quantiles)

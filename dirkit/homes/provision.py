@@ -8,6 +8,7 @@ user's failure is reported and does not stop the others.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,8 +18,11 @@ from typing import Any, Protocol
 from ..config import HdfsConfig
 from ..directory.model import Directory
 from ..errors import DirkitError, HdfsError, HdfsUnavailable
+from ..log import event
 from .plan import CREATE, FIX_MODE, FIX_OWNER, LOCK, QUOTA, HomeAction, HomesPlan, plan_homes
 from .webhdfs import WebHdfs
+
+log = logging.getLogger("dirkit.homes")
 
 
 class HomesTarget(Protocol):
@@ -68,8 +72,16 @@ def apply_one(fs: HomesTarget, a: HomeAction) -> None:
 
 def connect(cfg: HdfsConfig) -> WebHdfs:
     """A WebHDFS client authenticated as the HDFS superuser from its keytab."""
+    if cfg.insecure:
+        event(
+            log,
+            "insecure_webhdfs",
+            logging.WARNING,
+            url=cfg.url,
+            why="hdfs.allow_insecure_http: the NameNode's auth cookie (the HDFS superuser's identity) travels in clear",
+        )
     return WebHdfs.from_keytab(
-        cfg.url, cfg.principal, cfg.keytab, timeout=cfg.timeout_seconds, pool_size=cfg.concurrency
+        cfg.url, cfg.principal, cfg.keytab, timeout=cfg.timeout_seconds, pool_size=cfg.concurrency, ca_file=cfg.ca_file
     )
 
 

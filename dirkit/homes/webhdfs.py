@@ -43,6 +43,7 @@ class WebHdfs:
         timeout: float = 30,
         pool_size: int = 8,
         hostname: str | None = None,
+        ca_file: Path | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -56,6 +57,8 @@ class WebHdfs:
         for _ in range(pool_size):
             session = requests.Session()
             session.auth = HTTPSPNEGOAuth(creds=creds, target_name=self._target, mutual_authentication=OPTIONAL)
+            if ca_file is not None:
+                session.verify = str(ca_file)
             self._sessions.put(session)
             self._all.append(session)
 
@@ -122,16 +125,33 @@ class WebHdfs:
             ) from exc
 
     # -- operations --------------------------------------------------------------------------
+    def _field(self, out: Any, op: str, path: str, *keys: str) -> Any:
+        """``out[keys[0]][keys[1]]...``, or an HdfsError if the answer does not have that shape."""
+        try:
+            for k in keys:
+                out = out[k]
+            return out
+        except (KeyError, TypeError, IndexError) as exc:
+            raise HdfsError(
+                f"WebHDFS {op} {path}: unexpected answer (no {'.'.join(keys)}); check that hdfs.url is the "
+                "NameNode's WebHDFS endpoint"
+            ) from exc
+
     def status(self, path: str) -> dict[str, Any] | None:
         out = self.call("GET", path, "GETFILESTATUS", ok_404=True)
-        return None if out is None else dict(out["FileStatus"])
+        return None if out is None else dict(self._field(out, "GETFILESTATUS", path, "FileStatus"))
 
     def list(self, path: str) -> list[dict[str, Any]] | None:
         out = self.call("GET", path, "LISTSTATUS", ok_404=True)
-        return None if out is None else list(out["FileStatuses"]["FileStatus"])
+        if out is None:
+            return None
+        entries = self._field(out, "LISTSTATUS", path, "FileStatuses", "FileStatus")
+        if not isinstance(entries, list) or not all(isinstance(e, dict) and "pathSuffix" in e for e in entries):
+            raise HdfsError(f"WebHDFS LISTSTATUS {path}: unexpected answer (entries without pathSuffix)")
+        return entries
 
     def mkdirs(self, path: str, permission: str) -> bool:
-        return bool(self.call("PUT", path, "MKDIRS", permission=permission)["boolean"])
+        return bool(self._field(self.call("PUT", path, "MKDIRS", permission=permission), "MKDIRS", path, "boolean"))
 
     def set_owner(self, path: str, owner: str, group: str) -> None:
         self.call("PUT", path, "SETOWNER", owner=owner, group=group)

@@ -38,6 +38,8 @@ directory = "{p.root / "out"}"
 
 [hdfs]
 url = "http://localhost:9870/webhdfs/v1"
+# The lab NameNode listens on loopback only; a real cluster uses https:// (see the example config).
+allow_insecure_http = true
 principal = "nn/localhost@{s.EMR_REALM}"
 keytab = "{p.keytab("nn-localhost")}"
 prefix = "/user"

@@ -44,6 +44,11 @@ def render_all(cfg: Config, directory: Directory | None) -> dict[str, str]:
     return docs
 
 
+def warnings(cfg: Config) -> list[str]:
+    """Warnings about the configured documents (logged on every sync that renders them)."""
+    return hue.warnings(cfg.hue) if cfg.hue is not None else []
+
+
 def compare(out_dir: Path, docs: dict[str, str]) -> list[FileChange]:
     changes = []
     for name, content in sorted(docs.items()):

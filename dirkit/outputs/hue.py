@@ -21,6 +21,16 @@ from ..directory.model import Directory
 BACKEND = "desktop.auth.backend.LdapBackend"
 
 
+def warnings(hue: HueConfig) -> list[str]:
+    """What an admin must know about the Hue block before deploying it."""
+    if hue.ldap_cert:
+        return []
+    return [
+        "hue.ldap_cert is not set: Hue will not verify the DC's certificate (set it to the CA file's path on "
+        "the Hue host)"
+    ]
+
+
 def _tf(v: bool) -> str:
     return "true" if v else "false"
 

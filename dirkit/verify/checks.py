@@ -142,7 +142,7 @@ class _UserRun:
             return Check("hdfs", SKIP, "no Kerberos credentials (step 1 failed)")
         home = f"{h.prefix}/{self.expected}"
         try:
-            with WebHdfs(h.url, self.creds, timeout=self.v.timeout_seconds, pool_size=1) as fs:
+            with WebHdfs(h.url, self.creds, timeout=self.v.timeout_seconds, pool_size=1, ca_file=h.ca_file) as fs:
                 st = fs.status(home)
                 if st is None:
                     return Check("hdfs", FAIL, f"no home at {home}")
@@ -199,6 +199,8 @@ def _timed(fn: Callable[[], Check], name: str, timeout: float) -> Check:
         return Check(name, FAIL, f"no answer within {timeout:g}s")
     except DirkitError as exc:
         return Check(name, FAIL, str(exc))
+    except Exception as exc:  # noqa: BLE001 - one check's surprise must not lose the other users' reports
+        return Check(name, FAIL, f"internal error in the {name} check: {type(exc).__name__}: {exc}")
     finally:
         pool.shutdown(wait=False)
 

@@ -50,7 +50,7 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
             {**_base(), "directory": {"base_dn": "x", "realm": "X", "user_filter": "(objectClass=user"}},
             "directory.user_filter",
         ),
-        ({**_base(), "names": {"allowed_pattern": "[a-"}}, "names.allowed_pattern: not a valid regular expression"),
+        ({**_base(), "names": {"allowed_pattern": "[a-"}}, "names.allowed_pattern: not a usable regular expression"),
         ({**_base(), "safety": {"max_removal_percent": 120}}, "safety.max_removal_percent"),
     ],
 )

@@ -82,6 +82,11 @@ def test_old_schema_is_migrated_and_garbage_is_refused(tmp_path: Path) -> None:
 
     old = tmp_path / "old.sqlite"
     db = sqlite3.connect(old)
+    # The tables as the first dirkit created them (no user_version, no USN/digest columns).
+    db.execute(
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY, command TEXT NOT NULL, started REAL NOT NULL, ended REAL, "
+        "outcome TEXT NOT NULL DEFAULT 'running', counts TEXT NOT NULL DEFAULT '{}', message TEXT NOT NULL DEFAULT '')"
+    )
     db.execute(
         "CREATE TABLE snapshots (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, taken REAL NOT NULL, "
         "users INTEGER NOT NULL, groups INTEGER NOT NULL, data BLOB NOT NULL)"
@@ -94,3 +99,52 @@ def test_old_schema_is_migrated_and_garbage_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="not a usable dirkit state database") as exc:
         StateStore(junk)
     assert exc.value.exit_code == EXIT_CONFIG  # the message names state.path, like a config error
+
+
+def test_foreign_newer_and_corrupt_databases_are_refused_and_left_alone(tmp_path: Path) -> None:
+    import sqlite3
+
+    from dirkit.errors import StateError
+
+    other = tmp_path / "other.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE runs (x TEXT)")  # another program's table that happens to be called runs
+    db.commit()
+    db.close()
+    with pytest.raises(StateError, match="not a dirkit state database"):
+        StateStore(other)
+    db = sqlite3.connect(other)
+    assert [r[1] for r in db.execute("PRAGMA table_info(runs)")] == ["x"]  # untouched
+    assert db.execute("SELECT name FROM sqlite_master WHERE name = 'snapshots'").fetchone() is None
+    db.close()
+
+    newer = tmp_path / "newer.sqlite"
+    StateStore(newer).close()
+    db = sqlite3.connect(newer)
+    db.execute("PRAGMA user_version = 99")
+    db.commit()
+    db.close()
+    with pytest.raises(StateError, match="newer dirkit"):
+        StateStore(newer)
+
+    corrupt = tmp_path / "corrupt.sqlite"
+    store = StateStore(corrupt)
+    store.db.execute("INSERT INTO runs(command, started) VALUES ('sync', 0)")
+    store.db.execute("INSERT INTO snapshots(run_id, taken, users, groups, data) VALUES (1, 0, 0, 0, x'00ff')")
+    with pytest.raises(StateError, match="last snapshot is unreadable"):
+        store.last_snapshot()
+    store.close()
+
+
+def test_state_database_is_private(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        store = StateStore(tmp_path / "new" / "state.sqlite")
+        store.close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new" / "state.sqlite").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700

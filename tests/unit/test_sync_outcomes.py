@@ -17,7 +17,7 @@ from dirkit.errors import EXIT_LOCKED, EXIT_PARTIAL, EXIT_THRESHOLD, LockedError
 from dirkit.state import StateStore
 
 HDFS = {
-    "url": "http://nn.example:9870/webhdfs/v1",
+    "url": "https://nn.example:9871/webhdfs/v1",
     "principal": "nn/nn.example@EMR.DIRKIT.TEST",
     "keytab": "/etc/nn.keytab",
     "prefix": "/user",

@@ -14,7 +14,7 @@ from dirkit.homes.plan import plan_homes
 from dirkit.homes.webhdfs import WebHdfs
 
 HDFS = config.HdfsConfig.model_validate(
-    {"url": "http://nn:9870/webhdfs/v1", "principal": "nn/nn@EMR.DIRKIT.TEST", "keytab": "/k"}
+    {"url": "https://nn:9871/webhdfs/v1", "principal": "nn/nn@EMR.DIRKIT.TEST", "keytab": "/k"}
 )
 
 
