@@ -485,6 +485,12 @@ class HdfsConfig(_Model):
     def insecure(self) -> bool:
         return self.url.startswith("http://")
 
+    @property
+    def superuser(self) -> str:
+        """The HDFS user dirkit acts as (the principal's first component): a home it made but
+        did not hand over yet is owned by this user."""
+        return self.principal.split("@", 1)[0].split("/", 1)[0]
+
 
 class VerifyUser(_Model):
     """A test identity for `dirkit verify`: its AD name and a keytab or a password reference."""

@@ -11,13 +11,15 @@ from ..config import HdfsConfig
 from ..directory.model import Directory
 from .policy import wanted_homes
 
-# Action kinds, in the order a run applies them per user.
-CREATE, FIX_OWNER, FIX_MODE, QUOTA, LOCK = "create", "fix_owner", "fix_mode", "set_quota", "lock"
+# Action kinds, in the order a run applies them per user. FINISH hands over a home whose create
+# was interrupted after MKDIRS (owned by the superuser, with the create mode): not drift.
+CREATE, FINISH, FIX_OWNER, FIX_MODE, QUOTA, LOCK = "create", "finish", "fix_owner", "fix_mode", "set_quota", "lock"
+Quota = tuple[int, int]  # (namespace, space) as GETQUOTAUSAGE reports them; -1 = none
 
 
 @dataclass(frozen=True)
 class HomeAction:
-    kind: str  # create | fix_owner | fix_mode | set_quota | lock
+    kind: str  # create | finish | fix_owner | fix_mode | set_quota | lock
     user: str
     path: str
     detail: str = ""  # for people; the fields below are what is applied
@@ -61,15 +63,24 @@ class HomesPlan:
         }
 
 
+def quota_checks(cfg: HdfsConfig, d: Directory, listing: list[dict[str, Any]]) -> list[str]:
+    """Paths of existing homes with a quota rule: their quota is read back and re-checked."""
+    present = {e["pathSuffix"] for e in listing}
+    return [h.path for h in wanted_homes(cfg, d)[0] if h.quota and h.user in present]
+
+
 def plan_homes(
     cfg: HdfsConfig,
     d: Directory,
     listing: list[dict[str, Any]],
     *,
+    quotas: dict[str, Quota] | None = None,
     fix_drift: bool = False,
     lock_departed: bool = False,
 ) -> HomesPlan:
-    """The snapshot and one listing of the prefix -> actions and reports."""
+    """The snapshot, one listing of the prefix and the quotas of ``quota_checks`` -> actions
+    and reports."""
+    quotas = quotas or {}
     prefix = cfg.prefix
     plan = HomesPlan(prefix=prefix)
     existing = {e["pathSuffix"]: e for e in listing}
@@ -107,7 +118,11 @@ def plan_homes(
         if have.get("type") != "DIRECTORY":
             plan.reports.append(HomeReport("drift", h.path, f"is a {have.get('type', '?').lower()}, not a directory"))
             continue
-        if (have.get("owner"), have.get("group")) != (h.owner, h.group):
+        unfinished = have.get("owner") == cfg.superuser != h.owner and have.get("permission") == h.mode
+        if unfinished:
+            detail = f"unfinished create (owner {cfg.superuser}, mode {h.mode}): hand over to {h.owner}:{h.group}"
+            plan.actions.append(HomeAction(FINISH, h.user, h.path, detail, owner=h.owner, group=h.group))
+        elif (have.get("owner"), have.get("group")) != (h.owner, h.group):
             detail = f"owner {have.get('owner')}:{have.get('group')}, want {h.owner}:{h.group}"
             if fix_drift:
                 plan.actions.append(HomeAction(FIX_OWNER, h.user, h.path, detail, owner=h.owner, group=h.group))
@@ -119,6 +134,14 @@ def plan_homes(
                 plan.actions.append(HomeAction(FIX_MODE, h.user, h.path, detail, mode=h.mode))
             else:
                 plan.reports.append(HomeReport("drift", h.path, detail + " (--fix-drift fixes it)"))
+        q = h.quota
+        if q is not None and h.path in quotas:
+            ns, space = quotas[h.path]
+            if (q.namespace not in (None, ns)) or (q.space_bytes not in (None, space)):
+                detail = f"quota namespace {ns} space {space}, want {q.namespace} {q.space_bytes}"
+                plan.actions.append(
+                    HomeAction(QUOTA, h.user, h.path, detail, namespace=q.namespace, space=q.space_bytes)
+                )
     enabled = {h.user for h in homes} | set(refused)
     named = {u.name for u in d.named_users()}
     for name, entry in sorted(existing.items()):

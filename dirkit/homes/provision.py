@@ -19,7 +19,19 @@ from ..config import HdfsConfig
 from ..directory.model import Directory
 from ..errors import DirkitError, HdfsError, HdfsUnavailable
 from ..log import event
-from .plan import CREATE, FIX_MODE, FIX_OWNER, LOCK, QUOTA, HomeAction, HomesPlan, plan_homes
+from .plan import (
+    CREATE,
+    FINISH,
+    FIX_MODE,
+    FIX_OWNER,
+    LOCK,
+    QUOTA,
+    HomeAction,
+    HomesPlan,
+    Quota,
+    plan_homes,
+    quota_checks,
+)
 from .webhdfs import WebHdfs
 
 log = logging.getLogger("dirkit.homes")
@@ -36,6 +48,7 @@ class HomesTarget(Protocol):
     def set_owner(self, path: str, owner: str, group: str) -> None: ...
     def set_permission(self, path: str, permission: str) -> None: ...
     def set_quota(self, path: str, namespace: int | None, space: int | None) -> None: ...
+    def quota(self, path: str) -> Quota: ...
     def close(self) -> None: ...
 
 
@@ -62,7 +75,7 @@ def apply_one(fs: HomesTarget, a: HomeAction) -> None:
         # MKDIRS ignores umask and takes the mode; a new home is then handed to its user.
         fs.mkdirs(a.path, a.mode)
         fs.set_owner(a.path, a.owner, a.group)
-    elif a.kind == FIX_OWNER:
+    elif a.kind in (FIX_OWNER, FINISH):
         fs.set_owner(a.path, a.owner, a.group)
     elif a.kind in (FIX_MODE, LOCK):
         fs.set_permission(a.path, a.mode)
@@ -105,7 +118,9 @@ def provision(
                 f"hdfs.prefix {cfg.prefix} does not exist on the NameNode; create it (owned by the HDFS "
                 "superuser, mode 755) first"
             )
-        plan = plan_homes(cfg, d, target.list(cfg.prefix) or [], fix_drift=fix_drift, lock_departed=lock_departed)
+        listing = target.list(cfg.prefix) or []
+        quotas = {path: target.quota(path) for path in quota_checks(cfg, d, listing)}
+        plan = plan_homes(cfg, d, listing, quotas=quotas, fix_drift=fix_drift, lock_departed=lock_departed)
         result = HomesResult(plan)
         if not dry_run and plan.actions:
             _apply(target, cfg, plan, result, progress)

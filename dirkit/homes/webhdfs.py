@@ -150,6 +150,14 @@ class WebHdfs:
             raise HdfsError(f"WebHDFS LISTSTATUS {path}: unexpected answer (entries without pathSuffix)")
         return entries
 
+    def quota(self, path: str) -> tuple[int, int]:
+        """(namespace quota, space quota); -1 where none is set."""
+        out = self.call("GET", path, "GETQUOTAUSAGE")
+        return (
+            int(self._field(out, "GETQUOTAUSAGE", path, "QuotaUsage", "quota")),
+            int(self._field(out, "GETQUOTAUSAGE", path, "QuotaUsage", "spaceQuota")),
+        )
+
     def mkdirs(self, path: str, permission: str) -> bool:
         return bool(self._field(self.call("PUT", path, "MKDIRS", permission=permission), "MKDIRS", path, "boolean"))
 

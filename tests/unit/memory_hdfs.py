@@ -14,7 +14,8 @@ from dirkit.errors import HdfsError, HdfsUnavailable
 
 
 class MemoryHdfs:
-    def __init__(self, *dirs: str) -> None:
+    def __init__(self, *dirs: str, superuser: str = "nn") -> None:
+        self.superuser = superuser  # who MKDIRS makes the owner (the principal dirkit uses)
         self.requests = 0
         self.files: dict[str, dict[str, Any]] = {}
         self.fail: set[tuple[str, str]] = set()  # (op, path) answering HTTP 403
@@ -46,7 +47,7 @@ class MemoryHdfs:
     def mkdirs(self, path: str, permission: str) -> bool:
         self._call("MKDIRS", path)
         self.files.setdefault(
-            path, {"type": "DIRECTORY", "owner": "hdfs", "group": "supergroup", "permission": permission}
+            path, {"type": "DIRECTORY", "owner": self.superuser, "group": "supergroup", "permission": permission}
         )
         return True
 
@@ -61,6 +62,11 @@ class MemoryHdfs:
     def set_quota(self, path: str, namespace: int | None, space: int | None) -> None:
         self._call("SETQUOTA", path)
         self.files[path].update(quota=namespace, spaceQuota=space)
+
+    def quota(self, path: str) -> tuple[int, int]:
+        self._call("GETQUOTAUSAGE", path)
+        st = self.files[path]
+        return (st.get("quota") or -1, st.get("spaceQuota") or -1)
 
     def close(self) -> None:
         pass

@@ -89,7 +89,7 @@ def test_second_run_exits_at_once_while_the_lock_is_held(tmp_path: Path) -> None
     assert exc.value.exit_code == EXIT_LOCKED and source.reads == 0  # nothing was read
 
 
-def test_one_failing_home_is_partial_the_others_done(tmp_path: Path) -> None:
+def test_one_failing_home_is_partial_and_a_plain_rerun_finishes_it(tmp_path: Path) -> None:
     fs = MemoryHdfs("/user")
     fs.fail.add(("SETOWNER", "/user/dataeng1"))
     k = kit(tmp_path, MemorySource(seed_directory()), fs)
@@ -98,6 +98,11 @@ def test_one_failing_home_is_partial_the_others_done(tmp_path: Path) -> None:
     assert exc.value.exit_code == EXIT_PARTIAL and k.history(1)[0].outcome == "partial"
     assert fs.files["/user/admin1"]["owner"] == "admin1"  # the others are done
     assert not k.plan()[1].changes  # the directory state was applied all the same
+    assert fs.files["/user/dataeng1"]["owner"] == "nn"  # MKDIRS happened, SETOWNER did not
+    fs.fail.clear()
+    k.sync()  # no --fix-drift: an unfinished create is not drift
+    assert fs.files["/user/dataeng1"]["owner"] == "dataeng1"
+    assert k.history(1)[0].outcome == "applied"
 
 
 def test_namenode_unreachable_is_partial_with_state_applied(tmp_path: Path) -> None:

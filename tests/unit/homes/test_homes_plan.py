@@ -70,3 +70,27 @@ def test_quota_rule_by_nested_group() -> None:
     homes, _ = policy.wanted_homes(cfg, seed_directory())
     quotas = {h.user: h.quota.namespace if h.quota else None for h in homes}
     assert quotas == {"admin1": None, "datascientist1": 5, "dataeng1": None, "nobody1": None}
+
+
+def test_an_interrupted_create_is_finished_not_reported_as_drift() -> None:
+    # MKDIRS happened (owner: the superuser dirkit acts as, the create mode), SETOWNER did not.
+    listing = [entry("dataeng1", "nn", "supergroup", "750")]
+    plan = plan_homes(HDFS, seed_directory(), listing)
+    assert [(a.kind, a.owner, a.group) for a in plan.actions if a.user == "dataeng1"] == [
+        ("finish", "dataeng1", "dataeng1")
+    ]
+    assert not [r for r in plan.reports if r.path == "/user/dataeng1"]
+    # Someone else's directory, or another mode, stays drift: dirkit did not make it.
+    other = plan_homes(HDFS, seed_directory(), [entry("dataeng1", "alice", "supergroup", "750")])
+    assert not [a for a in other.actions if a.user == "dataeng1"] and other.reports[0].kind == "drift"
+
+
+def test_quotas_are_rechecked_on_existing_homes() -> None:
+    from dirkit.homes.plan import quota_checks
+
+    cfg = HDFS.model_copy(update={"quotas": [config.QuotaRule(group="grp_analytics", namespace=5, space_bytes=9)]})
+    listing = [entry(n, n, n) for n in ("admin1", "dataeng1", "datascientist1", "nobody1")]
+    assert quota_checks(cfg, seed_directory(), listing) == ["/user/datascientist1"]
+    missing = plan_homes(cfg, seed_directory(), listing, quotas={"/user/datascientist1": (-1, -1)})
+    assert [(a.kind, a.namespace, a.space) for a in missing.actions] == [("set_quota", 5, 9)]
+    assert plan_homes(cfg, seed_directory(), listing, quotas={"/user/datascientist1": (5, 9)}).actions == []
