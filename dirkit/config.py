@@ -258,8 +258,13 @@ class StateConfig(_Model):
 
 
 class SafetyConfig(_Model):
+    # Users removed or disabled + groups removed, against the named users and groups known.
     max_removals: Annotated[int, Field(ge=0)] = 500
     max_removal_percent: Annotated[float, Field(ge=0, le=100)] = 20.0
+    # Memberships removed (a user leaving a group), against the memberships known: a read in
+    # which group member lists came back empty removes no user but empties every group.
+    max_membership_removals: Annotated[int, Field(ge=0)] = 5000
+    max_membership_removal_percent: Annotated[float, Field(ge=0, le=100)] = 20.0
 
 
 HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*(:\d{1,5})?")

@@ -49,6 +49,8 @@ class Plan:
     threshold_exceeded: bool
     threshold_reason: str
     first_run: bool
+    membership_removals: int = 0
+    membership_base: int = 0  # memberships of named users in the previous state
 
     @property
     def empty(self) -> bool:
@@ -68,6 +70,8 @@ class Plan:
             "counts": self.counts(),
             "removals": self.removals,
             "removal_base": self.removal_base,
+            "membership_removals": self.membership_removals,
+            "membership_base": self.membership_base,
             "threshold_exceeded": self.threshold_exceeded,
             "threshold_reason": self.threshold_reason,
             "changes": [c.to_json() for c in self.changes],
@@ -132,12 +136,25 @@ def make_plan(previous: Directory | None, current: Directory, safety: SafetyConf
     changes.sort(key=lambda c: (order[c.kind], c.name, c.detail, c.guid))
     removals = sum(1 for c in changes if c.kind in REMOVAL_KINDS)
     base = len(pu) + len(pg)
-    reason = ""
-    if removals > safety.max_removals:
-        reason = f"{removals} removals exceed safety.max_removals={safety.max_removals}"
-    elif base and removals * 100 / base > safety.max_removal_percent:
-        reason = (
-            f"{removals} removals are {removals * 100 / base:.1f}% of {base} known users and groups, "
-            f"above safety.max_removal_percent={safety.max_removal_percent:g}"
+    dropped = sum(1 for c in changes if c.kind == "membership_removed")
+    member_base = sum(len(prev.group_names_of(u)) for u in pu.values())
+    reason = over_limit(
+        removals, base, safety.max_removals, safety.max_removal_percent, "removals", "known users and groups"
+    ) or over_limit(
+        dropped, member_base, safety.max_membership_removals, safety.max_membership_removal_percent,
+        "membership removals", "known memberships", key="max_membership_removal",
+    )  # fmt: skip
+    return Plan(tuple(changes), removals, base, bool(reason), reason, previous is None, dropped, member_base)
+
+
+def over_limit(
+    count: int, base: int, max_count: int, max_percent: float, what: str, of: str, key: str = "max_removal"
+) -> str:
+    """Why ``count`` removals out of ``base`` exceed the safety limits, or "" if they do not."""
+    if count > max_count:
+        return f"{count} {what} exceed safety.{key}s={max_count}"
+    if base and count * 100 / base > max_percent:
+        return (
+            f"{count} {what} are {count * 100 / base:.1f}% of {base} {of}, above safety.{key}_percent={max_percent:g}"
         )
-    return Plan(tuple(changes), removals, base, bool(reason), reason, previous is None)
+    return ""

@@ -112,3 +112,18 @@ def test_namenode_unreachable_is_partial_with_state_applied(tmp_path: Path) -> N
     with pytest.raises(PartialFailure, match="NameNode unreachable"):
         k.sync()
     assert k.plan()[1].empty
+
+
+def test_every_group_emptied_is_stopped_even_with_no_user_removed(tmp_path: Path) -> None:
+    """A read in which every group's member list came back empty removes no user or group."""
+    source = MemorySource(seed_directory())
+    k = kit(tmp_path, source, safety={"max_removals": 0})
+    k.sync()
+    d = seed_directory()
+    # Only the primary group (Domain Users, from primaryGroupID) survives an empty `member`.
+    primary = {u: {g: m for g, m in ms.items() if m.primary} for u, ms in d.effective.items()}
+    source.directory = replace(d, effective=primary, direct={u: frozenset() for u in d.direct})
+    with pytest.raises(ThresholdError, match="membership removals") as exc:
+        k.sync()
+    assert "safety.max_membership_removal_percent" in str(exc.value)
+    assert k.plan()[1].removals == 0  # the old guard alone saw nothing to stop
