@@ -171,19 +171,27 @@ class Dirkit:
 
     # -- HDFS homes ----------------------------------------------------------------------
     def provision_homes(
-        self, *, from_state: bool = False, dry_run: bool = False, fix_drift: bool = False, lock_departed: bool = False
+        self,
+        *,
+        from_state: bool = False,
+        dry_run: bool = False,
+        fix_drift: bool = False,
+        lock_departed: bool = False,
+        allow_removals: bool = False,
     ) -> HomesResult:
         """Make every enabled user's home exist as the policy says. Failures of single users
-        are in ``result.failed`` (the others are done); an unreachable NameNode raises."""
-        return provision(
-            self._hdfs(),
-            self.snapshot(from_state=from_state),
-            dry_run=dry_run,
-            fix_drift=fix_drift,
-            lock_departed=lock_departed,
-            progress=self.progress,
-            fs=self.homes_target,
-        )
+        are in ``result.failed`` (the others are done); an unreachable NameNode raises.
+        ``lock_departed`` locks only homes dirkit provisioned before, within the safety limits."""
+        d = self.snapshot(from_state=from_state)
+        with StateStore(self.config.state.path) as store:
+            result = provision(
+                self._hdfs(), d, dry_run=dry_run, fix_drift=fix_drift, lock_departed=lock_departed,
+                known=store.known_homes(), safety=self.config.safety, allow_removals=allow_removals,
+                progress=self.progress, fs=self.homes_target,
+            )  # fmt: skip
+            if not dry_run:
+                store.remember_homes(result.plan.wanted_names)
+        return result
 
     def write_emr_step(self, out_dir: Path, script_uri: str, *, from_state: bool = False) -> list[Path]:
         """Write the `hdfs dfs` homes script and the EMR step that runs it; returns the paths."""

@@ -400,16 +400,34 @@ def hdfs() -> None:
 @from_state_option
 @click.option("--dry-run", is_flag=True, help="Plan only: print what would be done.")
 @click.option("--fix-drift", is_flag=True, help="Fix owner, group and mode of existing homes that differ.")
-@click.option("--lock-departed", is_flag=True, help="Set mode 000 on homes of users who left AD or are disabled.")
+@click.option(
+    "--lock-departed",
+    is_flag=True,
+    help="Set mode 000 on homes of users who left AD or are disabled (only homes dirkit provisioned, "
+    "never those in hdfs.lock_exclude, within the safety limits).",
+)
+@click.option("--allow-removals", is_flag=True, help="Lock even if the locks exceed the safety limits.")
 def hdfs_provision(
-    config_path: str | None, as_json: bool, from_state: bool, dry_run: bool, fix_drift: bool, lock_departed: bool
+    config_path: str | None,
+    as_json: bool,
+    from_state: bool,
+    dry_run: bool,
+    fix_drift: bool,
+    lock_departed: bool,
+    allow_removals: bool,
 ) -> None:
     """Make every enabled AD user's home exist with the right owner, group and mode.
 
-    Exit code 8 if some users failed (the others are done); 5 if the NameNode is unreachable.
+    Exit code 8 if some users failed (the others are done); 5 if the NameNode is unreachable;
+    7 if --lock-departed would lock more homes than safety.max_removals / max_removal_percent
+    allow (nothing applied).
     """
     result = _kit(config_path).provision_homes(
-        from_state=from_state, dry_run=dry_run, fix_drift=fix_drift, lock_departed=lock_departed
+        from_state=from_state,
+        dry_run=dry_run,
+        fix_drift=fix_drift,
+        lock_departed=lock_departed,
+        allow_removals=allow_removals,
     )
     if as_json:
         _emit_json({**result.to_json(), "dry_run": dry_run})

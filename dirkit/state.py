@@ -45,6 +45,12 @@ CREATE TABLE IF NOT EXISTS snapshots (
     -- plan.plan_digest() of this snapshot: an equal digest means nothing to plan.
     plan_digest TEXT NOT NULL DEFAULT ''
 );
+-- Every home name dirkit has provisioned (or found wanted): only these may ever be locked
+-- as departed, so a service account's home or an admin's directory never is.
+CREATE TABLE IF NOT EXISTS homes (
+    name TEXT PRIMARY KEY,
+    first_seen REAL NOT NULL
+);
 """
 
 
@@ -70,8 +76,8 @@ class Run:
         }
 
 
-SCHEMA_VERSION = 1  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
-OUR_TABLES = {"runs", "snapshots"}
+SCHEMA_VERSION = 2  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
+UNVERSIONED_TABLES = {"runs", "snapshots"}  # what the first dirkit created
 
 
 class StateStore:
@@ -118,7 +124,7 @@ class StateStore:
 
     def _older_dirkit(self, tables: set[str]) -> bool:
         """An unversioned database written by an earlier dirkit: only our tables, ours in shape."""
-        if tables != OUR_TABLES:
+        if tables != UNVERSIONED_TABLES:
             return False
         runs = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
         snaps = {r[1] for r in self.db.execute("PRAGMA table_info(snapshots)")}
@@ -215,6 +221,23 @@ class StateStore:
         loading the snapshot itself."""
         row = self._sql("SELECT usn_quantiles, plan_digest FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
         return (list(json.loads(row[0])), row[1]) if row else ([], None)
+
+    # -- homes -----------------------------------------------------------------------------
+    def known_homes(self) -> set[str]:
+        return {r[0] for r in self._sql("SELECT name FROM homes")}
+
+    def remember_homes(self, names: list[str]) -> None:
+        now = time.time()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO homes(name, first_seen) VALUES (?, ?)", [(n, now) for n in names]
+            )
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise StateError(f"state.path {self.path}: cannot record home names ({exc})") from exc
 
     def last_snapshot(self) -> Directory | None:
         row = self._sql("SELECT data FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()

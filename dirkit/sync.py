@@ -110,6 +110,7 @@ def _homes(
         return None
     try:
         homes = provision(config.hdfs, current, progress=progress, fs=target)
+        store.remember_homes(homes.plan.wanted_names)
     except DirkitError as exc:
         msg = f"directory state applied, HDFS homes not (or not all): {exc}"
         store.end_run(run_id, "partial", counts, msg)

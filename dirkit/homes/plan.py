@@ -7,8 +7,9 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import HdfsConfig
+from ..config import HdfsConfig, SafetyConfig
 from ..directory.model import Directory
+from ..plan import over_limit
 from .policy import wanted_homes
 
 # Action kinds, in the order a run applies them per user. FINISH hands over a home whose create
@@ -52,6 +53,8 @@ class HomesPlan:
     reports: list[HomeReport] = field(default_factory=list)
     wanted: int = 0
     existing: int = 0
+    held: str = ""  # why the locks in this plan exceed the safety limits ("" if they do not)
+    wanted_names: list[str] = field(default_factory=list)  # the homes' names (kept in the state)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,10 +80,15 @@ def plan_homes(
     quotas: dict[str, Quota] | None = None,
     fix_drift: bool = False,
     lock_departed: bool = False,
+    known: set[str] | None = None,
+    safety: SafetyConfig | None = None,
 ) -> HomesPlan:
     """The snapshot, one listing of the prefix and the quotas of ``quota_checks`` -> actions
-    and reports."""
+    and reports. ``lock_departed`` locks only homes named in ``known`` (those dirkit has
+    provisioned before) and not in ``hdfs.lock_exclude``; more locks than ``safety`` allows
+    (its removal limits, against the homes present) hold the plan."""
     quotas = quotas or {}
+    known = known or set()
     prefix = cfg.prefix
     plan = HomesPlan(prefix=prefix)
     existing = {e["pathSuffix"]: e for e in listing}
@@ -89,6 +97,7 @@ def plan_homes(
     for name in refused:
         plan.reports.append(HomeReport("refused", posixpath.join(prefix, name), f"unsafe home path for {name!r}"))
     plan.wanted = len(homes)
+    plan.wanted_names = [h.user for h in homes]
     for h in homes:
         have = existing.get(h.user)
         if have is None:
@@ -152,8 +161,16 @@ def plan_homes(
             why = "no AD user by this name (left AD, out of scope, or not an AD home)"
         else:
             why = "the AD user is disabled"
-        if lock_departed and entry.get("type") == "DIRECTORY" and entry.get("permission") != "0":
-            plan.actions.append(HomeAction(LOCK, name, path, why, mode="0"))
-        else:
+        if not lock_departed or entry.get("type") != "DIRECTORY" or entry.get("permission") == "0":
             plan.reports.append(HomeReport("departed", path, why + "; home kept"))
+        elif name in cfg.lock_exclude:
+            plan.reports.append(HomeReport("departed", path, why + "; not locked: in hdfs.lock_exclude"))
+        elif name not in known:
+            plan.reports.append(HomeReport("departed", path, why + "; not locked: dirkit never provisioned it"))
+        else:
+            plan.actions.append(HomeAction(LOCK, name, path, why, mode="0"))
+    locks = sum(1 for a in plan.actions if a.kind == LOCK)
+    if safety is not None and locks:
+        plan.held = over_limit(locks, plan.existing, safety.max_removals, safety.max_removal_percent,
+                               "homes to lock", "homes present")  # fmt: skip
     return plan

@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..config import HdfsConfig
+from ..config import HdfsConfig, SafetyConfig
 from ..directory.model import Directory
-from ..errors import DirkitError, HdfsError, HdfsUnavailable
+from ..errors import DirkitError, HdfsError, HdfsUnavailable, ThresholdError
 from ..log import event
 from .plan import (
     CREATE,
@@ -105,11 +105,16 @@ def provision(
     dry_run: bool = False,
     fix_drift: bool = False,
     lock_departed: bool = False,
+    known: set[str] | None = None,
+    safety: SafetyConfig | None = None,
+    allow_removals: bool = False,
     progress: Callable[[str], None] | None = None,
     fs: HomesTarget | None = None,
 ) -> HomesResult:
     """Read what exists (one listing), plan, and unless ``dry_run`` apply with per-user
-    isolation. ``fs`` defaults to WebHDFS at ``cfg.url`` as ``cfg.principal``."""
+    isolation. ``fs`` defaults to WebHDFS at ``cfg.url`` as ``cfg.principal``. Locks beyond
+    the ``safety`` limits raise ThresholdError before anything is applied, unless
+    ``allow_removals``; see ``plan_homes`` for ``known``."""
     t0 = time.monotonic()
     target = fs if fs is not None else connect(cfg)
     try:
@@ -120,8 +125,12 @@ def provision(
             )
         listing = target.list(cfg.prefix) or []
         quotas = {path: target.quota(path) for path in quota_checks(cfg, d, listing)}
-        plan = plan_homes(cfg, d, listing, quotas=quotas, fix_drift=fix_drift, lock_departed=lock_departed)
+        plan = plan_homes(cfg, d, listing, quotas=quotas, fix_drift=fix_drift, lock_departed=lock_departed,
+                          known=known, safety=safety)  # fmt: skip
         result = HomesResult(plan)
+        if plan.held and not allow_removals and not dry_run:
+            raise ThresholdError(f"safety threshold: {plan.held}. Nothing was applied. Review with --dry-run, then "
+                                 "re-run with --allow-removals if this is intended.")  # fmt: skip
         if not dry_run and plan.actions:
             _apply(target, cfg, plan, result, progress)
         result.requests, result.seconds = target.requests, time.monotonic() - t0

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dirkit import kerberos, sync
+from dirkit import Dirkit, kerberos, sync
 from dirkit.errors import HdfsError, HdfsUnavailable
 from dirkit.homes import provision as homes
 from dirkit.homes.webhdfs import WebHdfs
@@ -79,15 +79,17 @@ def test_drift_is_reported_and_fixed_only_with_the_option(hcfg: Any, superfs: We
 def test_user_removed_from_ad_keeps_the_home(
     hcfg: Any, superfs: WebHdfs, prefix: str, ad_admin: Any, restore_ad: None
 ) -> None:
-    homes.provision(hcfg.hdfs, sync.read(hcfg))
+    kit = Dirkit(hcfg)  # the API keeps the homes it provisioned in the state: only those may be locked
+    superfs.mkdirs(f"{prefix}/hive", "755")  # a service account's home, never an AD user's
+    kit.provision_homes()
     assert ad_admin.delete(f"CN=rangeuser07,{seed.HARD_OU}"), ad_admin.result
-    d = sync.read(hcfg)
-    after = homes.provision(hcfg.hdfs, d)
+    after = kit.provision_homes()
     assert superfs.status(f"{prefix}/rangeuser07") is not None
     assert any(r.kind == "departed" and r.path.endswith("/rangeuser07") for r in after.plan.reports)
-    locked = homes.provision(hcfg.hdfs, d, lock_departed=True)
+    locked = kit.provision_homes(lock_departed=True)
     assert [a.path for a in locked.done] == [f"{prefix}/rangeuser07"]
     assert superfs.status(f"{prefix}/rangeuser07")["permission"] == "0"
+    assert superfs.status(f"{prefix}/hive")["permission"] == "755"
 
 
 def test_namenode_stopped_mid_run_then_rerun_converges(

@@ -127,3 +127,16 @@ def test_every_group_emptied_is_stopped_even_with_no_user_removed(tmp_path: Path
         k.sync()
     assert "safety.max_membership_removal_percent" in str(exc.value)
     assert k.plan()[1].removals == 0  # the old guard alone saw nothing to stop
+
+
+def test_locking_more_homes_than_the_limits_allow_applies_nothing(tmp_path: Path) -> None:
+    fs = MemoryHdfs("/user")
+    source = MemorySource(seed_directory())
+    k = kit(tmp_path, source, fs)
+    k.provision_homes()  # 4 homes, remembered in the state
+    source.directory = without_users(seed_directory(), "admin1", "dataeng1", "datascientist1")
+    with pytest.raises(ThresholdError, match="3 homes to lock are 75.0% of 4 homes present"):
+        k.provision_homes(lock_departed=True)
+    assert not [p for p, st in fs.files.items() if st["permission"] == "0"]
+    locked = k.provision_homes(lock_departed=True, allow_removals=True)
+    assert sorted(a.user for a in locked.done) == ["admin1", "datascientist1", "dataeng1"]

@@ -58,11 +58,34 @@ def test_departed_and_disabled_homes_are_kept_or_locked() -> None:
     listing = [entry("gone1", "gone1", "gone1"), entry("disabled1", "disabled1", "disabled1")]
     kept = plan_homes(HDFS, seed_directory(), listing)
     assert {r.path for r in kept.reports if r.kind == "departed"} == {"/user/gone1", "/user/disabled1"}
-    locked = plan_homes(HDFS, seed_directory(), listing, lock_departed=True)
+    locked = plan_homes(HDFS, seed_directory(), listing, lock_departed=True, known={"gone1", "disabled1"})
     assert {(a.kind, a.path, a.mode) for a in locked.actions if a.kind == "lock"} == {
         ("lock", "/user/gone1", "0"),
         ("lock", "/user/disabled1", "0"),
     }
+
+
+def test_only_homes_dirkit_provisioned_are_locked_never_service_homes() -> None:
+    service = [entry(n, n, "hadoop", "755") for n in ("hive", "spark", "hadoop", "history", "oozie")]
+    listing = [*service, entry("stranger", "stranger", "stranger"), entry("gone1", "gone1", "gone1")]
+    known = {"hive", "spark", "hadoop", "history", "oozie", "gone1"}  # even if a service name got in
+    plan = plan_homes(HDFS, seed_directory(), listing, lock_departed=True, known=known)
+    assert [a.path for a in plan.actions if a.kind == "lock"] == ["/user/gone1"]
+    why = {r.path: r.detail for r in plan.reports}
+    assert why["/user/hive"].endswith("not locked: in hdfs.lock_exclude")
+    assert why["/user/stranger"].endswith("not locked: dirkit never provisioned it")
+
+
+def test_a_read_with_no_users_cannot_lock_every_home() -> None:
+    from dirkit.config import SafetyConfig
+    from dirkit.directory.model import Directory
+
+    names = [f"user{i}" for i in range(10)]
+    listing = [entry(n, n, n) for n in names]
+    empty = Directory(users={}, groups={}, direct={}, effective={})
+    plan = plan_homes(HDFS, empty, listing, lock_departed=True, known=set(names), safety=SafetyConfig())
+    assert len([a for a in plan.actions if a.kind == "lock"]) == 10
+    assert "10 homes to lock are 100.0% of 10 homes present" in plan.held
 
 
 def test_quota_rule_by_nested_group() -> None:
