@@ -139,4 +139,4 @@ def test_locking_more_homes_than_the_limits_allow_applies_nothing(tmp_path: Path
         k.provision_homes(lock_departed=True)
     assert not [p for p, st in fs.files.items() if st["permission"] == "0"]
     locked = k.provision_homes(lock_departed=True, allow_removals=True)
-    assert sorted(a.user for a in locked.done) == ["admin1", "datascientist1", "dataeng1"]
+    assert sorted(a.user for a in locked.done) == ["admin1", "dataeng1", "datascientist1"]
