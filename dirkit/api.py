@@ -39,6 +39,7 @@ class Document:
 
     text: str
     warnings: tuple[str, ...] = ()
+    secret: bool = False  # holds resolved secrets: written 0600 whatever the umask
 
 
 class Dirkit:
@@ -128,7 +129,8 @@ class Dirkit:
         return Document(emr.dumps(emr.iam_documents(self._emr())))
 
     def kerberos_attributes(self, *, reveal_secrets: bool = False) -> Document:
-        return Document(emr.dumps(emr.kerberos_attributes(self._emr(), reveal_secrets)))
+        doc = emr.dumps(emr.kerberos_attributes(self._emr(), reveal_secrets))
+        return Document(doc, secret=reveal_secrets)
 
     def hue_config(self, fmt: str = "ini", *, from_state: bool = False) -> Document:
         """Hue's LDAP block (``ini``) or the EMR ``hue-ini`` classification (``classification``)."""
@@ -219,5 +221,5 @@ class Dirkit:
 
 
 def write_document(doc: Document, out: Path) -> None:
-    """Write a generated document atomically (the CLI's ``--out``)."""
-    write_file(out, doc.text)
+    """Write a generated document atomically (the CLI's ``--out``); 0600 if it holds secrets."""
+    write_file(out, doc.text, mode=0o600 if doc.secret else 0o644)

@@ -37,6 +37,7 @@ from ..outputs import hadoop, role_mappings
 from ..outputs.auth_to_local import short_name
 
 CHECKS = ("kerberos", "name", "hdfs", "hive", "emrfs")
+PROBE_ENV = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "KRB5_CONFIG", "KRB5_TRACE"}
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
 
@@ -74,6 +75,12 @@ def _require(cfg: Config) -> VerifyConfig:
     if cfg.verify is None:
         raise missing_section(cfg, "verify")
     return cfg.verify
+
+
+def probe_env(ccache: str) -> dict[str, str]:
+    """The Hive probe's environment: only what it needs, never the admin's whole environment
+    (which may hold secrets given as env: references)."""
+    return {k: v for k, v in os.environ.items() if k in PROBE_ENV} | {"KRB5CCNAME": ccache}
 
 
 def _klist_path(ccache: str) -> list[str]:
@@ -162,7 +169,7 @@ class _UserRun:
         argv = [sys.executable, "-m", "dirkit.verify.hive_probe", hv.host, str(hv.port), hv.service_name]
         if hv.probe:
             argv.append(hv.probe)
-        env = {**os.environ, "KRB5CCNAME": self.ccache}
+        env = probe_env(self.ccache)
         try:
             r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=self.v.timeout_seconds)
         except subprocess.TimeoutExpired:

@@ -65,7 +65,9 @@ def test_drift_is_reported_and_fixed_only_with_the_option(hcfg: Any, superfs: We
     d = sync.read(hcfg)
     homes.provision(hcfg.hdfs, d)
     superfs.set_permission(f"{prefix}/admin1", "777")
-    superfs.set_owner(f"{prefix}/dataeng1", "nn", "supergroup")
+    # Another owner than the superuser: a superuser-owned home with the create mode is an
+    # unfinished create, which a plain run finishes (test_sync_outcomes, test_homes_plan).
+    superfs.set_owner(f"{prefix}/dataeng1", "hive", "supergroup")
     reported = homes.provision(hcfg.hdfs, d)
     kinds = {(r.kind, r.path.rsplit("/", 1)[1]) for r in reported.plan.reports}
     assert ("drift", "admin1") in kinds and ("drift", "dataeng1") in kinds and not reported.done
