@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from typing import Any
 
 import click
@@ -77,6 +78,10 @@ def main(log_format: str, verbose: bool) -> None:
     9 lab not ready, 10 verify: a check failed.
     """
     dlog.setup(log_format, verbose)
+    if not verbose:
+        # Third-party deprecation noise (cryptography on a DC's certificate, ldap3, thrift) is
+        # nothing an admin can act on, and cron would mail it on every run; -v shows it.
+        warnings.simplefilter("ignore")
     click.get_current_context().meta["dirkit.verbose"] = verbose
 
 

@@ -179,6 +179,13 @@ class StateStore:
 
     # -- runs ------------------------------------------------------------------------------
     def start_run(self, command: str) -> int:
+        """Record a new run. Call with the lock held: a run still marked running then was
+        killed (the lock dies with its process), and is marked interrupted."""
+        self._sql(
+            "UPDATE runs SET outcome = 'interrupted', ended = ?, message = 'the process ended without recording an "
+            "outcome (killed?); the next run converges' WHERE outcome = 'running'",
+            (time.time(),),
+        )
         cur = self._sql("INSERT INTO runs(command, started) VALUES (?, ?)", (command, time.time()))
         return int(cur.lastrowid or 0)
 

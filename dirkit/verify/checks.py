@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,18 +199,24 @@ class _UserRun:
 
 
 def _timed(fn: Callable[[], Check], name: str, timeout: float) -> Check:
-    """Run one check with a timeout (a check stuck in a library call is abandoned, reported)."""
-    pool = ThreadPoolExecutor(max_workers=1)
+    """Run one check with a timeout. A check stuck in a library call is abandoned and reported;
+    it runs on a daemon thread, so it cannot keep the process alive after the verdict (a
+    ThreadPoolExecutor's workers are joined at interpreter exit)."""
+    box: queue.Queue[Check] = queue.Queue(maxsize=1)
+
+    def run() -> None:
+        try:
+            box.put(fn())
+        except DirkitError as exc:
+            box.put(Check(name, FAIL, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - one check's surprise must not lose the other users' reports
+            box.put(Check(name, FAIL, f"internal error in the {name} check: {type(exc).__name__}: {exc}"))
+
+    threading.Thread(target=run, name=f"dirkit-verify-{name}", daemon=True).start()
     try:
-        return pool.submit(fn).result(timeout=timeout)
-    except FutureTimeout:
+        return box.get(timeout=timeout)
+    except queue.Empty:
         return Check(name, FAIL, f"no answer within {timeout:g}s")
-    except DirkitError as exc:
-        return Check(name, FAIL, str(exc))
-    except Exception as exc:  # noqa: BLE001 - one check's surprise must not lose the other users' reports
-        return Check(name, FAIL, f"internal error in the {name} check: {type(exc).__name__}: {exc}")
-    finally:
-        pool.shutdown(wait=False)
 
 
 def verify_user(cfg: Config, d: Directory, ident: VerifyUser) -> UserReport:

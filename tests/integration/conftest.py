@@ -101,6 +101,25 @@ def make_config(lab_status: dict[str, Any], tmp_path: Path) -> Any:
 
 
 @pytest.fixture
+def hdfs_scratch(lab_status: dict[str, Any]) -> Iterator[str]:
+    """A fresh /t/<random> directory on the lab NameNode, removed with everything in it after
+    the test (the lab's NameNode is also where the README's main job runs)."""
+    import uuid
+
+    from dirkit.homes.webhdfs import WebHdfs
+    from dirkit.lab import namenode
+
+    path = f"/t/{uuid.uuid4().hex[:8]}"
+    fs = WebHdfs.from_keytab(
+        namenode.webhdfs_url(), lab_status["principals"]["nn"], Path(lab_status["keytabs"]["nn-localhost"])
+    )
+    fs.mkdirs(path, "755")
+    yield path
+    fs.call("DELETE", path, "DELETE", recursive="true")  # test clean-up only: dirkit never deletes
+    fs.close()
+
+
+@pytest.fixture
 def restore_ad(lab: Lab) -> Iterator[None]:
     """For tests that change or stop the DC: put the cached database back afterwards."""
     yield

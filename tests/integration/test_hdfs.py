@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,8 @@ from dirkit.lab.settings import LabPaths
 
 
 @pytest.fixture
-def prefix(lab_status: dict[str, Any]) -> str:
-    return f"/t/{uuid.uuid4().hex[:8]}/user"
+def prefix(hdfs_scratch: str) -> str:
+    return f"{hdfs_scratch}/user"
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,6 @@ import pytest
 from dirkit import sync
 from dirkit.errors import EXIT_CHECKS_FAILED
 from dirkit.homes import provision as homes
-from dirkit.homes.webhdfs import WebHdfs
-from dirkit.lab import namenode
 from dirkit.verify import checks as verify
 
 
@@ -54,10 +51,8 @@ def test_disabled_user_fails_at_kerberos_with_the_reason(provisioned: Any) -> No
     assert checks["hdfs"].status == "skip" and checks["hive"].status == "skip" and not r.ok
 
 
-def test_user_without_a_home_fails_hdfs(make_config: Any) -> None:
-    cfg = make_config(hdfs={"prefix": f"/t/{uuid.uuid4().hex[:8]}"})
-    with WebHdfs.from_keytab(namenode.webhdfs_url(), cfg.hdfs.principal, cfg.hdfs.keytab) as fs:
-        fs.mkdirs(cfg.hdfs.prefix, "755")
+def test_user_without_a_home_fails_hdfs(make_config: Any, hdfs_scratch: str) -> None:
+    cfg = make_config(hdfs={"prefix": hdfs_scratch})
     [r] = verify.verify(cfg, sync.read(cfg), ["datascientist1"])
     checks = _by_check(r)
     assert checks["kerberos"].status == "pass"

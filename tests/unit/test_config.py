@@ -102,3 +102,15 @@ def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
     bad.write_text("[ldap\nurls = 1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         config.load(bad)
+
+
+def test_no_config_given_points_at_the_lab_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DIRKIT_CONFIG", raising=False)
+    monkeypatch.setattr(config, "DEFAULT_CONFIG", tmp_path / "etc" / "dirkit.toml")
+    monkeypatch.setenv("DIRKIT_LAB_DIR", str(tmp_path / "lab"))
+    with pytest.raises(ConfigError, match="pass --config FILE"):
+        config.load()
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "dirkit.toml").write_text("")
+    with pytest.raises(ConfigError, match=f"the lab's config is {tmp_path / 'lab' / 'dirkit.toml'}"):
+        config.load()

@@ -15,5 +15,5 @@ def test_cli_reference_is_current() -> None:
 
 def test_json_docs_list_every_run_outcome() -> None:
     text = (REPO / "docs" / "json.md").read_text()
-    for outcome in ("applied", "no-changes", "dry-run", "threshold", "partial", "failed", "running"):
+    for outcome in ("applied", "no-changes", "dry-run", "threshold", "partial", "failed", "running", "interrupted"):
         assert f"`{outcome}`" in text, outcome

@@ -140,3 +140,13 @@ def test_locking_more_homes_than_the_limits_allow_applies_nothing(tmp_path: Path
     assert not [p for p, st in fs.files.items() if st["permission"] == "0"]
     locked = k.provision_homes(lock_departed=True, allow_removals=True)
     assert sorted(a.user for a in locked.done) == ["admin1", "dataeng1", "datascientist1"]
+
+
+def test_a_killed_run_shows_as_interrupted_not_running_forever(tmp_path: Path) -> None:
+    k = kit(tmp_path, MemorySource(seed_directory()))
+    with StateStore(k.config.state.path) as store:
+        store.start_run("sync")  # a run whose process was killed: never ended
+    k.sync()
+    outcomes = [r.outcome for r in k.history(2)]
+    assert outcomes == ["applied", "interrupted"]
+    assert "killed?" in k.history(2)[1].message
