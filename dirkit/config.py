@@ -220,6 +220,9 @@ class DirectoryConfig(_Model):
     group_bases: list[str] = []
     user_filter: str = "(&(objectCategory=person)(objectClass=user))"
     group_filter: str = "(objectClass=group)"
+    # Accounts AD marks isCriticalSystemObject (Administrator, Guest, krbtgt) are left out of
+    # every user output (no HDFS home, not in EMRFS checks) unless this is true.
+    include_system_accounts: bool = False
 
     @field_validator("user_filter", "group_filter")
     @classmethod

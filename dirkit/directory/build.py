@@ -25,6 +25,7 @@ class RawUser:
     uac: int
     primary_group_id: int | None
     usn: int
+    system: bool = False  # isCriticalSystemObject: Administrator, Guest, krbtgt
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,14 @@ def build(
     policy: NamePolicy,
     user_bases: Sequence[str],
     stats: dict[str, Any] | None = None,
+    include_system: bool = False,
 ) -> Directory:
     issues: list[Issue] = []
     raw_users, raw_groups = list(raw_users), list(raw_groups)
+    # System accounts get no home and no place in any output unless asked for; as members of
+    # groups they are simply not synced (not an issue to report on every run).
+    system_dns = set() if include_system else {dn_key(u.dn) for u in raw_users if u.system}
+    raw_users = [u for u in raw_users if dn_key(u.dn) not in system_dns]
     user_names = _names(raw_users, policy, issues)
     group_names = _names(raw_groups, policy, issues)
     users = {
@@ -128,7 +134,7 @@ def build(
                 direct[user_by_dn[k]].add(g.guid)
             elif k in group_by_dn:
                 parents[group_by_dn[k]].add(g.guid)
-            else:
+            elif k not in system_dns:
                 unresolved[member].append(g.sam)
     for member, in_groups in sorted(unresolved.items()):
         listed = ", ".join(sorted(in_groups))
@@ -171,6 +177,7 @@ def build(
         memberships=sum(len(m) for m in effective.values()),
         direct_memberships=sum(len(d) for d in direct.values()),
         issues=len(issues),
+        system_accounts_left_out=len(system_dns),
     )
     return Directory(
         users=users,

@@ -32,6 +32,7 @@ RAW_ATTRIBUTES = (
     "primaryGroupID",
     "uSNChanged",
     "member",
+    "isCriticalSystemObject",
 )
 
 # AD's "data NNN" sub-codes in invalidCredentials (49) messages.

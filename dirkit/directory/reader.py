@@ -41,6 +41,7 @@ USER_ATTRS = [
     "userAccountControl",
     "primaryGroupID",
     "uSNChanged",
+    "isCriticalSystemObject",
 ]
 GROUP_ATTRS = ["objectGUID", "objectSid", "sAMAccountName", "uSNChanged"]
 PAGED_OID = "1.2.840.113556.1.4.319"
@@ -164,6 +165,7 @@ class Reader:
                         uac=_int(a, "useraccountcontrol") or 0,
                         primary_group_id=_int(a, "primarygroupid"),
                         usn=_int(a, "usnchanged") or 0,
+                        system=_text(a, "iscriticalsystemobject") == "TRUE",
                     )
                 )
         return out
@@ -325,7 +327,8 @@ class Reader:
             "range_searches": self.stats.range_searches,
             "read_seconds": round(read_s, 3),
         }
-        return build(users, groups, policy, cfg.directory.users_search_bases(), stats)
+        return build(users, groups, policy, cfg.directory.users_search_bases(), stats,
+                     include_system=cfg.directory.include_system_accounts)  # fmt: skip
 
 
 class LdapSource:

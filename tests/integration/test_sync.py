@@ -254,3 +254,15 @@ def _q(v: Any) -> str:
     if isinstance(v, (int, float)):
         return str(v)
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def test_system_accounts_get_no_home_and_no_output_by_default(make_config: Any) -> None:
+    d = sync.read(make_config())
+    for sam in ("administrator", "guest", "krbtgt"):
+        assert d.user_by_name(sam) is None, sam
+    assert d.stats["system_accounts_left_out"] == 3
+    assert not [i for i in d.issues if "Administrator" in i.dn]
+    everyone = sync.read(make_config(directory={"include_system_accounts": True}))
+    assert everyone.user_by_name("administrator") is not None
+    # Groups are untouched: Domain Users (the primary group) is still everyone's.
+    assert "domain users" in d.group_names_of(d.user_by_name("dataeng1"))

@@ -89,3 +89,16 @@ def test_snapshot_json_is_deterministic() -> None:
     one = make(users, groups).to_json()
     two = make(list(reversed(users)), list(reversed(groups))).to_json()
     assert one == two
+
+
+def test_system_accounts_are_left_out_quietly_unless_included() -> None:
+    from dataclasses import replace
+
+    admin = replace(user("Administrator", 500), system=True)
+    users = [admin, user("alice", 1100)]
+    groups = [group("Domain Admins", 512, "Administrator", "alice")]
+    d = build(users, groups, NamePolicy(), [BASE])
+    assert d.user_by_name("administrator") is None and d.user_by_name("alice") is not None
+    assert d.issues == () and d.stats["system_accounts_left_out"] == 1  # a member, but not an issue
+    included = build(users, groups, NamePolicy(), [BASE], include_system=True)
+    assert included.user_by_name("administrator") is not None
