@@ -13,6 +13,8 @@ from typing import Any
 from .model import UAC_DISABLED, Directory, Group, Issue, Membership, User
 from .names import NamePolicy
 
+BUILTIN_SID_PREFIX = "S-1-5-32-"
+
 
 @dataclass(frozen=True)
 class RawUser:
@@ -96,6 +98,12 @@ def build(
     # groups they are simply not synced (not an issue to report on every run).
     system_dns = set() if include_system else {dn_key(u.dn) for u in raw_users if u.system}
     raw_users = [u for u in raw_users if dn_key(u.dn) not in system_dns]
+    # Builtin-container groups (S-1-5-32-*: Users, Administrators, Account Operators...) are
+    # never reported by SSSD, EMR's group source (its ID mapping refuses built-in SIDs:
+    # "Skipping built-in object" in sdap_save_group); EMRFS and Hadoop must see what it sees.
+    # They are domain-local, so no other group can nest through them.
+    builtin = [g for g in raw_groups if g.sid.startswith(BUILTIN_SID_PREFIX)]
+    raw_groups = [g for g in raw_groups if not g.sid.startswith(BUILTIN_SID_PREFIX)]
     user_names = _names(raw_users, policy, issues)
     group_names = _names(raw_groups, policy, issues)
     users = {
@@ -178,6 +186,7 @@ def build(
         direct_memberships=sum(len(d) for d in direct.values()),
         issues=len(issues),
         system_accounts_left_out=len(system_dns),
+        builtin_groups_left_out=len(builtin),
     )
     return Directory(
         users=users,

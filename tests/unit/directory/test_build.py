@@ -102,3 +102,15 @@ def test_system_accounts_are_left_out_quietly_unless_included() -> None:
     assert d.issues == () and d.stats["system_accounts_left_out"] == 1  # a member, but not an issue
     included = build(users, groups, NamePolicy(), [BASE], include_system=True)
     assert included.user_by_name("administrator") is not None
+
+
+def test_builtin_groups_are_left_out_like_sssd_does() -> None:
+    from dataclasses import replace
+
+    users = [user("alice", 1100)]
+    builtin_users = replace(group("Users", 545, "Domain Users"), sid="S-1-5-32-545")
+    groups = [group("Domain Users", 513), builtin_users]
+    d = build(users, groups, NamePolicy(), [BASE])
+    alice = d.user_by_name("alice")
+    assert alice is not None and d.group_names_of(alice) == ["domain users"]
+    assert d.group_by_name("users") is None and d.stats["builtin_groups_left_out"] == 1
