@@ -105,11 +105,14 @@ def _connection(server: ldap3.Server, cfg: LdapConfig) -> ldap3.Connection:
 
 
 def _classify_open_error(url: str, exc: Exception, cfg: LdapConfig) -> DirectoryError:
+    # ldap3 re-raises TLS failures as LDAPSocketOpenError with the original's text only (its
+    # LDAPCertificateError type is lost), so the text is all there is to tell them apart.
     text = str(exc)
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
         where = f"ldap.ca_file ({cfg.ca_file})" if cfg.ca_file else "the system CA store (set ldap.ca_file)"
         return DirectoryTLSError(f"{url}: the server's certificate is not trusted by {where}")
-    if "hostname" in text.lower() and ("match" in text.lower() or "doesn't" in text.lower()):
+    low = text.lower()
+    if "doesn't match any name" in low or ("hostname" in low and ("match" in low or "doesn't" in low)):
         return DirectoryTLSError(
             f"{url}: the certificate does not match the host name; connect by the DC's DNS name, not its IP address"
         )

@@ -266,3 +266,11 @@ def test_system_accounts_get_no_home_and_no_output_by_default(make_config: Any) 
     assert everyone.user_by_name("administrator") is not None
     # Groups are untouched: Domain Users (the primary group) is still everyone's.
     assert "domain users" in d.group_names_of(d.user_by_name("dataeng1"))
+
+
+def test_certificate_for_another_host_is_a_tls_error_and_no_failover(make_config: Any) -> None:
+    # The DC's certificate names dc1.ad.dirkit.test; by IP address it names another host. That
+    # is a certificate problem: another DC would not fix it, so there is no failover.
+    urls = [f"ldaps://{s.AD_IP}:636", f"ldaps://{s.AD_HOST}:636"]
+    with pytest.raises(DirectoryTLSError, match="does not match the host name"):
+        sync.read(make_config(ldap={"urls": urls}))
