@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import faults
 from .directory.model import Directory, from_state, to_state
 from .errors import LockedError, StateError
 
@@ -216,6 +217,7 @@ class StateStore:
             self._sql(
                 "DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?)", (keep,)
             )
+            faults.point("state-save")
             self._sql("COMMIT")
         except BaseException:
             if self.db.in_transaction:

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .. import faults
 from ..config import HdfsConfig, SafetyConfig
 from ..directory.model import Directory
 from ..errors import DirkitError, HdfsError, HdfsUnavailable, ThresholdError
@@ -74,7 +75,9 @@ def apply_one(fs: HomesTarget, a: HomeAction) -> None:
     if a.kind == CREATE:
         # MKDIRS ignores umask and takes the mode; a new home is then handed to its user.
         fs.mkdirs(a.path, a.mode)
+        faults.point("after-mkdirs")
         fs.set_owner(a.path, a.owner, a.group)
+        faults.point("after-setowner")
     elif a.kind in (FIX_OWNER, FINISH):
         fs.set_owner(a.path, a.owner, a.group)
     elif a.kind in (FIX_MODE, LOCK):

@@ -7,11 +7,13 @@ the Kerberos attributes (which carry passwords) are not among these files.
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import faults
 from ..config import Config, ad_site
 from ..directory.model import Directory
 from ..errors import OutputError
@@ -76,6 +78,7 @@ def write_file(path: Path, content: str, mode: int = 0o644) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(content)
         os.chmod(tmp, mode)
+        faults.point("document-temp")
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -86,7 +89,12 @@ def write_file(path: Path, content: str, mode: int = 0o644) -> None:
 
 
 def write(out_dir: Path, docs: dict[str, str], changes: list[FileChange]) -> None:
-    """Write the documents that are new or changed; leave unchanged ones untouched."""
-    for c in changes:
-        if c.status != "unchanged":
-            write_file(out_dir / c.name, docs[c.name])
+    """Write the documents that are new or changed; leave unchanged ones untouched. Temp files
+    a killed run left behind (``.<name>.XXXX``) are removed first."""
+    for name in docs:
+        for stale in out_dir.glob(f".{glob.escape(name)}.*"):
+            stale.unlink(missing_ok=True)
+    for n, c in enumerate([c for c in changes if c.status != "unchanged"]):
+        if n:
+            faults.point("documents")
+        write_file(out_dir / c.name, docs[c.name])

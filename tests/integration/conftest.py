@@ -91,13 +91,52 @@ def make_config(lab_status: dict[str, Any], tmp_path: Path) -> Any:
     base = tomllib.loads(Path(lab_status["config"]).read_text())
 
     def make(**sections: dict[str, Any]) -> config.Config:
-        data = {k: dict(v) for k, v in base.items()}
-        data["state"] = {"path": str(tmp_path / "state.sqlite")}
-        for section, values in sections.items():
-            data.setdefault(section, {}).update(values)
-        return config.from_dict(data)
+        return config.from_dict(_merged(base, tmp_path, sections))
 
     return make
+
+
+@pytest.fixture
+def make_config_file(lab_status: dict[str, Any], tmp_path: Path) -> Any:
+    """Like make_config, but written to a TOML file, for tests that run the real CLI."""
+    import tomllib
+
+    base = tomllib.loads(Path(lab_status["config"]).read_text())
+
+    def make(name: str = "dirkit.toml", **sections: dict[str, Any]) -> Path:
+        data = _merged(base, tmp_path, sections)
+        f = tmp_path / name
+        f.write_text(
+            "\n".join(f"[{k}]\n" + "".join(f"{kk} = {_toml(vv)}\n" for kk, vv in v.items()) for k, v in data.items())
+        )
+        return f
+
+    return make
+
+
+def _merged(base: dict[str, Any], tmp_path: Path, sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    data = {k: dict(v) for k, v in base.items()}
+    data["state"] = {"path": str(tmp_path / "state.sqlite")}
+    for section, values in sections.items():
+        data.setdefault(section, {}).update(values)
+    return data
+
+
+def _toml(v: Any) -> str:
+    """A TOML value (nested tables written inline)."""
+    import json
+
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # a JSON string is a valid TOML basic string
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + "}"
+    raise TypeError(f"no TOML form for {v!r}")
 
 
 @pytest.fixture

@@ -1,0 +1,82 @@
+"""Crash anywhere, then re-run: a real `dirkit sync` process is killed (SIGKILL) at each of its
+apply points, against the real lab; the next plain run must end in exactly the state of an
+uninterrupted run: same homes (owner, group, mode, quota), same files byte for byte, same
+snapshot digest. The kill point is named by DIRKIT_FAULT_KILL_AT (dirkit/faults.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dirkit.homes.webhdfs import WebHdfs
+from dirkit.lab import namenode
+from dirkit.state import StateStore
+
+DIRKIT = [sys.executable, "-m", "dirkit.cli"]
+QUOTA = {"group": "grp_analytics", "namespace": 5000, "space_bytes": 2**30}
+
+
+def _sync(cfg: Path, kill_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DIRKIT_FAULT_KILL_AT"}
+    if kill_at:
+        env["DIRKIT_FAULT_KILL_AT"] = kill_at
+    return subprocess.run([*DIRKIT, "sync", "-c", str(cfg)], env=env, capture_output=True, text=True, timeout=300)
+
+
+def _outcome(cfg_file: Path, state: Path, out: Path, prefix: str, fs: WebHdfs) -> dict[str, Any]:
+    """Everything a run leaves behind, relative to its own prefix and directories."""
+    homes = {}
+    for e in fs.list(prefix) or []:
+        path = f"{prefix}/{e['pathSuffix']}"
+        homes[e["pathSuffix"]] = (e["owner"], e["group"], e["permission"], fs.quota(path))
+    files = {f.name: f.read_bytes() for f in sorted(out.iterdir())}
+    with StateStore(state) as store:
+        digest = store.last_meta()[1]
+    return {"homes": homes, "files": files, "digest": digest}
+
+
+@pytest.fixture
+def superfs(lab_status: dict[str, Any]) -> Any:
+    fs = WebHdfs.from_keytab(
+        namenode.webhdfs_url(), lab_status["principals"]["nn"], Path(lab_status["keytabs"]["nn-localhost"])
+    )
+    yield fs
+    fs.close()
+
+
+def _setup(make_config_file: Any, tmp_path: Path, scratch: str, fs: WebHdfs, name: str) -> tuple[Path, ...]:
+    prefix = f"{scratch}/{name}"
+    fs.mkdirs(prefix, "755")
+    out, state = tmp_path / f"out-{name}", tmp_path / f"state-{name}.sqlite"
+    cfg = make_config_file(
+        f"{name}.toml",
+        hdfs={"prefix": prefix, "quotas": [QUOTA]},
+        output={"directory": str(out)},
+        state={"path": str(state)},
+    )
+    return cfg, state, out, Path(prefix)
+
+
+@pytest.mark.parametrize("point", ["after-mkdirs", "after-setowner", "documents", "document-temp", "state-save"])
+def test_killed_at_any_apply_point_the_next_run_converges(
+    make_config_file: Any, tmp_path: Path, hdfs_scratch: str, superfs: WebHdfs, point: str
+) -> None:
+    ref_cfg, ref_state, ref_out, ref_prefix = _setup(make_config_file, tmp_path, hdfs_scratch, superfs, "reference")
+    assert _sync(ref_cfg).returncode == 0
+    reference = _outcome(ref_cfg, ref_state, ref_out, str(ref_prefix), superfs)
+    assert reference["homes"] and len(reference["files"]) == 6 and reference["digest"]
+
+    cfg, state, out, prefix = _setup(make_config_file, tmp_path, hdfs_scratch, superfs, "crashed")
+    killed = _sync(cfg, kill_at=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    again = _sync(cfg)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert _outcome(cfg, state, out, str(prefix), superfs) == reference
+    with StateStore(state) as store:
+        assert [r.outcome for r in store.runs(2)] == ["applied", "interrupted"]
