@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import ldap3
+from gssapi.raw.misc import GSSError
 from ldap3.core import exceptions as lexc
 
 from .. import kerberos
@@ -150,6 +151,12 @@ def open_one(url: str, cfg: LdapConfig) -> ldap3.Connection:
     except (lexc.LDAPException, OSError) as exc:
         close(conn)
         raise _classify_open_error(url, exc, cfg) from exc
+    except GSSError as exc:  # ldap3's GSSAPI bind lets python-gssapi's errors through
+        close(conn)
+        err = kerberos.ticket_error(f"ldap/{urlparse(url).hostname}", exc)
+        if err.reason == "unreachable":
+            raise DirectoryUnreachable(f"{url}: Kerberos bind failed: {err}") from exc
+        raise DirectoryAuthError(f"{url}: Kerberos bind failed: {err}") from exc
     return conn
 
 

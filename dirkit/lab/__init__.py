@@ -188,7 +188,7 @@ class Lab:
         samba.stop(p)
         kdc.stop(p)
         if purge:
-            for d in (p.samba, p.kdc, p.ccaches, p.keytabs, p.root / "namenode", p.root / "hiveserver"):
+            for d in (p.samba, p.kdc, p.ccaches, p.keytabs, p.tls, p.root / "namenode", p.root / "hiveserver"):
                 host.run(["rm", "-rf", d])
             for f in (p.config, p.krb5_conf, p.ca_cert, p.root / "ad-database"):
                 f.unlink(missing_ok=True)

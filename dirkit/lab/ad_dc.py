@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ..errors import LabError
-from . import host, seed
+from . import host, seed, tls
 from . import settings as s
 from .settings import LabPaths
 
@@ -33,6 +33,11 @@ def _provision_args(p: LabPaths) -> list[str]:
         "winbindd socket directory": str(run / "winbindd"),
         "ntp signd socket directory": str(run / "ntp_signd"),
         "log file": str(p.samba / "samba.log"),
+        # The lab's own certificate (lab/tls.py), not Samba's self-generated one.
+        "tls enabled": "yes",
+        "tls keyfile": str(p.tls / "key.pem"),
+        "tls certfile": str(p.tls / "cert.pem"),
+        "tls cafile": str(p.tls / "ca.pem"),
     }
     return [
         "samba-tool",
@@ -141,6 +146,7 @@ def restore_golden(p: LabPaths, bulk_users: int) -> bool:
 
 
 def start(p: LabPaths) -> None:
+    tls.ensure(p.tls)
     if host.pid_alive(p.samba_pid) is None:
         host.run(["samba", "-D", f"--configfile={p.smb_conf}"], log=p.logs / "samba-start.log")
 
@@ -193,5 +199,5 @@ def wait_ready(p: LabPaths, timeout: float = 60) -> float:
         return running(p) and ready(p)
 
     waited = host.wait_until(check, timeout, "Samba AD DC")
-    shutil.copy2(p.samba_ca, p.ca_cert)  # a restored database regenerates its CA: copy it fresh
+    shutil.copy2(p.samba_ca, p.ca_cert)
     return waited

@@ -63,8 +63,13 @@ class LabPaths:
         return self.samba / "run" / "samba.pid"
 
     @property
+    def tls(self) -> Path:
+        """The DC's CA, certificate and key, made by lab/tls.py (kept across database restores)."""
+        return self.root / "tls"
+
+    @property
     def samba_ca(self) -> Path:
-        return self.samba / "private" / "tls" / "ca.pem"
+        return self.tls / "ca.pem"
 
     @property
     def ca_cert(self) -> Path:

@@ -81,3 +81,16 @@ def test_disabled_user_cannot_kinit(lab_status: dict[str, Any]) -> None:
     user = gssapi.Name("disabled1@AD.DIRKIT.TEST", gssapi.NameType.kerberos_principal)
     with pytest.raises(gssapi.exceptions.GSSError, match="revoked"):
         gssapi.raw.acquire_cred_with_password(user, s.USER_PASSWORD.encode(), usage="initiate")
+
+
+def test_the_dc_certificate_is_the_labs_own_and_raises_no_warning(make_config: Any) -> None:
+    """Samba's self-made certificate had a negative serial: cryptography warned on every LDAPS
+    connection (and says it will refuse such certificates)."""
+    import warnings
+
+    from dirkit import sync
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sync.read(make_config())
+    assert not [w for w in caught if "serial" in str(w.message).lower()], [str(w.message) for w in caught]
