@@ -191,3 +191,57 @@ def test_any_config_ends_in_a_documented_exit_code(tmp_path: Path, entries: list
     assert code in DOCUMENTED
     if code not in (0, 3):
         assert out.strip().startswith("dirkit: error:") and out.count("\n") >= 1
+
+
+def test_plain_http_webhdfs_needs_an_explicit_opt_in() -> None:
+    from seed_fixture import seed_config_dict
+
+    from dirkit import config
+    from dirkit.errors import ConfigError
+
+    data = seed_config_dict()
+    data["hdfs"] = {"url": "http://nn:9870/webhdfs/v1", "principal": "nn/nn@EMR.DIRKIT.TEST", "keytab": "/k"}
+    with pytest.raises(ConfigError, match="hdfs: http://nn:9870/webhdfs/v1 is plain http"):
+        config.from_dict(data)
+    data["hdfs"]["allow_insecure_http"] = True
+    assert config.from_dict(data).hdfs is not None
+
+
+def test_insecure_settings_are_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    from seed_fixture import seed_config
+
+    from dirkit import Dirkit
+    from dirkit.directory.reader import LdapSource
+    from dirkit.errors import DirectoryError
+
+    doc = Dirkit(seed_config(hue={"ldap_cert": None})).hue_config()
+    assert any("Hue will not verify the DC's certificate" in w for w in doc.warnings)
+    cfg = seed_config(ldap={"urls": ["ldaps://127.0.0.1:1"], "verify_tls": False, "timeout_seconds": 1})
+    with pytest.raises(DirectoryError):
+        LdapSource(cfg).read()
+    assert any(r.getMessage() == "insecure_ldap" for r in caplog.records)
+
+
+def test_a_check_that_raises_something_unexpected_is_one_failed_check() -> None:
+    from dirkit.verify.checks import _timed
+
+    def broken() -> Any:
+        raise KeyError("FileStatus")
+
+    c = _timed(broken, "hdfs", 5)
+    assert (c.status, c.detail) == ("fail", "internal error in the hdfs check: KeyError: 'FileStatus'")
+
+
+def test_homes_script_cleans_its_ticket_cache_and_the_step_uses_a_fresh_path() -> None:
+    from seed_fixture import seed_directory
+
+    from dirkit import config
+    from dirkit.homes import script
+
+    h = config.HdfsConfig.model_validate({"url": "https://nn:9871/webhdfs/v1", "principal": "nn", "keytab": "/k"})
+    text = script.render_script(h, seed_directory())
+    trap = next(line for line in text.splitlines() if line.startswith("trap "))
+    assert '"$ccache"' in trap and text.index(trap) < text.index("kinit")
+    [step] = script.render_step("s3://bucket/dirkit/homes.sh")
+    cmd = step["Args"][-1]
+    assert 'f="$(mktemp)"' in cmd and "/tmp/dirkit-homes.sh" not in cmd and 'rm -f "$f"' in cmd
