@@ -130,6 +130,7 @@ def test_output_document_path_is_a_directory(tmp_path: Path, monkeypatch: pytest
 class _Answer(http.server.BaseHTTPRequestHandler):
     body = b""
     content_type = "text/html"
+    url = ""
 
     def do_GET(self) -> None:
         self.send_response(200)
@@ -147,7 +148,7 @@ def answering() -> Iterator[type[_Answer]]:
     """A stand-in for a proxy or a wrong URL answering 200 where the NameNode should be."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    _Answer.url = f"http://127.0.0.1:{server.server_address[1]}/webhdfs/v1"  # type: ignore[attr-defined]
+    _Answer.url = f"http://127.0.0.1:{server.server_address[1]}/webhdfs/v1"
     yield _Answer
     server.shutdown()
 
