@@ -171,14 +171,23 @@ def ldaps_ready(p: LabPaths) -> bool:
 def kdc_ready(p: LabPaths) -> bool:
     ccache = p.ccaches / "ad-ready"
     p.ccaches.mkdir(parents=True, exist_ok=True)
-    r = host.run(
-        ["kinit", "-k", "-t", p.keytab(s.SYNC_ACCOUNT), f"{s.SYNC_ACCOUNT}@{s.AD_REALM}"],
-        env={"KRB5_CONFIG": str(p.krb5_conf), "KRB5CCNAME": f"FILE:{ccache}"},
-        check=False,
-        timeout=10,
-    )
-    ccache.unlink(missing_ok=True)
-    return r.returncode == 0
+    env = {"KRB5_CONFIG": str(p.krb5_conf), "KRB5CCNAME": f"FILE:{ccache}"}
+    try:
+        r = host.run(
+            ["kinit", "-k", "-t", p.keytab(s.SYNC_ACCOUNT), f"{s.SYNC_ACCOUNT}@{s.AD_REALM}"],
+            env=env,
+            check=False,
+            timeout=10,
+        )
+        # A TGT is not enough: for a moment after start Samba's KDC answers AS requests but not
+        # yet TGS requests for its own ldap/ service ("Server not found in Kerberos database"),
+        # which made the first GSSAPI bind after a restart fail now and then.
+        return (
+            r.returncode == 0
+            and host.run(["kvno", f"ldap/{s.AD_HOST}"], env=env, check=False, timeout=10).returncode == 0
+        )
+    finally:
+        ccache.unlink(missing_ok=True)
 
 
 def ready(p: LabPaths) -> bool:
