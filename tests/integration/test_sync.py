@@ -274,3 +274,22 @@ def test_certificate_for_another_host_is_a_tls_error_and_no_failover(make_config
     urls = [f"ldaps://{s.AD_IP}:636", f"ldaps://{s.AD_HOST}:636"]
     with pytest.raises(DirectoryTLSError, match="does not match the host name"):
         sync.read(make_config(ldap={"urls": urls}))
+
+
+def test_failed_starttls_is_a_tls_error_not_a_crash(make_config: Any) -> None:
+    # StartTLS against a CA that did not sign the DC's certificate: the handshake fails and
+    # leaves a broken socket, whose unbind used to raise LDAPSocketSendError (a traceback).
+    from dirkit import config
+
+    lab = make_config()
+    ldap = {**lab.ldap.model_dump(mode="json", exclude_none=True), "urls": [f"ldap://{s.AD_HOST}:389"]}
+    ldap.update(start_tls=True, ca_file="/etc/ssl/certs/ca-certificates.crt")
+    cfg = config.from_dict(
+        {
+            "ldap": ldap,
+            "directory": lab.directory.model_dump(mode="json"),
+            "kerberos": lab.kerberos.model_dump(mode="json"),
+        }
+    )
+    with pytest.raises(DirectoryTLSError, match="not trusted by ldap.ca_file"):
+        sync.read(cfg)
