@@ -187,10 +187,17 @@ class Dirkit:
         d = self.snapshot(from_state=from_state)
         with StateStore(self.config.state.path) as store:
             result = provision(
-                self._hdfs(), d, dry_run=dry_run, fix_drift=fix_drift, lock_departed=lock_departed,
-                known=store.known_homes(), safety=self.config.safety, allow_removals=allow_removals,
-                progress=self.progress, fs=self.homes_target,
-            )  # fmt: skip
+                self._hdfs(),
+                d,
+                dry_run=dry_run,
+                fix_drift=fix_drift,
+                lock_departed=lock_departed,
+                known=store.known_homes(),
+                safety=self.config.safety,
+                allow_removals=allow_removals,
+                progress=self.progress,
+                fs=self.homes_target,
+            )
             if not dry_run:
                 store.remember_homes(result.plan.wanted_names)
         return result

@@ -141,9 +141,14 @@ def make_plan(previous: Directory | None, current: Directory, safety: SafetyConf
     reason = over_limit(
         removals, base, safety.max_removals, safety.max_removal_percent, "removals", "known users and groups"
     ) or over_limit(
-        dropped, member_base, safety.max_membership_removals, safety.max_membership_removal_percent,
-        "membership removals", "known memberships", key="max_membership_removal",
-    )  # fmt: skip
+        dropped,
+        member_base,
+        safety.max_membership_removals,
+        safety.max_membership_removal_percent,
+        "membership removals",
+        "known memberships",
+        key="max_membership_removal",
+    )
     return Plan(tuple(changes), removals, base, bool(reason), reason, previous is None, dropped, member_base)
 
 

@@ -327,8 +327,14 @@ class Reader:
             "range_searches": self.stats.range_searches,
             "read_seconds": round(read_s, 3),
         }
-        return build(users, groups, policy, cfg.directory.users_search_bases(), stats,
-                     include_system=cfg.directory.include_system_accounts)  # fmt: skip
+        return build(
+            users,
+            groups,
+            policy,
+            cfg.directory.users_search_bases(),
+            stats,
+            include_system=cfg.directory.include_system_accounts,
+        )
 
 
 class LdapSource:

@@ -171,6 +171,7 @@ def plan_homes(
             plan.actions.append(HomeAction(LOCK, name, path, why, mode="0"))
     locks = sum(1 for a in plan.actions if a.kind == LOCK)
     if safety is not None and locks:
-        plan.held = over_limit(locks, plan.existing, safety.max_removals, safety.max_removal_percent,
-                               "homes to lock", "homes present")  # fmt: skip
+        plan.held = over_limit(
+            locks, plan.existing, safety.max_removals, safety.max_removal_percent, "homes to lock", "homes present"
+        )
     return plan

@@ -128,12 +128,15 @@ def provision(
             )
         listing = target.list(cfg.prefix) or []
         quotas = {path: target.quota(path) for path in quota_checks(cfg, d, listing)}
-        plan = plan_homes(cfg, d, listing, quotas=quotas, fix_drift=fix_drift, lock_departed=lock_departed,
-                          known=known, safety=safety)  # fmt: skip
+        plan = plan_homes(
+            cfg, d, listing, quotas=quotas, fix_drift=fix_drift, lock_departed=lock_departed, known=known, safety=safety
+        )
         result = HomesResult(plan)
         if plan.held and not allow_removals and not dry_run:
-            raise ThresholdError(f"safety threshold: {plan.held}. Nothing was applied. Review with --dry-run, then "
-                                 "re-run with --allow-removals if this is intended.")  # fmt: skip
+            raise ThresholdError(
+                f"safety threshold: {plan.held}. Nothing was applied. Review with --dry-run, then "
+                "re-run with --allow-removals if this is intended."
+            )
         if not dry_run and plan.actions:
             _apply(target, cfg, plan, result, progress)
         result.requests, result.seconds = target.requests, time.monotonic() - t0

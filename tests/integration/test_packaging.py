@@ -16,8 +16,10 @@ def test_install_with_a_stock_pip(tmp_path: Path) -> None:
     assert pip.startswith("pip 23."), pip  # Debian 12's own pip, not upgraded
     r = subprocess.run(
         [venv / "bin" / "pip", "install", "-q", "--disable-pip-version-check", str(REPO)],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     probe = "import thrift, thrift_sasl, puresasl, pyhive.hive, dirkit.cli; print('ok')"
     r = subprocess.run([venv / "bin" / "python", "-c", probe], capture_output=True, text=True)

@@ -41,8 +41,16 @@ path = "{state}"
 
 
 def write(tmp_path: Path, **parts: str) -> Path:
-    values = {"url": "ldaps://127.0.0.1:1", "password": '"env:DIRKIT_TEST_PW"', "ldap": "", "directory": "",
-              "state": str(tmp_path / "state.sqlite"), "state_extra": "", "names": "", "extra": ""}  # fmt: skip
+    values = {
+        "url": "ldaps://127.0.0.1:1",
+        "password": '"env:DIRKIT_TEST_PW"',
+        "ldap": "",
+        "directory": "",
+        "state": str(tmp_path / "state.sqlite"),
+        "state_extra": "",
+        "names": "",
+        "extra": "",
+    }
     values.update(parts)
     f = tmp_path / "dirkit.toml"
     f.write_text(BASE.format(**values))
@@ -172,8 +180,25 @@ toml_values = st.recursive(
     max_leaves=5,
 )
 SECTIONS = ["ldap", "directory", "names", "state", "safety", "hdfs", "emr", "hue", "hadoop", "verify", "output"]
-KEYS = ["urls", "bind", "principal", "keytab", "base_dn", "realm", "case", "path", "max_removals", "url",
-        "prefix", "mode", "user_filter", "allowed_pattern", "keep_snapshots", "start_tls", "directory"]  # fmt: skip
+KEYS = [
+    "urls",
+    "bind",
+    "principal",
+    "keytab",
+    "base_dn",
+    "realm",
+    "case",
+    "path",
+    "max_removals",
+    "url",
+    "prefix",
+    "mode",
+    "user_filter",
+    "allowed_pattern",
+    "keep_snapshots",
+    "start_tls",
+    "directory",
+]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
