@@ -22,3 +22,13 @@ def test_ruff_format_is_clean() -> None:
         text=True,
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_formatter_is_not_switched_off() -> None:
+    marked = [
+        str(f)
+        for d in ("dirkit", "tests", "bench")
+        for f in (REPO / d).rglob("*.py")
+        if "fmt: " + "skip" in f.read_text()
+    ]
+    assert marked == [], "ruff format owns the layout; remove the markers"
