@@ -405,6 +405,9 @@ class HadoopConfig(_Model):
     # LdapGroupsMapping (core-site) on the cluster.
     bind_user: str  # a DN or user@domain
     bind_password_file: str  # path ON THE CLUSTER nodes; never the password itself
+    # hadoop.security.auth_to_local.mechanism: "hadoop" (a result must be a simple name; no rule
+    # matching is an error) or "mit" (an unmatched principal is kept whole, '@' and '/' allowed).
+    auth_to_local_mechanism: Literal["hadoop", "mit"] = "hadoop"
     truststore: str | None = None
     truststore_password_file: str | None = None
 

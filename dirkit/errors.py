@@ -19,7 +19,8 @@ The tree (exit code in brackets)::
     │       └── HdfsUnavailable     the NameNode could not be reached or stopped answering
     ├── NotFoundError [1]      nothing to work from: no applied snapshot yet, an unknown user
     ├── AuthToLocalError [1]   an auth_to_local rule is malformed or maps to an invalid name
-    │   └── NoMatchingRule     no rule applies to the principal (Hadoop's own error)
+    │   ├── NoMatchingRule     no rule applies to the principal (Hadoop's own error)
+    │   └── MalformedPrincipal not a principal Hadoop accepts ("Malformed Kerberos name")
     ├── UsageError [2]         an argument passed to the API is invalid (the CLI's exit 2)
     ├── LockedError [6]        another run holds the lock
     ├── ThresholdError [7]     a safety limit was exceeded; nothing was applied
@@ -142,6 +143,10 @@ class NoMatchingRule(AuthToLocalError):
     """No auth_to_local rule applies to the principal (Hadoop: "No rules applied to ...")."""
 
 
+class MalformedPrincipal(AuthToLocalError):
+    """Not a Kerberos principal name Hadoop accepts (e.g. two '@' or three components)."""
+
+
 class UsageError(DirkitError):
     """An argument passed to the API is invalid."""
 
@@ -187,6 +192,7 @@ __all__ = [
     "LabError",
     "LocalFileError",
     "LockedError",
+    "MalformedPrincipal",
     "NoMatchingRule",
     "NotFoundError",
     "OutputError",

@@ -122,3 +122,61 @@ def ldap_groups(p: LabPaths, conf_dir: Path, krb5: Path, users: Sequence[str]) -
     if missing:
         raise LabError(f"jshell printed no groups for {missing}:\n{r.stdout[-2000:]}")
     return out
+
+
+def _java_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def kerberos_name_outcomes(p: LabPaths, cases: Sequence[tuple[str, str, str, str]]) -> list[str]:
+    """For each (rules, mechanism, default realm, principal): what Hadoop's own KerberosName
+    says: ``OK\\t<short name>``, ``NO_RULE``, ``MALFORMED`` or ``BAD_RULE`` (a rule Hadoop refuses
+    to parse or apply). One jshell per default realm (KerberosName caches it)."""
+    lib = classpath(p)
+    out: dict[int, str] = {}
+    for realm in sorted({c[2] for c in cases}):
+        mine = [(i, c) for i, c in enumerate(cases) if c[2] == realm]
+        rows = ",\n".join(
+            f"{{{_java_string(str(i))}, {_java_string(r)}, {_java_string(m)}, {_java_string(pr)}}}"
+            for i, (r, m, _, pr) in mine
+        )
+        script = f"""import org.apache.hadoop.security.authentication.util.KerberosName;
+String[][] cases = {{ {rows} }};
+for (String[] c : cases) {{
+  String out;
+  try {{
+    KerberosName.setRuleMechanism(c[2]);
+    KerberosName.setRules(c[1]);
+    KerberosName n = null;
+    try {{ n = new KerberosName(c[3]); }} catch (IllegalArgumentException e) {{ out = "MALFORMED"; System.out.println("CASE\\t" + c[0] + "\\t" + out); continue; }}
+    try {{ out = "OK\\t" + n.getShortName(); }}
+    catch (KerberosName.NoMatchingRule e) {{ out = "NO_RULE"; }}
+    catch (java.io.IOException | RuntimeException e) {{ out = "BAD_RULE"; }}
+  }} catch (IllegalArgumentException e) {{ out = "BAD_RULE"; }}
+  System.out.println("CASE\\t" + c[0] + "\\t" + out);
+}}
+/exit
+"""
+        jsh = p.root / f"kerberos-name-{realm}.jsh"
+        jsh.write_text(script)
+        r = host.run(
+            [
+                "jshell",
+                # -R: snippets run in jshell's separate execution JVM, which is where they count.
+                f"-R-Djava.security.krb5.realm={realm}",
+                "-R-Djava.security.krb5.kdc=localhost:88",
+                *(f"-R{o}" for o in JAVA_OPTS),
+                "--class-path",
+                _cp(p.root, lib),
+                jsh,
+            ],
+            timeout=300,
+        )
+        for line in r.stdout.splitlines():
+            if line.startswith("CASE\t"):
+                _, i, rest = line.split("\t", 2)
+                out[int(i)] = rest
+        missing = [i for i, _ in mine if i not in out]
+        if missing:
+            raise LabError(f"jshell gave no outcome for cases {missing}:\n{r.stdout[-2000:]}")
+    return [out[i] for i in range(len(cases))]

@@ -1,20 +1,34 @@
-"""Hadoop's auth_to_local rules, evaluated the way KerberosName does (mechanism "hadoop").
+"""Hadoop's auth_to_local rules: the ones dirkit renders, and an evaluator that behaves like
+Hadoop's ``KerberosName`` (hadoop-auth 3.4.2), case for case.
 
-Grammar: `RULE:[n:format](regex)s/pattern/replacement/[g][/L]` and `DEFAULT`. A RULE applies
-to principals with n components; `format` builds a string from $0 (realm), $1, $2; the whole
-string must match `regex`; the sed substitution (first match, or all with g) gives the short
-name, lower-cased with /L. DEFAULT maps principals of the default realm to their first
-component. A result containing '@' or '/' is an error. The first rule that applies wins.
-Checked against Hadoop's own HadoopKerberosName in the integration tests.
+Grammar: ``RULE:[n:format](regex)s/pattern/replacement/[g][/L]`` and ``DEFAULT``, one after the
+other (whitespace between them optional, as Hadoop accepts). A principal ``service[/host][@realm]``
+with neither host nor realm is returned unchanged before any rule. A RULE applies to principals
+with n components; ``format`` builds a string from $0 (realm), $1, $2; the whole string must
+match ``regex``; the sed substitution (first match, or all with g) gives the short name,
+lower-cased with /L. DEFAULT maps principals of the default realm to their first component and
+ignores /L. The first rule that gives a result wins. Under mechanism ``hadoop`` a result with
+'@' or '/' is an error, and so is no rule applying; under ``mit`` both are allowed and an
+unmatched principal comes back whole.
+
+Rules hold Java regular expressions. What has an exact Python equivalent is translated
+(``\\Q…\\E``, ``(?<name>``, ``\\z``, Java replacements ``$1``, ``${name}``, ``\\$``); anything
+else Java-only is refused with an error naming the rule, never guessed.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from ..errors import AuthToLocalError, NoMatchingRule
+from ..errors import AuthToLocalError, MalformedPrincipal, NoMatchingRule
 
+MECHANISMS = ("hadoop", "mit")
+
+# The same three patterns as KerberosName (nameParser, parameterPattern, ruleParser).
+_NAME = re.compile(r"([^/@]+)(/([^/@]+))?(@([^/@]+))?")
+_PARAM = re.compile(r"([^$]*)(\$(\d*))?")
 _RULE = re.compile(r"\s*((DEFAULT)|(RULE:\[(\d*):([^\]]*)](\(([^)]*)\))?(s/([^/]*)/([^/]*)/(g)?)?))/?(L)?")
 
 
@@ -30,35 +44,192 @@ def rules_for_realm(realm: str, lower: bool = True) -> list[str]:
     ]
 
 
-def _java_replacement(rep: str) -> str:
-    # Java's $1 group references -> Python's \g<1>.
-    return re.sub(r"\$(\d)", r"\\g<\1>", rep.replace("\\", "\\\\"))
+@dataclass(frozen=True)
+class Principal:
+    service: str
+    host: str | None = None
+    realm: str | None = None
 
-
-def short_name(rules: Sequence[str], principal: str, default_realm: str) -> str:
-    """The short name for ``principal``; raises NoMatchingRule like Hadoop does."""
-    name, _, realm = principal.partition("@")
-    components = name.split("/")
-    params = [realm, *components]
-    for text in rules:
-        m = _RULE.fullmatch(text)
+    @classmethod
+    def parse(cls, name: str) -> Principal:
+        """As KerberosName's constructor: ``service[/host][@realm]``; a name that does not
+        have that shape is malformed if it holds an '@', else taken whole as the service."""
+        m = _NAME.fullmatch(name)
         if m is None:
-            raise AuthToLocalError(f"not an auth_to_local rule: {text!r}")
-        lower = m.group(12) == "L"
-        if m.group(2):  # DEFAULT
-            if realm == default_realm and len(components) <= 2:
-                return components[0].lower() if lower else components[0]
-            continue
-        n = int(m.group(4))
-        if n != len(components):
-            continue
-        base = re.sub(r"\$(\d)", lambda g: params[int(g.group(1))] if int(g.group(1)) < len(params) else "", m.group(5))
-        if m.group(7) is not None and not re.fullmatch(m.group(7), base):
-            continue
-        result = base
-        if m.group(8):
-            result = re.sub(m.group(9), _java_replacement(m.group(10)), base, count=0 if m.group(11) else 1)
-        if "@" in result or "/" in result:
-            raise NoMatchingRule(f"{principal}: rule {text!r} gives {result!r}, which contains '@' or '/'")
-        return result.lower() if lower else result
-    raise NoMatchingRule(f"No rules applied to {principal}")
+            if "@" in name:
+                raise MalformedPrincipal(f"Malformed Kerberos name: {name}")
+            return cls(name)
+        return cls(m.group(1), m.group(3), m.group(5))
+
+    def __str__(self) -> str:
+        return (
+            self.service
+            + (f"/{self.host}" if self.host is not None else "")
+            + (f"@{self.realm}" if self.realm is not None else "")
+        )
+
+
+# Backslash escapes: Java's meaning written the Python way, or refused (no exact equivalent).
+_ESCAPES = {"z": "\\Z", "e": "\\x1b"}
+_REFUSED_ESCAPES = set("pPhHvVRXGZck0")  # \p{..} classes, \h, \R, \G, \Z, \cX, \k<..>, octal...
+
+
+def _refuse(rule: str, what: str) -> AuthToLocalError:
+    return AuthToLocalError(
+        f"auth_to_local rule {rule}: the Java regex construct {what!r} has no exact Python equivalent; "
+        "write the rule without it"
+    )
+
+
+def java_regex(pattern: str, rule: str) -> re.Pattern[str]:
+    """A Java regex as the same Python one: \\Q…\\E quoted, (?<name>…) named, \\z end of input."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("\\Q", i):
+            end = pattern.find("\\E", i + 2)
+            end = len(pattern) if end < 0 else end
+            out.append(re.escape(pattern[i + 2 : end]))
+            i = end + 2
+        elif c == "\\" and i + 1 < len(pattern):
+            e = pattern[i + 1]
+            if e in _REFUSED_ESCAPES or (e == "x" and pattern.startswith("{", i + 2)):
+                raise _refuse(rule, pattern[i : i + 3])
+            out.append(_ESCAPES.get(e, pattern[i : i + 2]))
+            i += 2
+        elif pattern.startswith("&&", i):
+            raise _refuse(rule, "&&")  # character-class intersection
+        elif pattern.startswith("(?<", i) and pattern[i + 3 : i + 4] not in ("=", "!"):
+            out.append("(?P<")  # a named group; (?<= and (?<! are the same in both
+            i += 3
+        else:
+            out.append(c)
+            i += 1
+    try:
+        return re.compile("".join(out))
+    except re.error as exc:
+        raise AuthToLocalError(f"auth_to_local rule {rule}: bad regular expression {pattern!r}: {exc}") from None
+
+
+def java_replacement(rep: str, rule: str) -> str:
+    """Java's Matcher replacement ($1, ${name}, \\$ and \\\\ literal) in Python's syntax."""
+    out: list[str] = []
+    i = 0
+    while i < len(rep):
+        c = rep[i]
+        if c == "\\":
+            if i + 1 == len(rep):
+                raise AuthToLocalError(f"auth_to_local rule {rule}: a '\\' ends the replacement")
+            out.append(re.escape(rep[i + 1]) if rep[i + 1] == "\\" else rep[i + 1])
+            i += 2
+        elif c == "$":
+            m = re.compile(r"\$(?:(\d)|\{([A-Za-z][A-Za-z0-9]*)\})").match(rep, i)
+            if m is None:
+                raise AuthToLocalError(f"auth_to_local rule {rule}: illegal group reference in {rep!r}")
+            out.append(f"\\g<{m.group(1) or m.group(2)}>")
+            i = m.end()
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Rule:
+    text: str
+    default: bool = False
+    components: int = 0
+    fmt: str = ""
+    match: re.Pattern[str] | None = None
+    sub_from: re.Pattern[str] | None = None
+    sub_to: str = ""
+    repeat: bool = False
+    lower: bool = False
+
+    def apply(self, params: list[str | None], default_realm: str, mechanism: str) -> str | None:
+        result: str | None = None
+        if self.default:
+            if params[0] == default_realm:
+                result = params[1]
+        elif len(params) - 1 == self.components:
+            base = _replace_parameters(self.fmt, params, self.text)
+            if self.match is None or self.match.fullmatch(base):
+                if self.sub_from is None:
+                    result = base
+                else:
+                    result = self.sub_from.sub(self.sub_to, base, count=0 if self.repeat else 1)
+        if result is not None and mechanism == "hadoop" and ("/" in result or "@" in result):
+            raise NoMatchingRule(f"Non-simple name {result} after auth_to_local rule {self.text}")
+        return result.lower() if result is not None and self.lower else result
+
+
+def _replace_parameters(fmt: str, params: list[str | None], rule: str) -> str:
+    out: list[str] = []
+    start = 0
+    while start < len(fmt):
+        m = _PARAM.match(fmt, start)
+        if m is None or m.end() == start:
+            break
+        out.append(m.group(1))
+        if m.group(2) is not None:
+            if not m.group(3):
+                raise AuthToLocalError(
+                    f"auth_to_local rule {rule}: bad format in username mapping: '$' without a number"
+                )
+            n = int(m.group(3))
+            if n >= len(params):
+                raise AuthToLocalError(
+                    f"auth_to_local rule {rule}: index {n} from {fmt} is outside of the valid range 0 to {len(params) - 1}"
+                )
+            out.append("null" if params[n] is None else str(params[n]))  # Java appends a null String as "null"
+        start = m.end()
+    return "".join(out)
+
+
+def parse_rules(rules: str | Sequence[str]) -> list[Rule]:
+    """Rules as Hadoop parses hadoop.security.auth_to_local: one after the other."""
+    remaining = (rules if isinstance(rules, str) else "\n".join(rules)).strip()
+    out: list[Rule] = []
+    while remaining:
+        m = _RULE.match(remaining)
+        if m is None or m.end() == 0:
+            raise AuthToLocalError(f"Invalid auth_to_local rule: {remaining}")
+        text = m.group(0).strip()
+        if m.group(2):
+            out.append(Rule(text, default=True))  # DEFAULT/L: Hadoop ignores the /L
+        else:
+            out.append(
+                Rule(
+                    text,
+                    components=int(m.group(4)),
+                    fmt=m.group(5),
+                    match=java_regex(m.group(7), text) if m.group(7) is not None else None,
+                    sub_from=java_regex(m.group(9), text) if m.group(9) is not None else None,
+                    sub_to=java_replacement(m.group(10) or "", text),
+                    repeat=m.group(11) == "g",
+                    lower=m.group(12) == "L",
+                )
+            )
+        remaining = remaining[m.end() :]
+    return out
+
+
+def short_name(rules: str | Sequence[str], principal: str, default_realm: str, mechanism: str = "hadoop") -> str:
+    """The short name Hadoop gives ``principal``. Raises MalformedPrincipal, NoMatchingRule
+    (mechanism hadoop), or AuthToLocalError for a rule Hadoop would reject."""
+    if mechanism not in MECHANISMS:
+        raise AuthToLocalError(f"Invalid rule mechanism: {mechanism}")
+    if not principal:
+        raise MalformedPrincipal("Null user: an empty principal")  # UGI refuses it before KerberosName
+    p = Principal.parse(principal)
+    if p.host is None and p.realm is None:
+        return p.service  # already simple: no rule is consulted
+    params: list[str | None] = [p.realm, p.service] + ([p.host] if p.host is not None else [])
+    for rule in parse_rules(rules):
+        result = rule.apply(params, default_realm, mechanism)
+        if result is not None:
+            return result
+    if mechanism == "hadoop":
+        raise NoMatchingRule(f"No rules applied to {p}")
+    return str(p)

@@ -34,6 +34,7 @@ def properties(h: HadoopConfig, ad: AdSite, directory: Directory | None = None) 
     d = ad.directory
     props = {
         "hadoop.security.auth_to_local": "\n".join(auth_to_local(ad)),
+        "hadoop.security.auth_to_local.mechanism": h.auth_to_local_mechanism,
         # RuleBased... adds ldap.conversion.rule: group names lower-cased like dirkit's.
         P: "org.apache.hadoop.security." + ("RuleBasedLdapGroupsMapping" if lower else "LdapGroupsMapping"),
         f"{P}.ldap.url": ",".join(ad.urls),  # comma-separated: failover across DCs

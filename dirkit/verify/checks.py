@@ -32,7 +32,7 @@ from .. import kerberos
 from ..config import Config, VerifyConfig, VerifyUser, ad_site, missing_section
 from ..directory.model import Directory
 from ..directory.names import NamePolicy
-from ..errors import ConfigError, DirkitError, HdfsError, NoMatchingRule
+from ..errors import AuthToLocalError, ConfigError, DirkitError, HdfsError
 from ..homes.webhdfs import WebHdfs
 from ..outputs import hadoop, role_mappings
 from ..outputs.auth_to_local import short_name
@@ -133,8 +133,9 @@ class _UserRun:
         if realm is None:
             return Check("name", SKIP, "no verify.cluster_realm or emr.cluster_realm configured")
         try:
-            got = short_name(hadoop.auth_to_local(ad_site(self.cfg)), self.principal, realm)
-        except NoMatchingRule as exc:
+            mechanism = self.cfg.hadoop.auth_to_local_mechanism if self.cfg.hadoop else "hadoop"
+            got = short_name(hadoop.auth_to_local(ad_site(self.cfg)), self.principal, realm, mechanism)
+        except AuthToLocalError as exc:  # no rule, a malformed principal, a rule Hadoop refuses
             return Check("name", FAIL, f"auth_to_local: {exc}")
         if got != self.expected:
             return Check("name", FAIL, f"Hadoop maps {self.principal} to {got!r}, dirkit's name is {self.expected!r}")

@@ -86,3 +86,14 @@ def test_ldap_group_mapping_agrees_with_the_snapshot(setup: Setup, ad_admin: Any
     # The primary-group gap is real, and dirkit reports it.
     assert "grp_data_engineering" not in got["pgiduser1"]
     assert hadoop.primary_group_gaps(d, non_default_only=True) == {"pgiduser1": ["grp_data_engineering"]}
+
+
+def test_ported_cases_agree_with_hadoops_own_kerberos_name(lab_status: dict[str, Any]) -> None:
+    """Every ported Hadoop case (and the extra ones) through the real KerberosName 3.4.2."""
+    from kerberos_name_cases import ALL, BAD_RULE, MALFORMED, NO_RULE
+
+    java_says = java.kerberos_name_outcomes(LabPaths(Path(lab_status["lab_dir"])), [c[:4] for c in ALL])
+    words = {"NO_RULE": NO_RULE, "MALFORMED": MALFORMED, "BAD_RULE": BAD_RULE}
+    hadoop = [w.split("\t", 1)[1] if w.startswith("OK\t") else words[w] for w in java_says]
+    differ = [(c, h) for c, h in zip(ALL, hadoop, strict=True) if c[4] != h]
+    assert differ == [], differ
