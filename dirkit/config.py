@@ -381,6 +381,25 @@ class EmrConfig(_Model):
         return v
 
     @model_validator(mode="after")
+    def _attributes(self) -> EmrConfig:
+        # AWS's KerberosAttributes: CrossRealmTrustPrincipalPassword is required when a cross-realm
+        # trust is set up, ADDomainJoinUser/Password when it is with an AD domain. The
+        # cluster-dedicated form dirkit renders always sets one up with AD.
+        ka = self.kerberos_attributes
+        if ka is not None and self.kdc == "cluster-dedicated":
+            missing = [
+                k
+                for k in ("cross_realm_trust_principal_password", "ad_domain_join_user", "ad_domain_join_password")
+                if getattr(ka, k) is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"kerberos_attributes needs {', '.join(missing)}: the security configuration sets up a "
+                    "cross-realm trust with AD, and EMR requires them for it"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _external(self) -> EmrConfig:
         if self.kdc == "external":
             for key, port in (("external_admin_server", 749), ("external_kdc_server", 88)):

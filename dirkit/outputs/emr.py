@@ -84,7 +84,7 @@ def kerberos_attributes(emr: EmrConfig, reveal: bool = False) -> dict[str, str]:
 def iam_documents(emr: EmrConfig) -> dict[str, Any]:
     """Per mapping role: the trust policy (the EC2 instance-profile role may sts:AssumeRole it)
     and an S3 policy skeleton for the configured buckets; for the EC2 role: a permissions policy
-    allowing it to assume the mapping roles."""
+    allowing it to assume the mapping roles, and its trust policy (EC2, and the mapping roles)."""
     roles = list(dict.fromkeys(m.role for m in emr.role_mappings))
     trust = {
         "Version": "2012-10-17",
@@ -120,6 +120,19 @@ def iam_documents(emr: EmrConfig) -> dict[str, Any]:
             }
             if roles
             else None,
+            # AWS (EMRFS roles page): "the cluster's EMR role for EC2 must have a trust policy that
+            # allows EMRFS roles to assume it". EC2 itself stays trusted: it is an instance profile.
+            "trust_policy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
+                    *(
+                        [{"Effect": "Allow", "Principal": {"AWS": roles}, "Action": "sts:AssumeRole"}]
+                        if roles
+                        else []
+                    ),
+                ],
+            },
         },
         "mapping_roles": [{"arn": r, "trust_policy": trust, "s3_policy_skeleton": s3} for r in roles],
     }

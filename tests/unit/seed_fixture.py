@@ -37,6 +37,8 @@ def seed_config_dict() -> dict[str, Any]:
             "kerberos_attributes": {
                 "kdc_admin_password": "env:DIRKIT_TEST_KDC_PW",
                 "cross_realm_trust_principal_password": "env:DIRKIT_TEST_XREALM_PW",
+                "ad_domain_join_user": "emr-join",
+                "ad_domain_join_password": "env:DIRKIT_TEST_JOIN_PW",
             },
         },
         "hue": {

@@ -21,6 +21,7 @@ def test_revealed_kerberos_attributes_are_written_0600_whatever_the_umask(
 ) -> None:
     monkeypatch.setenv("DIRKIT_TEST_KDC_PW", "kdc-S3cret")
     monkeypatch.setenv("DIRKIT_TEST_XREALM_PW", "xrealm-S3cret")
+    monkeypatch.setenv("DIRKIT_TEST_JOIN_PW", "join-S3cret")
     kit = Dirkit(seed_config(state={"path": str(tmp_path / "s.sqlite")}))
     old = os.umask(0o077)
     try:

@@ -53,6 +53,7 @@ def test_rendering_is_deterministic() -> None:
 def test_no_secret_in_any_document(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIRKIT_TEST_KDC_PW", "kdc-S3cret-value")
     monkeypatch.setenv("DIRKIT_TEST_XREALM_PW", "xrealm-S3cret-value")
+    monkeypatch.setenv("DIRKIT_TEST_JOIN_PW", "join-S3cret-value")
     cfg = seed_config()
     blob = "".join(render.render_all(cfg, seed_directory()).values())
     blob += documents.dumps(documents.kerberos_attributes(cfg.emr))
@@ -242,3 +243,22 @@ def test_first_match_wins_and_order_is_preserved(
     got = rendered.get("AuthorizationConfiguration", {}).get("EmrFsConfiguration", {}).get("RoleMappings", [])
     assert [(r["Role"], r["Identifiers"]) for r in got] == [(m.role, m.identifiers) for m in mappings]
     assert json.loads(documents.dumps(rendered)) == rendered
+
+
+def test_kerberos_attributes_require_what_emr_requires_for_an_ad_trust() -> None:
+    data = seed_config_dict()
+    data["emr"]["kerberos_attributes"] = {"kdc_admin_password": "env:X"}
+    from dirkit import config
+
+    with pytest.raises(
+        ConfigError, match="cross_realm_trust_principal_password, ad_domain_join_user, ad_domain_join_password"
+    ):
+        config.from_dict(data)
+
+
+def test_the_ec2_role_trusts_the_emrfs_roles_too() -> None:
+    iam = documents.iam_documents(seed_config().emr)
+    statements = iam["base_role"]["trust_policy"]["Statement"]
+    assert {"Service": "ec2.amazonaws.com"} in [s["Principal"] for s in statements]
+    trusted = next(s["Principal"]["AWS"] for s in statements if "AWS" in s["Principal"])
+    assert trusted == [m["arn"] for m in iam["mapping_roles"]]
