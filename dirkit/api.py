@@ -117,8 +117,10 @@ class Dirkit:
         e = self._emr()
         text = emr.dumps(emr.security_configuration(e, ad_site(self.config)))
         warnings: list[str] = []
-        if check and e.role_mappings:
-            warnings = role_mappings.warnings(e, self.snapshot(from_state=from_state), self.names)
+        if check:
+            d = self.snapshot(from_state=from_state)
+            emr.refuse_aws_managed_ad(d)
+            warnings = role_mappings.warnings(e, d, self.names) if e.role_mappings else []
         return Document(text, tuple(warnings))
 
     def explain(self, user: str, path: str, *, from_state: bool = False) -> role_mappings.Decision:

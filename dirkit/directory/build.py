@@ -40,6 +40,16 @@ class RawGroup:
     members: tuple[str, ...]
 
 
+AWS_MANAGED_OUS = (",ou=aws reserved,", ",ou=aws delegated groups,")
+
+
+def _aws_managed(users: Sequence[RawUser], groups: Sequence[RawGroup], other_dns: Iterable[str]) -> bool:
+    """AWS Managed Microsoft AD keeps its own objects in OU=AWS Reserved and OU=AWS Delegated
+    Groups; any object, or any group member, seen there means the directory is one."""
+    dns = [u.dn for u in users] + [g.dn for g in groups] + [m for g in groups for m in g.members] + list(other_dns)
+    return any(ou in "," + dn.lower() for dn in dns for ou in AWS_MANAGED_OUS)
+
+
 def dn_key(dn: str) -> str:
     return dn.lower()
 
@@ -187,6 +197,7 @@ def build(
         issues=len(issues),
         system_accounts_left_out=len(system_dns),
         builtin_groups_left_out=len(builtin),
+        aws_managed_ad=_aws_managed(raw_users, raw_groups, system_dns),
     )
     return Directory(
         users=users,

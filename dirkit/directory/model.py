@@ -110,6 +110,11 @@ class Directory:
         object.__setattr__(self, "_group_names", {g.name: g for g in self.groups.values() if g.name})
         object.__setattr__(self, "_group_sids", {g.sid: g for g in self.groups.values()})
 
+    @property
+    def aws_managed_ad(self) -> bool:
+        """The directory has AWS Managed Microsoft AD's layout (see build.AWS_MANAGED_OUS)."""
+        return bool(self.stats.get("aws_managed_ad"))
+
     # -- lookups ---------------------------------------------------------------------------
     def user_by_name(self, name: str) -> User | None:
         return self._user_names.get(name)

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..config import AdSite, EmrConfig, SecretRef
+from ..directory.model import Directory
 from ..errors import ConfigError
 
 
@@ -18,6 +19,22 @@ def _ad_side(emr: EmrConfig, ad: AdSite) -> dict[str, str]:
         "AdminServer": emr.ad_admin_server or dc,
         "KdcServer": emr.ad_kdc_server or dc,
     }
+
+
+AWS_MANAGED_AD = (
+    "Amazon EMR does not support AWS Directory Service for Microsoft Active Directory in a cross-realm "
+    "trust or as an external KDC."
+)
+
+
+def refuse_aws_managed_ad(directory: Directory) -> None:
+    """dirkit's security configuration always sets up a cross-realm trust (or an external KDC
+    with AD integration): neither works with AWS Managed Microsoft AD (AWS EMR management guide)."""
+    if directory.aws_managed_ad:
+        raise ConfigError(
+            f"emr: {AWS_MANAGED_AD} This directory has AWS Managed Microsoft AD's layout (OU=AWS Reserved / "
+            "OU=AWS Delegated Groups)."
+        )
 
 
 def security_configuration(emr: EmrConfig, site: AdSite) -> dict[str, Any]:
@@ -126,11 +143,7 @@ def iam_documents(emr: EmrConfig) -> dict[str, Any]:
                 "Version": "2012-10-17",
                 "Statement": [
                     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
-                    *(
-                        [{"Effect": "Allow", "Principal": {"AWS": roles}, "Action": "sts:AssumeRole"}]
-                        if roles
-                        else []
-                    ),
+                    *([{"Effect": "Allow", "Principal": {"AWS": roles}, "Action": "sts:AssumeRole"}] if roles else []),
                 ],
             },
         },

@@ -36,6 +36,7 @@ from ..errors import AuthToLocalError, ConfigError, DirkitError, HdfsError
 from ..homes.webhdfs import WebHdfs
 from ..outputs import hadoop, role_mappings
 from ..outputs.auth_to_local import short_name
+from ..outputs.emr import AWS_MANAGED_AD
 
 CHECKS = ("kerberos", "name", "hdfs", "hive", "emrfs")
 PROBE_ENV = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "KRB5_CONFIG", "KRB5_TRACE"}
@@ -107,6 +108,8 @@ class _UserRun:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def kerberos(self) -> Check:
+        if self.d.aws_managed_ad:  # the trust this check walks cannot exist with such a directory
+            return Check("kerberos", FAIL, f"{AWS_MANAGED_AD} (this directory is AWS Managed Microsoft AD)")
         try:
             if self.ident.keytab is not None:
                 creds = kerberos.keytab_credentials(self.principal, self.ident.keytab, self.ccache)

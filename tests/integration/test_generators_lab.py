@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dirkit import sync
 from dirkit.directory.names import NamePolicy
 from dirkit.lab.config import LAB_ACCOUNT, LAB_BUCKET
@@ -76,3 +78,28 @@ def test_sync_writes_documents_once_and_reports_changes(make_config: Any, tmp_pa
     secret = Path(cfg.ldap.keytab).parent.parent / "secrets" / "svc-dirkit.password"
     password = secret.read_text().strip()
     assert all(password not in f.read_text() for f in out.iterdir())
+
+
+def test_an_aws_managed_ad_layout_is_refused(make_config: Any, ad_admin: Any, restore_ad: None) -> None:
+    """AWS Managed Microsoft AD keeps its own objects in OU=AWS Reserved: EMR cannot trust it."""
+    from dirkit import Dirkit
+    from dirkit.errors import ConfigError
+    from dirkit.lab import settings as s
+    from dirkit.verify import checks
+
+    cfg = make_config()
+    assert not sync.read(cfg).aws_managed_ad
+    ou = f"OU=AWS Reserved,{s.AD_BASE}"
+    assert ad_admin.add(ou, "organizationalUnit"), ad_admin.result
+    assert ad_admin.add(
+        f"CN=AWSAdminD-1234,{ou}",
+        ["top", "person", "organizationalPerson", "user"],
+        {"sAMAccountName": "AWSAdminD-1234"},
+    ), ad_admin.result
+    d = sync.read(cfg)
+    assert d.aws_managed_ad
+    with pytest.raises(ConfigError, match="Amazon EMR does not support AWS Directory Service"):
+        Dirkit(cfg).security_configuration()
+    [r] = checks.verify(cfg, d, ["dataeng1"])
+    kerberos = next(c for c in r.checks if c.name == "kerberos")
+    assert kerberos.status == "fail" and "does not support AWS Directory Service" in kerberos.detail

@@ -262,3 +262,17 @@ def test_the_ec2_role_trusts_the_emrfs_roles_too() -> None:
     assert {"Service": "ec2.amazonaws.com"} in [s["Principal"] for s in statements]
     trusted = next(s["Principal"]["AWS"] for s in statements if "AWS" in s["Principal"])
     assert trusted == [m["arn"] for m in iam["mapping_roles"]]
+
+
+def test_aws_managed_ad_is_refused_for_the_trust() -> None:
+    from dataclasses import replace
+
+    from dirkit import Dirkit, MemorySource
+    from dirkit.outputs.emr import AWS_MANAGED_AD
+
+    d = seed_directory()
+    managed = replace(d, stats={**d.stats, "aws_managed_ad": True})
+    with pytest.raises(ConfigError, match="does not support AWS Directory Service for Microsoft Active Directory"):
+        Dirkit(seed_config(), source=MemorySource(managed)).security_configuration()
+    assert Dirkit(seed_config(), source=MemorySource(d)).security_configuration().text
+    assert "in a cross-realm trust or as an external KDC" in AWS_MANAGED_AD
