@@ -158,13 +158,16 @@ class Dirkit:
         else:
             text = emr.dumps(hadoop.render_classification(h, ad, d))
         warnings = []
-        gaps = hadoop.primary_group_gaps(d, non_default_only=True) if d is not None else {}
+        gaps = hadoop.mapping_gaps(d, h.group_lookup) if d is not None else {}
         if gaps:
             user, groups = next(iter(gaps.items()))
+            why = "a primary group is never in member/memberOf"
+            if h.group_lookup == "memberof":
+                why += "; memberOf lists direct groups only, and names them by CN"
             warnings.append(
-                f"{len(gaps)} user(s) get groups only through their AD primary group, which "
-                f"LdapGroupsMapping cannot see (memberOf leaves it out), e.g. {user}: "
-                f"{', '.join(groups)}. SSSD (EMR's default group mapping) does see them."
+                f"{len(gaps)} user(s) have groups Hadoop's LdapGroupsMapping (hadoop.group_lookup = "
+                f"{h.group_lookup}) will not return ({why}), e.g. {user}: {', '.join(groups)}. "
+                "SSSD (EMR's default group mapping) does return them."
             )
         return Document(text, tuple(warnings))
 

@@ -427,6 +427,10 @@ class HadoopConfig(_Model):
     # hadoop.security.auth_to_local.mechanism: "hadoop" (a result must be a simple name; no rule
     # matching is an error) or "mit" (an unmatched principal is kept whole, '@' and '/' allowed).
     auth_to_local_mechanism: Literal["hadoop", "mit"] = "hadoop"
+    # How LdapGroupsMapping finds groups: "nested" (2 searches per lookup: the user, then every
+    # group through nesting with AD's in-chain rule; names = sAMAccountName) or "memberof" (1
+    # search: the user's memberOf; direct groups only, named by CN; dirkit reports who loses what).
+    group_lookup: Literal["nested", "memberof"] = "nested"
     truststore: str | None = None
     truststore_password_file: str | None = None
 

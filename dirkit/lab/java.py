@@ -83,8 +83,12 @@ def kerberos_short_names(p: LabPaths, conf_dir: Path, krb5: Path, principals: Se
     return out
 
 
-def ldap_groups(p: LabPaths, conf_dir: Path, krb5: Path, users: Sequence[str]) -> dict[str, list[str]]:
-    """user -> groups from the GroupMappingServiceProvider that core-site configures (jshell)."""
+def ldap_groups(
+    p: LabPaths, conf_dir: Path, krb5: Path, users: Sequence[str], output: list[str] | None = None
+) -> dict[str, list[str]]:
+    """user -> groups from the GroupMappingServiceProvider that core-site configures (jshell).
+    ``output`` receives everything the JVM printed (Hadoop's log lines, with a log4j.properties
+    in ``conf_dir``)."""
     lib = classpath(p)
     names = ", ".join('"' + u.replace("\\", "\\\\").replace('"', '\\"') + '"' for u in users)
     script = "\n".join(
@@ -113,6 +117,8 @@ def ldap_groups(p: LabPaths, conf_dir: Path, krb5: Path, users: Sequence[str]) -
         ],
         timeout=300,
     )
+    if output is not None:
+        output += r.stdout.splitlines()
     out: dict[str, list[str]] = {}
     for line in r.stdout.splitlines():
         if line.startswith("GROUPS\t"):

@@ -21,11 +21,9 @@ def auth_to_local(ad: AdSite) -> list[str]:
     return rules_for_realm(ad.realm, ad.lower_case)
 
 
-def group_hierarchy_levels(directory: Directory | None) -> int:
-    """How far up Hadoop must walk group nesting to see every group the snapshot has."""
-    if directory is None:
-        return 5
-    return max((len(m.path) - 1 for ms in directory.effective.values() for m in ms.values()), default=0)
+# AD's LDAP_MATCHING_RULE_IN_CHAIN: `member:<this>:=<user DN>` matches every group the user is
+# in, through any depth of nesting, in one search (Samba implements it too).
+IN_CHAIN = "1.2.840.113556.1.4.1941"
 
 
 def properties(h: HadoopConfig, ad: AdSite, directory: Directory | None = None) -> dict[str, str]:
@@ -44,10 +42,7 @@ def properties(h: HadoopConfig, ad: AdSite, directory: Directory | None = None) 
         f"{P}.ldap.base": d.base_dn,
         f"{P}.ldap.search.filter.user": f"(&{d.user_filter}(sAMAccountName={{0}}))",
         f"{P}.ldap.search.filter.group": d.group_filter,
-        f"{P}.ldap.search.attr.memberof": "memberOf",
-        f"{P}.ldap.search.attr.member": "member",
-        f"{P}.ldap.search.attr.group.name": "sAMAccountName",
-        f"{P}.ldap.search.group.hierarchy.levels": str(group_hierarchy_levels(directory)),
+        **_lookup(h.group_lookup),
     }
     if len(d.user_bases) == 1:
         props[f"{P}.ldap.userbase"] = d.user_bases[0]
@@ -62,9 +57,68 @@ def properties(h: HadoopConfig, ad: AdSite, directory: Directory | None = None) 
     return props
 
 
+def _lookup(kind: str) -> dict[str, str]:
+    """How LdapGroupsMapping finds a user's groups (hadoop-common 3.4.2, LdapGroupsMapping.doGetGroups).
+
+    - "nested": the user search, then ONE group search with the in-chain rule: every group through
+      any nesting, named by sAMAccountName like everywhere else in dirkit. No memberOf key: its
+      path would need group names from the RDN (CN) and would skip nesting.
+    - "memberof": ONE search; the group names are the first RDN of each memberOf DN, which Hadoop
+      accepts only when its type is search.attr.group.name, hence `cn`. memberOf lists direct
+      groups only, and any hierarchy level > 0 forces the second search anyway, so it is 0:
+      nested and primary-only groups are not returned (``mapping_gaps`` reports who loses what).
+    """
+    if kind == "memberof":
+        return {
+            f"{P}.ldap.search.attr.memberof": "memberOf",
+            f"{P}.ldap.search.attr.group.name": "cn",
+            f"{P}.ldap.search.attr.member": "member",
+            f"{P}.ldap.search.group.hierarchy.levels": "0",
+        }
+    return {
+        f"{P}.ldap.search.attr.member": f"member:{IN_CHAIN}:",
+        f"{P}.ldap.search.attr.group.name": "sAMAccountName",
+        f"{P}.ldap.search.group.hierarchy.levels": "0",
+    }
+
+
+def mapping_groups(directory: Directory, kind: str = "nested") -> dict[str, list[str]]:
+    """user GUID -> the group names Hadoop's LdapGroupsMapping returns with ``group_lookup``
+    = ``kind`` (lower-cased as RuleBasedLdapGroupsMapping does): no primary group (AD keeps it
+    out of member/memberOf); for "memberof", direct groups only, named by their CN."""
+    if kind == "memberof":
+        out: dict[str, list[str]] = {}
+        for u in directory.users.values():
+            key = u.dn.lower()
+            cns = [_cn(g.dn) for g in directory.groups.values() if any(m.lower() == key for m in g.member_dns)]
+            out[u.guid] = sorted(c.lower() for c in cns)
+        return out
+    return memberof_groups(directory)
+
+
+def _cn(dn: str) -> str:
+    first = dn.split(",", 1)[0]
+    return first.split("=", 1)[1] if "=" in first else first
+
+
+def mapping_gaps(directory: Directory, kind: str = "nested") -> dict[str, list[str]]:
+    """user name -> dirkit's groups (what SSSD, and EMRFS, see) that LdapGroupsMapping will not
+    return for the enabled user: primary-only groups, and for "memberof" nested ones and groups
+    whose CN is not their name. Domain Users alone (everyone's primary group) is not reported."""
+    visible = mapping_groups(directory, kind)
+    gaps = {}
+    for u in directory.named_users():
+        if not u.enabled:
+            continue
+        missing = sorted(set(directory.group_names_of(u)) - set(visible.get(u.guid, ())) - {"domain users"})
+        if missing:
+            gaps[u.name or u.sam] = missing
+    return gaps
+
+
 def memberof_groups(directory: Directory) -> dict[str, list[str]]:
-    """user GUID -> the group names a memberOf-based lookup finds (Hadoop's LdapGroupsMapping):
-    the effective groups *without* the primary group, which AD keeps out of memberOf."""
+    """user GUID -> the group names a member-based transitive lookup finds: the effective groups
+    *without* the primary group, which AD keeps out of member and memberOf."""
     by_dn = {g.dn.lower(): g for g in directory.groups.values()}
     parents: dict[str, list[str]] = {}  # group GUID -> GUIDs of groups listing it
     direct: dict[str, list[str]] = {}  # user DN -> GUIDs of groups listing them
@@ -86,25 +140,6 @@ def memberof_groups(directory: Directory) -> dict[str, list[str]]:
                 todo += parents.get(gid, ())
         out[u.guid] = sorted(n for n in (directory.groups[g].name for g in seen) if n)
     return out
-
-
-DOMAIN_USERS_RID = "513"
-
-
-def primary_group_gaps(directory: Directory, non_default_only: bool = False) -> dict[str, list[str]]:
-    """user name -> groups dirkit (and SSSD) see but a memberOf lookup misses: they come only
-    through the user's primary group. Non-empty means LdapGroupsMapping would disagree.
-    ``non_default_only``: only enabled users whose primary group is not Domain Users (everyone
-    is in Domain Users; a different primary group is the surprising case)."""
-    visible = memberof_groups(directory)
-    gaps = {}
-    for u in directory.named_users():
-        if non_default_only and (not u.enabled or (u.primary_group_sid or "").endswith("-" + DOMAIN_USERS_RID)):
-            continue
-        missing = sorted(set(directory.group_names_of(u)) - set(visible.get(u.guid, ())))
-        if missing:
-            gaps[u.name or u.sam] = missing
-    return gaps
 
 
 def render_xml(h: HadoopConfig, ad: AdSite, directory: Directory | None = None) -> str:

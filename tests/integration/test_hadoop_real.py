@@ -85,7 +85,7 @@ def test_ldap_group_mapping_agrees_with_the_snapshot(setup: Setup, ad_admin: Any
     assert {"grp_cycle_a", "grp_cycle_b", "grp_cycle_c"} <= set(got["cycleuser1"])
     # The primary-group gap is real, and dirkit reports it.
     assert "grp_data_engineering" not in got["pgiduser1"]
-    assert hadoop.primary_group_gaps(d, non_default_only=True) == {"pgiduser1": ["grp_data_engineering"]}
+    assert hadoop.mapping_gaps(d, "nested") == {"pgiduser1": ["grp_data_engineering"]}
 
 
 def test_ported_cases_agree_with_hadoops_own_kerberos_name(lab_status: dict[str, Any]) -> None:
@@ -97,3 +97,45 @@ def test_ported_cases_agree_with_hadoops_own_kerberos_name(lab_status: dict[str,
     hadoop = [w.split("\t", 1)[1] if w.startswith("OK\t") else words[w] for w in java_says]
     differ = [(c, h) for c, h in zip(ALL, hadoop, strict=True) if c[4] != h]
     assert differ == [], differ
+
+
+LOG4J = """log4j.rootLogger=INFO,out
+log4j.appender.out=org.apache.log4j.ConsoleAppender
+log4j.appender.out.Target=System.out
+log4j.appender.out.layout=org.apache.log4j.PatternLayout
+log4j.appender.out.layout.ConversionPattern=LOG %p %c{1}: %m%n
+log4j.logger.org.apache.hadoop.security.LdapGroupsMapping=DEBUG
+"""
+
+
+def test_memberof_lookup_really_takes_the_one_search_path(setup: Setup, make_config: Any, tmp_path: Path) -> None:
+    """group_lookup = "memberof": Hadoop reads the groups from the user's memberOf (group names
+    from the RDN, hence cn), with no fallback to the member search: LdapGroupsMapping logs the
+    fallback at INFO and the hierarchy walk at DEBUG, and neither appears."""
+    cfg = make_config(hadoop={"group_lookup": "memberof"})
+    conf = tmp_path / "conf-memberof"
+    conf.mkdir()
+    (conf / "core-site.xml").write_text(hadoop.render_xml(cfg.hadoop, ad_site(cfg), setup.d))
+    (conf / "log4j.properties").write_text(LOG4J)
+    users = ["dataeng1", "datascientist1", "cycleuser1", "admin1", "odd space"]  # each has a direct group
+    log: list[str] = []
+    got = java.ldap_groups(setup.paths, conf, setup.krb5, users, output=log)
+    expected = hadoop.mapping_groups(setup.d, "memberof")
+    for name in users:
+        user = setup.d.user_by_name(name)
+        assert user is not None and sorted(got[name]) == expected[user.guid], name
+    assert [line for line in log if "LdapGroupsMapping" in line and "returned" in line], "no DEBUG log seen"
+    assert not [line for line in log if "Failed to get groups from the first lookup" in line]
+    assert not [line for line in log if "Ldap group query string" in line]
+    # What this path loses, dirkit reports: the nested grp_analytics of datascientist1.
+    assert "grp_analytics" not in got["datascientist1"]
+    assert "grp_analytics" in hadoop.mapping_gaps(setup.d, "memberof")["datascientist1"]
+
+
+def test_the_nested_default_logs_no_failing_first_lookup(setup: Setup, tmp_path: Path) -> None:
+    """The nested default renders no memberOf key: no failing first lookup logged at INFO."""
+    (setup.conf / "log4j.properties").write_text(LOG4J)
+    log: list[str] = []
+    java.ldap_groups(setup.paths, setup.conf, setup.krb5, ["datascientist1"], output=log)
+    assert not [line for line in log if "Failed to get groups from the first lookup" in line]
+    assert [line for line in log if "LdapGroupsMapping" in line and "returned" in line]
