@@ -47,10 +47,14 @@ def sections(hue: HueConfig, ad: AdSite, directory: Directory | None = None) -> 
     """The [desktop] block as nested dicts, in the order it is written."""
     url = ad.urls[0]
     ldaps = urlparse(url).scheme == "ldaps"
+    # Hue hands ldap_url to python-ldap's initialize(), i.e. libldap, which takes several URLs
+    # separated by spaces and fails over in order (lab test). One StartTLS setting covers them
+    # all, so only URLs of the first one's scheme are listed.
+    same_scheme = [u for u in ad.urls if urlparse(u).scheme == urlparse(url).scheme]
     lower = ad.lower_case
     server: dict[str, Any] = {
         "base_dn": ad.directory.base_dn,
-        "ldap_url": url,
+        "ldap_url": " ".join(same_scheme),
         # StartTLS is Hue's default: it must be off for ldaps:// and on for ldap:// (dirkit
         # never configures plain LDAP without TLS).
         "use_start_tls": _tf(not ldaps),

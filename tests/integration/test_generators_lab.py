@@ -103,3 +103,39 @@ def test_an_aws_managed_ad_layout_is_refused(make_config: Any, ad_admin: Any, re
     [r] = checks.verify(cfg, d, ["dataeng1"])
     kerberos = next(c for c in r.checks if c.name == "kerberos")
     assert kerberos.status == "fail" and "does not support AWS Directory Service" in kerberos.detail
+
+
+HUE_BIND = """
+import sys, ldap
+uri, ca, who, password = sys.argv[1], sys.argv[2], sys.argv[3], sys.stdin.read()
+ldap.set_option(ldap.OPT_X_TLS_CACERTFILE, ca)
+ldap.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+ldap.set_option(ldap.OPT_NETWORK_TIMEOUT, 3)
+conn = ldap.initialize(uri)  # what Hue (django-auth-ldap, useradmin.ldap_access) does with ldap_url
+conn.simple_bind_s(who, password)
+print("bound")
+"""
+
+
+def test_hue_ldap_url_lists_every_dc_and_libldap_fails_over(make_config: Any, lab_status: dict[str, Any]) -> None:
+    """Hue's LDAP client is python-ldap over libldap (Debian's python3-ldap here): given the
+    rendered ldap_url with a dead first DC, it binds through the second."""
+    import io
+
+    from configobj import ConfigObj
+
+    from dirkit import Dirkit
+    from dirkit.lab import settings as s
+
+    urls = [f"ldaps://{s.AD_HOST}:1636", f"ldaps://{s.AD_HOST}:636"]
+    ini = Dirkit(make_config(ldap={"urls": urls})).hue_config().text
+    server = ConfigObj(io.StringIO(ini))["desktop"]["ldap"]["ldap_servers"]["dirkit_ad"]
+    assert server["ldap_url"] == " ".join(urls)
+    r = subprocess.run(
+        ["/usr/bin/python3", "-c", HUE_BIND, server["ldap_url"], lab_status["ca_cert"], f"dataeng1@{s.AD_REALM}"],
+        input=s.USER_PASSWORD,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.stdout.strip() == "bound", r.stderr
