@@ -60,7 +60,6 @@ class Dirkit:
         self.homes_target = homes_target
         self.progress = progress
         self.names = NamePolicy(self.config.names, self.config.directory.realm)
-        kerberos.use_krb5_conf(self.config.kerberos.krb5_conf)
 
     # -- the directory -------------------------------------------------------------------
     def read(self) -> Directory:
@@ -190,6 +189,7 @@ class Dirkit:
         are in ``result.failed`` (the others are done); an unreachable NameNode raises.
         ``lock_departed`` locks only homes dirkit provisioned before, within the safety limits."""
         d = self.snapshot(from_state=from_state)
+        kerberos.use_krb5_conf(self.config.kerberos.krb5_conf)  # only commands that log in need it
         with StateStore(self.config.state.path) as store:
             result = provision(
                 self._hdfs(),
