@@ -94,8 +94,9 @@ class Dirkit:
         """Read and plan against the last applied state. Changes nothing."""
         return engine.plan(self.config, self.source, self.progress)
 
-    def sync(self, *, dry_run: bool = False, allow_removals: bool = False) -> engine.SyncResult:
-        """Read, plan and (unless ``dry_run``) apply: state, documents, HDFS homes."""
+    def sync(self, *, dry_run: bool = False, allow_removals: bool = False, full: bool = False) -> engine.SyncResult:
+        """Read (only what changed, when the watermark allows; everything with ``full``), plan
+        and (unless ``dry_run``) apply: state, documents, HDFS homes."""
         return engine.sync(
             self.config,
             dry_run=dry_run,
@@ -103,6 +104,7 @@ class Dirkit:
             progress=self.progress,
             source=self.source,
             homes_target=self.homes_target,
+            full=full,
         )
 
     def history(self, limit: int = 20) -> list[Run]:

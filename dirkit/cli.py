@@ -132,7 +132,8 @@ def plan_cmd(config_path: str | None, as_json: bool) -> None:
 @json_option
 @click.option("--dry-run", is_flag=True, help="Read and plan, print the plan, change nothing.")
 @click.option("--allow-removals", is_flag=True, help="Apply even if removals exceed the safety threshold.")
-def sync_cmd(config_path: str | None, as_json: bool, dry_run: bool, allow_removals: bool) -> None:
+@click.option("--full", is_flag=True, help="Read the whole directory, not only what changed since the last run.")
+def sync_cmd(config_path: str | None, as_json: bool, dry_run: bool, allow_removals: bool, full: bool) -> None:
     """Read AD, plan against the last applied state, and apply.
 
     Safe under cron: a second run while one is going exits at once with code 6; removals above
@@ -143,9 +144,10 @@ def sync_cmd(config_path: str | None, as_json: bool, dry_run: bool, allow_remova
     Examples:
       dirkit sync -c /etc/dirkit/dirkit.toml
       dirkit sync --dry-run
+      dirkit sync --full               # ignore the watermark: read everything (delta reads otherwise)
       dirkit --log-format json sync    # one JSON log line per event, for log shippers
     """
-    result = _kit(config_path).sync(dry_run=dry_run, allow_removals=allow_removals)
+    result = _kit(config_path).sync(dry_run=dry_run, allow_removals=allow_removals, full=full)
     if as_json:
         _emit_json(
             {

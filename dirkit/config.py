@@ -181,6 +181,12 @@ class LdapConfig(_Model):
     member_range_size: Annotated[int, Field(ge=0)] = 0
     # Users are read as this many uSNChanged ranges on parallel connections (+1 for groups).
     read_connections: Annotated[int, Field(ge=1, le=8)] = 2
+    # Delta reads (directory/delta.py): read only what changed on the same DC since the last
+    # applied run; a full read still happens at least this often, and whenever the watermark is
+    # older than its maximum age (or its DC, database, scope or names policy changed).
+    delta: bool = True
+    full_read_every_hours: Annotated[float, Field(gt=0, le=24 * 365)] = 24.0
+    watermark_max_age_hours: Annotated[float, Field(gt=0, le=24 * 365)] = 168.0
 
     @field_validator("password", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import faults
+from .directory.delta import Watermark
 from .directory.model import Directory, from_state, to_state
 from .errors import LockedError, StateError
 
@@ -52,6 +53,16 @@ CREATE TABLE IF NOT EXISTS homes (
     name TEXT PRIMARY KEY,
     first_seen REAL NOT NULL
 );
+-- Where the last applied read stopped (directory/delta.py): one row.
+CREATE TABLE IF NOT EXISTS watermark (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    dc TEXT NOT NULL,
+    invocation_id TEXT NOT NULL,
+    usn INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    taken REAL NOT NULL,
+    last_full REAL NOT NULL
+);
 """
 
 
@@ -77,7 +88,7 @@ class Run:
         }
 
 
-SCHEMA_VERSION = 2  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
+SCHEMA_VERSION = 3  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
 UNVERSIONED_TABLES = {"runs", "snapshots"}  # what the first dirkit created
 
 
@@ -230,6 +241,18 @@ class StateStore:
         loading the snapshot itself."""
         row = self._sql("SELECT usn_quantiles, plan_digest FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
         return (list(json.loads(row[0])), row[1]) if row else ([], None)
+
+    # -- watermark -------------------------------------------------------------------------
+    def watermark(self) -> Watermark | None:
+        row = self._sql("SELECT dc, invocation_id, usn, fingerprint, taken, last_full FROM watermark").fetchone()
+        return Watermark(*row) if row else None
+
+    def save_watermark(self, wm: Watermark) -> None:
+        self._sql(
+            "INSERT OR REPLACE INTO watermark(id, dc, invocation_id, usn, fingerprint, taken, last_full) "
+            "VALUES (1, ?, ?, ?, ?, ?, ?)",
+            (wm.dc, wm.invocation_id, wm.usn, wm.fingerprint, wm.taken, wm.last_full),
+        )
 
     # -- homes -----------------------------------------------------------------------------
     def known_homes(self) -> set[str]:

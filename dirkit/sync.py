@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import kerberos
 from .config import Config
+from .directory.delta import Watermark, fingerprint
 from .directory.model import Directory
 from .directory.reader import LdapSource
-from .directory.source import DirectorySource
-from .errors import DirkitError, PartialFailure, ThresholdError
+from .directory.source import DeltaSource, DirectorySource
+from .errors import DirkitError, PartialFailure, StateError, ThresholdError
 from .homes.provision import HomesResult, HomesTarget, provision
 from .log import event
 from .outputs import files
@@ -71,19 +72,96 @@ def read(
     return d
 
 
+def full_read_reason(config: Config, wm: Watermark | None, force: bool, now: float) -> str | None:
+    """Why this run must read everything (None: a delta read may do)."""
+    ldap = config.ldap
+    if not ldap.delta:
+        return "delta reads are off (ldap.delta = false)"
+    if force:
+        return "asked for (--full)"
+    if wm is None:
+        return "no watermark yet (first run, or no run was applied since delta reads were on)"
+    if wm.fingerprint != fingerprint(config):
+        return "the scope, filters or names policy changed since the watermark"
+    if wm.dc not in ldap.urls:
+        return f"the watermark's DC {wm.dc} is no longer in ldap.urls"
+    if now - wm.taken > ldap.watermark_max_age_hours * 3600:
+        return f"the watermark is older than ldap.watermark_max_age_hours = {ldap.watermark_max_age_hours:g}"
+    if now - wm.last_full > ldap.full_read_every_hours * 3600:
+        return f"the scheduled full read is due (ldap.full_read_every_hours = {ldap.full_read_every_hours:g})"
+    return None
+
+
+@dataclass
+class _Read:
+    directory: Directory
+    plan: Plan
+    digest: str
+    changed: bool  # the plan is not empty (the digest differs from the last snapshot's)
+    save: bool  # the snapshot must be stored: its content (not only the plan) changed
+    watermark: Watermark | None  # to store once the run is applied
+
+
 def _read_and_plan(
-    config: Config, store: StateStore, source: DirectorySource | None, progress: Progress | None
-) -> tuple[Directory, Plan, str, bool]:
-    """Read and plan against the last snapshot. Returns (directory, plan, digest, changed):
-    when the digest equals the last snapshot's, the plan is empty and the (large) previous
-    snapshot is not even loaded, which is the common case under cron."""
+    config: Config, store: StateStore, source: DirectorySource | None, progress: Progress | None, full: bool = False
+) -> _Read:
+    """Read (a delta when the watermark allows it) and plan against the last snapshot. When the
+    digest equals the last snapshot's, the plan is empty; after a full read the (large) previous
+    snapshot is then not even loaded."""
     quantiles, last_digest = store.last_meta()
-    current = read(config, source, progress, quantiles)
+    wm = store.watermark()
+    now = time.time()
+    why = full_read_reason(config, wm, full, now)
+    src = source or LdapSource(config)
+    loaded: list[Directory | None] = []
+
+    def previous() -> Directory:
+        if not loaded:
+            loaded.append(store.last_snapshot())
+        prev = loaded[0]
+        if prev is None:  # last_meta() said there is one: only a concurrent writer could do this
+            raise StateError(f"state.path {config.state.path}: the last snapshot vanished during the run")
+        return prev
+
+    if why is None and last_digest is None:
+        why = "no applied snapshot to apply a delta to"
+    current: Directory | None = None
+    if why is None and wm is not None and isinstance(src, DeltaSource):
+        kerberos.use_krb5_conf(config.kerberos.krb5_conf)
+        current, why = src.read_delta(wm, previous)
+    elif why is None:
+        why = "this directory source reads whole snapshots only"
+    if current is None:
+        current = read(config, src, progress, quantiles)
+    current = replace(current, stats={**current.stats, "read_why": why or ""})
+    delta = current.stats.get("read_kind") == "delta"
+    event(
+        log,
+        "read_kind",
+        kind=current.stats.get("read_kind", "full"),
+        why=why or "",
+        changed_objects=current.stats.get("changed_objects"),
+    )
+    new_wm = None
+    if "highest_usn" in current.stats and config.ldap.delta:
+        last_full = wm.last_full if (delta and wm is not None) else now
+        new_wm = Watermark(
+            str(current.stats["dc"]),
+            str(current.stats["invocation_id"]),
+            int(current.stats["highest_usn"]),
+            fingerprint(config),
+            now,
+            last_full,
+        )
+    # A delta builds on the stored snapshot: whatever it saw must be stored, even a change the
+    # plan does not show (a moved user's DN, say). A full read replaces it all.
+    save = bool(current.stats.get("changed_objects")) if delta else config.ldap.delta
     digest = plan_digest(current)
     if digest == last_digest:
         named = sum(1 for u in current.users.values() if u.name) + sum(1 for g in current.groups.values() if g.name)
-        return current, Plan((), 0, named, False, "", False), digest, False
-    return current, make_plan(store.last_snapshot(), current, config.safety), digest, True
+        return _Read(current, Plan((), 0, named, False, "", False), digest, False, save, new_wm)
+    prev = loaded[0] if loaded else store.last_snapshot()
+    return _Read(current, make_plan(prev, current, config.safety), digest, True, True, new_wm)
 
 
 def plan(
@@ -91,8 +169,8 @@ def plan(
 ) -> tuple[Directory, Plan]:
     """Read and plan against the last applied state. Changes nothing."""
     with StateStore(config.state.path) as store:
-        current, p, _, _ = _read_and_plan(config, store, source, progress)
-    return current, p
+        r = _read_and_plan(config, store, source, progress)
+    return r.directory, r.plan
 
 
 def _homes(
@@ -141,6 +219,7 @@ def sync(
     progress: Progress | None = None,
     source: DirectorySource | None = None,
     homes_target: HomesTarget | None = None,
+    full: bool = False,
 ) -> SyncResult:
     """Read, plan and (unless ``dry_run``) apply. Raises LockedError if another run is going,
     ThresholdError (nothing applied) if removals exceed the safety limits, PartialFailure if
@@ -154,7 +233,8 @@ def sync(
     with StateStore(config.state.path) as store, store.lock():
         run_id = store.start_run("sync --dry-run" if dry_run else "sync")
         try:
-            current, p, digest, changed = _read_and_plan(config, store, source, progress)
+            r = _read_and_plan(config, store, source, progress, full)
+            current, p = r.directory, r.plan
             counts = {k: v for k, v in p.counts().items() if v}
             event(log, "plan", changes=len(p.changes), removals=p.removals, first_run=p.first_run, **counts)
             if p.threshold_exceeded and not allow_removals:
@@ -176,8 +256,10 @@ def sync(
             if out_dir is not None and touched:
                 files.write(out_dir, docs, list(changes))
                 event(log, "files_written", directory=out_dir, files=",".join(touched))
-            if changed:
-                store.save_snapshot(run_id, current, config.state.keep_snapshots, digest)
+            if r.changed or r.save:
+                store.save_snapshot(run_id, current, config.state.keep_snapshots, r.digest)
+            if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
+                store.save_watermark(r.watermark)
             homes = _homes(config, current, counts, store, run_id, homes_target, progress)
             outcome = "applied" if (not p.empty or touched or counts.get("homes_done")) else "no-changes"
             store.end_run(run_id, outcome, counts)

@@ -196,6 +196,7 @@ def build(
         direct_memberships=sum(len(d) for d in direct.values()),
         issues=len(issues),
         system_accounts_left_out=len(system_dns),
+        system_account_dns=sorted(system_dns),
         builtin_groups_left_out=len(builtin),
         aws_managed_ad=_aws_managed(raw_users, raw_groups, system_dns),
     )

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ldap3
@@ -23,10 +23,11 @@ from ldap3.core import exceptions as lexc
 from ldap3.utils.conv import escape_filter_chars
 
 from ..config import Config
-from ..errors import IncompleteReadError
+from ..errors import DirectoryUnreachable, IncompleteReadError
 from ..log import event
 from . import ldap
 from .build import RawGroup, RawUser, build
+from .delta import CONTAINER_CLASSES, SHOW_DELETED, Changed, Watermark, merge
 from .model import Directory
 from .names import NamePolicy
 
@@ -96,7 +97,13 @@ class Reader:
 
     # -- paging ----------------------------------------------------------------------------
     def _paged(
-        self, conn: ldap3.Connection, base: str, flt: str, attrs: list[str], what: str
+        self,
+        conn: ldap3.Connection,
+        base: str,
+        flt: str,
+        attrs: list[str],
+        what: str,
+        controls: list[tuple[str, bool, Any]] | None = None,
     ) -> Iterator[dict[str, Any]]:
         cookie: bytes | None = None
         page = 0
@@ -111,6 +118,7 @@ class Reader:
                     dereference_aliases=ldap3.DEREF_NEVER,
                     paged_size=self.config.ldap.page_size,
                     paged_cookie=cookie,
+                    controls=controls,
                 )
             except (lexc.LDAPException, OSError) as exc:
                 raise IncompleteReadError(
@@ -217,41 +225,59 @@ class Reader:
                 raise IncompleteReadError(f"group {dn}: server returned no member range after {hi}")
 
     def read_groups(self, url: str) -> list[RawGroup]:
+        with ldap.connection(self.config.ldap, url) as conn:
+            return self.read_groups_on(conn)
+
+    def read_groups_on(self, conn: ldap3.Connection, usn_from: int | None = None) -> list[RawGroup]:
+        """Groups in scope (with ``uSNChanged >= usn_from`` if given), members complete."""
         cfg = self.config
         out: list[RawGroup] = []
         attrs = [*GROUP_ATTRS, self._member_attr()]
-        with ldap.connection(cfg.ldap, url) as conn:
-            pending: list[tuple[dict[str, Any], dict[str, list[bytes]]]] = []
-            for base in cfg.directory.groups_search_bases():
-                for e in self._paged(conn, base, cfg.directory.group_filter, attrs, "groups"):
-                    pending.append((e, {k.lower(): v for k, v in e["raw_attributes"].items()}))
-            # Ranges are fetched after the paged search is over: interleaving other searches
-            # on the same connection would invalidate the paging cookie on some servers.
-            for e, a in pending:
-                guid, sid, sam = _one(a, "objectguid"), _one(a, "objectsid"), _text(a, "samaccountname")
-                if guid is None or sid is None or sam is None:
-                    raise IncompleteReadError(f"group {e['dn']} came back without objectGUID/objectSid/sAMAccountName")
-                out.append(
-                    RawGroup(
-                        guid=str(uuid.UUID(bytes_le=guid)),
-                        dn=e["dn"],
-                        sam=sam,
-                        sid=_sid(sid),
-                        usn=_int(a, "usnchanged") or 0,
-                        members=tuple(self._members(conn, e["dn"], a)),
-                    )
+        flt = cfg.directory.group_filter
+        if usn_from:
+            flt = f"(&{flt}(uSNChanged>={usn_from}))"
+        pending: list[tuple[dict[str, Any], dict[str, list[bytes]]]] = []
+        for base in cfg.directory.groups_search_bases():
+            for e in self._paged(conn, base, flt, attrs, "groups"):
+                pending.append((e, {k.lower(): v for k, v in e["raw_attributes"].items()}))
+        # Ranges are fetched after the paged search is over: interleaving other searches
+        # on the same connection would invalidate the paging cookie on some servers.
+        for e, a in pending:
+            guid, sid, sam = _one(a, "objectguid"), _one(a, "objectsid"), _text(a, "samaccountname")
+            if guid is None or sid is None or sam is None:
+                raise IncompleteReadError(f"group {e['dn']} came back without objectGUID/objectSid/sAMAccountName")
+            out.append(
+                RawGroup(
+                    guid=str(uuid.UUID(bytes_le=guid)),
+                    dn=e["dn"],
+                    sam=sam,
+                    sid=_sid(sid),
+                    usn=_int(a, "usnchanged") or 0,
+                    members=tuple(self._members(conn, e["dn"], a)),
                 )
+            )
         return out
 
     # -- all -------------------------------------------------------------------------------
-    def _highest_usn(self, conn: ldap3.Connection) -> int:
-        conn.search("", "(objectClass=*)", search_scope=ldap3.BASE, attributes=["highestCommittedUSN"])
+    def _identity(self, conn: ldap3.Connection) -> tuple[int, str]:
+        """(highestCommittedUSN, invocationId) of the DC: the watermark and the identity of the
+        database it counts in (a restored DC gets a new invocationId). Two base searches."""
+        conn.search("", "(objectClass=*)", search_scope=ldap3.BASE, attributes=["highestCommittedUSN", "dsServiceName"])
         self.stats.add(searches=1)
         if conn.result.get("result") != 0 or not conn.response:
             raise IncompleteReadError(
                 f"cannot read highestCommittedUSN from the rootDSE: {conn.result.get('description')}"
             )
-        return int(conn.response[0]["raw_attributes"]["highestCommittedUSN"][0])
+        root = conn.response[0]["raw_attributes"]
+        highest = int(root["highestCommittedUSN"][0])
+        service = root.get("dsServiceName", [b""])[0].decode()
+        invocation = ""
+        if service:
+            conn.search(service, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["invocationId"])
+            self.stats.add(searches=1)
+            if conn.result.get("result") == 0 and conn.response:
+                invocation = uuid.UUID(bytes_le=conn.response[0]["raw_attributes"]["invocationId"][0]).hex
+        return highest, invocation
 
     def _cuts(self, highest: int, usn_quantiles: Sequence[int]) -> list[int]:
         """uSNChanged cut points splitting the users into ``ldap.read_connections`` ranges:
@@ -295,7 +321,7 @@ class Reader:
         # Pick the DC once, so every search goes to the same server (uSNs are per DC).
         probe, url = ldap.open_connection(cfg.ldap)
         try:
-            highest = self._highest_usn(probe)
+            highest, invocation = self._identity(probe)
             self.progress(f"reading from {url}")
             # Users are read as uSNChanged ranges on parallel connections, groups on one more:
             # paging is strictly request -> page -> request on one connection, so while the DC
@@ -322,6 +348,9 @@ class Reader:
         policy = NamePolicy(cfg.names, realm=cfg.directory.realm)
         stats = {
             "dc": url,
+            "invocation_id": invocation,
+            "highest_usn": highest,
+            "read_kind": "full",
             "ldap_searches": self.stats.searches,
             "ldap_pages": self.stats.pages,
             "range_searches": self.stats.range_searches,
@@ -336,6 +365,110 @@ class Reader:
             include_system=cfg.directory.include_system_accounts,
         )
 
+    # -- delta ---------------------------------------------------------------------------
+    def _changed(self, conn: ldap3.Connection, since: int) -> list[Changed]:
+        """Every object (any class, deleted ones too) with uSNChanged > ``since``: one search,
+        answered from the uSNChanged index."""
+        out = []
+        show_deleted = [(SHOW_DELETED, True, None)]
+        for e in self._paged(
+            conn,
+            self.config.directory.base_dn,
+            f"(uSNChanged>={since + 1})",
+            ["objectGUID", "objectClass", "isDeleted"],
+            "changes",
+            controls=show_deleted,
+        ):
+            a = {k.lower(): v for k, v in e["raw_attributes"].items()}
+            guid = _one(a, "objectguid")
+            if guid is None:
+                continue
+            classes = {c.lower() for c in a.get("objectclass", ())}
+            out.append(
+                Changed(
+                    guid=str(uuid.UUID(bytes_le=guid)),
+                    dn=e["dn"],
+                    deleted=_one(a, "isdeleted") == b"TRUE",
+                    container=bool(classes & CONTAINER_CLASSES),
+                )
+            )
+        return out
+
+    def _sees_tombstones(self, conn: ldap3.Connection) -> bool:
+        """Deletions come back only as tombstones, which AD lists only to accounts allowed to
+        list CN=Deleted Objects (by default: administrators). An account without that right
+        gets no error, just no tombstones (seen on Samba: the container itself still reads).
+        So: can this account see at least one tombstone? A domain with no deletion at all yet
+        looks the same, and gets full reads until its first one: the safe side. One search."""
+        base = f"CN=Deleted Objects,{self.config.directory.base_dn}"
+        conn.search(
+            base,
+            "(isDeleted=TRUE)",
+            search_scope=ldap3.LEVEL,
+            attributes=["objectGUID"],
+            size_limit=1,
+            controls=[(SHOW_DELETED, True, None)],
+        )
+        self.stats.add(searches=1)
+        return conn.result.get("result") in (0, 4) and any(
+            e.get("type") == "searchResEntry" for e in conn.response or ()
+        )
+
+    def read_delta(self, since: Watermark, previous: Callable[[], Directory]) -> tuple[Directory | None, str]:
+        """What changed on the watermark's DC since it, merged into ``previous()`` (loaded only
+        if something changed). (None, why) when only a full read will do."""
+        cfg = self.config
+        t0 = time.monotonic()
+        try:
+            conn = ldap.open_one(since.dc, cfg.ldap)
+        except DirectoryUnreachable as exc:
+            return None, f"the DC of the watermark ({since.dc}) does not answer ({exc}): failing over"
+        try:
+            highest, invocation = self._identity(conn)
+            if invocation != since.invocation_id:
+                return None, f"{since.dc} was restored or replaced (its invocationId changed)"
+            if highest < since.usn:
+                return None, f"{since.dc}'s highestCommittedUSN went back ({highest} < {since.usn})"
+            if not self._sees_tombstones(conn):
+                return None, (
+                    "the sync account sees no tombstone in CN=Deleted Objects, so a delta could miss deletions: grant it "
+                    "List Contents and Read Property there for delta reads"
+                )
+            changed = self._changed(conn, since.usn)
+            if any(c.container and not c.deleted for c in changed):
+                return None, "a container (OU) changed: objects below it may have moved"
+            prev = previous()
+            if changed:
+                users = self.read_users(conn, since.usn + 1, None)
+                groups = self.read_groups_on(conn, since.usn + 1)
+                raw_users, raw_groups = merge(prev, changed, users, groups)
+        finally:
+            ldap.close(conn)
+        stats = {
+            **{k: v for k, v in prev.stats.items() if k not in ("ldap_searches", "ldap_pages", "range_searches")},
+            "dc": since.dc,
+            "invocation_id": invocation,
+            "highest_usn": highest,
+            "read_kind": "delta",
+            "changed_objects": len(changed),
+            "ldap_searches": self.stats.searches,
+            "ldap_pages": self.stats.pages,
+            "range_searches": self.stats.range_searches,
+            "read_seconds": round(time.monotonic() - t0, 3),
+        }
+        if not changed:
+            return replace(prev, stats=stats), ""
+        policy = NamePolicy(cfg.names, realm=cfg.directory.realm)
+        d = build(
+            raw_users,
+            raw_groups,
+            policy,
+            cfg.directory.users_search_bases(),
+            stats,
+            include_system=cfg.directory.include_system_accounts,
+        )
+        return d, ""
+
 
 class LdapSource:
     """The directory source ``sync`` reads by default: the configured AD over LDAP."""
@@ -346,6 +479,13 @@ class LdapSource:
     def read(self, usn_quantiles: Sequence[int] = (), progress: Callable[[str], None] | None = None) -> Directory:
         """Read the whole configured scope of AD. Raises DirectoryError; never returns a partial
         picture. ``usn_quantiles`` (from the last snapshot) only helps split the work evenly."""
+        self._warn()
+        return Reader(self.config, progress).read(usn_quantiles)
+
+    def read_delta(self, since: Watermark, previous: Callable[[], Directory]) -> tuple[Directory | None, str]:
+        self._warn()
+        return Reader(self.config).read_delta(since, previous)
+
+    def _warn(self) -> None:
         if not self.config.ldap.verify_tls:
             event(log, "insecure_ldap", logging.WARNING, why="ldap.verify_tls = false: any server can pose as the DC")
-        return Reader(self.config, progress).read(usn_quantiles)

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from .delta import Watermark
 from .model import Directory
 
 
 class DirectorySource(Protocol):
     def read(self, usn_quantiles: Sequence[int] = (), progress: Callable[[str], None] | None = None) -> Directory:
         """A complete snapshot, or an exception: never a partial picture."""
+        ...
+
+
+@runtime_checkable
+class DeltaSource(DirectorySource, Protocol):
+    def read_delta(self, since: Watermark, previous: Callable[[], Directory]) -> tuple[Directory | None, str]:
+        """Only what changed since ``since``, merged into ``previous()``; (None, why) when only
+        a full read will do."""
         ...
 
 

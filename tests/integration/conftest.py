@@ -118,7 +118,10 @@ def _merged(base: dict[str, Any], tmp_path: Path, sections: dict[str, dict[str, 
     data = {k: dict(v) for k, v in base.items()}
     data["state"] = {"path": str(tmp_path / "state.sqlite")}
     for section, values in sections.items():
-        data.setdefault(section, {}).update(values)
+        if values is None:  # leave the section out
+            data.pop(section, None)
+        else:
+            data.setdefault(section, {}).update(values)
     return data
 
 

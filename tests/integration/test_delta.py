@@ -1,0 +1,216 @@
+"""Delta reads on the real Samba DC: after random batches of changes, the snapshot a delta sync
+builds must equal a fresh full read's (plan digest), batch after batch.
+
+The sync account here is the domain Administrator with a simple bind: AD shows deletions
+(tombstones in CN=Deleted Objects) only to accounts allowed to list that container, which the
+lab's svc-dirkit is not; with svc-dirkit every read stays a full one, and says why
+(test_without_tombstone_rights_every_read_is_full).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from typing import Any
+
+import ldap3
+import pytest
+
+from dirkit import Dirkit, sync
+from dirkit.lab import seed
+from dirkit.lab import settings as s
+from dirkit.plan import plan_digest
+
+BATCHES = int(os.environ.get("DIRKIT_DELTA_BATCHES", "20"))
+SEED = int(os.environ.get("DIRKIT_DELTA_SEED", "20261127"))
+OUS = [seed.USERS_CN, seed.HARD_OU]
+NESTED = ["grp_data_science", "grp_analytics", "grp_data_engineering", "grp_cycle_a", "grp_cycle_b", "grp_ranged"]
+
+
+@pytest.fixture
+def tombstone(ad_admin: ldap3.Connection, restore_ad: None) -> None:
+    """A deletion, so that CN=Deleted Objects holds a tombstone (a freshly provisioned lab DC
+    has none, and dirkit reads in full until it can see one)."""
+    dn = f"CN=dk-tombstone,{seed.HARD_OU}"
+    assert ad_admin.add(dn, ["top", "person", "organizationalPerson", "user"], {"sAMAccountName": "dk-tombstone"})
+    assert ad_admin.delete(dn)
+
+
+@pytest.fixture
+def admin_config(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("DIRKIT_TEST_ADMIN_PW", s.ADMIN_PASSWORD)
+    ldap = {"bind": "simple", "bind_dn": f"Administrator@{s.AD_REALM}", "password": "env:DIRKIT_TEST_ADMIN_PW"}
+    return make_config(ldap={**ldap, "principal": None, "keytab": None}, hdfs=None, output=None)
+
+
+class Batch:
+    """Random changes through the admin connection; keeps track of what it made."""
+
+    def __init__(self, conn: ldap3.Connection, rng: random.Random) -> None:
+        self.c, self.rng = conn, rng
+        self.made_users: list[str] = []  # DNs
+        self.made_groups: list[str] = []
+        self.n = 0
+
+    def _ok(self) -> None:
+        assert self.c.result["result"] == 0, self.c.result
+
+    def _users(self) -> list[str]:
+        self.c.search(seed.HARD_OU, "(&(objectClass=user)(sAMAccountName=dk*))", attributes=["sAMAccountName"])
+        return [e.entry_dn for e in self.c.entries]
+
+    def add_user(self) -> None:
+        self.n += 1
+        sam = f"dk{self.rng.randrange(10**6)}"
+        dn = f"CN={sam},{self.rng.choice([seed.HARD_OU])}"
+        self.c.add(dn, ["top", "person", "organizationalPerson", "user"], {"sAMAccountName": sam})
+        self._ok()
+        self.made_users.append(dn)
+
+    def delete_user(self) -> None:
+        if self.made_users:
+            dn = self.made_users.pop(self.rng.randrange(len(self.made_users)))
+            self.c.delete(dn)
+            self._ok()
+
+    def toggle(self) -> None:
+        if self.made_users:
+            dn = self.rng.choice(self.made_users)
+            self.c.modify(dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [self.rng.choice([512, 514])])]})
+            self._ok()
+
+    def rename(self) -> None:
+        if self.made_users:
+            dn = self.rng.choice(self.made_users)
+            self.c.modify(dn, {"sAMAccountName": [(ldap3.MODIFY_REPLACE, [f"dk{self.rng.randrange(10**6)}r"])]})
+            self._ok()
+
+    def move(self) -> None:
+        """To another OU: the DN changes, and AD rewrites it in every group's member list
+        without touching the groups' uSNChanged (the merge must do the same)."""
+        if self.made_users:
+            i = self.rng.randrange(len(self.made_users))
+            dn = self.made_users[i]
+            rdn, parent = dn.split(",", 1)
+            target = self.rng.choice([o for o in [*OUS, seed.OUTSIDE_OU] if o != parent])
+            self.c.modify_dn(dn, rdn, new_superior=target)
+            self._ok()
+            self.made_users[i] = f"{rdn},{target}"
+
+    def membership(self) -> None:
+        group = f"CN={self.rng.choice(NESTED)},{self._group_ou()}"
+        members = self.made_users + self.made_groups
+        if not members:
+            return
+        op = self.rng.choice([ldap3.MODIFY_ADD, ldap3.MODIFY_DELETE])
+        self.c.modify(group, {"member": [(op, [self.rng.choice(members)])]})  # may be a no-op: ignore
+
+    def _group_ou(self) -> str:
+        return seed.USERS_CN
+
+    def add_group(self) -> None:
+        sam = f"dkg{self.rng.randrange(10**6)}"
+        dn = f"CN={sam},{seed.HARD_OU}"
+        attrs: dict[str, Any] = {"sAMAccountName": sam}
+        if self.made_users:
+            attrs["member"] = self.rng.sample(self.made_users, k=min(2, len(self.made_users)))
+        self.c.add(dn, ["top", "group"], attrs)
+        self._ok()
+        self.made_groups.append(dn)
+        parent = f"CN={self.rng.choice(NESTED)},{self._group_ou()}"
+        self.c.modify(parent, {"member": [(ldap3.MODIFY_ADD, [dn])]})  # nested under a seed group
+
+    def delete_group(self) -> None:
+        if self.made_groups:
+            dn = self.rng.choice(self.made_groups)
+            if self.c.delete(dn):  # AD refuses while it is someone's primary group: then it stays
+                self.made_groups.remove(dn)
+
+    def primary_group(self) -> None:
+        """A new user's primary group becomes one of the groups it is in."""
+        if not self.made_users or not self.made_groups:
+            return
+        user, group = self.rng.choice(self.made_users), self.rng.choice(self.made_groups)
+        self.c.modify(group, {"member": [(ldap3.MODIFY_ADD, [user])]})
+        self.c.search(group, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["objectSid"])
+        sid = next(e["raw_attributes"]["objectSid"][0] for e in self.c.response if e.get("type") == "searchResEntry")
+        rid = int.from_bytes(sid[-4:], "little")
+        self.c.modify(user, {"primaryGroupID": [(ldap3.MODIFY_REPLACE, [rid])]})
+
+    def run(self, size: int) -> list[str]:
+        ops: list[Callable[[], None]] = [
+            self.add_user,
+            self.add_user,
+            self.delete_user,
+            self.toggle,
+            self.rename,
+            self.move,
+            self.membership,
+            self.membership,
+            self.add_group,
+            self.delete_group,
+            self.primary_group,
+        ]
+        done = []
+        for _ in range(size):
+            op = self.rng.choice(ops)
+            op()
+            done.append(op.__name__)
+        return done
+
+
+@pytest.mark.parametrize("scoped", [False, True], ids=["whole-domain", "scoped-ous"])
+def test_delta_snapshots_equal_full_reads_after_random_batches(
+    admin_config: Any, ad_admin: ldap3.Connection, tombstone: None, scoped: bool
+) -> None:
+    """scoped: users are read from CN=Users and OU=HardCases only, so a move to OU=Contractors
+    leaves the scope (a removal) and a move back enters it."""
+    if scoped:
+        from dirkit import config
+
+        data = admin_config.model_dump(mode="json", exclude_none=True)
+        data["directory"]["user_bases"] = OUS
+        data.pop("source", None)
+        admin_config = config.from_dict(data)
+    kit = Dirkit(admin_config)
+    first = kit.sync(allow_removals=True)
+    assert first.directory.stats["read_kind"] == "full"
+    rng = random.Random(SEED)
+    batch = Batch(ad_admin, rng)
+    for n in range(BATCHES):
+        ops = batch.run(rng.randint(1, 6))
+        result = kit.sync(allow_removals=True)
+        d = result.directory
+        assert d.stats["read_kind"] == "delta", (n, d.stats.get("read_why"))
+        full = sync.read(admin_config)
+        if plan_digest(d) != plan_digest(full):
+            got = {u.name: d.group_names_of(u) for u in d.named_users()}
+            want = {u.name: full.group_names_of(u) for u in full.named_users()}
+            differ = {k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)}
+            groups = sorted({g.name for g in d.named_groups()} ^ {g.name for g in full.named_groups()})
+            pytest.fail(f"seed {SEED}, batch {n} ({ops}): delta != full read; users {differ}; groups {groups}")
+
+
+def test_a_delta_with_nothing_changed_makes_four_searches(admin_config: Any, tombstone: None) -> None:
+    kit = Dirkit(admin_config)
+    kit.sync(allow_removals=True)
+    again = kit.sync()
+    st = again.directory.stats
+    assert (st["read_kind"], st["changed_objects"]) == ("delta", 0)
+    # rootDSE, the DC's invocationId, CN=Deleted Objects visible?, what changed (nothing)
+    assert st["ldap_searches"] == 4 and again.plan.empty
+
+
+def test_without_tombstone_rights_every_read_is_full(make_config: Any) -> None:
+    kit = Dirkit(make_config(hdfs=None, output=None))  # svc-dirkit: may not list CN=Deleted Objects
+    kit.sync(allow_removals=True)
+    again = kit.sync()
+    assert again.directory.stats["read_kind"] == "full"
+    assert "sees no tombstone in CN=Deleted Objects" in again.directory.stats["read_why"]
+
+
+def test_sync_full_forces_a_full_read(admin_config: Any, tombstone: None) -> None:
+    kit = Dirkit(admin_config)
+    kit.sync(allow_removals=True)
+    assert kit.sync(full=True).directory.stats["read_why"] == "asked for (--full)"
