@@ -93,6 +93,23 @@ def plan_digest(d: Directory) -> str:
     return h.hexdigest()
 
 
+def content_digest(d: Directory) -> str:
+    """A digest of everything a later delta read builds on (DNs, member lists, SIDs...), not
+    only what the plan compares: equal means storing this snapshot again would change nothing.
+    USNs are left out: they move without any of this changing."""
+    h = hashlib.sha256()
+    for guid in sorted(d.users):
+        u = d.users[guid]
+        h.update(
+            repr((guid, u.dn, u.sam, u.name, u.sid, u.upn, u.display_name, u.enabled, u.primary_group_sid)).encode()
+        )
+    for guid in sorted(d.groups):
+        g = d.groups[guid]
+        h.update(repr((guid, g.dn, g.sam, g.name, g.sid, g.member_dns)).encode())
+    h.update(repr(d.stats.get("system_account_dns", ())).encode())
+    return h.hexdigest()
+
+
 def _named(d: Directory) -> tuple[dict[str, Any], dict[str, Any]]:
     return ({u.guid: u for u in d.users.values() if u.name}, {g.guid: g for g in d.groups.values() if g.name})
 

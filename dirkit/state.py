@@ -45,7 +45,9 @@ CREATE TABLE IF NOT EXISTS snapshots (
     -- without loading the whole snapshot first.
     usn_quantiles TEXT NOT NULL DEFAULT '[]',
     -- plan.plan_digest() of this snapshot: an equal digest means nothing to plan.
-    plan_digest TEXT NOT NULL DEFAULT ''
+    plan_digest TEXT NOT NULL DEFAULT '',
+    -- plan.content_digest(): equal means storing this read again would change nothing.
+    content_digest TEXT NOT NULL DEFAULT ''
 );
 -- Every home name dirkit has provisioned (or found wanted): only these may ever be locked
 -- as departed, so a service account's home or an admin's directory never is.
@@ -88,7 +90,7 @@ class Run:
         }
 
 
-SCHEMA_VERSION = 3  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
+SCHEMA_VERSION = 4  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
 UNVERSIONED_TABLES = {"runs", "snapshots"}  # what the first dirkit created
 
 
@@ -148,6 +150,7 @@ class StateStore:
         for column, ddl in (
             ("usn_quantiles", "TEXT NOT NULL DEFAULT '[]'"),
             ("plan_digest", "TEXT NOT NULL DEFAULT ''"),
+            ("content_digest", "TEXT NOT NULL DEFAULT ''"),
         ):
             if column not in have:
                 self.db.execute(f"ALTER TABLE snapshots ADD COLUMN {column} {ddl}")
@@ -214,16 +217,25 @@ class StateStore:
         return [Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
 
     # -- snapshots -------------------------------------------------------------------------
-    def save_snapshot(self, run_id: int, directory: Directory, keep: int, digest: str = "") -> int:
+    def save_snapshot(self, run_id: int, directory: Directory, keep: int, digest: str = "", content: str = "") -> int:
         blob = zlib.compress(json.dumps(to_state(directory), separators=(",", ":")).encode(), 1)
         usns = sorted(u.usn for u in directory.users.values())
         quantiles = [usns[len(usns) * i // 100] for i in range(100)] if usns else []
         self._sql("BEGIN IMMEDIATE")
         try:
             cur = self._sql(
-                "INSERT INTO snapshots(run_id, taken, users, groups, data, usn_quantiles, plan_digest) "
-                "VALUES (?,?,?,?,?,?,?)",
-                (run_id, time.time(), len(directory.users), len(directory.groups), blob, json.dumps(quantiles), digest),
+                "INSERT INTO snapshots(run_id, taken, users, groups, data, usn_quantiles, plan_digest, content_digest) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    run_id,
+                    time.time(),
+                    len(directory.users),
+                    len(directory.groups),
+                    blob,
+                    json.dumps(quantiles),
+                    digest,
+                    content,
+                ),
             )
             self._sql(
                 "DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?)", (keep,)
@@ -236,11 +248,13 @@ class StateStore:
             raise
         return int(cur.lastrowid or 0)
 
-    def last_meta(self) -> tuple[list[int], str | None]:
-        """The last snapshot's USN quantiles and plan digest (None: no snapshot yet), without
-        loading the snapshot itself."""
-        row = self._sql("SELECT usn_quantiles, plan_digest FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
-        return (list(json.loads(row[0])), row[1]) if row else ([], None)
+    def last_meta(self) -> tuple[list[int], str | None, str | None]:
+        """The last snapshot's USN quantiles, plan digest and content digest (None: no snapshot
+        yet), without loading the snapshot itself."""
+        row = self._sql(
+            "SELECT usn_quantiles, plan_digest, content_digest FROM snapshots ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return (list(json.loads(row[0])), row[1], row[2]) if row else ([], None, None)
 
     # -- watermark -------------------------------------------------------------------------
     def watermark(self) -> Watermark | None:

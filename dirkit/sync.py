@@ -22,7 +22,7 @@ from .errors import DirkitError, PartialFailure, StateError, ThresholdError
 from .homes.provision import HomesResult, HomesTarget, provision
 from .log import event
 from .outputs import files
-from .plan import Plan, make_plan, plan_digest
+from .plan import Plan, content_digest, make_plan, plan_digest
 from .state import StateStore
 
 log = logging.getLogger("dirkit.sync")
@@ -97,6 +97,7 @@ class _Read:
     directory: Directory
     plan: Plan
     digest: str
+    content: str
     changed: bool  # the plan is not empty (the digest differs from the last snapshot's)
     save: bool  # the snapshot must be stored: its content (not only the plan) changed
     watermark: Watermark | None  # to store once the run is applied
@@ -108,7 +109,7 @@ def _read_and_plan(
     """Read (a delta when the watermark allows it) and plan against the last snapshot. When the
     digest equals the last snapshot's, the plan is empty; after a full read the (large) previous
     snapshot is then not even loaded."""
-    quantiles, last_digest = store.last_meta()
+    quantiles, last_digest, last_content = store.last_meta()
     wm = store.watermark()
     now = time.time()
     why = full_read_reason(config, wm, full, now)
@@ -153,15 +154,16 @@ def _read_and_plan(
             now,
             last_full,
         )
-    # A delta builds on the stored snapshot: whatever it saw must be stored, even a change the
-    # plan does not show (a moved user's DN, say). A full read replaces it all.
-    save = bool(current.stats.get("changed_objects")) if delta else config.ldap.delta
+    # A delta builds on the stored snapshot: a change the plan does not show (a moved user's
+    # DN, say) must be stored too, or the next delta would build on a stale picture.
+    content = content_digest(current)
+    save = config.ldap.delta and content != last_content
     digest = plan_digest(current)
     if digest == last_digest:
         named = sum(1 for u in current.users.values() if u.name) + sum(1 for g in current.groups.values() if g.name)
-        return _Read(current, Plan((), 0, named, False, "", False), digest, False, save, new_wm)
+        return _Read(current, Plan((), 0, named, False, "", False), digest, content, False, save, new_wm)
     prev = loaded[0] if loaded else store.last_snapshot()
-    return _Read(current, make_plan(prev, current, config.safety), digest, True, True, new_wm)
+    return _Read(current, make_plan(prev, current, config.safety), digest, content, True, True, new_wm)
 
 
 def plan(
@@ -257,7 +259,7 @@ def sync(
                 files.write(out_dir, docs, list(changes))
                 event(log, "files_written", directory=out_dir, files=",".join(touched))
             if r.changed or r.save:
-                store.save_snapshot(run_id, current, config.state.keep_snapshots, r.digest)
+                store.save_snapshot(run_id, current, config.state.keep_snapshots, r.digest, r.content)
             if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
                 store.save_watermark(r.watermark)
             homes = _homes(config, current, counts, store, run_id, homes_target, progress)

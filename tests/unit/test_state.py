@@ -93,7 +93,7 @@ def test_old_schema_is_migrated_and_garbage_is_refused(tmp_path: Path) -> None:
     )
     db.commit()
     db.close()
-    assert StateStore(old).last_meta() == ([], None)
+    assert StateStore(old).last_meta() == ([], None, None)
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StateError, match="not a usable dirkit state database") as exc:
