@@ -77,10 +77,10 @@ def main() -> None:
     dn = f"CN=bench-tombstone,CN=Users,{s.AD_BASE}"
     conn.add(dn, ["top", "person", "organizationalPerson", "user"], {"sAMAccountName": "bench-tombstone"})
     conn.delete(dn)
-    conn.search(
-        s.AD_BASE, "(&(objectClass=user)(sAMAccountName=bulkuser*))", attributes=["userAccountControl"], paged_size=1000
+    found = conn.extend.standard.paged_search(
+        s.AD_BASE, "(&(objectClass=user)(sAMAccountName=bulkuser*))", attributes=["cn"], paged_size=1000
     )
-    bulk_users = sorted(e["dn"] for e in conn.response if e.get("type") == "searchResEntry")
+    bulk_users = sorted(e["dn"] for e in found if e.get("type") == "searchResEntry")
     ldapsearch = [
         "ldapsearch",
         "-LLL",
