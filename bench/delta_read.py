@@ -32,7 +32,7 @@ from dirkit.lab import Lab
 from dirkit.lab import settings as s
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sync_read import REPO, timed
+from sync_read import REPO, floor_commands, timed
 
 
 def admin(ca: str) -> ldap3.Connection:
@@ -81,27 +81,7 @@ def main() -> None:
         s.AD_BASE, "(&(objectClass=user)(sAMAccountName=bulkuser*))", attributes=["cn"], paged_size=1000
     )
     bulk_users = sorted(e["dn"] for e in found if e.get("type") == "searchResEntry")
-    ldapsearch = [
-        "ldapsearch",
-        "-LLL",
-        "-x",
-        "-H",
-        f"ldaps://{s.AD_HOST}",
-        "-D",
-        f"Administrator@{s.AD_REALM}",
-        "-w",
-        s.ADMIN_PASSWORD,
-        "-b",
-        s.AD_BASE,
-        "-E",
-        "pr=1000/noprompt",
-        "-a",
-        "never",
-    ]
-    from dirkit.directory.reader import GROUP_ATTRS, USER_ATTRS
-
-    users_cmd = [*ldapsearch, "(&(objectCategory=person)(objectClass=user))", *USER_ATTRS]
-    groups_cmd = [*ldapsearch, "(objectClass=group)", *GROUP_ATTRS, "member"]
+    users_cmd, groups_cmd = floor_commands("(&(objectCategory=person)(objectClass=user))")
     dirkit = [str(REPO / ".venv" / "bin" / "dirkit"), "sync", "--json", "--allow-removals"]
     rows: dict[str, list[float]] = {"floor": [], "full": [], "delta0": [], "delta1": []}
     searches: dict[str, int] = {}

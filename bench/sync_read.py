@@ -63,18 +63,8 @@ def core_config(lab_cfg: dict[str, Any], state: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--bulk", type=int, default=10_000)
-    a = ap.parse_args()
-
-    lab = Lab()
-    report = lab.up(bulk_users=a.bulk, progress=lambda m: print(m, file=sys.stderr))
-    print(f"lab up in {report.seconds:.1f}s", file=sys.stderr)
-    status = lab.status()
-    cfg = tomllib.loads(Path(status["config"]).read_text())
-    env = {**os.environ, "LDAPTLS_CACERT": status["ca_cert"], "KRB5_CONFIG": status["krb5_conf"]}
+def floor_commands(user_filter: str) -> tuple[list[str], list[str]]:
+    """The floor: `ldapsearch` dumps of the users and the groups, with dirkit's attributes."""
     ldapsearch = [
         "ldapsearch",
         "-LLL",
@@ -92,12 +82,26 @@ def main() -> None:
         "-a",
         "never",
     ]
-    users_cmd = [
-        *ldapsearch,
-        cfg["directory"].get("user_filter", "(&(objectCategory=person)(objectClass=user))"),
-        *USER_ATTRS,
-    ]
+    users_cmd = [*ldapsearch, user_filter, *USER_ATTRS]
     groups_cmd = [*ldapsearch, "(objectClass=group)", *GROUP_ATTRS, "member"]
+    return users_cmd, groups_cmd
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--bulk", type=int, default=10_000)
+    a = ap.parse_args()
+
+    lab = Lab()
+    report = lab.up(bulk_users=a.bulk, progress=lambda m: print(m, file=sys.stderr))
+    print(f"lab up in {report.seconds:.1f}s", file=sys.stderr)
+    status = lab.status()
+    cfg = tomllib.loads(Path(status["config"]).read_text())
+    env = {**os.environ, "LDAPTLS_CACERT": status["ca_cert"], "KRB5_CONFIG": status["krb5_conf"]}
+    users_cmd, groups_cmd = floor_commands(
+        cfg["directory"].get("user_filter", "(&(objectCategory=person)(objectClass=user))")
+    )
     dirkit = [str(REPO / ".venv" / "bin" / "dirkit"), "sync", "--json"]
 
     floor: list[float] = []
