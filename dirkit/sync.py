@@ -51,16 +51,23 @@ def read(
     kerberos.use_krb5_conf(config.kerberos.krb5_conf)
     t0 = time.monotonic()
     d = (source or LdapSource(config)).read(usn_quantiles or (), progress)
+    _log_read(d, time.monotonic() - t0)
+    return d
+
+
+def _log_read(d: Directory, seconds: float) -> None:
+    """One summary line (kind, counts, searches), plus one line per directory issue at debug."""
     event(
         log,
         "read",
+        kind=d.stats.get("read_kind", "full"),
         users=d.stats.get("users"),
         groups=d.stats.get("groups"),
         memberships=d.stats.get("memberships"),
         issues=d.stats.get("issues"),
         ldap_searches=d.stats.get("ldap_searches"),
         dc=d.stats.get("dc"),
-        seconds=round(time.monotonic() - t0, 3),
+        seconds=round(seconds, 3),
     )
     if d.issues:
         # One summary line (cron logs stay readable); each issue with -v or in `dirkit snapshot`.
@@ -69,7 +76,6 @@ def read(
             kinds[issue.kind] = kinds.get(issue.kind, 0) + 1
             event(log, "directory_issue", logging.DEBUG, kind=issue.kind, dn=issue.dn, detail=issue.detail)
         event(log, "directory_issues", logging.WARNING, total=len(d.issues), **kinds)
-    return d
 
 
 def full_read_reason(config: Config, wm: Watermark | None, force: bool, now: float) -> str | None:
@@ -129,7 +135,10 @@ def _read_and_plan(
     current: Directory | None = None
     if why is None and wm is not None and isinstance(src, DeltaSource):
         kerberos.use_krb5_conf(config.kerberos.krb5_conf)
+        t0 = time.monotonic()
         current, why = src.read_delta(wm, previous)
+        if current is not None:
+            _log_read(current, time.monotonic() - t0)
     elif why is None:
         why = "this directory source reads whole snapshots only"
     if current is None:
