@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS watermark (
     usn INTEGER NOT NULL,
     fingerprint TEXT NOT NULL,
     taken REAL NOT NULL,
-    last_full REAL NOT NULL
+    last_full REAL NOT NULL,
+    tombstones_seen INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -90,7 +91,7 @@ class Run:
         }
 
 
-SCHEMA_VERSION = 4  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
+SCHEMA_VERSION = 5  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
 UNVERSIONED_TABLES = {"runs", "snapshots"}  # what the first dirkit created
 
 
@@ -154,6 +155,8 @@ class StateStore:
         ):
             if column not in have:
                 self.db.execute(f"ALTER TABLE snapshots ADD COLUMN {column} {ddl}")
+        if "tombstones_seen" not in {r[1] for r in self.db.execute("PRAGMA table_info(watermark)")}:
+            self.db.execute("ALTER TABLE watermark ADD COLUMN tombstones_seen INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self.db.close()
@@ -258,14 +261,19 @@ class StateStore:
 
     # -- watermark -------------------------------------------------------------------------
     def watermark(self) -> Watermark | None:
-        row = self._sql("SELECT dc, invocation_id, usn, fingerprint, taken, last_full FROM watermark").fetchone()
-        return Watermark(*row) if row else None
+        row = self._sql(
+            "SELECT dc, invocation_id, usn, fingerprint, taken, last_full, tombstones_seen FROM watermark"
+        ).fetchone()
+        if row is None:
+            return None
+        dc, invocation, usn, fp, taken, last_full, seen = row
+        return Watermark(dc, invocation, usn, fp, taken, last_full, bool(seen))
 
     def save_watermark(self, wm: Watermark) -> None:
         self._sql(
-            "INSERT OR REPLACE INTO watermark(id, dc, invocation_id, usn, fingerprint, taken, last_full) "
-            "VALUES (1, ?, ?, ?, ?, ?, ?)",
-            (wm.dc, wm.invocation_id, wm.usn, wm.fingerprint, wm.taken, wm.last_full),
+            "INSERT OR REPLACE INTO watermark(id, dc, invocation_id, usn, fingerprint, taken, last_full, "
+            "tombstones_seen) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+            (wm.dc, wm.invocation_id, wm.usn, wm.fingerprint, wm.taken, wm.last_full, int(wm.tombstones_seen)),
         )
 
     # -- homes -----------------------------------------------------------------------------

@@ -162,6 +162,7 @@ def _read_and_plan(
             fingerprint(config),
             now,
             last_full,
+            tombstones_seen=delta,  # a delta happens only once a tombstone was seen; a full read starts over
         )
     # A delta builds on the stored snapshot: a change the plan does not show (a moved user's
     # DN, say) must be stored too, or the next delta would build on a stale picture.

@@ -38,6 +38,9 @@ class Watermark:
     fingerprint: str  # scope, filters, names policy: a change means a full read
     taken: float  # when (Unix time)
     last_full: float  # when the last full read was
+    # This account saw a tombstone on this DC database since the last full read (so deletions
+    # reach its deltas): the probe is not repeated until the next full read.
+    tombstones_seen: bool = False
 
 
 @dataclass(frozen=True)

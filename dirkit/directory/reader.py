@@ -429,7 +429,7 @@ class Reader:
                 return None, f"{since.dc} was restored or replaced (its invocationId changed)"
             if highest < since.usn:
                 return None, f"{since.dc}'s highestCommittedUSN went back ({highest} < {since.usn})"
-            if not self._sees_tombstones(conn):
+            if not since.tombstones_seen and not self._sees_tombstones(conn):
                 return None, (
                     "the sync account sees no tombstone in CN=Deleted Objects, so a delta could miss deletions: grant it "
                     "List Contents and Read Property there for delta reads"
