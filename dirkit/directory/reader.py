@@ -415,8 +415,8 @@ class Reader:
         )
 
     def read_delta(self, since: Watermark, previous: Callable[[], Directory]) -> tuple[Directory | None, str]:
-        """What changed on the watermark's DC since it, merged into ``previous()`` (loaded only
-        if something changed). (None, why) when only a full read will do."""
+        """What changed on the watermark's DC since it, merged into ``previous()`` (the stored
+        snapshot; returned as it is when nothing changed). (None, why) when only a full read will do."""
         cfg = self.config
         t0 = time.monotonic()
         try:
