@@ -619,6 +619,31 @@ class AdSite:
         return self.directory.realm
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """Every timeout dirkit applies, in seconds, in one value object (httpx's Timeout, for dirkit):
+    the configured ones from their sections, the fixed ones named here instead of as bare numbers."""
+
+    ldap: float  # connect, and each LDAP answer (ldap.timeout_seconds)
+    webhdfs: float  # each WebHDFS request (hdfs.timeout_seconds)
+    verify_check: float  # each `dirkit verify` check (verify.timeout_seconds)
+    hive_process_start: float = 5.0  # added for the Hive check: it starts its own Python process
+    klist: float = 10.0  # listing a verify user's tickets
+    secret_command: float = SECRET_COMMAND_TIMEOUT  # a command: secret reference
+
+    @property
+    def hive_check(self) -> float:
+        return self.verify_check + self.hive_process_start
+
+
+def timeouts(cfg: Config) -> Timeouts:
+    return Timeouts(
+        ldap=cfg.ldap.timeout_seconds,
+        webhdfs=cfg.hdfs.timeout_seconds if cfg.hdfs else HdfsConfig.model_fields["timeout_seconds"].default,
+        verify_check=cfg.verify.timeout_seconds if cfg.verify else VerifyConfig.model_fields["timeout_seconds"].default,
+    )
+
+
 def ad_site(cfg: Config) -> AdSite:
     return AdSite(tuple(cfg.ldap.urls), cfg.directory, cfg.names.case == "lower")
 

@@ -29,7 +29,7 @@ import gssapi
 from gssapi.raw.misc import GSSError
 
 from .. import kerberos
-from ..config import Config, VerifyConfig, VerifyUser, ad_site, missing_section
+from ..config import Config, VerifyConfig, VerifyUser, ad_site, missing_section, timeouts
 from ..directory.model import Directory
 from ..directory.names import NamePolicy
 from ..errors import AuthToLocalError, ConfigError, DirkitError, HdfsError
@@ -85,11 +85,11 @@ def probe_env(ccache: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in PROBE_ENV} | {"KRB5CCNAME": ccache}
 
 
-def _klist_path(ccache: str) -> list[str]:
+def _klist_path(ccache: str, timeout: float) -> list[str]:
     """The tickets in the user's cache, e.g. the cross-realm TGT then the service ticket."""
     if not shutil.which("klist"):
         return []
-    r = subprocess.run(["klist", "-c", ccache], capture_output=True, text=True, timeout=10)
+    r = subprocess.run(["klist", "-c", ccache], capture_output=True, text=True, timeout=timeout)
     return [line.split()[-1] for line in r.stdout.splitlines() if "@" in line and line[:1].isdigit()]
 
 
@@ -97,6 +97,7 @@ class _UserRun:
     def __init__(self, cfg: Config, d: Directory, ident: VerifyUser) -> None:
         self.cfg, self.d, self.ident = cfg, d, ident
         self.v = _require(cfg)
+        self.timeouts = timeouts(cfg)
         self.policy = NamePolicy(cfg.names, cfg.directory.realm)
         self.expected = self.policy.normalise(ident.name).name or ident.name
         self.principal = f"{ident.name}@{cfg.directory.realm}"
@@ -128,7 +129,7 @@ class _UserRun:
         except GSSError as exc:
             return Check("kerberos", FAIL, "TGT from AD ok; " + str(kerberos.ticket_error(service, exc)))
         self.creds = creds
-        path = _klist_path(self.ccache)
+        path = _klist_path(self.ccache, self.timeouts.klist)
         return Check("kerberos", PASS, " -> ".join(path) if path else f"TGT from AD, ticket for {service}")
 
     def name(self) -> Check:
@@ -154,7 +155,7 @@ class _UserRun:
             return Check("hdfs", SKIP, "no Kerberos credentials (step 1 failed)")
         home = f"{h.prefix}/{self.expected}"
         try:
-            with WebHdfs(h.url, self.creds, timeout=self.v.timeout_seconds, pool_size=1, ca_file=h.ca_file) as fs:
+            with WebHdfs(h.url, self.creds, timeout=self.timeouts.verify_check, pool_size=1, ca_file=h.ca_file) as fs:
                 st = fs.status(home)
                 if st is None:
                     return Check("hdfs", FAIL, f"no home at {home}")
@@ -176,10 +177,10 @@ class _UserRun:
             argv.append(hv.probe)
         env = probe_env(self.ccache)
         try:
-            r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=self.v.timeout_seconds)
+            r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=self.timeouts.verify_check)
         except subprocess.TimeoutExpired:
             return Check(
-                "hive", FAIL, f"HiveServer2 {hv.host}:{hv.port} did not answer within {self.v.timeout_seconds:g}s"
+                "hive", FAIL, f"HiveServer2 {hv.host}:{hv.port} did not answer within {self.timeouts.verify_check:g}s"
             )
         try:
             out = json.loads(r.stdout.strip().splitlines()[-1])
@@ -226,7 +227,7 @@ def _timed(fn: Callable[[], Check], name: str, timeout: float) -> Check:
 def verify_user(cfg: Config, d: Directory, ident: VerifyUser) -> UserReport:
     run = _UserRun(cfg, d, ident)
     report = UserReport(ident.name, run.principal, ccache=run.ccache)
-    t = run.v.timeout_seconds
+    t = run.timeouts
     try:
         for name, fn in (
             ("kerberos", run.kerberos),
@@ -235,7 +236,7 @@ def verify_user(cfg: Config, d: Directory, ident: VerifyUser) -> UserReport:
             ("hive", run.hive),
             ("emrfs", run.emrfs),
         ):
-            report.checks.append(_timed(fn, name, t + 5 if name == "hive" else t))
+            report.checks.append(_timed(fn, name, t.hive_check if name == "hive" else t.verify_check))
     finally:
         run.close()
     return report

@@ -114,3 +114,15 @@ def test_no_config_given_points_at_the_lab_config(tmp_path: Path, monkeypatch: p
     (tmp_path / "lab" / "dirkit.toml").write_text("")
     with pytest.raises(ConfigError, match=f"the lab's config is {tmp_path / 'lab' / 'dirkit.toml'}"):
         config.load()
+
+
+def test_every_timeout_in_one_object() -> None:
+    cfg = config.from_dict(
+        {
+            **_base(timeout_seconds=7),
+            "verify": {"service_principal": "HTTP/nn@EXAMPLE.COM", "timeout_seconds": 3},
+        }
+    )
+    t = config.timeouts(cfg)
+    assert (t.ldap, t.verify_check, t.hive_check, t.webhdfs) == (7, 3, 8, 30.0)
+    assert t.secret_command == config.SECRET_COMMAND_TIMEOUT and t.klist == 10.0
