@@ -105,7 +105,8 @@ def content_digest(d: Directory) -> str:
         )
     for guid in sorted(d.groups):
         g = d.groups[guid]
-        h.update(repr((guid, g.dn, g.sam, g.name, g.sid, g.member_dns)).encode())
+        # Members as a set: AD returns them in no particular order.
+        h.update(repr((guid, g.dn, g.sam, g.name, g.sid, sorted(m.lower() for m in g.member_dns))).encode())
     h.update(repr(d.stats.get("system_account_dns", ())).encode())
     return h.hexdigest()
 

@@ -28,6 +28,7 @@ class RawUser:
     primary_group_id: int | None
     usn: int
     system: bool = False  # isCriticalSystemObject: Administrator, Guest, krbtgt
+    created_usn: int = 0  # uSNCreated (delta reads: an old object entering the scope)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class RawGroup:
     sid: str
     usn: int
     members: tuple[str, ...]
+    created_usn: int = 0
 
 
 AWS_MANAGED_OUS = (",ou=aws reserved,", ",ou=aws delegated groups,")

@@ -51,6 +51,7 @@ class Changed:
     dn: str
     deleted: bool
     container: bool
+    last_dn: str = ""  # a deleted object's DN before the deletion (lastKnownParent + its RDN)
 
 
 def fingerprint(config: Config) -> str:
@@ -86,6 +87,31 @@ def raw_from(d: Directory) -> tuple[list[RawUser], list[RawGroup]]:
     return users, groups
 
 
+def primary_group_changes(previous: Directory, users: Iterable[RawUser]) -> list[str]:
+    """Users whose primaryGroupID changed. Setting it makes AD rewrite the member lists of the
+    old and new primary groups without always changing their uSNChanged (seen on the lab:
+    a delta then kept a member list a full read no longer had), so such a change means a
+    full read. Rare, and only ever a slower run."""
+    out = []
+    for u in users:
+        before = previous.users.get(u.guid)
+        if before is None or u.primary_group_id is None:
+            continue
+        rid = int(before.primary_group_sid.rsplit("-", 1)[1]) if before.primary_group_sid else None
+        if rid != u.primary_group_id:
+            out.append(u.sam)
+    return out
+
+
+def entered_scope(previous: Directory, users: Iterable[RawUser], groups: Iterable[RawGroup], since: int) -> list[str]:
+    """In-scope objects the snapshot did not have although they existed at the watermark: they
+    moved into the scope (or now match the filters). Groups that listed them may still hold
+    their old DN (AD changes no group for a move), which only a full read sees right; seen on
+    the lab with a user moved back from an OU outside the user bases."""
+    out = [u.sam for u in users if u.guid not in previous.users and u.created_usn <= since]
+    return out + [g.sam for g in groups if g.guid not in previous.groups and g.created_usn <= since]
+
+
 def merge(
     previous: Directory, changed: Iterable[Changed], users: list[RawUser], groups: list[RawGroup]
 ) -> tuple[list[RawUser], list[RawGroup]]:
@@ -101,6 +127,8 @@ def merge(
     for guid, dn in [(u.guid, u.dn) for u in prev_users] + [(g.guid, g.dn) for g in prev_groups]:
         if guid in now_dn and dn_key(dn) != dn_key(now_dn[guid] or ""):
             relink[dn_key(dn)] = now_dn[guid]
+    # Deleted objects the snapshot did not hold (out of scope) may still be named in its groups.
+    relink.update({dn_key(c.last_dn): None for c in changed if c.deleted and c.last_dn})
 
     def relinked(members: tuple[str, ...]) -> tuple[str, ...]:
         if not relink:

@@ -32,6 +32,7 @@ RAW_ATTRIBUTES = (
     "userAccountControl",
     "primaryGroupID",
     "uSNChanged",
+    "uSNCreated",
     "member",
     "isCriticalSystemObject",
 )

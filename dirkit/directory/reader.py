@@ -21,13 +21,14 @@ from typing import Any
 import ldap3
 from ldap3.core import exceptions as lexc
 from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import escape_rdn
 
 from ..config import Config
 from ..errors import DirectoryUnreachable, IncompleteReadError
 from ..log import event
 from . import ldap
 from .build import RawGroup, RawUser, build
-from .delta import CONTAINER_CLASSES, SHOW_DELETED, Changed, Watermark, merge
+from .delta import CONTAINER_CLASSES, SHOW_DELETED, Changed, Watermark, entered_scope, merge, primary_group_changes
 from .model import Directory
 from .names import NamePolicy
 
@@ -42,9 +43,10 @@ USER_ATTRS = [
     "userAccountControl",
     "primaryGroupID",
     "uSNChanged",
+    "uSNCreated",
     "isCriticalSystemObject",
 ]
-GROUP_ATTRS = ["objectGUID", "objectSid", "sAMAccountName", "uSNChanged"]
+GROUP_ATTRS = ["objectGUID", "objectSid", "sAMAccountName", "uSNChanged", "uSNCreated"]
 PAGED_OID = "1.2.840.113556.1.4.319"
 _RANGE = re.compile(r"^member;range=(\d+)-(\d+|\*)$", re.IGNORECASE)
 
@@ -173,6 +175,7 @@ class Reader:
                         uac=_int(a, "useraccountcontrol") or 0,
                         primary_group_id=_int(a, "primarygroupid"),
                         usn=_int(a, "usnchanged") or 0,
+                        created_usn=_int(a, "usncreated") or 0,
                         system=_text(a, "iscriticalsystemobject") == "TRUE",
                     )
                 )
@@ -253,6 +256,7 @@ class Reader:
                     sam=sam,
                     sid=_sid(sid),
                     usn=_int(a, "usnchanged") or 0,
+                    created_usn=_int(a, "usncreated") or 0,
                     members=tuple(self._members(conn, e["dn"], a)),
                 )
             )
@@ -375,7 +379,7 @@ class Reader:
             conn,
             self.config.directory.base_dn,
             f"(uSNChanged>={since + 1})",
-            ["objectGUID", "objectClass", "isDeleted"],
+            ["objectGUID", "objectClass", "isDeleted", "lastKnownParent", "msDS-LastKnownRDN", "name"],
             "changes",
             controls=show_deleted,
         ):
@@ -384,12 +388,20 @@ class Reader:
             if guid is None:
                 continue
             classes = {c.lower() for c in a.get("objectclass", ())}
+            deleted = _one(a, "isdeleted") == b"TRUE"
+            # A tombstone's DN is in CN=Deleted Objects; where it lived is its last known RDN
+            # under its last known parent (what group member lists may still name).
+            # (Samba leaves msDS-LastKnownRDN empty; a tombstone's name is "<rdn>\nDEL:<guid>".)
+            rdn = _text(a, "msds-lastknownrdn") or (_text(a, "name") or "").split("\n", 1)[0]
+            parent = _text(a, "lastknownparent")
+            was = f"CN={escape_rdn(rdn)},{parent}" if deleted and rdn and parent else ""
             out.append(
                 Changed(
                     guid=str(uuid.UUID(bytes_le=guid)),
                     dn=e["dn"],
-                    deleted=_one(a, "isdeleted") == b"TRUE",
+                    deleted=deleted,
                     container=bool(classes & CONTAINER_CLASSES),
+                    last_dn=was,
                 )
             )
         return out
@@ -440,7 +452,13 @@ class Reader:
             prev = previous()
             if changed:
                 users = self.read_users(conn, since.usn + 1, None)
+                moved_primary = primary_group_changes(prev, users)
+                if moved_primary:
+                    return None, f"the primary group of {moved_primary[0]} changed: AD rewrites member lists for it"
                 groups = self.read_groups_on(conn, since.usn + 1)
+                entered = entered_scope(prev, users, groups, since.usn)
+                if entered:
+                    return None, f"{entered[0]} entered the scope: groups may still list it under its old DN"
                 raw_users, raw_groups = merge(prev, changed, users, groups)
         finally:
             ldap.close(conn)

@@ -20,7 +20,7 @@ import pytest
 from dirkit import Dirkit, sync
 from dirkit.lab import seed
 from dirkit.lab import settings as s
-from dirkit.plan import plan_digest
+from dirkit.plan import content_digest, plan_digest
 
 BATCHES = int(os.environ.get("DIRKIT_DELTA_BATCHES", "20"))
 SEED = int(os.environ.get("DIRKIT_DELTA_SEED", "20261127"))
@@ -177,19 +177,43 @@ def test_delta_snapshots_equal_full_reads_after_random_batches(
     first = kit.sync(allow_removals=True)
     assert first.directory.stats["read_kind"] == "full"
     rng = random.Random(SEED)
+    kinds = {"delta": 0, "full": 0}
     batch = Batch(ad_admin, rng)
     for n in range(BATCHES):
         ops = batch.run(rng.randint(1, 6))
         result = kit.sync(allow_removals=True)
         d = result.directory
-        assert d.stats["read_kind"] == "delta", (n, d.stats.get("read_why"))
+        # Full reads on purpose: a primary-group change, an old object entering the scope (delta.py).
+        why = d.stats["read_why"]
+        assert d.stats["read_kind"] == "delta" or "primary group" in why or "entered the scope" in why, (n, why)
+        kinds[d.stats["read_kind"]] += 1
         full = sync.read(admin_config)
-        if plan_digest(d) != plan_digest(full):
+        # Everything a later delta builds on (DNs, member lists, SIDs) as well as what the plan compares.
+        if plan_digest(d) != plan_digest(full) or content_digest(d) != content_digest(full):
             got = {u.name: d.group_names_of(u) for u in d.named_users()}
             want = {u.name: full.group_names_of(u) for u in full.named_users()}
             differ = {k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)}
             groups = sorted({g.name for g in d.named_groups()} ^ {g.name for g in full.named_groups()})
-            pytest.fail(f"seed {SEED}, batch {n} ({ops}): delta != full read; users {differ}; groups {groups}")
+            objects = {
+                k: (d.users.get(k) or d.groups.get(k), full.users.get(k) or full.groups.get(k))
+                for k in {*d.users, *d.groups, *full.users, *full.groups}
+                if _content(d, k) != _content(full, k)
+            }
+            pytest.fail(
+                f"seed {SEED}, batch {n} ({ops}): delta != full read; users {differ}; groups {groups}; "
+                f"objects (delta, full) {objects}"
+            )
+    assert kinds["delta"] >= BATCHES // 2, kinds  # most batches really went through the delta path
+
+
+def _content(d: Any, guid: str) -> Any:
+    if guid in d.users:
+        u = d.users[guid]
+        return (u.dn, u.sam, u.name, u.sid, u.upn, u.display_name, u.enabled, u.primary_group_sid)
+    if guid in d.groups:
+        g = d.groups[guid]
+        return (g.dn, g.sam, g.name, g.sid, sorted(m.lower() for m in g.member_dns))
+    return None
 
 
 def test_a_delta_with_nothing_changed_makes_three_searches(admin_config: Any, tombstone: None) -> None:
