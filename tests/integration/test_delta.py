@@ -228,7 +228,8 @@ def test_a_delta_with_nothing_changed_makes_three_searches(admin_config: Any, to
     assert st["ldap_searches"] == 3 and again.plan.empty
 
 
-def test_without_tombstone_rights_every_read_is_full(make_config: Any) -> None:
+def test_without_tombstone_rights_every_read_is_full(make_config: Any, tombstone: None) -> None:
+    """A tombstone exists (the fixture made one), but svc-dirkit may not list CN=Deleted Objects."""
     kit = Dirkit(make_config(hdfs=None, output=None))  # svc-dirkit: may not list CN=Deleted Objects
     kit.sync(allow_removals=True)
     again = kit.sync()
