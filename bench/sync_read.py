@@ -29,7 +29,7 @@ from typing import Any
 
 import tomllib
 
-from dirkit.directory.reader import GROUP_ATTRS, USER_ATTRS
+from dirkit.directory.ldap import GROUP_ATTRS, USER_ATTRS
 from dirkit.lab import Lab
 from dirkit.lab import settings as s
 

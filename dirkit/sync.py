@@ -67,6 +67,7 @@ def _log_read(d: Directory, seconds: float) -> None:
         issues=d.stats.get("issues"),
         ldap_searches=d.stats.get("ldap_searches"),
         dc=d.stats.get("dc"),
+        **({"changed_objects": d.stats["changed_objects"]} if "changed_objects" in d.stats else {}),
         seconds=round(seconds, 3),
     )
     if d.issues:
@@ -145,13 +146,8 @@ def _read_and_plan(
         current = read(config, src, progress, quantiles)
     current = replace(current, stats={**current.stats, "read_why": why or ""})
     delta = current.stats.get("read_kind") == "delta"
-    event(
-        log,
-        "read_kind",
-        kind=current.stats.get("read_kind", "full"),
-        why=why or "",
-        changed_objects=current.stats.get("changed_objects"),
-    )
+    if not delta:  # the read's own line says how much; this one says why it was not a delta
+        event(log, "full_read", why=why or "")
     new_wm = None
     if "highest_usn" in current.stats and config.ldap.delta:
         last_full = wm.last_full if (delta and wm is not None) else now

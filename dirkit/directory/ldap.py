@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 # Plain dicts for attributes instead of ldap3's case-insensitive dict per entry: measurably
 # faster on bulk reads. The reader lower-cases the few keys it uses itself.
 ldap3.set_config_parameter("CASE_INSENSITIVE_ATTRIBUTE_NAMES", False)
-# Attributes whose values the reader takes raw (bytes) and decodes itself; ldap3's per-value
-# formatters are skipped for them.
-RAW_ATTRIBUTES = (
+# What the reader asks for. All of it is taken raw (bytes) and decoded by the reader itself:
+# ldap3's per-value formatters are skipped for these (and for `member`, read with ranges).
+USER_ATTRS = [
     "objectGUID",
     "objectSid",
     "sAMAccountName",
@@ -33,9 +33,10 @@ RAW_ATTRIBUTES = (
     "primaryGroupID",
     "uSNChanged",
     "uSNCreated",
-    "member",
     "isCriticalSystemObject",
-)
+]
+GROUP_ATTRS = ["objectGUID", "objectSid", "sAMAccountName", "uSNChanged", "uSNCreated"]
+RAW_ATTRIBUTES = (*dict.fromkeys([*USER_ATTRS, *GROUP_ATTRS, "member"]),)
 
 # AD's "data NNN" sub-codes in invalidCredentials (49) messages.
 _AD_BIND_CODES = {

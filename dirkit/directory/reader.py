@@ -29,24 +29,12 @@ from ..log import event
 from . import ldap
 from .build import RawGroup, RawUser, build
 from .delta import CONTAINER_CLASSES, SHOW_DELETED, Changed, Watermark, entered_scope, merge, primary_group_changes
+from .ldap import GROUP_ATTRS, USER_ATTRS
 from .model import Directory
 from .names import NamePolicy
 
 log = logging.getLogger(__name__)
 
-USER_ATTRS = [
-    "objectGUID",
-    "objectSid",
-    "sAMAccountName",
-    "userPrincipalName",
-    "displayName",
-    "userAccountControl",
-    "primaryGroupID",
-    "uSNChanged",
-    "uSNCreated",
-    "isCriticalSystemObject",
-]
-GROUP_ATTRS = ["objectGUID", "objectSid", "sAMAccountName", "uSNChanged", "uSNCreated"]
 PAGED_OID = "1.2.840.113556.1.4.319"
 _RANGE = re.compile(r"^member;range=(\d+)-(\d+|\*)$", re.IGNORECASE)
 
@@ -89,6 +77,17 @@ def _text(attrs: dict[str, list[bytes]], name: str) -> str | None:
 def _int(attrs: dict[str, list[bytes]], name: str) -> int | None:
     v = _one(attrs, name)
     return int(v) if v is not None else None
+
+
+def _identity_of(a: dict[str, list[bytes]], what: str, dn: str) -> tuple[str, str, str]:
+    """(objectGUID, objectSid, sAMAccountName) of an entry; without all three nothing may be planned."""
+    guid, sid, sam = _one(a, "objectguid"), _one(a, "objectsid"), _text(a, "samaccountname")
+    if guid is None or sid is None or sam is None:
+        raise IncompleteReadError(
+            f"{what} {dn} came back without objectGUID/objectSid/sAMAccountName: the bind account may lack "
+            "read rights on it"
+        )
+    return str(uuid.UUID(bytes_le=guid)), _sid(sid), sam
 
 
 class Reader:
@@ -158,18 +157,13 @@ class Reader:
         for base in cfg.directory.users_search_bases():
             for e in self._paged(conn, base, flt, USER_ATTRS, "users"):
                 a = {k.lower(): v for k, v in e["raw_attributes"].items()}
-                guid, sid, sam = _one(a, "objectguid"), _one(a, "objectsid"), _text(a, "samaccountname")
-                if guid is None or sid is None or sam is None:
-                    raise IncompleteReadError(
-                        f"user {e['dn']} came back without objectGUID/objectSid/"
-                        "sAMAccountName: the bind account may lack read rights"
-                    )
+                guid, sid, sam = _identity_of(a, "user", e["dn"])
                 out.append(
                     RawUser(
-                        guid=str(uuid.UUID(bytes_le=guid)),
+                        guid=guid,
                         dn=e["dn"],
                         sam=sam,
-                        sid=_sid(sid),
+                        sid=sid,
                         upn=_text(a, "userprincipalname"),
                         display_name=_text(a, "displayname"),
                         uac=_int(a, "useraccountcontrol") or 0,
@@ -246,15 +240,13 @@ class Reader:
         # Ranges are fetched after the paged search is over: interleaving other searches
         # on the same connection would invalidate the paging cookie on some servers.
         for e, a in pending:
-            guid, sid, sam = _one(a, "objectguid"), _one(a, "objectsid"), _text(a, "samaccountname")
-            if guid is None or sid is None or sam is None:
-                raise IncompleteReadError(f"group {e['dn']} came back without objectGUID/objectSid/sAMAccountName")
+            guid, sid, sam = _identity_of(a, "group", e["dn"])
             out.append(
                 RawGroup(
-                    guid=str(uuid.UUID(bytes_le=guid)),
+                    guid=guid,
                     dn=e["dn"],
                     sam=sam,
-                    sid=_sid(sid),
+                    sid=sid,
                     usn=_int(a, "usnchanged") or 0,
                     created_usn=_int(a, "usncreated") or 0,
                     members=tuple(self._members(conn, e["dn"], a)),
