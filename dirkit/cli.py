@@ -551,13 +551,21 @@ def lab() -> None:
 @click.option("--fresh", is_flag=True, help="Provision the AD database again instead of using the cache.")
 @click.option("--no-hdfs", is_flag=True, help="Do not start the HDFS NameNode (it needs Java and Maven).")
 @click.option("--no-hive", is_flag=True, help="Do not start HiveServer2 (Spark Thrift Server, ~0.5 GB).")
+@click.option("--no-dc2", is_flag=True, help="Do not start the second AD DC (dc2.ad.dirkit.test).")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON when done.")
-def lab_up(bulk_users: int, fresh: bool, no_hdfs: bool, no_hive: bool, as_json: bool) -> None:
+def lab_up(bulk_users: int, fresh: bool, no_hdfs: bool, no_hive: bool, no_dc2: bool, as_json: bool) -> None:
     """Bring the lab up from nothing, idempotently; say when each service is ready."""
     from .lab import Lab
 
     lab_ = Lab()
-    report = lab_.up(bulk_users=bulk_users, fresh=fresh, progress=_err, with_hdfs=not no_hdfs, with_hive=not no_hive)
+    report = lab_.up(
+        bulk_users=bulk_users,
+        fresh=fresh,
+        progress=_err,
+        with_hdfs=not no_hdfs,
+        with_hive=not no_hive,
+        with_dc2=not no_dc2,
+    )
     status = lab_.status()  # only the services asked for
     if as_json:
         _emit_json({**status, "startup_seconds": round(report.seconds, 2), "provisioned": report.provisioned})

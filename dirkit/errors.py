@@ -14,6 +14,7 @@ The tree (exit code in brackets)::
     │   │   ├── DirectoryAuthError
     │   │   ├── DirectoryTLSError
     │   │   └── IncompleteReadError   a read ended early: nothing may be planned from it
+    │   │       └── DirectoryConnectionLost   the DC went away mid-read (the read fails over)
     │   ├── KerberosError      classified from the GSSAPI major/minor codes (``.reason``)
     │   └── HdfsError          a WebHDFS call failed
     │       └── HdfsUnavailable     the NameNode could not be reached or stopped answering
@@ -112,6 +113,10 @@ class IncompleteReadError(DirectoryError):
     """A read ended early (limit, timeout, lost connection). Nothing may be planned from it."""
 
 
+class DirectoryConnectionLost(IncompleteReadError):
+    """The DC went away in the middle of a read: the read starts again on the next DC."""
+
+
 class KerberosError(ServiceError):
     """A Kerberos step failed. ``reason`` is one of kerberos.REASONS (from the GSSAPI codes,
     never from message text); ``major``/``minor`` are the raw GSSAPI status codes."""
@@ -181,6 +186,7 @@ __all__ = [
     "AuthToLocalError",
     "ConfigError",
     "DirectoryAuthError",
+    "DirectoryConnectionLost",
     "DirectoryError",
     "DirectoryTLSError",
     "DirectoryUnreachable",

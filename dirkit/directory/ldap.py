@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from urllib.parse import urlparse
 
@@ -171,11 +171,12 @@ def close(conn: ldap3.Connection) -> None:
         pass
 
 
-def open_connection(cfg: LdapConfig) -> tuple[ldap3.Connection, str]:
-    """Bind to the first DC in ``ldap.urls`` that answers. Authentication and TLS trust errors
-    stop at once (another DC would say the same); connection errors try the next URL."""
+def open_connection(cfg: LdapConfig, skip: Sequence[str] = ()) -> tuple[ldap3.Connection, str]:
+    """Bind to the first DC in ``ldap.urls`` (less ``skip``) that answers. Authentication and
+    TLS trust errors stop at once (another DC would say the same); connection errors try the
+    next URL."""
     errors: list[str] = []
-    for url in cfg.urls:
+    for url in (u for u in cfg.urls if u not in skip):
         try:
             return open_one(url, cfg), url
         except DirectoryUnreachable as exc:

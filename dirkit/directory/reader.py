@@ -24,7 +24,7 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
 from ..config import Config
-from ..errors import DirectoryUnreachable, IncompleteReadError
+from ..errors import DirectoryConnectionLost, DirectoryUnreachable, IncompleteReadError
 from ..log import event
 from . import ldap
 from .build import RawGroup, RawUser, build
@@ -90,6 +90,18 @@ def _identity_of(a: dict[str, list[bytes]], what: str, dn: str) -> tuple[str, st
     return str(uuid.UUID(bytes_le=guid)), _sid(sid), sam
 
 
+def _search(conn: ldap3.Connection, what: str, base: str, flt: str, **kw: Any) -> None:
+    """conn.search, with a connection that broke (the DC stopped, the network went) turned
+    into DirectoryConnectionLost: the caller may start the read again on another DC."""
+    try:
+        conn.search(base, flt, dereference_aliases=ldap3.DEREF_NEVER, **kw)
+    except (lexc.LDAPException, OSError) as exc:
+        raise DirectoryConnectionLost(
+            f"{conn.server.host}: connection lost while reading {what} ({type(exc).__name__}: {exc}); "
+            "nothing was planned or applied"
+        ) from exc
+
+
 class Reader:
     def __init__(self, config: Config, progress: Callable[[str], None] | None = None) -> None:
         self.config = config
@@ -110,22 +122,17 @@ class Reader:
         page = 0
         while True:
             page += 1
-            try:
-                conn.search(
-                    base,
-                    flt,
-                    search_scope=ldap3.SUBTREE,
-                    attributes=attrs,
-                    dereference_aliases=ldap3.DEREF_NEVER,
-                    paged_size=self.config.ldap.page_size,
-                    paged_cookie=cookie,
-                    controls=controls,
-                )
-            except (lexc.LDAPException, OSError) as exc:
-                raise IncompleteReadError(
-                    f"reading {what} under {base}: connection lost on page {page} "
-                    f"({type(exc).__name__}: {exc}); nothing was planned or applied"
-                ) from exc
+            _search(
+                conn,
+                f"{what} under {base} (page {page})",
+                base,
+                flt,
+                search_scope=ldap3.SUBTREE,
+                attributes=attrs,
+                paged_size=self.config.ldap.page_size,
+                paged_cookie=cookie,
+                controls=controls,
+            )
             self.stats.add(searches=1 if page == 1 else 0, pages=1)
             res = conn.result
             if res.get("result") != 0:
@@ -198,18 +205,14 @@ class Reader:
             if hi == "*":
                 return members
             attr = self._member_attr(int(hi) + 1)
-            try:
-                conn.search(
-                    dn,
-                    "(objectClass=*)",
-                    search_scope=ldap3.BASE,
-                    attributes=[attr],
-                    dereference_aliases=ldap3.DEREF_NEVER,
-                )
-            except (lexc.LDAPException, OSError) as exc:
-                raise IncompleteReadError(
-                    f"group {dn}: connection lost reading members from {int(hi) + 1} ({exc})"
-                ) from exc
+            _search(
+                conn,
+                f"the members of {dn} from {int(hi) + 1}",
+                dn,
+                "(objectClass=*)",
+                search_scope=ldap3.BASE,
+                attributes=[attr],
+            )
             self.stats.add(searches=1, range_searches=1)
             if conn.result.get("result") != 0 or not conn.response:
                 raise IncompleteReadError(
@@ -258,7 +261,14 @@ class Reader:
     def _identity(self, conn: ldap3.Connection) -> tuple[int, str]:
         """(highestCommittedUSN, invocationId) of the DC: the watermark and the identity of the
         database it counts in (a restored DC gets a new invocationId). Two base searches."""
-        conn.search("", "(objectClass=*)", search_scope=ldap3.BASE, attributes=["highestCommittedUSN", "dsServiceName"])
+        _search(
+            conn,
+            "the rootDSE",
+            "",
+            "(objectClass=*)",
+            search_scope=ldap3.BASE,
+            attributes=["highestCommittedUSN", "dsServiceName"],
+        )
         self.stats.add(searches=1)
         if conn.result.get("result") != 0 or not conn.response:
             raise IncompleteReadError(
@@ -269,7 +279,14 @@ class Reader:
         service = root.get("dsServiceName", [b""])[0].decode()
         invocation = ""
         if service:
-            conn.search(service, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["invocationId"])
+            _search(
+                conn,
+                "the DC's invocationId",
+                service,
+                "(objectClass=*)",
+                search_scope=ldap3.BASE,
+                attributes=["invocationId"],
+            )
             self.stats.add(searches=1)
             if conn.result.get("result") == 0 and conn.response:
                 invocation = uuid.UUID(bytes_le=conn.response[0]["raw_attributes"]["invocationId"][0]).hex
@@ -292,12 +309,13 @@ class Reader:
         """Users changed since the read started. A bare uSNChanged filter is answered from the
         index (the user filter makes the DC evaluate every candidate again), so look first and
         read users only when something user-like changed."""
-        conn.search(
+        _search(
+            conn,
+            "changes made during the read",
             self.config.directory.base_dn,
             f"(uSNChanged>={highest + 1})",
             search_scope=ldap3.SUBTREE,
             attributes=["objectClass"],
-            dereference_aliases=ldap3.DEREF_NEVER,
         )
         self.stats.add(searches=1)
         if conn.result.get("result") != 0:
@@ -314,36 +332,29 @@ class Reader:
     def read(self, usn_quantiles: Sequence[int] = ()) -> Directory:
         cfg = self.config
         t0 = time.monotonic()
-        # Pick the DC once, so every search goes to the same server (uSNs are per DC).
-        probe, url = ldap.open_connection(cfg.ldap)
-        try:
-            highest, invocation = self._identity(probe)
-            self.progress(f"reading from {url}")
-            # Users are read as uSNChanged ranges on parallel connections, groups on one more:
-            # paging is strictly request -> page -> request on one connection, so while the DC
-            # builds one connection's next page, this process decodes another's.
-            bounds: list[int | None] = [None, *self._cuts(highest, usn_quantiles), None]
-            with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="dirkit-read") as pool:
-                fg = pool.submit(self.read_groups, url)
-                fus = [
-                    pool.submit(self._read_user_range, url, lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)
-                ]
-                users = [u for f in fus for u in f.result()]
-                groups = fg.result()
-            # A user changed during the read may have moved from a range not yet read to one
-            # already read. Everything changed since the start has a higher USN: one more
-            # (normally empty) search catches it, so no user can be missed.
-            late = self._catch_up(probe, highest)
-        finally:
-            ldap.close(probe)
-        if late:
-            by_guid = {u.guid: u for u in users}
-            by_guid.update({u.guid: u for u in late})
-            users = list(by_guid.values())
+        lost: list[str] = []
+        while True:
+            # Pick the DC once, so every search goes to the same server (uSNs are per DC).
+            probe, url = ldap.open_connection(cfg.ldap, skip=lost)
+            try:
+                users, groups, highest, invocation = self._read_from(probe, url, usn_quantiles)
+                break
+            except (DirectoryConnectionLost, DirectoryUnreachable) as exc:
+                # The DC went away mid-read: a read is all or nothing, so start again from the
+                # next DC (a different DC's USNs mean nothing here anyway).
+                lost.append(url)
+                if all(u in lost for u in cfg.ldap.urls):
+                    raise
+                event(log, "dc_failover", logging.WARNING, dc=url, error=str(exc))
+                self.progress(f"{url} went away during the read: reading again from the next DC")
+                self.stats = ReadStats()
+            finally:
+                ldap.close(probe)
         read_s = time.monotonic() - t0
         policy = NamePolicy(cfg.names, realm=cfg.directory.realm)
         stats = {
             "dc": url,
+            **({"failed_over_from": lost} if lost else {}),
             "invocation_id": invocation,
             "highest_usn": highest,
             "read_kind": "full",
@@ -360,6 +371,32 @@ class Reader:
             stats,
             include_system=cfg.directory.include_system_accounts,
         )
+
+    def _read_from(
+        self, probe: ldap3.Connection, url: str, usn_quantiles: Sequence[int]
+    ) -> tuple[list[RawUser], list[RawGroup], int, str]:
+        """Every user and group in scope from one DC: (users, groups, highestCommittedUSN at
+        the start, invocationId)."""
+        highest, invocation = self._identity(probe)
+        self.progress(f"reading from {url}")
+        # Users are read as uSNChanged ranges on parallel connections, groups on one more:
+        # paging is strictly request -> page -> request on one connection, so while the DC
+        # builds one connection's next page, this process decodes another's.
+        bounds: list[int | None] = [None, *self._cuts(highest, usn_quantiles), None]
+        with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="dirkit-read") as pool:
+            fg = pool.submit(self.read_groups, url)
+            fus = [pool.submit(self._read_user_range, url, lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+            users = [u for f in fus for u in f.result()]
+            groups = fg.result()
+        # A user changed during the read may have moved from a range not yet read to one
+        # already read. Everything changed since the start has a higher USN: one more
+        # (normally empty) search catches it, so no user can be missed.
+        late = self._catch_up(probe, highest)
+        if late:
+            by_guid = {u.guid: u for u in users}
+            by_guid.update({u.guid: u for u in late})
+            users = list(by_guid.values())
+        return users, groups, highest, invocation
 
     # -- delta ---------------------------------------------------------------------------
     def _changed(self, conn: ldap3.Connection, since: int) -> list[Changed]:
@@ -405,7 +442,9 @@ class Reader:
         So: can this account see at least one tombstone? A domain with no deletion at all yet
         looks the same, and gets full reads until its first one: the safe side. One search."""
         base = f"CN=Deleted Objects,{self.config.directory.base_dn}"
-        conn.search(
+        _search(
+            conn,
+            "CN=Deleted Objects",
             base,
             "(isDeleted=TRUE)",
             search_scope=ldap3.LEVEL,
@@ -452,6 +491,8 @@ class Reader:
                 if entered:
                     return None, f"{entered[0]} entered the scope: groups may still list it under its old DN"
                 raw_users, raw_groups = merge(prev, changed, users, groups)
+        except DirectoryConnectionLost as exc:
+            return None, f"{since.dc} went away during the delta read ({exc}): failing over"
         finally:
             ldap.close(conn)
         stats = {

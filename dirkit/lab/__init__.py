@@ -12,21 +12,20 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from . import ad_dc as samba
-from . import hiveserver, host, kdc, namenode
+from . import hiveserver, host, kdc, namenode, tls
 from . import settings as s
 from .config import lab_config_toml
 from .settings import LabPaths
 
 Progress = Callable[[str], None]
-TRUSTSTORE_PASSWORD = "changeit"
-NAMENODE, HIVESERVER = (
-    "hdfs-namenode",
-    "hiveserver2",
-)  # the optional services  # lab trust store of a public CA cert: nothing secret in it
+TRUSTSTORE_PASSWORD = "changeit"  # lab trust store of a public CA cert: nothing secret in it
+NAMENODE, HIVESERVER, DC2 = "hdfs-namenode", "hiveserver2", "samba-ad-dc2"  # the optional services
+OPTIONAL = (NAMENODE, HIVESERVER, DC2)
 
 
 @dataclass
@@ -56,6 +55,7 @@ class Lab:
         progress: Progress | None = None,
         with_hdfs: bool = True,
         with_hive: bool = True,
+        with_dc2: bool = True,
     ) -> UpReport:
         p = self.paths
         t0 = time.monotonic()
@@ -70,7 +70,7 @@ class Lab:
         for d in (p.root, p.logs, p.ccaches, p.keytabs):
             d.mkdir(parents=True, exist_ok=True)
         # Remembered for `status`: a service left out on purpose is not "not ready".
-        self._services_file.write_text(json.dumps({NAMENODE: with_hdfs, HIVESERVER: with_hive}) + "\n")
+        self._services_file.write_text(json.dumps({NAMENODE: with_hdfs, HIVESERVER: with_hive, DC2: with_dc2}) + "\n")
         installed = host.ensure_packages(p.logs / "apt.log")
         if installed:
             step(f"installed Debian packages: {', '.join(installed)}")
@@ -78,19 +78,33 @@ class Lab:
         p.krb5_conf.write_text(kdc.client_krb5_conf())
         step("host ready (loopback aliases, /etc/hosts, krb5.conf)")
 
+        if tls.ensure(p.tls):  # a new certificate: DCs still serving the old one must restart
+            for name in samba.DCS:
+                samba.stop(p, name)
         want = samba.golden_dir(p, bulk_users)
         marker = p.root / "ad-database"
         current = marker.read_text().strip() if marker.exists() else ""
         if fresh or current != want.name or not p.sam_ldb.exists() or not samba.running(p):
-            samba.stop(p)
+            for name in samba.DCS:
+                samba.stop(p, name)
             if not fresh and samba.restore_golden(p, bulk_users):
-                step(f"AD database restored from cache {want.name}")
+                step(f"AD databases of both DCs restored from cache {want.name}")
             else:
                 samba.provision(p, bulk_users)
                 report.provisioned = True
                 step(f"AD database provisioned ({bulk_users} bulk users)")
+                samba.start(p)
+                samba.wait_ready(p)
+                samba.join_dc2(p)
+                host.ensure_network(samba.ntds_names(p))
+                samba.start(p, "dc2")
+                samba.wait_ready(p, "dc2")
+                samba.pair(p)
+                for name in samba.DCS:
+                    samba.stop(p, name)
+                step(f"{s.DC2_HOST} joined as a second DC, replicating both ways")
                 samba.save_golden(p, bulk_users)
-                step("AD database cached")
+                step("AD databases cached")
             marker.write_text(want.name + "\n")
             # The lab's sync state described the database just replaced: start it afresh.
             for f in (
@@ -99,9 +113,14 @@ class Lab:
                 p.state_db.with_name(p.state_db.name + "-shm"),
             ):
                 f.unlink(missing_ok=True)
-            samba.start(p)
-        waited = samba.wait_ready(p)
-        step(f"Samba AD DC ready at {s.AD_HOST} ({s.AD_IP}) after {waited:.2f}s")
+        host.ensure_network(samba.ntds_names(p))
+        for name in samba.DCS if with_dc2 else ("dc1",):
+            samba.start(p, name)
+        if not with_dc2:
+            samba.stop(p, "dc2")
+        for name in samba.DCS if with_dc2 else ("dc1",):
+            waited = samba.wait_ready(p, name)
+            step(f"Samba AD DC ready at {p.dc(name).host} ({p.dc(name).ip}) after {waited:.2f}s")
 
         kdc_created = False
         if not (kdc.initialised(p) and kdc.running(p)):
@@ -127,7 +146,7 @@ class Lab:
             step(f"HiveServer2 ready at {hiveserver.HOST}:{hiveserver.PORT} after {waited:.2f}s")
 
         self._write_secrets()
-        p.config.write_text(lab_config_toml(p))
+        p.config.write_text(lab_config_toml(p, with_dc2=with_dc2))
         step(f"lab config written to {p.config}")
         report.seconds = time.monotonic() - t0
         return report
@@ -168,27 +187,49 @@ class Lab:
             )
 
     def restart_samba(self, restore: bool = True, bulk_users: int | None = None) -> float:
-        """Stop the DC, optionally put the cached database back, start again (test isolation)."""
+        """Stop the DCs, optionally put the cached databases back (both: they hold each other's
+        replication state), start again (test isolation)."""
         p = self.paths
-        samba.stop(p)
+        for name in samba.DCS:
+            samba.stop(p, name)
         if restore:
             marker = (p.root / "ad-database").read_text().strip()
             bulk = bulk_users if bulk_users is not None else int(marker.rsplit("bulk", 1)[1])
             samba.restore_golden(p, bulk)
-        samba.start(p)
-        return samba.wait_ready(p)
+        started = [name for name in samba.DCS if name == "dc1" or self.wanted()[DC2]]
+        for name in started:
+            samba.start(p, name)
+        return sum(samba.wait_ready(p, name) for name in started)
 
-    def stop_samba(self) -> None:
-        samba.stop(self.paths)
+    def stop_samba(self, name: str = "dc1") -> None:
+        samba.stop(self.paths, name)
+
+    def start_samba(self, name: str = "dc1") -> float:
+        samba.start(self.paths, name)
+        return samba.wait_ready(self.paths, name)
+
+    def replicate(self, to: str, source: str) -> None:
+        """Have DC ``to`` pull the domain's changes from DC ``source`` now."""
+        samba.replicate(self.paths, to, source)
 
     def down(self, purge: bool = False) -> None:
         p = self.paths
         hiveserver.stop(p)
         namenode.stop(p)
-        samba.stop(p)
+        for name in samba.DCS:
+            samba.stop(p, name)
         kdc.stop(p)
         if purge:
-            for d in (p.samba, p.kdc, p.ccaches, p.keytabs, p.tls, p.root / "namenode", p.root / "hiveserver"):
+            for d in (
+                p.samba,
+                p.dc("dc2").dir,
+                p.kdc,
+                p.ccaches,
+                p.keytabs,
+                p.tls,
+                p.root / "namenode",
+                p.root / "hiveserver",
+            ):
                 host.run(["rm", "-rf", d])
             for f in (p.config, p.krb5_conf, p.ca_cert, p.root / "ad-database"):
                 f.unlink(missing_ok=True)
@@ -205,14 +246,27 @@ class Lab:
             asked = json.loads(self._services_file.read_text())
         except (OSError, ValueError):
             asked = {}
-        return {name: bool(asked.get(name, True)) for name in (NAMENODE, HIVESERVER)}
+        return {name: bool(asked.get(name, True)) for name in OPTIONAL}
 
     def status(self) -> dict[str, Any]:
         """Every service the lab was asked to run (`up --no-hdfs/--no-hive` leave one out),
         whether it runs and answers, and the files other tools need."""
         p = self.paths
-        ad_running = samba.running(p)
-        ad_ready = ad_running and _answers(lambda: samba.ready(p))
+        dcs = []
+        for name in samba.DCS:
+            dc, running = p.dc(name), samba.running(p, name)
+            dcs.append(
+                {
+                    "name": "samba-ad-dc" if name == "dc1" else DC2,
+                    "realm": s.AD_REALM,
+                    "host": dc.host,
+                    "address": dc.ip,
+                    "urls": [f"ldap://{dc.host}:389", f"ldaps://{dc.host}:636", f"kerberos://{dc.host}:88"],
+                    "base_dn": s.AD_BASE,
+                    "running": running,
+                    "ready": running and _answers(partial(samba.ready, p, name)),
+                }
+            )
         kdc_running = kdc.running(p)
         kdc_ready = kdc_running and kdc.ready(p)
         # The NameNode and HiveServer2 checks log in to the KDC: only worth trying when it is up.
@@ -221,16 +275,7 @@ class Lab:
         hs2_running = hiveserver.running(p)
         hs2_ready = hs2_running and kdc_ready and _answers(lambda: hiveserver.ready(p))
         services = [
-            {
-                "name": "samba-ad-dc",
-                "realm": s.AD_REALM,
-                "host": s.AD_HOST,
-                "address": s.AD_IP,
-                "urls": [f"ldap://{s.AD_HOST}:389", f"ldaps://{s.AD_HOST}:636", f"kerberos://{s.AD_HOST}:88"],
-                "base_dn": s.AD_BASE,
-                "running": ad_running,
-                "ready": ad_ready,
-            },
+            *dcs,
             {
                 "name": "mit-kdc",
                 "realm": s.EMR_REALM,

@@ -4,27 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import socket
 import ssl
+import stat
 import time
 from pathlib import Path
 
 from ..errors import LabError
-from . import host, seed, tls
+from . import host, kdc, seed, tls
 from . import settings as s
-from .settings import LabPaths
+from .settings import DcPaths, LabPaths
 
 HERE = Path(__file__).resolve().parent
 SYSTEM_PYTHON = "/usr/bin/python3"  # has Samba's python bindings (a venv does not)
 TRUST_SID = "S-1-5-21-1111-2222-3333"  # the MIT realm has no SID; Samba insists on one
+DCS = ("dc1", "dc2")
 
 
-def _provision_args(p: LabPaths) -> list[str]:
-    run = p.samba / "run"
-    options = {
-        "netbios name": "DC1",
-        "interfaces": s.AD_IP,
+def _options(p: LabPaths, dc: DcPaths) -> dict[str, str]:
+    """smb.conf settings of one lab DC (given at provision or join, so Samba writes them)."""
+    run = dc.dir / "run"
+    return {
+        "netbios name": dc.name.upper(),
+        "interfaces": dc.ip,
         "bind interfaces only": "yes",
         # ldap3 cannot sign/seal: its GSSAPI bind works only inside TLS (LDAPS or StartTLS).
         "ldap server require strong auth": "allow_sasl_over_tls",
@@ -32,27 +36,31 @@ def _provision_args(p: LabPaths) -> list[str]:
         "ncalrpc dir": str(run / "ncalrpc"),
         "winbindd socket directory": str(run / "winbindd"),
         "ntp signd socket directory": str(run / "ntp_signd"),
-        "log file": str(p.samba / "samba.log"),
-        # The lab's own certificate (lab/tls.py), not Samba's self-generated one.
+        "log file": str(dc.log),
+        # The lab's own certificate (lab/tls.py, one for both DCs), not Samba's self-generated one.
         "tls enabled": "yes",
         "tls keyfile": str(p.tls / "key.pem"),
         "tls certfile": str(p.tls / "cert.pem"),
         "tls cafile": str(p.tls / "ca.pem"),
     }
+
+
+def _provision_args(p: LabPaths) -> list[str]:
+    dc = p.dc("dc1")
     return [
         "samba-tool",
         "domain",
         "provision",
-        f"--targetdir={p.samba}",
+        f"--targetdir={dc.dir}",
         f"--realm={s.AD_REALM}",
         f"--domain={s.AD_NETBIOS}",
         "--server-role=dc",
         "--dns-backend=SAMBA_INTERNAL",
         "--use-rfc2307",
-        "--host-name=dc1",
-        f"--host-ip={s.AD_IP}",
+        f"--host-name={dc.name}",
+        f"--host-ip={dc.ip}",
         f"--adminpass={s.ADMIN_PASSWORD}",
-        *(f"--option={k} = {v}" for k, v in options.items()),
+        *(f"--option={k} = {v}" for k, v in _options(p, dc).items()),
     ]
 
 
@@ -115,17 +123,105 @@ def _user_sid(p: LabPaths, sam: str) -> str:
     raise LabError(f"no objectSid for {sam} in {p.sam_ldb}")
 
 
+def join_dc2(p: LabPaths) -> None:
+    """Join dc2 to the domain as a second DC (dc1 running). The join replicates the whole
+    database; afterwards the two replicate with each other like any pair of DCs."""
+    dc = p.dc("dc2")
+    shutil.rmtree(dc.dir, ignore_errors=True)
+    (dc.dir / "run").mkdir(parents=True)
+    host.run(
+        [
+            "samba-tool",
+            "domain",
+            "join",
+            s.AD_DOMAIN,
+            "DC",
+            f"--targetdir={dc.dir}",
+            f"--server={s.AD_HOST}",
+            "--dns-backend=SAMBA_INTERNAL",
+            "-U",
+            "Administrator",
+            f"--password={s.ADMIN_PASSWORD}",
+            *(f"--option={k} = {v}" for k, v in _options(p, dc).items()),
+        ],
+        log=p.logs / "join-dc2.log",
+        env=_env(p),
+    )
+
+
+def ntds_names(p: LabPaths) -> dict[str, str]:
+    """``<NTDS Settings objectGUID>._msdcs.<domain>`` -> IP, for each DC: the name a DC looks
+    up to reach its replication partner. The lab has no DNS of its own, so these go into
+    /etc/hosts (Samba's replication client resolves through the system resolver)."""
+    out = host.run(
+        [
+            "ldbsearch",
+            "-H",
+            p.sam_ldb,
+            "-b",
+            f"CN=Sites,CN=Configuration,{s.AD_BASE}",
+            "(objectClass=nTDSDSA)",
+            "objectGUID",
+        ]
+    ).stdout
+    names, server = {}, ""
+    for line in out.splitlines():
+        if line.startswith("dn: CN=NTDS Settings,CN="):
+            server = line.split(",")[1][3:].lower()
+        elif line.startswith("objectGUID:") and server in ("dc1", "dc2"):
+            names[f"{line.split(':', 1)[1].strip()}._msdcs.{s.AD_DOMAIN}"] = p.dc(server).ip
+    return names
+
+
+def pair(p: LabPaths) -> None:
+    """Make replication run both ways from the start (both DCs running). After a join only dc2
+    pulls from dc1; dc1 would add dc2 as a source at its next KCC run (minutes later), and dc2
+    notifies dc1 of changes only after dc1 pulled from it once."""
+    _samba_tool(p, "drs", "kcc", s.AD_HOST, "-U", "Administrator", f"--password={s.ADMIN_PASSWORD}")
+    replicate(p, "dc1", "dc2")
+
+
+def replicate(p: LabPaths, to: str, source: str) -> None:
+    """Make ``to`` pull the domain partition from ``source`` now (Samba also does it on its
+    own a few seconds after a change; tests that need it done ask for it)."""
+    _samba_tool(
+        p,
+        "drs",
+        "replicate",
+        p.dc(to).host,
+        p.dc(source).host,
+        s.AD_BASE,
+        "-U",
+        "Administrator",
+        f"--password={s.ADMIN_PASSWORD}",
+    )
+
+
+def _env(p: LabPaths) -> dict[str, str]:
+    # The DCs authenticate to each other with Kerberos for replication: they need the lab's
+    # krb5.conf (the host's may name no KDC for the realm at all).
+    return {"KRB5_CONFIG": str(p.krb5_conf)}
+
+
 def _ad_keytabs() -> list[str]:
     return [u.sam for u in seed.SEED.users if u.keytab]
 
 
+def _sockets(folder: str, names: list[str]) -> set[str]:
+    """The sockets a DC that ran leaves behind (they cannot be copied, and mean nothing later)."""
+    return {n for n in names if stat.S_ISSOCK(os.lstat(os.path.join(folder, n)).st_mode)}
+
+
 def save_golden(p: LabPaths, bulk_users: int) -> None:
+    """Cache both DCs' databases (they belong together: each holds the other's replication
+    state) and the keytabs."""
     gold = golden_dir(p, bulk_users)
     shutil.rmtree(gold, ignore_errors=True)
     gold.parent.mkdir(parents=True, exist_ok=True)
     tmp = gold.with_suffix(".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(p.samba, tmp / "samba", symlinks=True)
+    for name in DCS:
+        shutil.copytree(p.dc(name).dir, tmp / p.dc(name).dir.name, symlinks=True, ignore=_sockets)
     (tmp / "keytabs").mkdir()
     for name in _ad_keytabs():
         shutil.copy2(p.keytab(name), tmp / "keytabs")
@@ -134,44 +230,50 @@ def save_golden(p: LabPaths, bulk_users: int) -> None:
 
 def restore_golden(p: LabPaths, bulk_users: int) -> bool:
     gold = golden_dir(p, bulk_users)
-    if not (gold / "samba" / "private" / "sam.ldb").exists():
+    if not all((gold / p.dc(name).dir.name / "private" / "sam.ldb").exists() for name in DCS):
         return False
-    if p.samba.exists():  # samba is stopped, with its workers: nothing recreates files now
-        shutil.rmtree(p.samba)
-    shutil.copytree(gold / "samba", p.samba, symlinks=True)
+    for name in DCS:  # both are stopped, with their workers: nothing recreates files now
+        d = p.dc(name).dir
+        if d.exists():
+            shutil.rmtree(d)
+        shutil.copytree(gold / d.name, d, symlinks=True)
     p.keytabs.mkdir(parents=True, exist_ok=True)
     for kt in (gold / "keytabs").iterdir():
         shutil.copy2(kt, p.keytabs / kt.name)
     return True
 
 
-def start(p: LabPaths) -> None:
+def start(p: LabPaths, name: str = "dc1") -> None:
     tls.ensure(p.tls)
-    if host.pid_alive(p.samba_pid) is None:
-        host.run(["samba", "-D", f"--configfile={p.smb_conf}"], log=p.logs / "samba-start.log")
+    dc = p.dc(name)
+    if host.pid_alive(dc.pid) is None:
+        host.run(["samba", "-D", f"--configfile={dc.smb_conf}"], log=p.logs / f"samba-start-{name}.log", env=_env(p))
 
 
-def stop(p: LabPaths) -> None:
-    host.stop_pid(p.samba_pid)
+def stop(p: LabPaths, name: str = "dc1") -> None:
+    host.stop_pid(p.dc(name).pid)
 
 
-def running(p: LabPaths) -> bool:
-    return host.pid_alive(p.samba_pid) is not None
+def running(p: LabPaths, name: str = "dc1") -> bool:
+    return host.pid_alive(p.dc(name).pid) is not None
 
 
-def ldaps_ready(p: LabPaths) -> bool:
+def ldaps_ready(p: LabPaths, dc: DcPaths) -> bool:
     if not p.samba_ca.exists():
         return False
     ctx = ssl.create_default_context(cafile=str(p.samba_ca))
-    with socket.create_connection((s.AD_HOST, 636), timeout=2) as sock:
-        with ctx.wrap_socket(sock, server_hostname=s.AD_HOST):
+    with socket.create_connection((dc.ip, 636), timeout=2) as sock:
+        with ctx.wrap_socket(sock, server_hostname=dc.host):
             return True
 
 
-def kdc_ready(p: LabPaths) -> bool:
-    ccache = p.ccaches / "ad-ready"
+def kdc_ready(p: LabPaths, dc: DcPaths) -> bool:
+    ccache = p.ccaches / f"ad-ready-{dc.name}"
     p.ccaches.mkdir(parents=True, exist_ok=True)
-    env = {"KRB5_CONFIG": str(p.krb5_conf), "KRB5CCNAME": f"FILE:{ccache}"}
+    # This DC's KDC only (the lab krb5.conf lists both, and would fall back to the other).
+    conf = p.ccaches / f"krb5-{dc.name}.conf"
+    conf.write_text(kdc.client_krb5_conf(ad_kdcs=[dc.ip]))
+    env = {"KRB5_CONFIG": str(conf), "KRB5CCNAME": f"FILE:{ccache}"}
     try:
         r = host.run(
             ["kinit", "-k", "-t", p.keytab(s.SYNC_ACCOUNT), f"{s.SYNC_ACCOUNT}@{s.AD_REALM}"],
@@ -184,29 +286,32 @@ def kdc_ready(p: LabPaths) -> bool:
         # which made the first GSSAPI bind after a restart fail now and then.
         return (
             r.returncode == 0
-            and host.run(["kvno", f"ldap/{s.AD_HOST}"], env=env, check=False, timeout=10).returncode == 0
+            and host.run(["kvno", f"ldap/{dc.host}"], env=env, check=False, timeout=10).returncode == 0
         )
     finally:
         ccache.unlink(missing_ok=True)
 
 
-def ready(p: LabPaths) -> bool:
-    """LDAP, LDAPS (verified against the DC's CA) and the KDC all answer."""
-    return host.port_open(s.AD_IP, 389) and ldaps_ready(p) and kdc_ready(p)
+def ready(p: LabPaths, name: str = "dc1") -> bool:
+    """LDAP, LDAPS (verified against the lab CA) and this DC's own KDC all answer."""
+    dc = p.dc(name)
+    return host.port_open(dc.ip, 389) and ldaps_ready(p, dc) and kdc_ready(p, dc)
 
 
-def wait_ready(p: LabPaths, timeout: float = 60) -> float:
+def wait_ready(p: LabPaths, name: str = "dc1", timeout: float = 60) -> float:
     started = time.monotonic()
+    dc = p.dc(name)
 
     def check() -> bool:
         # `samba -D` writes its PID file a moment after it returns: only a process that is
         # still missing after a few seconds has really died.
-        if not running(p) and time.monotonic() - started > 5:
-            log_file = p.samba / "samba.log"
-            log = log_file.read_text(errors="replace") if log_file.exists() else ""
-            raise LabError("samba exited during start-up; last log lines:\n" + "\n".join(log.splitlines()[-10:]))
-        return running(p) and ready(p)
+        if not running(p, name) and time.monotonic() - started > 5:
+            log = dc.log.read_text(errors="replace") if dc.log.exists() else ""
+            raise LabError(
+                f"samba ({name}) exited during start-up; last log lines:\n" + "\n".join(log.splitlines()[-10:])
+            )
+        return running(p, name) and ready(p, name)
 
-    waited = host.wait_until(check, timeout, "Samba AD DC")
+    waited = host.wait_until(check, timeout, f"Samba AD DC {dc.host}")
     shutil.copy2(p.samba_ca, p.ca_cert)
     return waited

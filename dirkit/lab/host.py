@@ -91,37 +91,47 @@ def ensure_packages(log: Path) -> list[str]:
     return missing
 
 
-def ensure_network() -> None:
-    """Loopback aliases (Samba binds only to addresses that are on an interface) and host names."""
-    for ip, label in ((s.AD_IP, "lo:dkdc"), (s.KDC_IP, "lo:dkkdc")):
-        shown = run(["ip", "-4", "addr", "show", "dev", "lo"]).stdout
+def ensure_network(names: Mapping[str, str] | None = None) -> None:
+    """Loopback aliases (Samba binds only to addresses that are on an interface) and host names
+    in /etc/hosts: the lab's fixed ones plus ``names`` (name -> IP). The block is rewritten
+    only when it differs."""
+    shown = run(["ip", "-4", "addr", "show", "dev", "lo"]).stdout
+    for ip, label in ((s.AD_IP, "lo:dkdc"), (s.KDC_IP, "lo:dkkdc"), (s.DC2_IP, "lo:dkdc2")):
         if f" {ip}/" not in shown:
             run(["ip", "addr", "add", f"{ip}/8", "dev", "lo", "label", label])
+    block = (
+        f"{s.HOSTS_BEGIN} (dirkit lab; `dirkit lab down --purge` removes it)\n"
+        f"{s.AD_IP} {s.AD_HOST} dc1\n"
+        f"{s.DC2_IP} {s.DC2_HOST} dc2\n"
+        f"{s.KDC_IP} {s.KDC_HOST}\n"
+        + "".join(f"{ip} {name}\n" for name, ip in sorted((names or {}).items()))
+        + f"{s.HOSTS_END}\n"
+    )
     hosts = Path("/etc/hosts")
-    text = hosts.read_text()
-    if s.HOSTS_BEGIN not in text:
-        block = (
-            f"{s.HOSTS_BEGIN} (dirkit lab; `dirkit lab down --purge` removes it)\n"
-            f"{s.AD_IP} {s.AD_HOST} dc1\n"
-            f"{s.KDC_IP} {s.KDC_HOST}\n"
-            f"{s.HOSTS_END}\n"
-        )
-        hosts.write_text(text + ("" if text.endswith("\n") else "\n") + block)
+    old = hosts.read_text()
+    kept = _without_block(old)
+    new = kept + ("" if not kept or kept.endswith("\n") else "\n") + block
+    if new != old:
+        hosts.write_text(new)
 
 
-def remove_network() -> None:
-    for ip in (s.AD_IP, s.KDC_IP):
-        subprocess.run(["ip", "addr", "del", f"{ip}/8", "dev", "lo"], capture_output=True)
-    hosts = Path("/etc/hosts")
-    lines, keep, inside = hosts.read_text().splitlines(keepends=True), [], False
-    for line in lines:
+def _without_block(text: str) -> str:
+    keep, inside = [], False
+    for line in text.splitlines(keepends=True):
         if line.startswith(s.HOSTS_BEGIN):
             inside = True
         elif inside and line.startswith(s.HOSTS_END):
             inside = False
         elif not inside:
             keep.append(line)
-    hosts.write_text("".join(keep))
+    return "".join(keep)
+
+
+def remove_network() -> None:
+    for ip in (s.AD_IP, s.KDC_IP, s.DC2_IP):
+        subprocess.run(["ip", "addr", "del", f"{ip}/8", "dev", "lo"], capture_output=True)
+    hosts = Path("/etc/hosts")
+    hosts.write_text(_without_block(hosts.read_text()))
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:

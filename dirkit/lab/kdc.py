@@ -10,9 +10,11 @@ from . import settings as s
 from .settings import LabPaths
 
 
-def client_krb5_conf() -> str:
+def client_krb5_conf(ad_kdcs: tuple[str, ...] | list[str] = (s.AD_IP, s.DC2_IP)) -> str:
     # rdns/canonicalization off: the lab's names are in /etc/hosts only, and service principals
     # must be the names we asked for. [capaths] makes the AD -> EMR path direct (one hop).
+    # Both DCs are KDCs of the AD realm: with dc1 down, clients go on to dc2.
+    kdcs = "".join(f"        kdc = {ip}\n" for ip in ad_kdcs)
     return f"""\
 # dirkit lab client config: KRB5_CONFIG=<this file>; Java: -Djava.security.krb5.conf=<this file>
 [libdefaults]
@@ -26,8 +28,7 @@ def client_krb5_conf() -> str:
 
 [realms]
     {s.AD_REALM} = {{
-        kdc = {s.AD_IP}
-        admin_server = {s.AD_IP}
+{kdcs}        admin_server = {s.AD_IP}
         default_domain = {s.AD_DOMAIN}
     }}
     {s.EMR_REALM} = {{

@@ -15,6 +15,9 @@ AD_NETBIOS = "DIRKIT"
 AD_BASE = "DC=ad,DC=dirkit,DC=test"
 AD_IP = "127.0.0.10"
 AD_HOST = "dc1.ad.dirkit.test"
+# The second DC: joined to the domain, replicating with the first (failover and delta tests).
+DC2_IP = "127.0.0.12"
+DC2_HOST = "dc2.ad.dirkit.test"
 
 EMR_REALM = "EMR.DIRKIT.TEST"
 KDC_IP = "127.0.0.11"
@@ -34,6 +37,32 @@ SYNC_ACCOUNT = "svc-dirkit"
 
 HOSTS_BEGIN = "# BEGIN dirkit-lab"
 HOSTS_END = "# END dirkit-lab"
+
+
+@dataclass(frozen=True)
+class DcPaths:
+    """One Samba DC of the lab: its names and the directory holding its database and smb.conf."""
+
+    name: str
+    host: str
+    ip: str
+    dir: Path
+
+    @property
+    def smb_conf(self) -> Path:
+        return self.dir / "etc" / "smb.conf"
+
+    @property
+    def sam_ldb(self) -> Path:
+        return self.dir / "private" / "sam.ldb"
+
+    @property
+    def pid(self) -> Path:
+        return self.dir / "run" / "samba.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "samba.log"
 
 
 @dataclass(frozen=True)
@@ -61,6 +90,11 @@ class LabPaths:
     @property
     def samba_pid(self) -> Path:
         return self.samba / "run" / "samba.pid"
+
+    def dc(self, name: str) -> DcPaths:
+        """Where one DC's files live: dc1 in ``samba/`` (as before dc2 existed), dc2 in ``samba-dc2/``."""
+        host, ip = {"dc1": (AD_HOST, AD_IP), "dc2": (DC2_HOST, DC2_IP)}[name]
+        return DcPaths(name, host, ip, self.samba if name == "dc1" else self.root / f"samba-{name}")
 
     @property
     def tls(self) -> Path:

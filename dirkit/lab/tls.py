@@ -2,7 +2,7 @@
 
 Samba's self-generated certificate has a negative serial number, which cryptography warns
 about on every LDAPS connection and says a future release will refuse. The lab makes its own
-CA and a DC certificate (positive serials, SAN = the DC's host name) once, under
+CA and a DC certificate (positive serials, SAN = the DCs' host names) once, under
 ``<lab>/tls``; smb.conf points at them, so every restore of the cached database keeps them.
 """
 
@@ -32,10 +32,22 @@ def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
     )
 
 
-def ensure(tls_dir: Path) -> None:
-    """CA + DC certificate in ``tls_dir`` (ca.pem, cert.pem, key.pem), made once."""
-    if all((tls_dir / f).exists() for f in ("ca.pem", "cert.pem", "key.pem")):
-        return
+HOSTS = (s.AD_HOST, s.DC2_HOST)
+
+
+def _covers_every_dc(cert_file: Path) -> bool:
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return set(san.get_values_for_type(x509.DNSName)) == set(HOSTS)
+
+
+def ensure(tls_dir: Path) -> bool:
+    """CA + DC certificate in ``tls_dir`` (ca.pem, cert.pem, key.pem), made once (again when
+    the lab gained a DC the certificate does not name). True when it made new ones."""
+    if all((tls_dir / f).exists() for f in ("ca.pem", "cert.pem", "key.pem")) and _covers_every_dc(
+        tls_dir / "cert.pem"
+    ):
+        return False
     tls_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key, dc_key = _key(), _key()
@@ -62,8 +74,9 @@ def ensure(tls_dir: Path) -> None:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=DAYS))
-        # The DNS name only: connecting by IP address must fail the host-name check.
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(s.AD_HOST)]), critical=False)
+        # DNS names only: connecting by IP address must fail the host-name check. One
+        # certificate for both lab DCs (a real site gives each its own).
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in HOSTS]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
@@ -71,3 +84,4 @@ def ensure(tls_dir: Path) -> None:
     _write_key(tls_dir / "key.pem", dc_key)
     (tls_dir / "cert.pem").write_bytes(dc.public_bytes(serialization.Encoding.PEM))
     (tls_dir / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return True

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pytest
 import tomllib
 
 from dirkit.lab import kdc, seed
@@ -13,7 +14,10 @@ from dirkit.lab.settings import LabPaths
 
 def test_lab_config_is_valid_toml_pointing_into_the_lab_dir(tmp_path: Path) -> None:
     cfg = tomllib.loads(lab_config_toml(LabPaths(tmp_path)))
-    assert cfg["ldap"]["urls"] == [f"ldaps://{s.AD_HOST}:636"]
+    # Both DCs, dc1 first: dirkit fails over to dc2 when dc1 does not answer.
+    assert cfg["ldap"]["urls"] == [f"ldaps://{s.AD_HOST}:636", f"ldaps://{s.DC2_HOST}:636"]
+    one_dc = tomllib.loads(lab_config_toml(LabPaths(tmp_path), with_dc2=False))
+    assert one_dc["ldap"]["urls"] == [f"ldaps://{s.AD_HOST}:636"]
     assert cfg["ldap"]["keytab"].startswith(str(tmp_path))
     assert "password" not in cfg["ldap"]  # the lab binds with a keytab, never a password
 
@@ -23,6 +27,8 @@ def test_client_krb5_conf_has_both_realms_and_direct_capath() -> None:
     assert f"{s.AD_REALM} = {{" in conf and f"{s.EMR_REALM} = {{" in conf
     assert "rdns = false" in conf and "dns_canonicalize_hostname = false" in conf
     assert f"{s.EMR_REALM} = ." in conf
+    # Both DCs are KDCs of the AD realm, dc1 first: with dc1 down, kinit goes on to dc2.
+    assert conf.index(f"kdc = {s.AD_IP}") < conf.index(f"kdc = {s.DC2_IP}")
 
 
 def test_seed_members_all_exist() -> None:
@@ -45,10 +51,31 @@ def test_seed_has_the_scenario_identities() -> None:
 
 def test_status_leaves_out_the_services_up_was_told_to_skip(tmp_path: Path) -> None:
     """`lab up --no-hive` then `lab status`: HiveServer2 is not asked for, so not "not ready"."""
-    from dirkit.lab import HIVESERVER, NAMENODE, Lab
+    from dirkit.lab import DC2, HIVESERVER, NAMENODE, Lab
 
     lab = Lab(LabPaths(tmp_path))
-    assert lab.wanted() == {NAMENODE: True, HIVESERVER: True}  # never brought up: everything
-    (tmp_path / "services.json").write_text(json.dumps({NAMENODE: True, HIVESERVER: False}))
+    assert lab.wanted() == {NAMENODE: True, HIVESERVER: True, DC2: True}  # never brought up: everything
+    (tmp_path / "services.json").write_text(json.dumps({NAMENODE: True, HIVESERVER: False, DC2: False}))
     names = [svc["name"] for svc in lab.status()["services"]]
-    assert NAMENODE in names and HIVESERVER not in names
+    assert NAMENODE in names and HIVESERVER not in names and DC2 not in names and "samba-ad-dc" in names
+
+
+def test_the_dc_certificate_names_both_dcs_and_is_remade_when_it_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography import x509
+
+    from dirkit.lab import tls
+
+    def names() -> set[str]:
+        cert = x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        return set(san.get_values_for_type(x509.DNSName))
+
+    with monkeypatch.context() as m:  # a lab from before dc2 existed: dc1 only
+        m.setattr(tls, "HOSTS", (s.AD_HOST,))
+        assert tls.ensure(tmp_path) is True
+        assert names() == {s.AD_HOST}
+    assert tls.ensure(tmp_path) is True  # remade: it did not name dc2
+    assert names() == {s.AD_HOST, s.DC2_HOST}
+    assert tls.ensure(tmp_path) is False  # then kept
