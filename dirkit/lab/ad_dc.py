@@ -181,20 +181,28 @@ def pair(p: LabPaths) -> None:
     replicate(p, "dc1", "dc2")
 
 
-def replicate(p: LabPaths, to: str, source: str) -> None:
+def replicate(p: LabPaths, to: str, source: str, attempts: int = 10) -> None:
     """Make ``to`` pull the domain partition from ``source`` now (Samba also does it on its
-    own a few seconds after a change; tests that need it done ask for it)."""
-    _samba_tool(
-        p,
-        "drs",
-        "replicate",
-        p.dc(to).host,
-        p.dc(source).host,
-        s.AD_BASE,
-        "-U",
-        "Administrator",
-        f"--password={s.ADMIN_PASSWORD}",
-    )
+    own a few seconds after a change; tests that need it done ask for it). Retried: right
+    after ``source`` restarted, ``to`` first fails on its old connection (WERR_NETNAME_DELETED)."""
+    for attempt in range(attempts):
+        try:
+            _samba_tool(
+                p,
+                "drs",
+                "replicate",
+                p.dc(to).host,
+                p.dc(source).host,
+                s.AD_BASE,
+                "-U",
+                "Administrator",
+                f"--password={s.ADMIN_PASSWORD}",
+            )
+            return
+        except LabError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
 
 
 def _env(p: LabPaths) -> dict[str, str]:
