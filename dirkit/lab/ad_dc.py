@@ -234,6 +234,10 @@ def save_golden(p: LabPaths, bulk_users: int) -> None:
     for name in _ad_keytabs():
         shutil.copy2(p.keytab(name), tmp / "keytabs")
     tmp.rename(gold)  # a half-written cache is never picked up
+    # Caches the code no longer builds (another cache key) are dead weight: ~45 MB each.
+    for old in gold.parent.glob("ad-*"):
+        if old != gold and old.name.removesuffix(".tmp").endswith(f"-bulk{bulk_users}"):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def restore_golden(p: LabPaths, bulk_users: int) -> bool:
