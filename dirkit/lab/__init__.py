@@ -81,31 +81,9 @@ class Lab:
         if tls.ensure(p.tls):  # a new certificate: DCs still serving the old one must restart
             for name in samba.DCS:
                 samba.stop(p, name)
-        want = samba.golden_dir(p, bulk_users)
-        marker = p.root / "ad-database"
-        current = marker.read_text().strip() if marker.exists() else ""
-        if fresh or current != want.name or not p.sam_ldb.exists() or not samba.running(p):
-            for name in samba.DCS:
-                samba.stop(p, name)
-            if not fresh and samba.restore_golden(p, bulk_users):
-                step(f"AD databases of both DCs restored from cache {want.name}")
-            else:
-                samba.provision(p, bulk_users)
-                report.provisioned = True
-                step(f"AD database provisioned ({bulk_users} bulk users)")
-                samba.start(p)
-                samba.wait_ready(p)
-                samba.join_dc2(p)
-                host.ensure_network(samba.ntds_names(p))
-                samba.start(p, "dc2")
-                samba.wait_ready(p, "dc2")
-                samba.pair(p)
-                for name in samba.DCS:
-                    samba.stop(p, name)
-                step(f"{s.DC2_HOST} joined as a second DC, replicating both ways")
-                samba.save_golden(p, bulk_users)
-                step("AD databases cached")
-            marker.write_text(want.name + "\n")
+        replaced = fresh or not samba.database_current(p, bulk_users) or not samba.running(p)
+        if replaced:
+            report.provisioned = samba.prepare(p, bulk_users, fresh, step)
             # The lab's sync state described the database just replaced: start it afresh.
             for f in (
                 p.state_db,
@@ -114,13 +92,17 @@ class Lab:
             ):
                 f.unlink(missing_ok=True)
         host.ensure_network(samba.ntds_names(p))
-        for name in samba.DCS if with_dc2 else ("dc1",):
+        dcs = samba.DCS if with_dc2 else ("dc1",)
+        for name in dcs:
             samba.start(p, name)
         if not with_dc2:
             samba.stop(p, "dc2")
-        for name in samba.DCS if with_dc2 else ("dc1",):
+        for name in dcs:
             waited = samba.wait_ready(p, name)
             step(f"Samba AD DC ready at {p.dc(name).host} ({p.dc(name).ip}) after {waited:.2f}s")
+        if replaced and with_dc2:
+            samba.pair(p)
+            step("the two DCs replicate both ways")
 
         kdc_created = False
         if not (kdc.initialised(p) and kdc.running(p)):
@@ -199,7 +181,10 @@ class Lab:
         started = [name for name in samba.DCS if name == "dc1" or self.wanted()[DC2]]
         for name in started:
             samba.start(p, name)
-        return sum(samba.wait_ready(p, name) for name in started)
+        waited = sum(samba.wait_ready(p, name) for name in started)
+        if restore and len(started) == 2:
+            samba.pair(p)
+        return waited
 
     def stop_samba(self, name: str = "dc1") -> None:
         samba.stop(self.paths, name)

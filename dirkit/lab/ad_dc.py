@@ -10,6 +10,7 @@ import socket
 import ssl
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import LabError
@@ -75,6 +76,36 @@ def cache_key(bulk_users: int) -> str:
 
 def golden_dir(p: LabPaths, bulk_users: int) -> Path:
     return p.golden / f"ad-{cache_key(bulk_users)}-bulk{bulk_users}"
+
+
+def database_current(p: LabPaths, bulk_users: int) -> bool:
+    """The DCs' databases in place are the ones this code builds for ``bulk_users``."""
+    marker = p.root / "ad-database"
+    current = marker.read_text().strip() if marker.exists() else ""
+    return current == golden_dir(p, bulk_users).name and p.sam_ldb.exists() and p.dc("dc2").sam_ldb.exists()
+
+
+def prepare(p: LabPaths, bulk_users: int, fresh: bool, progress: Callable[[str], None]) -> bool:
+    """Put both DCs' databases in place, from the cache or else provisioned, joined and cached.
+    Every DC is stopped when this returns. True when it provisioned."""
+    for name in DCS:
+        stop(p, name)
+    want = golden_dir(p, bulk_users)
+    provisioned = fresh or not restore_golden(p, bulk_users)
+    if provisioned:
+        provision(p, bulk_users)
+        progress(f"AD database provisioned ({bulk_users} bulk users)")
+        start(p)
+        wait_ready(p)
+        join_dc2(p)
+        stop(p)
+        progress(f"{s.DC2_HOST} joined as a second DC")
+        save_golden(p, bulk_users)
+        progress("AD databases cached")
+    else:
+        progress(f"AD databases of both DCs restored from cache {want.name}")
+    (p.root / "ad-database").write_text(want.name + "\n")
+    return provisioned
 
 
 def _samba_tool(p: LabPaths, *args: str) -> None:
@@ -174,9 +205,9 @@ def ntds_names(p: LabPaths) -> dict[str, str]:
 
 
 def pair(p: LabPaths) -> None:
-    """Make replication run both ways from the start (both DCs running). After a join only dc2
-    pulls from dc1; dc1 would add dc2 as a source at its next KCC run (minutes later), and dc2
-    notifies dc1 of changes only after dc1 pulled from it once."""
+    """Make replication run both ways now (both DCs running; after every restore or join).
+    After a join only dc2 pulls from dc1; dc1 would add dc2 as a source at its next KCC run
+    (minutes later), and dc2 notifies dc1 of changes only after dc1 pulled from it once."""
     _samba_tool(p, "drs", "kcc", s.AD_HOST, "-U", "Administrator", f"--password={s.ADMIN_PASSWORD}")
     replicate(p, "dc1", "dc2")
 
