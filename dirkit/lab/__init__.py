@@ -127,11 +127,18 @@ class Lab:
             waited = hiveserver.wait_ready(p)
             step(f"HiveServer2 ready at {hiveserver.HOST}:{hiveserver.PORT} after {waited:.2f}s")
 
-        self._write_secrets()
-        p.config.write_text(lab_config_toml(p, with_dc2=with_dc2))
+        self.write_client_files(with_dc2)
         step(f"lab config written to {p.config}")
         report.seconds = time.monotonic() - t0
         return report
+
+    def write_client_files(self, with_dc2: bool = True) -> None:
+        """What clients on this machine use: krb5.conf, the lab's password files, the CA as a
+        Java trust store and the dirkit config (also after the lab came up in containers)."""
+        p = self.paths
+        p.krb5_conf.write_text(kdc.client_krb5_conf())
+        self._write_secrets()
+        p.config.write_text(lab_config_toml(p, with_dc2=with_dc2))
 
     def _write_secrets(self) -> None:
         """Lab passwords as files (for file: references) and the CA as a Java trust store."""
@@ -233,13 +240,20 @@ class Lab:
             asked = {}
         return {name: bool(asked.get(name, True)) for name in OPTIONAL}
 
-    def status(self) -> dict[str, Any]:
-        """Every service the lab was asked to run (`up --no-hdfs/--no-hive` leave one out),
-        whether it runs and answers, and the files other tools need."""
+    def status(self, external: bool = False) -> dict[str, Any]:
+        """Every service the lab was asked to run (`up --no-hdfs/--no-hive/--no-dc2` leave one
+        out), whether it runs and answers, and the files other tools need. ``external``: the
+        services run elsewhere (containers), so "running" means "answers"."""
         p = self.paths
+
+        def running(native: Callable[[], bool], answers: Callable[[], bool]) -> tuple[bool, bool]:
+            up = _answers(answers) if external else native()
+            return up, up and (external or _answers(answers))
+
         dcs = []
         for name in samba.DCS:
-            dc, running = p.dc(name), samba.running(p, name)
+            dc = p.dc(name)
+            dc_running, dc_ready = running(partial(samba.running, p, name), partial(samba.ready, p, name))
             dcs.append(
                 {
                     "name": "samba-ad-dc" if name == "dc1" else DC2,
@@ -248,17 +262,14 @@ class Lab:
                     "address": dc.ip,
                     "urls": [f"ldap://{dc.host}:389", f"ldaps://{dc.host}:636", f"kerberos://{dc.host}:88"],
                     "base_dn": s.AD_BASE,
-                    "running": running,
-                    "ready": running and _answers(partial(samba.ready, p, name)),
+                    "running": dc_running,
+                    "ready": dc_ready,
                 }
             )
-        kdc_running = kdc.running(p)
-        kdc_ready = kdc_running and kdc.ready(p)
+        kdc_running, kdc_ready = running(partial(kdc.running, p), partial(kdc.ready, p))
         # The NameNode and HiveServer2 checks log in to the KDC: only worth trying when it is up.
-        nn_running = namenode.running(p)
-        nn_ready = nn_running and kdc_ready and _answers(lambda: namenode.ready(p))
-        hs2_running = hiveserver.running(p)
-        hs2_ready = hs2_running and kdc_ready and _answers(lambda: hiveserver.ready(p))
+        nn_running, nn_ready = running(partial(namenode.running, p), lambda: kdc_ready and namenode.ready(p))
+        hs2_running, hs2_ready = running(partial(hiveserver.running, p), lambda: kdc_ready and hiveserver.answers(p))
         services = [
             *dcs,
             {

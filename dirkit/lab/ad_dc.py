@@ -311,10 +311,10 @@ def ldaps_ready(p: LabPaths, dc: DcPaths) -> bool:
 
 
 def kdc_ready(p: LabPaths, dc: DcPaths) -> bool:
-    ccache = p.ccaches / f"ad-ready-{dc.name}"
+    ccache = p.ccaches / f"ad-ready-{dc.name}-{os.getpid()}"  # the host and containers probe at once
     p.ccaches.mkdir(parents=True, exist_ok=True)
     # This DC's KDC only (the lab krb5.conf lists both, and would fall back to the other).
-    conf = p.ccaches / f"krb5-{dc.name}.conf"
+    conf = p.ccaches / f"krb5-{dc.name}-{os.getpid()}.conf"
     conf.write_text(kdc.client_krb5_conf(ad_kdcs=[dc.ip]))
     env = {"KRB5_CONFIG": str(conf), "KRB5CCNAME": f"FILE:{ccache}"}
     try:
@@ -333,6 +333,7 @@ def kdc_ready(p: LabPaths, dc: DcPaths) -> bool:
         )
     finally:
         ccache.unlink(missing_ok=True)
+        conf.unlink(missing_ok=True)
 
 
 def ready(p: LabPaths, name: str = "dc1") -> bool:

@@ -98,7 +98,11 @@ def ensure_network(names: Mapping[str, str] | None = None) -> None:
     shown = run(["ip", "-4", "addr", "show", "dev", "lo"]).stdout
     for ip, label in ((s.AD_IP, "lo:dkdc"), (s.KDC_IP, "lo:dkkdc"), (s.DC2_IP, "lo:dkdc2")):
         if f" {ip}/" not in shown:
-            run(["ip", "addr", "add", f"{ip}/8", "dev", "lo", "label", label])
+            added = run(["ip", "addr", "add", f"{ip}/8", "dev", "lo", "label", label], check=False)
+            # Lab containers share the host's network and start together: another may have
+            # added it a moment ago ("File exists"), which is as good.
+            if added.returncode != 0 and f" {ip}/" not in run(["ip", "-4", "addr", "show", "dev", "lo"]).stdout:
+                raise LabError(f"cannot add {ip} to the loopback interface: {added.stdout.strip()}")
     block = (
         f"{s.HOSTS_BEGIN} (dirkit lab; `dirkit lab down --purge` removes it)\n"
         f"{s.AD_IP} {s.AD_HOST} dc1\n"

@@ -8,6 +8,7 @@ generated core-site with real Hadoop instead of string comparisons.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -30,7 +31,11 @@ JAVA_OPTS = [
 
 
 def classpath(p: LabPaths) -> Path:
-    """The directory of Hadoop's runtime jars, built once per pom version."""
+    """The directory of Hadoop's runtime jars, built once per pom version (or baked into the
+    lab's container images at ``DIRKIT_HADOOP_LIB``)."""
+    baked = os.environ.get("DIRKIT_HADOOP_LIB")
+    if baked:
+        return Path(baked)
     key = hashlib.sha256(POM.read_bytes()).hexdigest()[:12]
     project = p.root / "hadoop-cp" / key
     lib = project / "target" / "lib"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import LabError
@@ -142,7 +143,7 @@ def running(p: LabPaths) -> bool:
 
 def ready(p: LabPaths) -> bool:
     """The KDC answers an AS-REQ for a service principal from its keytab."""
-    ccache = p.ccaches / "kdc-ready"
+    ccache = p.ccaches / f"kdc-ready-{os.getpid()}"  # the host and containers probe at once
     p.ccaches.mkdir(parents=True, exist_ok=True)
     r = host.run(
         ["kinit", "-k", "-t", p.keytab("HTTP-localhost"), service_principal("HTTP")],

@@ -1,9 +1,14 @@
 """Session fixtures that start the real lab once.
 
-Native mode (default): ``dirkit.lab.Lab().up()`` starts Samba AD and the MIT KDC as plain
-processes (root needed). Docker mode (``DIRKIT_LAB=docker`` and a Docker engine): pytest-docker
-starts ``docker/docker-compose.yml`` instead; this machine has no Docker engine, so that path
-is documented but not exercised here.
+Native mode (default): ``dirkit.lab.Lab().up()`` starts both Samba AD DCs, the MIT KDC, the
+NameNode and HiveServer2 as plain processes (root needed).
+
+Container mode (``DIRKIT_LAB=docker``): pytest-docker starts docker/docker-compose.yml, one
+container per system, with ``docker compose`` where a Docker engine answers and with
+``podman-compose`` (podman, rootful) where there is none, as on the CI machines. The lab
+directory is then ``DIRKIT_LAB_DIR`` (default /var/lib/dirkit-lab-docker, apart from the native
+lab's). Tests that stop or restore the native lab's processes (they use the ``lab`` or
+``restore_ad`` fixtures) are deselected in this mode, and pytest's summary counts them.
 
 With CI=true a lab that fails to start fails the run; elsewhere it skips with the reason.
 """
@@ -12,8 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,27 +38,67 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"lab not available: {reason}")
 
 
-def _docker_wanted() -> bool:
-    if os.environ.get("DIRKIT_LAB") != "docker" or not shutil.which("docker"):
-        return False
-    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+DOCKER_DIR = REPO / "docker"
+CONTAINERS = os.environ.get("DIRKIT_LAB") == "docker"
+if CONTAINERS:
+    os.environ.setdefault("DIRKIT_LAB_DIR", "/var/lib/dirkit-lab-docker")
+NATIVE_ONLY = {"lab", "restore_ad"}  # fixtures that drive the native lab's processes
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not CONTAINERS:
+        return
+    native = [i for i in items if NATIVE_ONLY & set(getattr(i, "fixturenames", ()))]
+    if native:
+        config.hook.pytest_deselected(items=native)
+        items[:] = [i for i in items if i not in native]
 
 
 @pytest.fixture(scope="session")
 def docker_compose_file() -> str:
-    return str(REPO / "docker" / "docker-compose.yml")
+    return str(DOCKER_DIR / "docker-compose.yml")
+
+
+@pytest.fixture(scope="session")
+def docker_compose_command() -> str:
+    from dirkit.lab import containers
+
+    return containers.compose_command()
+
+
+@pytest.fixture(scope="session")
+def docker_setup() -> list[str]:
+    # Not `up --wait`: podman-compose does not detach with it. Readiness is checked below,
+    # with the same Kerberos-authenticated probes as the native lab's.
+    return ["up --build -d"]
+
+
+def _containers_up(request: pytest.FixtureRequest) -> dict[str, Any]:
+    from dirkit.lab import containers, host
+
+    if os.geteuid() != 0:
+        _unavailable("the container lab needs root here (rootful podman, loopback addresses, /etc/hosts)")
+    if host.port_open("127.0.0.10", 389):
+        _unavailable("something already listens on 127.0.0.10:389 (the native lab? `dirkit lab down`)")
+    lab = Lab()
+    lab.paths.root.mkdir(parents=True, exist_ok=True)
+    try:
+        host.ensure_network()  # the names and addresses, for this (host) side
+        containers.prepare(DOCKER_DIR, lab.paths.root / "containers.log")
+    except DirkitError as exc:
+        _unavailable(str(exc))
+    containers.apply_environment(DOCKER_DIR)
+    services = request.getfixturevalue("docker_services")  # compose up --build -d
+    services.wait_until_responsive(check=lambda: lab.status(external=True)["ready"], timeout=900.0, pause=2.0)
+    lab.write_client_files()
+    return lab.status(external=True)
 
 
 @pytest.fixture(scope="session")
 def lab_status(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """The lab's status dict (see ``dirkit lab status --json``), with every service ready."""
-    if _docker_wanted():
-        # pytest-docker starts the compose project; the container writes the status JSON of
-        # `dirkit lab up --json` into the lab directory it shares with the host.
-        services = request.getfixturevalue("docker_services")
-        status_file = Path("/var/lib/dirkit-lab/status.json")
-        services.wait_until_responsive(check=status_file.exists, timeout=180.0, pause=1.0)
-        status = json.loads(status_file.read_text())
+    if CONTAINERS:
+        status = _containers_up(request)
         os.environ["KRB5_CONFIG"] = status["krb5_conf"]
         yield status
         return

@@ -1,0 +1,151 @@
+"""One lab service in the foreground: the entry point of the lab's container images.
+
+    python -m dirkit.lab.serve dc1|dc2|mit-kdc|namenode|hiveserver2     run it until stopped
+    python -m dirkit.lab.serve --check <service>                        exit 0 when it answers
+
+Each service is brought up by the same functions as ``dirkit lab up`` (same seed, same trust,
+same readiness checks: a Kerberos-authenticated answer), in the lab directory shared with the
+host at the same path. A service that needs another (dc2 needs dc1, the NameNode and
+HiveServer2 need the MIT KDC's keytabs) waits for it to answer, whatever the compose engine
+does with ``depends_on``. SIGTERM stops the daemon; a daemon that dies ends the container.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+
+from ..errors import LabError
+from . import ad_dc as samba
+from . import hiveserver, host, kdc, namenode, tls
+from .settings import LabPaths
+
+WAIT_FOR_OTHERS = 900.0  # seconds; dc1's first provisioning (+ join) is the slow one
+
+
+def _log(msg: str) -> None:
+    print(f"dirkit-lab: {msg}", file=sys.stderr, flush=True)
+
+
+def _common(p: LabPaths) -> None:
+    for d in (p.root, p.logs, p.ccaches, p.keytabs):
+        d.mkdir(parents=True, exist_ok=True)
+    host.ensure_network()  # host networking: the aliases land on the host's loopback
+    p.krb5_conf.write_text(kdc.client_krb5_conf())
+
+
+def _bulk() -> int:
+    return int(os.environ.get("DIRKIT_LAB_BULK", "0"))
+
+
+def _start_dc1(p: LabPaths) -> None:
+    tls.ensure(p.tls)
+    if not samba.database_current(p, _bulk()):
+        samba.prepare(p, _bulk(), fresh=False, progress=_log)
+    host.ensure_network(samba.ntds_names(p))
+    samba.start(p, "dc1")
+    samba.wait_ready(p, "dc1")
+
+
+def _start_dc2(p: LabPaths) -> None:
+    host.wait_until(
+        lambda: samba.database_current(p, _bulk()) and samba.ready(p, "dc1"), WAIT_FOR_OTHERS, "dc1 (for dc2)", 2
+    )
+    host.ensure_network(samba.ntds_names(p))
+    samba.start(p, "dc2")
+    samba.wait_ready(p, "dc2")
+    samba.pair(p)
+
+
+def _start_kdc(p: LabPaths) -> None:
+    if not kdc.initialised(p):
+        kdc.create(p)
+    kdc.start(p)
+    host.wait_until(lambda: kdc.ready(p), 30, "MIT KDC")
+
+
+def _after_kdc(start: Callable[[LabPaths], None], wait: Callable[[LabPaths], float]) -> Callable[[LabPaths], None]:
+    def run(p: LabPaths) -> None:
+        host.wait_until(lambda: kdc.initialised(p) and kdc.ready(p), WAIT_FOR_OTHERS, "the MIT KDC", 2)
+        start(p)
+        wait(p)
+
+    return run
+
+
+def _start_namenode(p: LabPaths) -> None:
+    _after_kdc(namenode.start, namenode.wait_ready)(p)
+    namenode.ensure_user_prefix(p)
+
+
+@dataclass(frozen=True)
+class Service:
+    start: Callable[[LabPaths], None]
+    running: Callable[[LabPaths], bool]
+    stop: Callable[[LabPaths], None]
+    ready: Callable[[LabPaths], bool]
+
+
+SERVICES = {
+    "dc1": Service(
+        _start_dc1, lambda p: samba.running(p, "dc1"), lambda p: samba.stop(p, "dc1"), lambda p: samba.ready(p, "dc1")
+    ),
+    "dc2": Service(
+        _start_dc2, lambda p: samba.running(p, "dc2"), lambda p: samba.stop(p, "dc2"), lambda p: samba.ready(p, "dc2")
+    ),
+    "mit-kdc": Service(_start_kdc, kdc.running, kdc.stop, kdc.ready),
+    "namenode": Service(_start_namenode, namenode.running, namenode.stop, namenode.ready),
+    "hiveserver2": Service(
+        _after_kdc(hiveserver.start, hiveserver.wait_ready), hiveserver.running, hiveserver.stop, hiveserver.ready
+    ),
+}
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def serve(name: str, p: LabPaths) -> int:
+    svc = SERVICES[name]
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        _common(p)
+        svc.start(p)
+        _log(f"{name} ready")
+        while svc.running(p):
+            time.sleep(2)
+        _log(f"{name} exited; see {p.logs}")
+        return 1
+    except LabError as exc:
+        _log(f"{name} failed: {exc}")
+        return 1
+    finally:
+        svc.stop(p)
+
+
+def check(name: str, p: LabPaths) -> int:
+    try:
+        return 0 if SERVICES[name].ready(p) else 1
+    except Exception as exc:  # noqa: BLE001 - a health check answers yes or no
+        _log(f"{name} not ready: {exc}")
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    probe = "--check" in args
+    names = [a for a in args if a != "--check"]
+    if len(names) != 1 or names[0] not in SERVICES:
+        print(f"usage: python -m dirkit.lab.serve [--check] {{{'|'.join(SERVICES)}}}", file=sys.stderr)
+        return 2
+    p = LabPaths.default()
+    return check(names[0], p) if probe else serve(names[0], p)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
