@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 PKGS="python3 python3-venv python3-dev gcc libkrb5-dev krb5-user
       samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind krb5-kdc krb5-admin-server
       ldap-utils ldb-tools libsasl2-modules-gssapi-mit iproute2
-      python3-ldap"  # Hue's LDAP client (python-ldap over libldap), for the Hue failover test
+      python3-ldap
+      podman runc mmdebstrap"  # python3-ldap: Hue's LDAP client, for the Hue failover test;
+# podman (rootful, runc) + mmdebstrap: the lab in containers, where there is no Docker engine
 # Java (with jshell, keytool) and Maven: the lab runs Hadoop's own classes from Maven Central.
 command -v java >/dev/null && command -v jshell >/dev/null || PKGS="$PKGS openjdk-17-jdk-headless"
 command -v mvn >/dev/null || PKGS="$PKGS maven"

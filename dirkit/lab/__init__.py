@@ -200,6 +200,13 @@ class Lab:
         samba.start(self.paths, name)
         return samba.wait_ready(self.paths, name)
 
+    def stop_namenode(self) -> None:
+        namenode.stop(self.paths)
+
+    def start_namenode(self) -> float:
+        namenode.start(self.paths)
+        return namenode.wait_ready(self.paths)
+
     def replicate(self, to: str, source: str) -> None:
         """Have DC ``to`` pull the domain's changes from DC ``source`` now."""
         samba.replicate(self.paths, to, source)

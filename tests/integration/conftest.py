@@ -7,8 +7,7 @@ Container mode (``DIRKIT_LAB=docker``): pytest-docker starts docker/docker-compo
 container per system, with ``docker compose`` where a Docker engine answers and with
 ``podman-compose`` (podman, rootful) where there is none, as on the CI machines. The lab
 directory is then ``DIRKIT_LAB_DIR`` (default /var/lib/dirkit-lab-docker, apart from the native
-lab's). Tests that stop or restore the native lab's processes (they use the ``lab`` or
-``restore_ad`` fixtures) are deselected in this mode, and pytest's summary counts them.
+lab's). The ``lab`` fixture stops, starts and restores services through compose there.
 
 With CI=true a lab that fails to start fails the run; elsewhere it skips with the reason.
 """
@@ -42,16 +41,6 @@ DOCKER_DIR = REPO / "docker"
 CONTAINERS = os.environ.get("DIRKIT_LAB") == "docker"
 if CONTAINERS:
     os.environ.setdefault("DIRKIT_LAB_DIR", "/var/lib/dirkit-lab-docker")
-NATIVE_ONLY = {"lab", "restore_ad"}  # fixtures that drive the native lab's processes
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not CONTAINERS:
-        return
-    native = [i for i in items if NATIVE_ONLY & set(getattr(i, "fixturenames", ()))]
-    if native:
-        config.hook.pytest_deselected(items=native)
-        items[:] = [i for i in items if i not in native]
 
 
 @pytest.fixture(scope="session")
@@ -120,8 +109,56 @@ def lab_status(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def lab(lab_status: dict[str, Any]) -> Lab:
+def lab(lab_status: dict[str, Any], request: pytest.FixtureRequest) -> Lab:
+    """Control over the lab's services (stop, start, restore a DC...), natively or in containers."""
+    if CONTAINERS:
+        return ContainerLab(request.getfixturevalue("docker_services"))
     return Lab()
+
+
+class ContainerLab(Lab):
+    """The same controls as Lab, on the compose services: a container stopped and started again
+    runs the same entry point (dirkit.lab.serve), so dc2 pairs with dc1 again by itself."""
+
+    SERVICE = {"dc1": "samba-ad", "dc2": "samba-ad-dc2"}
+
+    def __init__(self, services: Any) -> None:
+        super().__init__()
+        # pytest-docker has no public call for other compose subcommands than its setup/cleanup.
+        self.compose = services._docker_compose
+
+    def _wait(self, check: Any, what: str) -> float:
+        from dirkit.lab import host
+
+        return host.wait_until(check, 300, what, interval=1)
+
+    def stop_samba(self, name: str = "dc1") -> None:
+        self.compose.execute(f"stop {self.SERVICE[name]}")
+
+    def start_samba(self, name: str = "dc1") -> float:
+        from dirkit.lab import ad_dc
+
+        self.compose.execute(f"start {self.SERVICE[name]}")
+        return self._wait(lambda: ad_dc.ready(self.paths, name), f"{name} (container)")
+
+    def restart_samba(self, restore: bool = True, bulk_users: int | None = None) -> float:
+        from dirkit.lab import ad_dc
+
+        self.compose.execute("stop samba-ad-dc2 samba-ad")
+        if restore:  # the containers are stopped: their files in the shared lab directory are still
+            ad_dc.restore_golden(
+                self.paths, bulk_users if bulk_users is not None else int(os.environ.get("DIRKIT_LAB_BULK", "0"))
+            )
+        return self.start_samba("dc1") + self.start_samba("dc2")
+
+    def stop_namenode(self) -> None:
+        self.compose.execute("stop namenode")
+
+    def start_namenode(self) -> float:
+        from dirkit.lab import namenode
+
+        self.compose.execute("start namenode")
+        return self._wait(lambda: namenode.ready(self.paths), "namenode (container)")
 
 
 @pytest.fixture

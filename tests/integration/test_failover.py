@@ -72,8 +72,8 @@ def test_dc1_stopped_during_a_run_the_run_reads_again_from_dc2(
     def stopping_paged(self: Any, conn: Any, base: str, flt: str, attrs: Any, what: str, **kw: Any) -> Any:
         for n, entry in enumerate(original(self, conn, base, flt, attrs, what, **kw)):
             if what == "users" and n == 7 and not stopped:  # second page: dc1 stops under us
+                stopped.append(conn.server.host)  # first: parallel readers get here too
                 lab.stop_samba("dc1")
-                stopped.append(conn.server.host)
             yield entry
 
     # Not a mock: the wrapper only picks the moment at which the real dc1 is stopped; every

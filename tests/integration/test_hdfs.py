@@ -12,7 +12,7 @@ from dirkit import Dirkit, kerberos, sync
 from dirkit.errors import HdfsError, HdfsUnavailable
 from dirkit.homes import provision as homes
 from dirkit.homes.webhdfs import WebHdfs
-from dirkit.lab import namenode, seed
+from dirkit.lab import Lab, namenode, seed
 from dirkit.lab import settings as s
 from dirkit.lab.settings import LabPaths
 
@@ -94,9 +94,8 @@ def test_user_removed_from_ad_keeps_the_home(
 
 
 def test_namenode_stopped_mid_run_then_rerun_converges(
-    hcfg: Any, superfs: WebHdfs, prefix: str, lab_status: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    hcfg: Any, superfs: WebHdfs, prefix: str, lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    paths = LabPaths(Path(lab_status["lab_dir"]))
     d = sync.read(hcfg)
     calls = {"n": 0}
     original = homes.apply_one
@@ -104,7 +103,7 @@ def test_namenode_stopped_mid_run_then_rerun_converges(
     def stopping(fs: Any, a: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 6:
-            namenode.stop(paths)
+            lab.stop_namenode()  # the process, or its container
         original(fs, a)
 
     # Not a mock: the wrapper only picks the moment, after 5 real WebHDFS actions, at which
@@ -115,8 +114,7 @@ def test_namenode_stopped_mid_run_then_rerun_converges(
             homes.provision(hcfg.hdfs, d)
     finally:
         monkeypatch.undo()
-        namenode.start(paths)
-        namenode.wait_ready(paths)
+        lab.start_namenode()
     result = homes.provision(hcfg.hdfs, d)
     assert not result.failed
     final = homes.provision(hcfg.hdfs, d)
