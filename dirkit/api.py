@@ -27,7 +27,7 @@ from .homes.provision import HomesResult, HomesTarget, provision
 from .outputs import emr, hadoop, hue, role_mappings
 from .outputs.files import write_file
 from .plan import Plan
-from .state import Run, StateStore
+from .state import HeldPlan, Run, StateStore
 from .verify.checks import UserReport, verify
 
 Progress = Callable[[str], None]
@@ -107,9 +107,43 @@ class Dirkit:
             full=full,
         )
 
+    def approve(self, digest: str) -> engine.SyncResult:
+        """Apply the held plan whose digest starts with ``digest``: recorded as approved first
+        (so that if this run cannot go now, the next scheduled run computing the same plan
+        applies it), then a sync that applies exactly that plan. Raises NotFoundError for an
+        unknown digest, ThresholdError if the directory has changed the plan since."""
+        with StateStore(self.config.state.path) as store:
+            held = store.find_held(digest) if len(digest) >= 6 else None
+            if held is None:
+                pending = ", ".join(h.digest[:12] for h in store.held_plans()) or "none"
+                raise NotFoundError(
+                    f"no held plan starts with {digest!r} (give at least 6 characters; held now: {pending})"
+                )
+            store.approve(held.digest)
+        return engine.sync(
+            self.config,
+            progress=self.progress,
+            source=self.source,
+            homes_target=self.homes_target,
+            approve=held.digest,
+        )
+
+    def held_plans(self) -> list[HeldPlan]:
+        """Plans a safety limit stopped that are not applied yet (approved or not)."""
+        with StateStore(self.config.state.path) as store:
+            return store.held_plans()
+
     def history(self, limit: int = 20) -> list[Run]:
         with StateStore(self.config.state.path) as store:
             return store.runs(limit)
+
+    def run(self, run_id: int) -> Run:
+        """One run's record: what it read, planned, applied, held, and what failed."""
+        with StateStore(self.config.state.path) as store:
+            found = store.run(run_id)
+        if found is None:
+            raise NotFoundError(f"no run #{run_id} in {self.config.state.path}")
+        return found
 
     # -- documents -----------------------------------------------------------------------
     def security_configuration(self, *, check: bool = True, from_state: bool = False) -> Document:
@@ -204,9 +238,10 @@ class Dirkit:
                 allow_removals=allow_removals,
                 progress=self.progress,
                 fs=self.homes_target,
+                departed=store.departed_homes(),
             )
             if not dry_run:
-                store.remember_homes(result.plan.wanted_names)
+                store.remember_homes(result.plan.wanted_names, result.plan.departed_names)
         return result
 
     def write_emr_step(self, out_dir: Path, script_uri: str, *, from_state: bool = False) -> list[Path]:

@@ -119,12 +119,50 @@ def plan_cmd(config_path: str | None, as_json: bool) -> None:
       dirkit plan -c /etc/dirkit/dirkit.toml
       dirkit plan --json | jq '.changes[] | select(.kind=="user_removed")'
     """
-    _, p = _kit(config_path).plan()
+    kit = _kit(config_path)
+    _, p = kit.plan()
+    held = kit.held_plans()
     if as_json:
-        _emit_json(p.to_json())
+        _emit_json({**p.to_json(), "held": [h.to_json() for h in held]})
     else:
         _print_plan(p)
+        _print_held(held, p.digest)
     sys.exit(EXIT_CHANGES if not p.empty else EXIT_OK)
+
+
+def _print_held(held: list[Any], current: str) -> None:
+    import time as _time
+
+    for h in held:
+        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(h.held))
+        state = "approved, waiting for a run" if h.approved else "waiting for `dirkit approve`"
+        same = " (this plan)" if h.digest == current else " (no longer what the directory says)"
+        click.echo(f"held plan {h.digest[:12]} since {when} (run #{h.run_id}): {h.reason}; {state}{same}")
+
+
+@main.command("approve")
+@config_option
+@json_option
+@click.argument("digest")
+def approve_cmd(config_path: str | None, as_json: bool, digest: str) -> None:
+    """Apply a plan a safety limit held, by its digest (from `dirkit plan` or the run's message).
+
+    The directory is read again: if the plan is no longer exactly the held one, nothing is
+    applied (exit 7) and the new plan is shown by `dirkit plan`. If another run holds the lock
+    (exit 6), the approval stays recorded and the next scheduled run that computes the same
+    plan applies it.
+
+    \b
+    Examples:
+      dirkit plan                       # shows: held plan 3f2a9c1b7e4d since ... (run #42)
+      dirkit approve 3f2a9c1b7e4d
+    """
+    result = _kit(config_path).approve(digest)
+    if as_json:
+        _emit_json({**result.plan.to_json(), "applied": result.applied, "run_id": result.run_id})
+    else:
+        _print_plan(result.plan)
+        click.echo(f"approved plan {result.plan.digest[:12]} applied in run #{result.run_id}")
 
 
 @main.command("sync")
@@ -223,11 +261,27 @@ def snapshot_cmd(config_path: str | None, as_json: bool, user_name: str | None, 
 @config_option
 @json_option
 @click.option("-n", "limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs.")
-def history_cmd(config_path: str | None, as_json: bool, limit: int) -> None:
-    """Show recent runs from the state store (start, end, outcome, counts)."""
+@click.option("--run", "run_id", type=click.IntRange(min=1), help="One run in full: read, plan, applied, held, failed.")
+def history_cmd(config_path: str | None, as_json: bool, limit: int, run_id: int | None) -> None:
+    """Show recent runs from the state store (start, end, outcome, counts), held plans, or one
+    run's whole record (--run N).
+
+    \b
+    Examples:
+      dirkit history -n 50
+      dirkit history --run 42 --json | jq .record.read
+    """
     import time as _time
 
-    runs = _kit(config_path).history(limit)
+    kit = _kit(config_path)
+    if run_id is not None:
+        run = kit.run(run_id)
+        if as_json:
+            _emit_json(run.to_json())
+        else:
+            _print_record(run)
+        return
+    runs = kit.history(limit)
     if as_json:
         _emit_json([r.to_json() for r in runs])
         return
@@ -236,6 +290,42 @@ def history_cmd(config_path: str | None, as_json: bool, limit: int) -> None:
         took = f"{r.ended - r.started:.1f}s" if r.ended else "-"
         counts = " ".join(f"{k}={v}" for k, v in r.counts.items())
         click.echo(f"#{r.id:<5} {when} {r.command:<14} {r.outcome:<10} {took:>7} {counts} {r.message}".rstrip())
+    held = kit.held_plans()
+    _print_held(held, "")
+
+
+def _print_record(run: Any) -> None:
+    import time as _time
+
+    rec = run.record
+    when = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(run.started))
+    click.echo(f"run #{run.id}: {run.command}, started {when}, outcome {run.outcome}")
+    read = rec.get("read")
+    if read:
+        via = f" (failed over from {', '.join(read['failed_over_from'])})" if read.get("failed_over_from") else ""
+        why = f", because {read['why']}" if read.get("why") else ""
+        click.echo(
+            f"read:    {read['kind']} read from {read.get('dc')}{via}{why}: {read.get('searches')} LDAP searches, "
+            f"{read.get('users')} users, {read.get('groups')} groups"
+        )
+    plan = rec.get("plan")
+    if plan:
+        counts = ", ".join(f"{v} {k}" for k, v in plan.get("counts", {}).items()) or "no changes"
+        click.echo(f"planned: {counts} (plan {plan['digest'][:12]})")
+        if plan.get("threshold_exceeded"):
+            click.echo(f"         safety threshold: {plan['threshold_reason']}")
+    if rec.get("held"):
+        click.echo(f"held:    plan {rec['held'][:12]}, nothing applied")
+    if rec.get("approved"):
+        click.echo(f"applied: the approved plan {rec['approved'][:12]}")
+    click.echo(f"applied: {'yes' if rec.get('applied') else 'no'}")
+    if rec.get("files_changed"):
+        click.echo(f"files:   {', '.join(rec['files_changed'])}")
+    homes = rec.get("homes")
+    if homes:
+        click.echo(f"homes:   {homes['done']} done, {homes['failed']} failed of {homes['actions']} actions")
+    if run.message:
+        click.echo(f"message: {run.message}")
 
 
 PLAN_LINES = 200  # a longer table is not readable: the rest is counted, --json has it all

@@ -494,6 +494,9 @@ class HdfsConfig(_Model):
     ca_file: FilePath | None = None  # CA bundle for https:// (default: the system store)
     # Homes that --lock-departed never locks: service accounts' homes, whoever owns them.
     lock_exclude: list[str] = list(SERVICE_HOMES)
+    # A departed user's home is kept and reported (with the date dirkit first saw them gone)
+    # for this long before `--lock-departed` may lock it; 0 = at once.
+    departed_grace_days: Annotated[float, Field(ge=0, le=3650)] = 30.0
 
     @field_validator("url")
     @classmethod
@@ -574,6 +577,25 @@ class OutputConfig(_Model):
     directory: FilePath | None = None
 
 
+class MetricsConfig(_Model):
+    # After every sync, a Prometheus text-format file written atomically (node_exporter's
+    # textfile collector: --collector.textfile.directory, a name ending in .prom). Off when unset.
+    textfile: FilePath | None = None
+
+
+class NotifyConfig(_Model):
+    # A program (argv list, no shell) that gets the run's JSON record on stdin when a run ends
+    # in one of `on`. Its failure or timeout is logged and never fails the run.
+    command: Annotated[list[str], Field(min_length=1)]
+    on: list[Literal["threshold", "partial", "failed", "interrupted", "applied"]] = [
+        "threshold",
+        "partial",
+        "failed",
+        "interrupted",
+    ]
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+
 class Config(_Model):
     ldap: LdapConfig
     directory: DirectoryConfig
@@ -587,6 +609,8 @@ class Config(_Model):
     hdfs: HdfsConfig | None = None
     verify: VerifyConfig | None = None
     output: OutputConfig = OutputConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    notify: NotifyConfig | None = None
     source: FilePath | None = None  # where it was loaded from (set by load())
 
     @model_validator(mode="after")

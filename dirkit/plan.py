@@ -56,6 +56,15 @@ class Plan:
     def empty(self) -> bool:
         return not self.changes
 
+    @property
+    def digest(self) -> str:
+        """What a human approves (`dirkit approve`): exactly these changes. Any other change in
+        the directory since gives another digest, so an approval never covers a plan nobody saw."""
+        h = hashlib.sha256()
+        for c in sorted(self.changes, key=lambda c: (c.kind, c.guid, c.name, c.detail)):
+            h.update(f"{c.kind}\0{c.guid}\0{c.name}\0{c.detail}\n".encode())
+        return h.hexdigest()
+
     def counts(self) -> dict[str, int]:
         out = {k: 0 for k in KINDS}
         for c in self.changes:
@@ -67,6 +76,7 @@ class Plan:
             "format": "dirkit.plan/1",
             "first_run": self.first_run,
             "changes_pending": not self.empty,
+            "digest": self.digest,
             "counts": self.counts(),
             "removals": self.removals,
             "removal_base": self.removal_base,

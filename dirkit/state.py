@@ -13,9 +13,9 @@ import os
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,9 @@ CREATE TABLE IF NOT EXISTS runs (
     ended REAL,
     outcome TEXT NOT NULL DEFAULT 'running',
     counts TEXT NOT NULL DEFAULT '{}',
-    message TEXT NOT NULL DEFAULT ''
+    message TEXT NOT NULL DEFAULT '',
+    -- What the run read, planned, applied, held and what failed (sync.RunRecord), as JSON.
+    record TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     id INTEGER PRIMARY KEY,
@@ -53,7 +55,9 @@ CREATE TABLE IF NOT EXISTS snapshots (
 -- as departed, so a service account's home or an admin's directory never is.
 CREATE TABLE IF NOT EXISTS homes (
     name TEXT PRIMARY KEY,
-    first_seen REAL NOT NULL
+    first_seen REAL NOT NULL,
+    -- When dirkit first saw the home's user gone (or disabled); NULL while they are there.
+    departed REAL
 );
 -- Where the last applied read stopped (directory/delta.py): one row.
 CREATE TABLE IF NOT EXISTS watermark (
@@ -65,6 +69,16 @@ CREATE TABLE IF NOT EXISTS watermark (
     taken REAL NOT NULL,
     last_full REAL NOT NULL,
     tombstones_seen INTEGER NOT NULL DEFAULT 0
+);
+-- Plans held by a safety limit, by Plan.digest: approved (by `dirkit approve`), then applied.
+CREATE TABLE IF NOT EXISTS held (
+    digest TEXT PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    held REAL NOT NULL,
+    reason TEXT NOT NULL,
+    counts TEXT NOT NULL DEFAULT '{}',
+    approved REAL,
+    applied_run INTEGER
 );
 """
 
@@ -78,6 +92,7 @@ class Run:
     outcome: str
     counts: dict[str, Any]
     message: str
+    record: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,10 +103,35 @@ class Run:
             "outcome": self.outcome,
             "counts": self.counts,
             "message": self.message,
+            "record": self.record,
         }
 
 
-SCHEMA_VERSION = 5  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
+@dataclass(frozen=True)
+class HeldPlan:
+    """A plan a safety limit stopped: nothing of it was applied until a human approved it."""
+
+    digest: str
+    run_id: int
+    held: float
+    reason: str
+    counts: dict[str, int]
+    approved: float | None
+    applied_run: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "run_id": self.run_id,
+            "held": self.held,
+            "reason": self.reason,
+            "counts": self.counts,
+            "approved": self.approved,
+            "applied_run": self.applied_run,
+        }
+
+
+SCHEMA_VERSION = 6  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
 UNVERSIONED_TABLES = {"runs", "snapshots"}  # what the first dirkit created
 
 
@@ -157,6 +197,10 @@ class StateStore:
                 self.db.execute(f"ALTER TABLE snapshots ADD COLUMN {column} {ddl}")
         if "tombstones_seen" not in {r[1] for r in self.db.execute("PRAGMA table_info(watermark)")}:
             self.db.execute("ALTER TABLE watermark ADD COLUMN tombstones_seen INTEGER NOT NULL DEFAULT 0")
+        if "departed" not in {r[1] for r in self.db.execute("PRAGMA table_info(homes)")}:
+            self.db.execute("ALTER TABLE homes ADD COLUMN departed REAL")
+        if "record" not in {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}:
+            self.db.execute("ALTER TABLE runs ADD COLUMN record TEXT NOT NULL DEFAULT '{}'")
 
     def close(self) -> None:
         self.db.close()
@@ -207,17 +251,80 @@ class StateStore:
         cur = self._sql("INSERT INTO runs(command, started) VALUES (?, ?)", (command, time.time()))
         return int(cur.lastrowid or 0)
 
-    def end_run(self, run_id: int, outcome: str, counts: dict[str, Any] | None = None, message: str = "") -> None:
+    def end_run(
+        self,
+        run_id: int,
+        outcome: str,
+        counts: dict[str, Any] | None = None,
+        message: str = "",
+        record: dict[str, Any] | None = None,
+    ) -> None:
         self._sql(
-            "UPDATE runs SET ended=?, outcome=?, counts=?, message=? WHERE id=?",
-            (time.time(), outcome, json.dumps(counts or {}, sort_keys=True), message, run_id),
+            "UPDATE runs SET ended=?, outcome=?, counts=?, message=?, record=? WHERE id=?",
+            (
+                time.time(),
+                outcome,
+                json.dumps(counts or {}, sort_keys=True),
+                message,
+                json.dumps(record or {}, sort_keys=True, default=str),
+                run_id,
+            ),
         )
 
     def runs(self, limit: int = 20) -> list[Run]:
         rows = self._sql(
-            "SELECT id, command, started, ended, outcome, counts, message FROM runs ORDER BY id DESC LIMIT ?", (limit,)
+            "SELECT id, command, started, ended, outcome, counts, message, record FROM runs ORDER BY id DESC LIMIT ?",
+            (limit,),
         ).fetchall()
-        return [Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
+        return [Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], json.loads(r[7])) for r in rows]
+
+    def running_runs(self) -> list[Run]:
+        """Runs still marked running: with the lock held, runs that were killed."""
+        rows = self._sql("SELECT id FROM runs WHERE outcome = 'running' ORDER BY id").fetchall()
+        return [run for (rid,) in rows if (run := self.run(rid)) is not None]
+
+    def run(self, run_id: int) -> Run | None:
+        r = self._sql(
+            "SELECT id, command, started, ended, outcome, counts, message, record FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        return Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], json.loads(r[7])) if r else None
+
+    def last_success(self) -> float | None:
+        """When the last run that applied (or had nothing to apply) ended."""
+        r = self._sql("SELECT MAX(ended) FROM runs WHERE outcome IN ('applied', 'no-changes')").fetchone()
+        return float(r[0]) if r and r[0] is not None else None
+
+    # -- held plans ------------------------------------------------------------------------
+    def hold(self, digest: str, run_id: int, reason: str, counts: dict[str, int]) -> None:
+        """Keep a plan a safety limit stopped (the first run that held it stays its run)."""
+        self._sql(
+            "INSERT OR IGNORE INTO held(digest, run_id, held, reason, counts) VALUES (?, ?, ?, ?, ?)",
+            (digest, run_id, time.time(), reason, json.dumps(counts, sort_keys=True)),
+        )
+
+    def held_plans(self, pending_only: bool = True) -> list[HeldPlan]:
+        where = "WHERE applied_run IS NULL" if pending_only else ""
+        rows = self._sql(
+            f"SELECT digest, run_id, held, reason, counts, approved, applied_run FROM held {where} ORDER BY held DESC"
+        ).fetchall()
+        return [HeldPlan(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+
+    def find_held(self, prefix: str) -> HeldPlan | None:
+        """The pending held plan whose digest starts with ``prefix`` (None if none, or several)."""
+        found = [h for h in self.held_plans() if h.digest.startswith(prefix.lower())]
+        return found[0] if len(found) == 1 else None
+
+    def approve(self, digest: str) -> None:
+        self._sql("UPDATE held SET approved = ? WHERE digest = ? AND approved IS NULL", (time.time(), digest))
+
+    def approved(self, digest: str) -> bool:
+        r = self._sql(
+            "SELECT 1 FROM held WHERE digest = ? AND approved IS NOT NULL AND applied_run IS NULL", (digest,)
+        ).fetchone()
+        return r is not None
+
+    def mark_applied(self, digest: str, run_id: int) -> None:
+        self._sql("UPDATE held SET applied_run = ? WHERE digest = ?", (run_id, digest))
 
     # -- snapshots -------------------------------------------------------------------------
     def save_snapshot(self, run_id: int, directory: Directory, keep: int, digest: str = "", content: str = "") -> int:
@@ -280,12 +387,22 @@ class StateStore:
     def known_homes(self) -> set[str]:
         return {r[0] for r in self._sql("SELECT name FROM homes")}
 
-    def remember_homes(self, names: list[str]) -> None:
+    def departed_homes(self) -> dict[str, float]:
+        """Home name -> when dirkit first saw its user gone (homes dirkit provisioned)."""
+        return {r[0]: float(r[1]) for r in self._sql("SELECT name, departed FROM homes WHERE departed IS NOT NULL")}
+
+    def remember_homes(self, names: Sequence[str], departed: Sequence[str] = ()) -> None:
+        """``names``: the homes wanted now (their users are back, if they had left);
+        ``departed``: homes present whose user is gone, dated the first time only."""
         now = time.time()
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.executemany(
                 "INSERT OR IGNORE INTO homes(name, first_seen) VALUES (?, ?)", [(n, now) for n in names]
+            )
+            self.db.executemany("UPDATE homes SET departed = NULL WHERE name = ?", [(n,) for n in names])
+            self.db.executemany(
+                "UPDATE homes SET departed = ? WHERE name = ? AND departed IS NULL", [(now, n) for n in departed]
             )
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:

@@ -11,8 +11,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
-from . import kerberos
+from . import kerberos, metrics
 from .config import Config
 from .directory.delta import Watermark, fingerprint
 from .directory.model import Directory
@@ -21,6 +22,7 @@ from .directory.source import DeltaSource, DirectorySource
 from .errors import DirkitError, PartialFailure, StateError, ThresholdError
 from .homes.provision import HomesResult, HomesTarget, provision
 from .log import event
+from .notify import notify
 from .outputs import files
 from .plan import Plan, content_digest, make_plan, plan_digest
 from .state import StateStore
@@ -186,22 +188,21 @@ def _homes(
     current: Directory,
     counts: dict[str, int],
     store: StateStore,
-    run_id: int,
     target: HomesTarget | None,
     progress: Progress | None,
+    record: dict[str, Any],
 ) -> HomesResult | None:
     """HDFS homes, after the directory state is applied. A failure here leaves that state
     applied (it is correct) and ends the run as partial; a re-run converges."""
     if config.hdfs is None:
         return None
     try:
-        homes = provision(config.hdfs, current, progress=progress, fs=target)
-        store.remember_homes(homes.plan.wanted_names)
+        homes = provision(config.hdfs, current, progress=progress, fs=target, departed=store.departed_homes())
+        store.remember_homes(homes.plan.wanted_names, homes.plan.departed_names)
     except DirkitError as exc:
-        msg = f"directory state applied, HDFS homes not (or not all): {exc}"
-        store.end_run(run_id, "partial", counts, msg)
-        raise PartialFailure(msg) from exc
+        raise PartialFailure(f"directory state applied, HDFS homes not (or not all): {exc}") from exc
     counts["homes_done"] = len(homes.done)
+    record["homes"] = {"actions": len(homes.plan.actions), "done": len(homes.done), "failed": len(homes.failed)}
     event(
         log,
         "homes",
@@ -213,10 +214,31 @@ def _homes(
         requests=homes.requests,
     )
     if homes.failed:
-        msg = f"{len(homes.failed)} HDFS home action(s) failed: " + "; ".join(e for _, e in homes.failed[:3])
-        store.end_run(run_id, "partial", counts, msg)
-        raise PartialFailure(msg)
+        raise PartialFailure(
+            f"{len(homes.failed)} HDFS home action(s) failed: " + "; ".join(e for _, e in homes.failed[:3])
+        )
     return homes
+
+
+def _read_record(d: Directory) -> dict[str, Any]:
+    st = d.stats
+    return {
+        "kind": st.get("read_kind", "full"),
+        "why": st.get("read_why", ""),
+        "dc": st.get("dc"),
+        "searches": st.get("ldap_searches", 0),
+        "changed_objects": st.get("changed_objects"),
+        "failed_over_from": st.get("failed_over_from", []),
+        "users": len(d.users),
+        "groups": len(d.groups),
+    }
+
+
+def _issues(d: Directory) -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for issue in d.issues:
+        kinds[issue.kind] = kinds.get(issue.kind, 0) + 1
+    return kinds
 
 
 def sync(
@@ -228,10 +250,16 @@ def sync(
     source: DirectorySource | None = None,
     homes_target: HomesTarget | None = None,
     full: bool = False,
+    approve: str | None = None,
 ) -> SyncResult:
     """Read, plan and (unless ``dry_run``) apply. Raises LockedError if another run is going,
-    ThresholdError (nothing applied) if removals exceed the safety limits, PartialFailure if
-    the directory state was applied but some HDFS homes were not."""
+    ThresholdError (nothing applied; the plan is held for `dirkit approve`) if removals exceed
+    the safety limits, PartialFailure if the directory state was applied but some HDFS homes
+    were not. ``approve``: the digest of a held plan a human approved; the run applies only
+    that plan and refuses (ThresholdError) if the directory has changed it since.
+
+    Every run leaves a record (`dirkit history --run N`), the metrics file if configured, and
+    runs the notifier if the outcome is one it wants."""
     t0 = time.monotonic()
     out_dir = config.output.directory
     if out_dir is not None:
@@ -239,43 +267,133 @@ def sync(
         for w in files.warnings(config):
             event(log, "document_warning", logging.WARNING, warning=w)
     with StateStore(config.state.path) as store, store.lock():
+        for killed in store.running_runs():  # marked interrupted by start_run below
+            notify(
+                config.notify,
+                {"run_id": killed.id, "command": killed.command, "started": killed.started, "outcome": "interrupted"},
+            )
         run_id = store.start_run("sync --dry-run" if dry_run else "sync")
+        record: dict[str, Any] = {"run_id": run_id, "command": "sync --dry-run" if dry_run else "sync"}
+        counts: dict[str, int] = {}
+        outcome, message = "failed", ""
         try:
-            r = _read_and_plan(config, store, source, progress, full)
-            current, p = r.directory, r.plan
-            counts = {k: v for k, v in p.counts().items() if v}
-            event(log, "plan", changes=len(p.changes), removals=p.removals, first_run=p.first_run, **counts)
-            if p.threshold_exceeded and not allow_removals:
-                msg = (
-                    f"safety threshold: {p.threshold_reason}. Nothing was applied. Review with "
-                    "`dirkit plan`, then re-run with --allow-removals if this is intended."
-                )
-                store.end_run(run_id, "threshold", counts, msg)
-                raise ThresholdError(msg)
-            docs = files.render_all(config, current) if out_dir is not None else {}
-            changes = tuple(files.compare(out_dir, docs)) if out_dir is not None else ()
-            touched = [f.name for f in changes if f.status != "unchanged"]
-            if touched:
-                counts["files_changed"] = len(touched)
-            if dry_run:
-                homes = provision(config.hdfs, current, dry_run=True, fs=homes_target) if config.hdfs else None
-                store.end_run(run_id, "dry-run", counts)
-                return SyncResult(current, p, False, run_id, time.monotonic() - t0, changes, homes)
-            if out_dir is not None and touched:
-                files.write(out_dir, docs, list(changes))
-                event(log, "files_written", directory=out_dir, files=",".join(touched))
-            if r.changed or r.save:
-                store.save_snapshot(run_id, current, config.state.keep_snapshots, r.digest, r.content)
-            if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
-                store.save_watermark(r.watermark)
-            homes = _homes(config, current, counts, store, run_id, homes_target, progress)
-            outcome = "applied" if (not p.empty or touched or counts.get("homes_done")) else "no-changes"
-            store.end_run(run_id, outcome, counts)
-            event(log, "applied", changes=len(p.changes), run_id=run_id, seconds=round(time.monotonic() - t0, 3))
-            return SyncResult(current, p, True, run_id, time.monotonic() - t0, changes, homes)
-        except (ThresholdError, PartialFailure):
+            result = _sync(
+                config,
+                store,
+                run_id,
+                record,
+                counts,
+                dry_run,
+                allow_removals,
+                progress,
+                source,
+                homes_target,
+                full,
+                approve,
+                t0,
+            )
+            outcome = (
+                "dry-run"
+                if dry_run
+                else "applied"
+                if result.applied and _did_something(result, counts)
+                else ("no-changes")
+            )
+            return result
+        except ThresholdError as exc:
+            outcome, message = "threshold", str(exc)
+            raise
+        except PartialFailure as exc:
+            outcome, message = "partial", str(exc)
             raise
         except BaseException as exc:
-            msg = str(exc) if isinstance(exc, DirkitError) else f"{type(exc).__name__}: {exc}"
-            store.end_run(run_id, "failed", message=msg)
+            message = str(exc) if isinstance(exc, DirkitError) else f"{type(exc).__name__}: {exc}"
             raise
+        finally:
+            record.update(outcome=outcome, message=message, ended=time.time(), seconds=round(time.monotonic() - t0, 3))
+            record["held_pending"] = bool(store.held_plans())
+            store.end_run(run_id, outcome, counts, message, record)
+            _after_run(config, store, record)
+
+
+def _did_something(result: SyncResult, counts: dict[str, int]) -> bool:
+    return not result.plan.empty or bool(counts.get("files_changed")) or bool(counts.get("homes_done"))
+
+
+def _after_run(config: Config, store: StateStore, record: dict[str, Any]) -> None:
+    """Metrics and notification: neither may change the run's outcome."""
+    if config.metrics.textfile is not None:
+        try:
+            metrics.write(config.metrics.textfile, metrics.render(record, store.last_success()))
+        except DirkitError as exc:
+            event(log, "metrics_failed", logging.ERROR, error=str(exc))
+    notify(config.notify, record)
+
+
+def _sync(
+    config: Config,
+    store: StateStore,
+    run_id: int,
+    record: dict[str, Any],
+    counts: dict[str, int],
+    dry_run: bool,
+    allow_removals: bool,
+    progress: Progress | None,
+    source: DirectorySource | None,
+    homes_target: HomesTarget | None,
+    full: bool,
+    approve: str | None,
+    t0: float,
+) -> SyncResult:
+    out_dir = config.output.directory
+    r = _read_and_plan(config, store, source, progress, full)
+    current, p = r.directory, r.plan
+    counts.update({k: v for k, v in p.counts().items() if v})
+    record["read"] = _read_record(current)
+    record["issues"] = _issues(current)
+    record["plan"] = {
+        "digest": p.digest,
+        "counts": counts.copy(),
+        "removals": p.removals,
+        "first_run": p.first_run,
+        "threshold_exceeded": p.threshold_exceeded,
+        "threshold_reason": p.threshold_reason,
+    }
+    event(log, "plan", changes=len(p.changes), removals=p.removals, first_run=p.first_run, **counts)
+    if approve is not None and p.digest != approve:
+        raise ThresholdError(
+            f"approval refused: the directory has changed the plan since it was held ({approve[:12]}); it is now "
+            f"{p.digest[:12]}. Nothing was applied. Review it with `dirkit plan`."
+        )
+    approved = approve is not None or (p.threshold_exceeded and store.approved(p.digest))
+    if p.threshold_exceeded and not (allow_removals or approved):
+        if not dry_run:
+            store.hold(p.digest, run_id, p.threshold_reason, counts)
+            record["held"] = p.digest
+        raise ThresholdError(
+            f"safety threshold: {p.threshold_reason}. Nothing was applied. The plan is held as {p.digest[:12]}: "
+            f"review it with `dirkit plan`, then `dirkit approve {p.digest[:12]}` (or re-run with --allow-removals)."
+        )
+    docs = files.render_all(config, current) if out_dir is not None else {}
+    changes = tuple(files.compare(out_dir, docs)) if out_dir is not None else ()
+    touched = [f.name for f in changes if f.status != "unchanged"]
+    if touched:
+        counts["files_changed"] = len(touched)
+        record["files_changed"] = touched
+    if dry_run:
+        homes = provision(config.hdfs, current, dry_run=True, fs=homes_target) if config.hdfs else None
+        return SyncResult(current, p, False, run_id, time.monotonic() - t0, changes, homes)
+    if out_dir is not None and touched:
+        files.write(out_dir, docs, list(changes))
+        event(log, "files_written", directory=out_dir, files=",".join(touched))
+    if r.changed or r.save:
+        store.save_snapshot(run_id, current, config.state.keep_snapshots, r.digest, r.content)
+    if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
+        store.save_watermark(r.watermark)
+    if p.threshold_exceeded and (approved or allow_removals):
+        store.mark_applied(p.digest, run_id)  # a held plan applied (approved, or forced): no longer held
+        record["approved"] = p.digest
+    record["applied"] = True
+    homes = _homes(config, current, counts, store, homes_target, progress, record)
+    event(log, "applied", changes=len(p.changes), run_id=run_id, seconds=round(time.monotonic() - t0, 3))
+    return SyncResult(current, p, True, run_id, time.monotonic() - t0, changes, homes)

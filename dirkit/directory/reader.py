@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 import threading
 import time
 import uuid
@@ -23,7 +24,7 @@ from ldap3.core import exceptions as lexc
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
-from ..config import Config
+from ..config import Config, LdapConfig
 from ..errors import DirectoryConnectionLost, DirectoryUnreachable, IncompleteReadError
 from ..log import event
 from . import ldap
@@ -90,16 +91,26 @@ def _identity_of(a: dict[str, list[bytes]], what: str, dn: str) -> tuple[str, st
     return str(uuid.UUID(bytes_le=guid)), _sid(sid), sam
 
 
-def _search(conn: ldap3.Connection, what: str, base: str, flt: str, **kw: Any) -> None:
-    """conn.search, with a connection that broke (the DC stopped, the network went) turned
-    into DirectoryConnectionLost: the caller may start the read again on another DC."""
-    try:
-        conn.search(base, flt, dereference_aliases=ldap3.DEREF_NEVER, **kw)
-    except (lexc.LDAPException, OSError) as exc:
-        raise DirectoryConnectionLost(
-            f"{conn.server.host}: connection lost while reading {what} ({type(exc).__name__}: {exc}); "
-            "nothing was planned or applied"
-        ) from exc
+SCOPES = {ldap3.BASE: "base", ldap3.LEVEL: "one", ldap3.SUBTREE: "sub"}
+
+
+def ldapsearch_command(cfg: LdapConfig, conn: ldap3.Connection, base: str, flt: str, **kw: Any) -> str:
+    """The `ldapsearch` (OpenLDAP) command line that makes the same search, for an admin to
+    reproduce what dirkit saw. Never a secret: a simple bind asks for its password (-W)."""
+    server = conn.server
+    url = f"{'ldaps' if server.ssl else 'ldap'}://{server.host}:{server.port}"
+    argv = ["ldapsearch", "-H", url]
+    argv += ["-Y", "GSSAPI"] if cfg.bind == "kerberos" else ["-x", "-D", cfg.bind_dn or "", "-W"]
+    if cfg.start_tls and not server.ssl:
+        argv.append("-ZZ")
+    argv += ["-b", base, "-s", SCOPES.get(kw.get("search_scope", ldap3.SUBTREE), "sub"), "-a", "never"]
+    if kw.get("paged_size"):
+        argv += ["-E", f"pr={kw['paged_size']}/noprompt"]
+    for oid, critical, _value in kw.get("controls") or ():
+        argv += ["-E", f"{'!' if critical else ''}{oid}"]
+    argv.append(flt)
+    argv += list(kw.get("attributes") or ())
+    return " ".join(shlex.quote(a) for a in argv)
 
 
 class Reader:
@@ -107,6 +118,26 @@ class Reader:
         self.config = config
         self.stats = ReadStats()
         self.progress = progress or (lambda _msg: None)
+
+    def _search(self, conn: ldap3.Connection, what: str, base: str, flt: str, **kw: Any) -> None:
+        """conn.search, with a connection that broke (the DC stopped, the network went) turned
+        into DirectoryConnectionLost: the caller may start the read again on another DC. With
+        -v, each search is logged as the equivalent `ldapsearch` command (first page only)."""
+        if log.isEnabledFor(logging.DEBUG) and not kw.get("paged_cookie"):
+            event(
+                log,
+                "ldap_search",
+                logging.DEBUG,
+                what=what,
+                command=ldapsearch_command(self.config.ldap, conn, base, flt, **kw),
+            )
+        try:
+            conn.search(base, flt, dereference_aliases=ldap3.DEREF_NEVER, **kw)
+        except (lexc.LDAPException, OSError) as exc:
+            raise DirectoryConnectionLost(
+                f"{conn.server.host}: connection lost while reading {what} ({type(exc).__name__}: {exc}); "
+                "nothing was planned or applied"
+            ) from exc
 
     # -- paging ----------------------------------------------------------------------------
     def _paged(
@@ -122,7 +153,7 @@ class Reader:
         page = 0
         while True:
             page += 1
-            _search(
+            self._search(
                 conn,
                 f"{what} under {base} (page {page})",
                 base,
@@ -205,7 +236,7 @@ class Reader:
             if hi == "*":
                 return members
             attr = self._member_attr(int(hi) + 1)
-            _search(
+            self._search(
                 conn,
                 f"the members of {dn} from {int(hi) + 1}",
                 dn,
@@ -261,7 +292,7 @@ class Reader:
     def _identity(self, conn: ldap3.Connection) -> tuple[int, str]:
         """(highestCommittedUSN, invocationId) of the DC: the watermark and the identity of the
         database it counts in (a restored DC gets a new invocationId). Two base searches."""
-        _search(
+        self._search(
             conn,
             "the rootDSE",
             "",
@@ -279,7 +310,7 @@ class Reader:
         service = root.get("dsServiceName", [b""])[0].decode()
         invocation = ""
         if service:
-            _search(
+            self._search(
                 conn,
                 "the DC's invocationId",
                 service,
@@ -309,7 +340,7 @@ class Reader:
         """Users changed since the read started. A bare uSNChanged filter is answered from the
         index (the user filter makes the DC evaluate every candidate again), so look first and
         read users only when something user-like changed."""
-        _search(
+        self._search(
             conn,
             "changes made during the read",
             self.config.directory.base_dn,
@@ -442,7 +473,7 @@ class Reader:
         So: can this account see at least one tombstone? A domain with no deletion at all yet
         looks the same, and gets full reads until its first one: the safe side. One search."""
         base = f"CN=Deleted Objects,{self.config.directory.base_dn}"
-        _search(
+        self._search(
             conn,
             "CN=Deleted Objects",
             base,

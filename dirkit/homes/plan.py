@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import posixpath
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +57,7 @@ class HomesPlan:
     existing: int = 0
     held: str = ""  # why the locks in this plan exceed the safety limits ("" if they do not)
     wanted_names: list[str] = field(default_factory=list)  # the homes' names (kept in the state)
+    departed_names: list[str] = field(default_factory=list)  # homes present whose user is gone or disabled
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +67,10 @@ class HomesPlan:
             "actions": [a.to_json() for a in self.actions],
             "reports": [r.to_json() for r in self.reports],
         }
+
+
+def _day(ts: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ts))
 
 
 def quota_checks(cfg: HdfsConfig, d: Directory, listing: list[dict[str, Any]]) -> list[str]:
@@ -82,13 +89,19 @@ def plan_homes(
     lock_departed: bool = False,
     known: set[str] | None = None,
     safety: SafetyConfig | None = None,
+    departed: Mapping[str, float] | None = None,
+    now: float | None = None,
 ) -> HomesPlan:
     """The snapshot, one listing of the prefix and the quotas of ``quota_checks`` -> actions
     and reports. ``lock_departed`` locks only homes named in ``known`` (those dirkit has
-    provisioned before) and not in ``hdfs.lock_exclude``; more locks than ``safety`` allows
-    (its removal limits, against the homes present) hold the plan."""
+    provisioned before), not in ``hdfs.lock_exclude``, and whose user left (``departed``:
+    name -> when dirkit first saw them gone) more than ``hdfs.departed_grace_days`` ago; more
+    locks than ``safety`` allows (its removal limits, against the homes present) hold the plan."""
     quotas = quotas or {}
     known = known or set()
+    departed = departed or {}
+    now = time.time() if now is None else now
+    grace = cfg.departed_grace_days * 86400
     prefix = cfg.prefix
     plan = HomesPlan(prefix=prefix)
     existing = {e["pathSuffix"]: e for e in listing}
@@ -161,12 +174,20 @@ def plan_homes(
             why = "no AD user by this name (left AD, out of scope, or not an AD home)"
         else:
             why = "the AD user is disabled"
+        plan.departed_names.append(name)
+        since = departed.get(name)
+        why += f"; departed since {_day(since)}" if since is not None else "; departed (first seen now)"
         if not lock_departed or entry.get("type") != "DIRECTORY" or entry.get("permission") == "0":
             plan.reports.append(HomeReport("departed", path, why + "; home kept"))
         elif name in cfg.lock_exclude:
             plan.reports.append(HomeReport("departed", path, why + "; not locked: in hdfs.lock_exclude"))
         elif name not in known:
             plan.reports.append(HomeReport("departed", path, why + "; not locked: dirkit never provisioned it"))
+        elif grace > 0 and (since is None or now - since < grace):
+            until = _day((now if since is None else since) + grace)
+            plan.reports.append(
+                HomeReport("departed", path, why + f"; not locked before {until} (hdfs.departed_grace_days)")
+            )
         else:
             plan.actions.append(HomeAction(LOCK, name, path, why, mode="0"))
     locks = sum(1 for a in plan.actions if a.kind == LOCK)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -113,6 +113,7 @@ def provision(
     allow_removals: bool = False,
     progress: Callable[[str], None] | None = None,
     fs: HomesTarget | None = None,
+    departed: Mapping[str, float] | None = None,
 ) -> HomesResult:
     """Read what exists (one listing), plan, and unless ``dry_run`` apply with per-user
     isolation. ``fs`` defaults to WebHDFS at ``cfg.url`` as ``cfg.principal``. Locks beyond
@@ -129,7 +130,15 @@ def provision(
         listing = target.list(cfg.prefix) or []
         quotas = {path: target.quota(path) for path in quota_checks(cfg, d, listing)}
         plan = plan_homes(
-            cfg, d, listing, quotas=quotas, fix_drift=fix_drift, lock_departed=lock_departed, known=known, safety=safety
+            cfg,
+            d,
+            listing,
+            quotas=quotas,
+            fix_drift=fix_drift,
+            lock_departed=lock_departed,
+            known=known,
+            safety=safety,
+            departed=departed,
         )
         result = HomesResult(plan)
         if plan.held and not allow_removals and not dry_run:

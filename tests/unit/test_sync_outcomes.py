@@ -132,7 +132,7 @@ def test_every_group_emptied_is_stopped_even_with_no_user_removed(tmp_path: Path
 def test_locking_more_homes_than_the_limits_allow_applies_nothing(tmp_path: Path) -> None:
     fs = MemoryHdfs("/user")
     source = MemorySource(seed_directory())
-    k = kit(tmp_path, source, fs)
+    k = kit(tmp_path, source, fs, hdfs={**HDFS, "departed_grace_days": 0})  # lockable at once
     k.provision_homes()  # 4 homes, remembered in the state
     source.directory = without_users(seed_directory(), "admin1", "dataeng1", "datascientist1")
     with pytest.raises(ThresholdError, match="3 homes to lock are 75.0% of 4 homes present"):

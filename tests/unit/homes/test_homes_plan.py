@@ -18,6 +18,10 @@ HDFS = config.HdfsConfig.model_validate(
 )
 
 
+# Departed long ago (the epoch): past any grace period.
+LONG_AGO = {n: 0.0 for n in ("gone1", "disabled1", "hive", "spark", "hadoop", "history", "oozie", "stranger")}
+
+
 def entry(name: str, owner: str, group: str, permission: str = "750", kind: str = "DIRECTORY") -> dict[str, Any]:
     return {"pathSuffix": name, "owner": owner, "group": group, "permission": permission, "type": kind}
 
@@ -58,18 +62,47 @@ def test_departed_and_disabled_homes_are_kept_or_locked() -> None:
     listing = [entry("gone1", "gone1", "gone1"), entry("disabled1", "disabled1", "disabled1")]
     kept = plan_homes(HDFS, seed_directory(), listing)
     assert {r.path for r in kept.reports if r.kind == "departed"} == {"/user/gone1", "/user/disabled1"}
-    locked = plan_homes(HDFS, seed_directory(), listing, lock_departed=True, known={"gone1", "disabled1"})
+    locked = plan_homes(
+        HDFS, seed_directory(), listing, lock_departed=True, known={"gone1", "disabled1"}, departed=LONG_AGO
+    )
     assert {(a.kind, a.path, a.mode) for a in locked.actions if a.kind == "lock"} == {
         ("lock", "/user/gone1", "0"),
         ("lock", "/user/disabled1", "0"),
     }
 
 
+def test_a_departed_home_is_not_locked_within_its_grace_period() -> None:
+    listing = [entry(n, n, n) for n in ("admin1", "dataeng1", "datascientist1", "nobody1", "gone1")]
+    day = 86400.0
+    now = 100 * day
+    fresh = plan_homes(HDFS, seed_directory(), listing, lock_departed=True, known={"gone1"}, now=now)
+    assert fresh.actions == [] and fresh.departed_names == ["gone1"]
+    assert "departed (first seen now); not locked before 1970-05-11" in fresh.reports[0].detail  # now + 30 days
+    recent = plan_homes(
+        HDFS, seed_directory(), listing, lock_departed=True, known={"gone1"}, departed={"gone1": now - day}, now=now
+    )
+    assert recent.actions == [] and "departed since 1970-04-10" in recent.reports[0].detail
+    old = plan_homes(
+        HDFS,
+        seed_directory(),
+        listing,
+        lock_departed=True,
+        known={"gone1"},
+        departed={"gone1": now - 31 * day},
+        now=now,
+    )
+    assert [a.kind for a in old.actions] == ["lock"] and "departed since 1970-03-11" in old.actions[0].detail
+    at_once = HDFS.model_copy(update={"departed_grace_days": 0.0})
+    assert [
+        a.kind for a in plan_homes(at_once, seed_directory(), listing, lock_departed=True, known={"gone1"}).actions
+    ] == ["lock"]
+
+
 def test_only_homes_dirkit_provisioned_are_locked_never_service_homes() -> None:
     service = [entry(n, n, "hadoop", "755") for n in ("hive", "spark", "hadoop", "history", "oozie")]
     listing = [*service, entry("stranger", "stranger", "stranger"), entry("gone1", "gone1", "gone1")]
     known = {"hive", "spark", "hadoop", "history", "oozie", "gone1"}  # even if a service name got in
-    plan = plan_homes(HDFS, seed_directory(), listing, lock_departed=True, known=known)
+    plan = plan_homes(HDFS, seed_directory(), listing, lock_departed=True, known=known, departed=LONG_AGO)
     assert [a.path for a in plan.actions if a.kind == "lock"] == ["/user/gone1"]
     why = {r.path: r.detail for r in plan.reports}
     assert why["/user/hive"].endswith("not locked: in hdfs.lock_exclude")
@@ -83,7 +116,15 @@ def test_a_read_with_no_users_cannot_lock_every_home() -> None:
     names = [f"user{i}" for i in range(10)]
     listing = [entry(n, n, n) for n in names]
     empty = Directory(users={}, groups={}, direct={}, effective={})
-    plan = plan_homes(HDFS, empty, listing, lock_departed=True, known=set(names), safety=SafetyConfig())
+    plan = plan_homes(
+        HDFS,
+        empty,
+        listing,
+        lock_departed=True,
+        known=set(names),
+        safety=SafetyConfig(),
+        departed={n: 0 for n in names},
+    )
     assert len([a for a in plan.actions if a.kind == "lock"]) == 10
     assert "10 homes to lock are 100.0% of 10 homes present" in plan.held
 
