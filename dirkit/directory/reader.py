@@ -100,7 +100,12 @@ def ldapsearch_command(cfg: LdapConfig, conn: ldap3.Connection, base: str, flt: 
     server = conn.server
     url = f"{'ldaps' if server.ssl else 'ldap'}://{server.host}:{server.port}"
     argv = ["ldapsearch", "-H", url]
-    argv += ["-Y", "GSSAPI"] if cfg.bind == "kerberos" else ["-x", "-D", cfg.bind_dn or "", "-W"]
+    if cfg.bind == "kerberos":
+        # Inside TLS, AD refuses a SASL security layer on top ("Sign or Seal are not allowed if
+        # TLS is used"): maxssf=0 asks for none, as ldap3 does. -N: the name as given, no rDNS.
+        argv += ["-Y", "GSSAPI", "-N", "-O", "maxssf=0"]
+    else:
+        argv += ["-x", "-D", cfg.bind_dn or "", "-W"]
     if cfg.start_tls and not server.ssl:
         argv.append("-ZZ")
     argv += ["-b", base, "-s", SCOPES.get(kw.get("search_scope", ldap3.SUBTREE), "sub"), "-a", "never"]

@@ -86,7 +86,15 @@ def test_user_removed_from_ad_keeps_the_home(
     assert ad_admin.delete(f"CN=rangeuser07,{seed.HARD_OU}"), ad_admin.result
     after = kit.provision_homes()
     assert superfs.status(f"{prefix}/rangeuser07") is not None
-    assert any(r.kind == "departed" and r.path.endswith("/rangeuser07") for r in after.plan.reports)
+    departed = [r.detail for r in after.plan.reports if r.kind == "departed" and r.path.endswith("/rangeuser07")]
+    assert len(departed) == 1 and "departed (first seen now)" in departed[0]
+    # Within hdfs.departed_grace_days (30 by default), --lock-departed does not lock it yet...
+    waiting = kit.provision_homes(lock_departed=True)
+    assert waiting.done == [] and superfs.status(f"{prefix}/rangeuser07")["permission"] != "0"
+    (why,) = [r.detail for r in waiting.plan.reports if r.path.endswith("/rangeuser07")]
+    assert "departed since " in why and "not locked before" in why
+    # ... and once the grace period is over (here: none), it does.
+    kit = Dirkit(hcfg.model_copy(update={"hdfs": hcfg.hdfs.model_copy(update={"departed_grace_days": 0.0})}))
     locked = kit.provision_homes(lock_departed=True)
     assert [a.path for a in locked.done] == [f"{prefix}/rangeuser07"]
     assert superfs.status(f"{prefix}/rangeuser07")["permission"] == "0"

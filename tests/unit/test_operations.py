@@ -1,6 +1,6 @@
 """Operations without services: held plans approved by digest, the metrics file (parsed by the
 Prometheus client library's own parser), the notifier, and the run record behind
-`dirkit history --run N`. The lab versions are in tests/integration/test_operations.py."""
+`dirkit history --run N`. The lab versions are in tests/integration/test_operations_lab.py."""
 
 from __future__ import annotations
 
@@ -194,6 +194,9 @@ def test_each_search_can_be_logged_as_an_ldapsearch_command_without_secrets(monk
         "ldaps://dc1.example:636",
         "-Y",
         "GSSAPI",
+        "-N",
+        "-O",
+        "maxssf=0",
         "-b",
         "DC=ad,DC=example",
         "-s",
