@@ -63,7 +63,9 @@ def dirsync_pass(conn: ldap3.Connection, cookie: bytes | None) -> tuple[float, i
 def modify_users(conn: ldap3.Connection, n: int, round_no: int) -> None:
     conn.search(s.AD_BASE, "(&(objectClass=user)(sAMAccountName=rangeuser*))", attributes=["sAMAccountName"])
     for e in conn.entries[:n]:
-        conn.modify(e.entry_dn, {"displayName": [(ldap3.MODIFY_REPLACE, [f"Range User {e.sAMAccountName} r{round_no}"])]})
+        conn.modify(
+            e.entry_dn, {"displayName": [(ldap3.MODIFY_REPLACE, [f"Range User {e.sAMAccountName} r{round_no}"])]}
+        )
 
 
 def usn_delta(cfg: config.Config, store: StateStore) -> tuple[float, int]:

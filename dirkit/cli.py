@@ -61,7 +61,8 @@ class DirkitGroup(click.Group):
     help="Log lines on stderr: key=value text or JSON lines.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def main(log_format: str, verbose: bool) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Log errors only (for cron: silent unless a run needs a human).")
+def main(log_format: str, verbose: bool, quiet: bool) -> None:
     """dirkit: Active Directory + Kerberos for multi-tenant Hadoop/EMR clusters.
 
     \b
@@ -70,6 +71,7 @@ def main(log_format: str, verbose: bool) -> None:
       dirkit plan -c /etc/dirkit/dirkit.toml # what would change (exit 3 if anything)
       dirkit sync -c /etc/dirkit/dirkit.toml # read AD, plan, apply
       dirkit snapshot --user dataeng1        # a user's groups and why
+      dirkit -q sync >/dev/null              # under cron: output only when a run needs a human
 
     \b
     Exit codes: 0 ok / no changes, 1 internal error or nothing to work from, 2 usage,
@@ -77,7 +79,7 @@ def main(log_format: str, verbose: bool) -> None:
     6 another run holds the lock, 7 safety threshold (nothing applied), 8 partial failure,
     9 lab not ready, 10 verify: a check failed.
     """
-    dlog.setup(log_format, verbose)
+    dlog.setup(log_format, verbose, quiet)
     if not verbose:
         # Third-party deprecation noise (cryptography on a DC's certificate, ldap3, thrift) is
         # nothing an admin can act on, and cron would mail it on every run; -v shows it.

@@ -268,10 +268,10 @@ def sync(
             event(log, "document_warning", logging.WARNING, warning=w)
     with StateStore(config.state.path) as store, store.lock():
         for killed in store.running_runs():  # marked interrupted by start_run below
-            notify(
-                config.notify,
-                {"run_id": killed.id, "command": killed.command, "started": killed.started, "outcome": "interrupted"},
-            )
+            doc = {"run_id": killed.id, "command": killed.command, "started": killed.started, "outcome": "interrupted"}
+            if config.notify is None:  # the one line cron mails (MAILTO), even with -q
+                event(log, "previous_run_interrupted", logging.ERROR, run_id=killed.id, hint="this run converges")
+            notify(config.notify, doc)
         run_id = store.start_run("sync --dry-run" if dry_run else "sync")
         record: dict[str, Any] = {"run_id": run_id, "command": "sync --dry-run" if dry_run else "sync"}
         counts: dict[str, int] = {}

@@ -213,3 +213,18 @@ def test_each_search_can_be_logged_as_an_ldapsearch_command_without_secrets(monk
     simple = krb.model_copy(update={"bind": "simple", "bind_dn": "CN=svc,DC=ad", "password": "env:DIRKIT_TEST_PW"})
     cmd = ldapsearch_command(simple, conn, "", "(objectClass=*)", search_scope=ldap3.BASE)
     assert "-x -D CN=svc,DC=ad -W" in cmd.replace("'", "") and "s3cret" not in cmd and "DIRKIT_TEST_PW" not in cmd
+
+
+def test_without_a_notifier_a_killed_run_is_one_error_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from dirkit.state import StateStore
+
+    k = kit(tmp_path, MemorySource(seed_directory()))
+    with StateStore(tmp_path / "state.sqlite") as store:
+        killed = store.start_run("sync")
+    with caplog.at_level(logging.ERROR, logger="dirkit"):
+        k.sync()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == ["previous_run_interrupted"]
+    assert getattr(errors[0], "fields")["run_id"] == killed  # log.event keeps its fields on the record
