@@ -227,4 +227,4 @@ def test_without_a_notifier_a_killed_run_is_one_error_line(tmp_path: Path, caplo
         k.sync()
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in errors] == ["previous_run_interrupted"]
-    assert getattr(errors[0], "fields")["run_id"] == killed  # log.event keeps its fields on the record
+    assert errors[0].__dict__["fields"]["run_id"] == killed  # log.event keeps its fields on the record
