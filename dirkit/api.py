@@ -18,13 +18,14 @@ from pathlib import Path
 from . import kerberos
 from . import sync as engine
 from .config import Config, EmrConfig, HdfsConfig, ad_site, load, missing_section
+from .deploy import Change, Deployer, DeployPlan
 from .directory.model import Directory, User
 from .directory.names import NamePolicy
 from .directory.source import DirectorySource
 from .errors import NotFoundError
 from .homes import script
 from .homes.provision import HomesResult, HomesTarget, provision
-from .outputs import emr, hadoop, hue, role_mappings
+from .outputs import cloudformation, emr, hadoop, hue, role_mappings
 from .outputs.files import write_file
 from .plan import Plan
 from .state import HeldPlan, Run, StateStore
@@ -164,6 +165,20 @@ class Dirkit:
 
     def iam_documents(self) -> Document:
         return Document(emr.dumps(emr.iam_documents(self._emr())))
+
+    def cloudformation(self) -> Document:
+        """One CloudFormation template: security configuration, mapping roles, the EC2 role's side."""
+        return Document(emr.dumps(cloudformation.template(self._emr(), ad_site(self.config))))
+
+    def deploy_plan(self, **aws: str | None) -> DeployPlan:
+        """What `emr apply` would change in AWS (``aws``: profile, region, endpoint_url)."""
+        return Deployer.connect(self._emr(), ad_site(self.config), **aws).plan()
+
+    def deploy(self, *, dry_run: bool = False, **aws: str | None) -> tuple[DeployPlan, list[Change]]:
+        """Make AWS match the documents (never deleting anything); returns the plan and what was done."""
+        deployer = Deployer.connect(self._emr(), ad_site(self.config), **aws)
+        plan = deployer.plan()
+        return plan, [] if dry_run else deployer.apply(plan)
 
     def kerberos_attributes(self, *, reveal_secrets: bool = False) -> Document:
         doc = emr.dumps(emr.kerberos_attributes(self._emr(), reveal_secrets))

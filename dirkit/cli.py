@@ -425,6 +425,98 @@ def emr_iam(config_path: str | None, out: str | None) -> None:
     _write_out(_kit(config_path).iam_documents(), out)
 
 
+@emr.command("cloudformation")
+@config_option
+@out_option
+def emr_cloudformation(config_path: str | None, out: str | None) -> None:
+    """One CloudFormation template: the security configuration, the mapping roles (trust + S3
+    policy skeleton), the EC2 role's side. Parameters: names, buckets; no secret in it.
+
+    \b
+    Examples:
+      dirkit emr cloudformation --out dirkit-emr.json && cfn-lint dirkit-emr.json
+      aws cloudformation deploy --template-file dirkit-emr.json --stack-name dirkit-emr \\
+          --capabilities CAPABILITY_NAMED_IAM
+    """
+    _write_out(_kit(config_path).cloudformation(), out)
+
+
+def aws_options(f: Any) -> Any:
+    for option in (
+        click.option("--profile", help="AWS profile (default: boto3's chain: environment, config, instance role)."),
+        click.option("--region", help="AWS region (default: AWS_REGION / the profile's)."),
+        click.option("--endpoint-url", help="Another endpoint for EMR and IAM (default: AWS_ENDPOINT_URL / AWS's)."),
+    ):
+        f = option(f)
+    return f
+
+
+def _print_deploy(plan: Any, done: list[Any] | None) -> None:
+    for c in plan.changes:
+        mark = "" if c.action else " (reported only)"
+        click.echo(f"{c.kind:<30} {c.target}  {c.detail}{mark}".rstrip())
+        if c.diff:
+            click.echo("\n".join("    " + line for line in c.diff.splitlines()))
+    if not plan.changes:
+        click.echo("AWS matches the documents.")
+    click.echo(f"security configuration for new clusters: {plan.security_configuration}")
+    if done is not None:
+        click.echo(f"applied: {len(done)} change(s)")
+
+
+@emr.command("apply")
+@config_option
+@json_option
+@aws_options
+@click.option("--dry-run", is_flag=True, help="Show what would change (exit 3 if anything), change nothing.")
+def emr_apply(
+    config_path: str | None,
+    as_json: bool,
+    profile: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+    dry_run: bool,
+) -> None:
+    """Make AWS match the documents: a new content-named security configuration when its content
+    changed (none is ever deleted), the mapping roles (created and tagged managed-by=dirkit;
+    only those are ever updated), the EC2 role's assume policy. Prints each diff first.
+
+    \b
+    Examples:
+      dirkit emr apply --dry-run          # exit 3 when something would change
+      dirkit emr apply --profile prod
+      AWS_ENDPOINT_URL=http://localhost:5000 dirkit emr apply   # moto's server, a stand-in
+    """
+    plan, done = _kit(config_path).deploy(dry_run=dry_run, profile=profile, region=region, endpoint_url=endpoint_url)
+    if as_json:
+        _emit_json({**plan.to_json(), "applied": [c.to_json() for c in done], "dry_run": dry_run})
+    else:
+        _print_deploy(plan, None if dry_run else done)
+    sys.exit(EXIT_CHANGES if dry_run and plan.actions else EXIT_OK)
+
+
+@emr.command("diff")
+@config_option
+@json_option
+@aws_options
+def emr_diff(
+    config_path: str | None, as_json: bool, profile: str | None, region: str | None, endpoint_url: str | None
+) -> None:
+    """What is deployed vs what dirkit renders (drift detection under cron). Exit 3 on any
+    difference, including ones `emr apply` does not change (roles dirkit did not create).
+
+    \b
+    Examples:
+      dirkit emr diff || mail -s "EMR drift" platform@example.com
+    """
+    plan = _kit(config_path).deploy_plan(profile=profile, region=region, endpoint_url=endpoint_url)
+    if as_json:
+        _emit_json(plan.to_json())
+    else:
+        _print_deploy(plan, None)
+    sys.exit(EXIT_CHANGES if plan.changes else EXIT_OK)
+
+
 @emr.command("kerberos-attributes")
 @config_option
 @out_option

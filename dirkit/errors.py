@@ -16,8 +16,9 @@ The tree (exit code in brackets)::
     │   │   └── IncompleteReadError   a read ended early: nothing may be planned from it
     │   │       └── DirectoryConnectionLost   the DC went away mid-read (the read fails over)
     │   ├── KerberosError      classified from the GSSAPI major/minor codes (``.reason``)
-    │   └── HdfsError          a WebHDFS call failed
-    │       └── HdfsUnavailable     the NameNode could not be reached or stopped answering
+    │   ├── HdfsError          a WebHDFS call failed
+    │   │   └── HdfsUnavailable     the NameNode could not be reached or stopped answering
+    │   └── AwsError           an AWS API call failed (EMR, IAM: `dirkit emr apply/diff`)
     ├── NotFoundError [1]      nothing to work from: no applied snapshot yet, an unknown user
     ├── AuthToLocalError [1]   an auth_to_local rule is malformed or maps to an invalid name
     │   ├── NoMatchingRule     no rule applies to the principal (Hadoop's own error)
@@ -136,6 +137,10 @@ class HdfsUnavailable(HdfsError):
     """The NameNode could not be reached or stopped answering."""
 
 
+class AwsError(ServiceError):
+    """An AWS API call (EMR, IAM) failed or was refused; the AWS error code is in the message."""
+
+
 class NotFoundError(DirkitError):
     """Nothing to work from: no applied snapshot in the state database yet, an unknown user."""
 
@@ -184,6 +189,7 @@ class LabError(DirkitError):
 
 __all__ = [
     "AuthToLocalError",
+    "AwsError",
     "ConfigError",
     "DirectoryAuthError",
     "DirectoryConnectionLost",

@@ -28,7 +28,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
   echo "bootstrap: building .venv" >&2
   /usr/bin/python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip wheel >/dev/null
-  .venv/bin/pip install -q -e '.[test,lab]' >.venv/pip.log 2>&1 || { tail -20 .venv/pip.log >&2; exit 1; }
+  .venv/bin/pip install -q -e '.[test,lab,aws]' >.venv/pip.log 2>&1 || { tail -20 .venv/pip.log >&2; exit 1; }
   .venv/bin/python -c 'import dirkit, ldap3, gssapi, kerberos, pyhive, pyspark, pytest'
   echo "$want" > $stamp
 fi
