@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import ssl
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import ldap3
@@ -33,19 +34,11 @@ from dirkit.lab import Lab
 from dirkit.lab import settings as s
 from dirkit.state import StateStore
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from delta_read import admin
+
 FILTER = "(|(objectClass=user)(objectClass=group))"
 ATTRS = ["objectGUID", "sAMAccountName", "displayName", "userAccountControl", "member", "primaryGroupID", "isDeleted"]
-
-
-def admin(ca: str) -> ldap3.Connection:
-    server = ldap3.Server(
-        s.AD_HOST,
-        port=636,
-        use_ssl=True,
-        get_info=ldap3.NONE,
-        tls=ldap3.Tls(ca_certs_file=ca, validate=ssl.CERT_REQUIRED),
-    )
-    return ldap3.Connection(server, user=f"Administrator@{s.AD_REALM}", password=s.ADMIN_PASSWORD, auto_bind=True)
 
 
 def dirsync_pass(conn: ldap3.Connection, cookie: bytes | None) -> tuple[float, int, int, Any]:
