@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS watermark (
     last_full REAL NOT NULL,
     tombstones_seen INTEGER NOT NULL DEFAULT 0
 );
--- Plans held by a safety limit, by Plan.digest: approved (by `dirkit approve`), then applied.
+-- Plans held by a safety limit, by Plan.digest: approved (by `dirkit approve`), and settled
+-- (applied_run) by the next run that applies a plan, whichever it is.
 CREATE TABLE IF NOT EXISTS held (
     digest TEXT PRIMARY KEY,
     run_id INTEGER NOT NULL,
@@ -323,8 +324,10 @@ class StateStore:
         ).fetchone()
         return r is not None
 
-    def mark_applied(self, digest: str, run_id: int) -> None:
-        self._sql("UPDATE held SET applied_run = ? WHERE digest = ?", (run_id, digest))
+    def resolve_held(self, run_id: int) -> None:
+        """A run applied a plan: every held plan is settled by it (applied, if it was the one
+        approved; else out of date, since the applied state it was planned against is gone)."""
+        self._sql("UPDATE held SET applied_run = ? WHERE applied_run IS NULL", (run_id,))
 
     # -- snapshots -------------------------------------------------------------------------
     def save_snapshot(self, run_id: int, directory: Directory, keep: int, digest: str = "", content: str = "") -> int:

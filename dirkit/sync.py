@@ -370,8 +370,9 @@ def _sync(
         if not dry_run:
             store.hold(p.digest, run_id, p.threshold_reason, counts)
             record["held"] = p.digest
+        held = "would be held" if dry_run else "is held"
         raise ThresholdError(
-            f"safety threshold: {p.threshold_reason}. Nothing was applied. The plan is held as {p.digest[:12]}: "
+            f"safety threshold: {p.threshold_reason}. Nothing was applied. The plan {held} as {p.digest[:12]}: "
             f"review it with `dirkit plan`, then `dirkit approve {p.digest[:12]}` (or re-run with --allow-removals)."
         )
     docs = files.render_all(config, current) if out_dir is not None else {}
@@ -390,9 +391,10 @@ def _sync(
         store.save_snapshot(run_id, current, config.state.keep_snapshots, r.digest, r.content)
     if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
         store.save_watermark(r.watermark)
-    if p.threshold_exceeded and (approved or allow_removals):
-        store.mark_applied(p.digest, run_id)  # a held plan applied (approved, or forced): no longer held
+    if approved:
         record["approved"] = p.digest
+    if r.changed:  # the applied state moved on: no plan held before can apply as it was
+        store.resolve_held(run_id)
     record["applied"] = True
     homes = _homes(config, current, counts, store, homes_target, progress, record)
     event(log, "applied", changes=len(p.changes), run_id=run_id, seconds=round(time.monotonic() - t0, 3))

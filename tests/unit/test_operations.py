@@ -55,7 +55,7 @@ def test_a_mass_deletion_is_held_then_applied_by_its_digest(tmp_path: Path) -> N
     k = kit(tmp_path, source)
     k.sync()
     source.directory = without_users(seed_directory(), "admin1", "dataeng1", "datascientist1")
-    with pytest.raises(ThresholdError, match=r"held as [0-9a-f]{12}.*dirkit approve") as exc:
+    with pytest.raises(ThresholdError, match=r"is held as [0-9a-f]{12}.*dirkit approve") as exc:
         k.sync()
     (held,) = k.held_plans()
     assert held.digest[:12] in str(exc.value) and held.approved is None
@@ -228,3 +228,19 @@ def test_without_a_notifier_a_killed_run_is_one_error_line(tmp_path: Path, caplo
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in errors] == ["previous_run_interrupted"]
     assert errors[0].__dict__["fields"]["run_id"] == killed  # log.event keeps its fields on the record
+
+
+def test_a_held_plan_is_settled_by_any_later_applied_run(tmp_path: Path) -> None:
+    """Held, then the directory changed so that a smaller plan applies normally: the held plan
+    cannot apply any more (its base is gone), so it is no longer shown as held."""
+    source = MemorySource(seed_directory())
+    k = kit(tmp_path, source, metrics={"textfile": str(tmp_path / "m.prom")})
+    k.sync()
+    source.directory = without_users(seed_directory(), "admin1", "dataeng1", "datascientist1")
+    with pytest.raises(ThresholdError):
+        k.sync()
+    assert len(k.held_plans()) == 1
+    source.directory = without_users(seed_directory(), "nobody1")  # one removal: under the limits
+    assert k.sync().applied
+    assert k.held_plans() == []
+    assert metrics(tmp_path / "m.prom")["dirkit_plan_held"][()] == 0
