@@ -120,12 +120,12 @@ def create(p: LabPaths) -> None:
         raise LabError(f"kadmin did not write keytabs: {', '.join(missing)}")
 
 
-def _pid_files(p: LabPaths) -> tuple[Path, Path]:
+def pid_files(p: LabPaths) -> tuple[Path, Path]:
     return p.kdc / "krb5kdc.pid", p.kdc / "kadmind.pid"
 
 
 def start(p: LabPaths) -> None:
-    kdc_pid, kadmind_pid = _pid_files(p)
+    kdc_pid, kadmind_pid = pid_files(p)
     if host.pid_alive(kdc_pid) is None:
         host.run(["krb5kdc", "-r", s.EMR_REALM, "-P", kdc_pid], env=_env(p), log=p.logs / "kdc.log")
     if host.pid_alive(kadmind_pid) is None:
@@ -133,12 +133,12 @@ def start(p: LabPaths) -> None:
 
 
 def stop(p: LabPaths) -> None:
-    for pid_file in _pid_files(p):
+    for pid_file in pid_files(p):
         host.stop_pid(pid_file)
 
 
 def running(p: LabPaths) -> bool:
-    return all(host.pid_alive(f) is not None for f in _pid_files(p))
+    return all(host.pid_alive(f) is not None for f in pid_files(p))
 
 
 def ready(p: LabPaths) -> bool:

@@ -16,8 +16,9 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 from ..errors import LabError
@@ -46,6 +47,9 @@ def _bulk() -> int:
 def _start_dc1(p: LabPaths) -> None:
     tls.ensure(p.tls)
     if not samba.database_current(p, _bulk()):
+        # prepare() stops both DCs by their pid files; dc2's, if any, is another container's
+        # (it waits for this database before it starts): never a process of this one.
+        p.dc("dc2").pid.unlink(missing_ok=True)
         samba.prepare(p, _bulk(), fresh=False, progress=_log)
     host.ensure_network(samba.ntds_names(p))
     samba.start(p, "dc1")
@@ -89,19 +93,34 @@ class Service:
     running: Callable[[LabPaths], bool]
     stop: Callable[[LabPaths], None]
     ready: Callable[[LabPaths], bool]
+    pid_files: Callable[[LabPaths], Sequence[Path]]
 
 
 SERVICES = {
     "dc1": Service(
-        _start_dc1, lambda p: samba.running(p, "dc1"), lambda p: samba.stop(p, "dc1"), lambda p: samba.ready(p, "dc1")
+        _start_dc1,
+        lambda p: samba.running(p, "dc1"),
+        lambda p: samba.stop(p, "dc1"),
+        lambda p: samba.ready(p, "dc1"),
+        lambda p: [p.dc("dc1").pid],
     ),
     "dc2": Service(
-        _start_dc2, lambda p: samba.running(p, "dc2"), lambda p: samba.stop(p, "dc2"), lambda p: samba.ready(p, "dc2")
+        _start_dc2,
+        lambda p: samba.running(p, "dc2"),
+        lambda p: samba.stop(p, "dc2"),
+        lambda p: samba.ready(p, "dc2"),
+        lambda p: [p.dc("dc2").pid],
     ),
-    "mit-kdc": Service(_start_kdc, kdc.running, kdc.stop, kdc.ready),
-    "namenode": Service(_start_namenode, namenode.running, namenode.stop, namenode.ready),
+    "mit-kdc": Service(_start_kdc, kdc.running, kdc.stop, kdc.ready, kdc.pid_files),
+    "namenode": Service(
+        _start_namenode, namenode.running, namenode.stop, namenode.ready, lambda p: [namenode.pid_file(p)]
+    ),
     "hiveserver2": Service(
-        _after_kdc(hiveserver.start, hiveserver.wait_ready), hiveserver.running, hiveserver.stop, hiveserver.ready
+        _after_kdc(hiveserver.start, hiveserver.wait_ready),
+        hiveserver.running,
+        hiveserver.stop,
+        hiveserver.ready,
+        lambda p: [hiveserver.pid_file(p)],
     ),
 }
 
@@ -113,6 +132,11 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def serve(name: str, p: LabPaths) -> int:
     svc = SERVICES[name]
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # A new container has a new PID namespace: a pid file left by a container that was killed
+    # names a process of that one, never of this. Left in place, it could make this start skip
+    # (a live PID here with that number) or stop something else.
+    for f in svc.pid_files(p):
+        f.unlink(missing_ok=True)
     try:
         _common(p)
         svc.start(p)
