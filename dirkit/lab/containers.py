@@ -77,6 +77,37 @@ def prepare(docker_dir: Path, log: Path) -> list[str]:
     return done
 
 
+SHARED_STAGES = ("code", "jars", "pyspark")  # docker/Containerfile stages several images use
+
+
+def prebuild(docker_dir: Path, log: Path) -> None:
+    """Build the stages the images share, one after the other, before compose builds the images
+    in parallel: podman-compose starts the four builds at once and each would redo the shared
+    stages until the cache has them (on two CPUs, four pip/Maven runs at once). Docker's
+    BuildKit shares them by itself."""
+    if engine() == "docker":
+        return
+    env = environment(docker_dir)
+    for stage in SHARED_STAGES:
+        host.run(
+            [
+                "podman",
+                "build",
+                "--network=host",
+                "-f",
+                docker_dir / "Containerfile",
+                "--target",
+                stage,
+                "--build-arg",
+                f"BASE_IMAGE={BASE_IMAGE}",
+                docker_dir.parent,
+            ],
+            env=env,
+            log=log,
+            timeout=1800,
+        )
+
+
 def copy_host_settings(dest: Path) -> bool:
     """The host's apt options, pip.conf and local CA certificates, for the build (the base image
     made by mmdebstrap already has the host's apt sources)."""

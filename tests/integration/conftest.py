@@ -74,6 +74,7 @@ def _containers_up(request: pytest.FixtureRequest) -> dict[str, Any]:
     try:
         host.ensure_network()  # the names and addresses, for this (host) side
         containers.prepare(DOCKER_DIR, lab.paths.root / "containers.log")
+        containers.prebuild(DOCKER_DIR, lab.paths.root / "containers.log")
     except DirkitError as exc:
         _unavailable(str(exc))
     containers.apply_environment(DOCKER_DIR)
