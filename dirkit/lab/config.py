@@ -38,6 +38,10 @@ path = "{p.state_db}"
 [output]
 directory = "{p.root / "out"}"
 
+# node_exporter's textfile collector would read this (here: for the admin to look at).
+[metrics]
+textfile = "{p.root / "metrics" / "dirkit.prom"}"
+
 [hdfs]
 url = "http://localhost:9870/webhdfs/v1"
 # The lab NameNode listens on loopback only; a real cluster uses https:// (see the example config).

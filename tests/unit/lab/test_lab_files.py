@@ -20,6 +20,7 @@ def test_lab_config_is_valid_toml_pointing_into_the_lab_dir(tmp_path: Path) -> N
     assert one_dc["ldap"]["urls"] == [f"ldaps://{s.AD_HOST}:636"]
     assert cfg["ldap"]["keytab"].startswith(str(tmp_path))
     assert "password" not in cfg["ldap"]  # the lab binds with a keytab, never a password
+    assert cfg["metrics"]["textfile"] == str(tmp_path / "metrics" / "dirkit.prom")
 
 
 def test_client_krb5_conf_has_both_realms_and_direct_capath() -> None:
