@@ -92,11 +92,16 @@ def _diff(old: Any, new: Any, name: str) -> str:
 
 
 class Deployer:
-    def __init__(self, emr: EmrConfig, site: AdSite, session: Any) -> None:
+    def __init__(self, emr: EmrConfig, site: AdSite, session: Any, endpoint_url: str | None = None) -> None:
+        from botocore.exceptions import BotoCoreError
+
         self.emr_cfg = emr
         self.site = site
-        self.emr = session.client("emr")
-        self.iam = session.client("iam")
+        try:  # no region configured anywhere fails here, before any call
+            self.emr = session.client("emr", endpoint_url=endpoint_url)
+            self.iam = session.client("iam", endpoint_url=endpoint_url)
+        except BotoCoreError as exc:
+            raise AwsError(f"AWS: {exc} (set --region or AWS_REGION, or a region in the profile)") from exc
 
     @classmethod
     def connect(
@@ -110,18 +115,14 @@ class Deployer:
     ) -> Deployer:
         try:
             import boto3
+            from botocore.exceptions import BotoCoreError
         except ImportError as exc:
             raise AwsError("dirkit emr apply/diff need boto3: pip install 'dirkit[aws]'") from exc
-        session = boto3.Session(profile_name=profile, region_name=region)
-        if endpoint_url:
-            client = session.client
-
-            class _Session:  # every client of this session goes to the given endpoint
-                def client(self, name: str) -> Any:
-                    return client(name, endpoint_url=endpoint_url)
-
-            return cls(emr, site, _Session())
-        return cls(emr, site, session)
+        try:
+            session = boto3.Session(profile_name=profile, region_name=region)
+        except BotoCoreError as exc:  # an unknown --profile
+            raise AwsError(f"AWS: {exc}") from exc
+        return cls(emr, site, session, endpoint_url)
 
     # -- reading -------------------------------------------------------------------------
     def _call(self, what: str, fn: Any, **kw: Any) -> Any:

@@ -14,9 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from seed_fixture import seed_directory
 from test_sync_outcomes import kit, without_users
 
-from dirkit import MemorySource
+from dirkit import Dirkit, MemorySource
 from dirkit.directory.model import Directory
 from dirkit.errors import DirectoryUnreachable, NotFoundError, ThresholdError
+from dirkit.state import HeldPlan
 
 
 class Unreachable:
@@ -50,11 +51,27 @@ def notified(tmp_path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in f.read_text().splitlines()] if f.exists() else []
 
 
-def test_a_mass_deletion_is_held_then_applied_by_its_digest(tmp_path: Path) -> None:
+def mass_deletion(tmp_path: Path, **sections: Any) -> tuple[Dirkit, MemorySource]:
+    """A kit whose first sync applied the seed, and whose directory then lost 3 of 5 users
+    (over the default safety limits)."""
     source = MemorySource(seed_directory())
-    k = kit(tmp_path, source)
+    k = kit(tmp_path, source, **sections)
     k.sync()
     source.directory = without_users(seed_directory(), "admin1", "dataeng1", "datascientist1")
+    return k, source
+
+
+def held_plan(tmp_path: Path, **sections: Any) -> tuple[Dirkit, MemorySource, HeldPlan]:
+    """The same, after the run that held the mass deletion."""
+    k, source = mass_deletion(tmp_path, **sections)
+    with pytest.raises(ThresholdError):
+        k.sync()
+    (held,) = k.held_plans()
+    return k, source, held
+
+
+def test_a_mass_deletion_is_held_then_applied_by_its_digest(tmp_path: Path) -> None:
+    k, _ = mass_deletion(tmp_path)
     with pytest.raises(ThresholdError, match=r"is held as [0-9a-f]{12}.*dirkit approve") as exc:
         k.sync()
     (held,) = k.held_plans()
@@ -71,13 +88,7 @@ def test_a_mass_deletion_is_held_then_applied_by_its_digest(tmp_path: Path) -> N
 
 
 def test_an_approval_is_refused_when_the_directory_changed_the_plan(tmp_path: Path) -> None:
-    source = MemorySource(seed_directory())
-    k = kit(tmp_path, source)
-    k.sync()
-    source.directory = without_users(seed_directory(), "admin1", "dataeng1", "datascientist1")
-    with pytest.raises(ThresholdError):
-        k.sync()
-    (held,) = k.held_plans()
+    k, source, held = held_plan(tmp_path)
     source.directory = without_users(seed_directory(), "admin1", "dataeng1", "datascientist1", "nobody1")
     with pytest.raises(ThresholdError, match="approval refused: the directory has changed the plan"):
         k.approve(held.digest)
@@ -89,13 +100,7 @@ def test_an_approval_is_refused_when_the_directory_changed_the_plan(tmp_path: Pa
 def test_an_approval_recorded_is_applied_by_the_next_run_with_the_same_plan(tmp_path: Path) -> None:
     from dirkit.state import StateStore
 
-    source = MemorySource(seed_directory())
-    k = kit(tmp_path, source)
-    k.sync()
-    source.directory = without_users(seed_directory(), "admin1", "dataeng1", "datascientist1")
-    with pytest.raises(ThresholdError):
-        k.sync()
-    (held,) = k.held_plans()
+    k, _, held = held_plan(tmp_path)
     with StateStore(tmp_path / "state.sqlite") as store:  # as `approve` does before its run
         store.approve(held.digest)
     assert k.sync().applied  # the scheduled run, same plan: applied once
@@ -233,13 +238,7 @@ def test_without_a_notifier_a_killed_run_is_one_error_line(tmp_path: Path, caplo
 def test_a_held_plan_is_settled_by_any_later_applied_run(tmp_path: Path) -> None:
     """Held, then the directory changed so that a smaller plan applies normally: the held plan
     cannot apply any more (its base is gone), so it is no longer shown as held."""
-    source = MemorySource(seed_directory())
-    k = kit(tmp_path, source, metrics={"textfile": str(tmp_path / "m.prom")})
-    k.sync()
-    source.directory = without_users(seed_directory(), "admin1", "dataeng1", "datascientist1")
-    with pytest.raises(ThresholdError):
-        k.sync()
-    assert len(k.held_plans()) == 1
+    k, source, _ = held_plan(tmp_path, metrics={"textfile": str(tmp_path / "m.prom")})
     source.directory = without_users(seed_directory(), "nobody1")  # one removal: under the limits
     assert k.sync().applied
     assert k.held_plans() == []

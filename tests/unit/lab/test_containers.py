@@ -47,3 +47,16 @@ def test_status_of_services_elsewhere_does_not_read_pid_files(tmp_path: Path) ->
     paths.samba_pid.write_text("1\n")  # PID 1 is alive on any machine: must not count
     status = Lab(paths).status(external=True)
     assert not any(svc["running"] or svc["ready"] for svc in status["services"])
+
+
+def test_the_samba_containers_have_what_provisioning_needs() -> None:
+    """The finding #13 quotes: `samba-tool domain provision` fails (setntacl) without SYS_ADMIN
+    and without its database on a volume; the old compose file had neither for Samba."""
+    services = yaml.safe_load((REPO / "docker" / "docker-compose.yml").read_text())["services"]
+    for name in ("samba-ad", "samba-ad-dc2"):
+        svc = services[name]
+        assert "SYS_ADMIN" in svc["cap_add"], name
+        # The lab directory (which holds samba/ and samba-dc2/) is a volume at the same path.
+        (volume,) = svc["volumes"]
+        host_side, container_side = volume.split("}:")
+        assert host_side + "}" == container_side and container_side.startswith("${DIRKIT_LAB_DIR"), name
