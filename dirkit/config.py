@@ -155,7 +155,8 @@ def _realm(v: str) -> str:
 
 
 def _role_arn(v: str) -> str:
-    if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}", v):
+    # IAM: a path of /-separated ASCII parts, then a name of 1-64 of [A-Za-z0-9+=,.@_-].
+    if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}", v, re.ASCII):
         raise ValueError(f"{v!r} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)")
     return v
 
@@ -402,6 +403,20 @@ class EmrConfig(_Model):
                 raise ValueError(
                     f"kerberos_attributes needs {', '.join(missing)}: the security configuration sets up a "
                     "cross-realm trust with AD, and EMR requires them for it"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _role_names(self) -> EmrConfig:
+        # IAM role names are unique in an account whatever their path and case: two ARNs that
+        # differ only there cannot both exist, so a template or `emr apply` would fail half-way.
+        seen: dict[str, str] = {}
+        for i, m in enumerate(self.role_mappings):
+            name = m.role.rsplit("/", 1)[1].lower()
+            if seen.setdefault(name, m.role) != m.role:
+                raise ValueError(
+                    f"role_mappings[{i}].role {m.role!r} and {seen[name]!r} name the same IAM role (role names "
+                    "are unique per account, whatever the path or case): use one ARN for both"
                 )
         return self
 

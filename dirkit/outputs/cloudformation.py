@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import re
 from typing import Any
 
 from ..config import AdSite, EmrConfig
@@ -37,8 +36,24 @@ def role_name(arn: str) -> tuple[str, str]:
     return "/" + "".join(p + "/" for p in parts[:-1]), parts[-1]
 
 
-def _logical(name: str) -> str:
-    return "MappingRole" + re.sub(r"[^A-Za-z0-9]", "", name.title())
+# A logical id is [A-Za-z0-9] only. Role names may hold _+=,.@- too, so each of those (and the
+# escape letter itself) becomes "Z" + one letter: an injective encoding, so two role names can
+# never share a logical id, and a role keeps its id whatever other roles the template holds
+# (a changed logical id would make CloudFormation replace the role).
+_ESCAPES = {"Z": "ZZ", "-": "Zh", ".": "Zd", "_": "Zu", "+": "Zp", "=": "Ze", ",": "Zc", "@": "Za"}
+
+
+def logical_id(role: str) -> str:
+    """The template's logical id of the mapping role named ``role``: unique and stable."""
+    out = []
+    for ch in role:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch.isascii() and ch.isalnum():
+            out.append(ch)
+        else:  # IAM allows no other character; the config refuses them, so this is a guard
+            out.append(f"Zx{ord(ch):06X}")
+    return "MappingRole" + "".join(out)
 
 
 def _role_arn(name: str, path: str = "/") -> dict[str, str]:
@@ -54,7 +69,7 @@ def template(emr: EmrConfig, site: AdSite) -> dict[str, Any]:
     sc = security_configuration(emr, site)
     iam = iam_documents(emr)
     roles = [role_name(r["arn"]) for r in iam["mapping_roles"]]
-    logical = {name: _logical(name) for _, name in roles}
+    logical = {name: logical_id(name) for _, name in roles}
     # The security configuration names the roles the template creates, in this account.
     body = copy.deepcopy(sc)
     for mapping in body.get("AuthorizationConfiguration", {}).get("EmrFsConfiguration", {}).get("RoleMappings", []):
