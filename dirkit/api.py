@@ -26,8 +26,8 @@ from .errors import NotFoundError
 from .homes import script
 from .homes.provision import HomesResult, HomesTarget, provision
 from .outputs import cloudformation, emr, hadoop, hue, role_mappings
-from .outputs.files import write_file
 from .plan import Plan
+from .safe_files import write_atomic
 from .state import HeldPlan, Run, StateStore
 from .verify.checks import UserReport, verify
 
@@ -268,7 +268,7 @@ class Dirkit:
             "emr-steps.json": steps,
         }
         for name, text in docs.items():
-            write_file(out_dir / name, text)
+            write_atomic(out_dir / name, text.encode(), 0o644, key="--out-dir")
         return [out_dir / name for name in docs]
 
     def _hdfs(self) -> HdfsConfig:
@@ -286,4 +286,4 @@ class Dirkit:
 
 def write_document(doc: Document, out: Path) -> None:
     """Write a generated document atomically (the CLI's ``--out``); 0600 if it holds secrets."""
-    write_file(out, doc.text, mode=0o600 if doc.secret else 0o644)
+    write_atomic(out, doc.text.encode(), 0o600 if doc.secret else 0o644, key="--out")

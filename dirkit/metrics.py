@@ -7,13 +7,11 @@ come from the run's record (sync.py), so the metrics and `dirkit history --run N
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputError
+from .safe_files import write_atomic
 
 OUTCOMES = ("applied", "no-changes", "dry-run", "threshold", "partial", "failed", "interrupted")
 READ_KINDS = ("full", "delta")
@@ -96,16 +94,4 @@ def render(record: dict[str, Any], last_success: float | None) -> str:
 
 def write(path: Path, text: str) -> None:
     """Replace ``path`` atomically (mode 0644: metrics hold no secret)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as exc:
-        raise OutputError(f"metrics.textfile {path}: cannot write ({exc.strerror or exc})") from exc
+    write_atomic(path, text.encode(), 0o644, key="metrics.textfile")

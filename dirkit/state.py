@@ -23,6 +23,7 @@ from . import faults
 from .directory.delta import Watermark
 from .directory.model import Directory, from_state, to_state
 from .errors import LockedError, StateError
+from .safe_files import check_private_dir, open_private
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -138,15 +139,20 @@ UNVERSIONED_TABLES = {"runs", "snapshots"}  # what the first dirkit created
 
 class StateStore:
     """The state database. It holds DNs, SIDs and memberships: the file is 0600, and a directory
-    created for it is 0700. Another program's database, or a newer dirkit's, is never changed."""
+    created for it is 0700. Another program's database, or a newer dirkit's, is never changed.
+    The directory and the files in it must be the running user's and writable by nobody else
+    (StateError, exit 4, otherwise); no symlink is followed there."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # dirkit runs as root: a directory someone else may write would let them swap the
+        # database or its lock for a symlink to any file. Refuse it, as ssh refuses a loose ~/.ssh.
+        check_private_dir(path.parent, "state.path", StateError)
+        for side in (self._lock_path(), Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if side.is_symlink():
+                raise StateError(f"state.path: {side} is a symlink; dirkit never follows one there: remove it")
+        os.close(open_private(path, "state.path", StateError))
         try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.fchmod(fd, 0o600)
-            os.close(fd)
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"state.path {path}: cannot open the state database ({exc})") from exc
@@ -221,13 +227,13 @@ class StateStore:
             raise StateError(f"state.path {self.path}: {exc} (statement: {sql.split()[0]})") from exc
 
     # -- lock ------------------------------------------------------------------------------
+    def _lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
     @contextmanager
     def lock(self) -> Iterator[None]:
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise StateError(f"state.path: cannot open the lock file {lock_path} ({exc.strerror})") from exc
+        lock_path = self._lock_path()
+        fd = open_private(lock_path, "state.path (its lock file)", StateError)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

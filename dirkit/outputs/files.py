@@ -1,15 +1,13 @@
 """Render every configured document into an output directory, as part of `dirkit sync`.
 
-Only files whose content changed are rewritten (atomically: temp file + rename), so a re-run
+Only files whose content changed are rewritten (atomically: ``safe_files.write_atomic``), so a re-run
 with no change leaves every file byte-identical and untouched. Secrets are never rendered:
 the Kerberos attributes (which carry passwords) are not among these files.
 """
 
 from __future__ import annotations
 
-import glob
-import os
-import tempfile
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from .. import faults
 from ..config import Config, ad_site
 from ..directory.model import Directory
 from ..errors import OutputError
+from ..safe_files import read_nofollow, remove_stale_temps, write_atomic
 from . import emr, hadoop, hue
 
 
@@ -56,45 +55,25 @@ def compare(out_dir: Path, docs: dict[str, str]) -> list[FileChange]:
     for name, content in sorted(docs.items()):
         f = out_dir / name
         try:
-            old = f.read_bytes()
-        except FileNotFoundError:
+            old = read_nofollow(f)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, None):
+                raise OutputError(f"output.directory: cannot read {f} ({exc.strerror})") from exc
+            old = b""  # a symlink or a non-regular file: never read through, replaced
+        if old is None:
             changes.append(FileChange(name, "new"))
             continue
-        except OSError as exc:
-            raise OutputError(f"output.directory: cannot read {f} ({exc.strerror})") from exc
         # Bytes, not text: a file someone saved in another encoding is simply "changed".
         changes.append(FileChange(name, "unchanged" if old == content.encode("utf-8") else "changed"))
     return changes
-
-
-def write_file(path: Path, content: str, mode: int = 0o644) -> None:
-    """Replace ``path`` atomically (temp file in the same directory + rename)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path} ({exc.strerror})") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(content)
-        os.chmod(tmp, mode)
-        faults.point("document-temp")
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path} ({exc.strerror})") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write(out_dir: Path, docs: dict[str, str], changes: list[FileChange]) -> None:
     """Write the documents that are new or changed; leave unchanged ones untouched. Temp files
     a killed run left behind (``.<name>.XXXX``) are removed first."""
     for name in docs:
-        for stale in out_dir.glob(f".{glob.escape(name)}.*"):
-            stale.unlink(missing_ok=True)
+        remove_stale_temps(out_dir / name)
     for n, c in enumerate([c for c in changes if c.status != "unchanged"]):
         if n:
             faults.point("documents")
-        write_file(out_dir / c.name, docs[c.name])
+        write_atomic(out_dir / c.name, docs[c.name].encode("utf-8"), 0o644, key="output.directory")

@@ -63,7 +63,7 @@ def _setup(make_config_file: Any, tmp_path: Path, scratch: str, fs: WebHdfs, nam
     return cfg, state, out, Path(prefix)
 
 
-@pytest.mark.parametrize("point", ["after-mkdirs", "after-setowner", "documents", "document-temp", "state-save"])
+@pytest.mark.parametrize("point", ["after-mkdirs", "after-setowner", "documents", "file-temp", "state-save"])
 def test_killed_at_any_apply_point_the_next_run_converges(
     make_config_file: Any, tmp_path: Path, hdfs_scratch: str, superfs: WebHdfs, point: str
 ) -> None:

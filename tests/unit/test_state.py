@@ -1,6 +1,7 @@
 import multiprocessing
 import os
 import signal
+import stat
 import time
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from dirkit.directory.build import RawUser, build
 from dirkit.directory.model import Directory
 from dirkit.directory.names import NamePolicy
-from dirkit.errors import LockedError
+from dirkit.errors import LockedError, StateError
 from dirkit.state import StateStore
 
 
@@ -148,3 +149,97 @@ def test_state_database_is_private(tmp_path: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "new" / "state.sqlite").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
+
+
+# -- issue 19, item 3: the state directory follows no symlink and must be private -------------
+
+
+def _secret(tmp_path: Path) -> Path:
+    s = tmp_path / "elsewhere" / "secret"
+    s.parent.mkdir()
+    s.write_text("precious\n")
+    s.chmod(0o644)
+    return s
+
+
+def test_a_planted_lock_symlink_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    state = tmp_path / "state" / "state.sqlite"
+    StateStore(state).close()
+    target = _secret(tmp_path)
+    (state.parent / "state.sqlite.lock").symlink_to(target)
+    with pytest.raises(StateError, match=r"state.sqlite.lock is a symlink.*remove it") as err:
+        with StateStore(state).lock():
+            pass
+    assert err.value.exit_code == 4
+    assert target.read_text() == "precious\n"
+
+
+def test_a_planted_database_symlink_is_refused_even_by_read_only_history(tmp_path: Path) -> None:
+    from seed_fixture import seed_config
+
+    from dirkit import Dirkit
+
+    state = tmp_path / "state" / "state.sqlite"
+    state.parent.mkdir(mode=0o700)
+    target = _secret(tmp_path)
+    state.symlink_to(target)
+    kit = Dirkit(seed_config(state={"path": str(state)}))
+    with pytest.raises(StateError, match="never follows one there"):
+        kit.history()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644 and target.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("how", ["group-writable", "world-writable", "other-owner"])
+def test_a_state_directory_another_user_could_write_is_refused(tmp_path: Path, how: str) -> None:
+    d = tmp_path / "state"
+    d.mkdir(mode=0o700)
+    if how == "group-writable":
+        d.chmod(0o770)
+    elif how == "world-writable":
+        d.chmod(0o1777)  # sticky like /tmp: still another user's file could sit there
+    else:
+        os.chown(d, 4242, -1)
+    with pytest.raises(StateError) as err:
+        StateStore(d / "state.sqlite")
+    msg = str(err.value)
+    assert err.value.exit_code == 4 and "\n" not in msg
+    assert str(d) in msg and ("chmod go-w" in msg or "chown root" in msg)
+    assert not (d / "state.sqlite").exists()
+
+
+def test_a_database_another_user_owns_or_may_write_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    StateStore(state).close()
+    state.chmod(0o666)
+    with pytest.raises(StateError, match="writable by other users"):
+        StateStore(state)
+    state.chmod(0o600)
+    os.chown(state, 4242, -1)
+    with pytest.raises(StateError, match="owned by uid 4242"):
+        StateStore(state)
+
+
+def test_the_cli_refuses_a_loose_state_directory_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dirkit.cli import main
+
+    d = tmp_path / "loose"
+    d.mkdir()
+    d.chmod(0o777)
+    f = tmp_path / "c.toml"
+    f.write_text(f"""[ldap]
+urls = ["ldaps://127.0.0.1:1"]
+bind = "simple"
+bind_dn = "svc@EXAMPLE.COM"
+password = "env:DIRKIT_TEST_UNSET_PASSWORD"
+[directory]
+base_dn = "DC=example,DC=com"
+realm = "EXAMPLE.COM"
+[state]
+path = "{d / "state.sqlite"}"
+""")
+    r = CliRunner().invoke(main, ["history", "-c", str(f)])
+    assert r.exit_code == 4, r.output
+    assert "writable by other users" in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1
