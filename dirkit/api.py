@@ -12,6 +12,7 @@ subclasses (see ``dirkit.errors``) carrying the exit code the CLI uses.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -238,10 +239,11 @@ class Dirkit:
     ) -> HomesResult:
         """Make every enabled user's home exist as the policy says. Failures of single users
         are in ``result.failed`` (the others are done); an unreachable NameNode raises.
-        ``lock_departed`` locks only homes dirkit provisioned before, within the safety limits."""
+        ``lock_departed`` locks only homes dirkit provisioned before, within the safety limits.
+        Unless ``dry_run``, it holds the run lock (LockedError while a sync runs), as sync does."""
         d = self.snapshot(from_state=from_state)
         kerberos.use_krb5_conf(self.config.kerberos.krb5_conf)  # only commands that log in need it
-        with StateStore(self.config.state.path) as store:
+        with StateStore(self.config.state.path) as store, store.lock() if not dry_run else nullcontext():
             result = provision(
                 self._hdfs(),
                 d,

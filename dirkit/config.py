@@ -455,6 +455,11 @@ class HadoopConfig(_Model):
     truststore: str | None = None
     truststore_password_file: str | None = None
 
+    @field_validator("auth_to_local_mechanism", mode="before")
+    @classmethod
+    def _mechanism(cls, v: Any) -> Any:
+        return v.lower() if isinstance(v, str) else v  # Hadoop accepts any case (equalsIgnoreCase)
+
 
 class QuotaRule(_Model):
     """Quotas for the homes of a group's members (first matching rule wins)."""
@@ -609,6 +614,9 @@ class NotifyConfig(_Model):
         "interrupted",
     ]
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    # The notifier's environment is an allow-list (PATH, HOME, LANG, TZ, KRB5_CONFIG...), never
+    # dirkit's own, which may hold secrets: name here any other variable it needs.
+    pass_env: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = []
 
 
 class Config(_Model):

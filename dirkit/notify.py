@@ -1,7 +1,8 @@
 """Telling someone a run needs them: a configured command gets the run's record as JSON.
 
 A cron job nobody watches has to say when it needs a human. ``[notify] command`` runs (argv,
-no shell) with the record on stdin when a run ends in one of ``notify.on``; it may page, mail
+no shell) with the record on stdin and an allow-listed environment (child_env; never the
+secrets of ``env:`` references) when a run ends in one of ``notify.on``; it may page, mail
 or post. Its failure or timeout is logged and never changes the run's outcome. With no
 notifier, the CLI's one summary line on stderr reaches cron's MAILTO.
 """
@@ -13,6 +14,7 @@ import logging
 import subprocess
 from typing import Any
 
+from .child_env import child_env
 from .config import NotifyConfig
 from .log import event
 
@@ -32,6 +34,7 @@ def notify(config: NotifyConfig | None, record: dict[str, Any]) -> bool:
             text=True,
             capture_output=True,
             timeout=config.timeout_seconds,
+            env=child_env(pass_env=config.pass_env),
         )
     except subprocess.TimeoutExpired:
         event(log, "notify_failed", logging.ERROR, program=program, why=f"timed out after {config.timeout_seconds}s")

@@ -12,7 +12,7 @@ from typing import Any
 from ..config import HdfsConfig, SafetyConfig
 from ..directory.model import Directory
 from ..plan import over_limit
-from .policy import wanted_homes
+from .policy import home_path, wanted_homes
 
 # Action kinds, in the order a run applies them per user. FINISH hands over a home whose create
 # was interrupted after MKDIRS (owned by the superuser, with the create mode): not drift.
@@ -169,7 +169,10 @@ def plan_homes(
     for name, entry in sorted(existing.items()):
         if name in enabled:
             continue
-        path = posixpath.join(prefix, name)
+        path = home_path(prefix, name)
+        if path is None:  # the NameNode listed a name no home could have: never acted on
+            plan.reports.append(HomeReport("refused", posixpath.join(prefix, name), "not a direct child of the prefix"))
+            continue
         if name not in named:
             why = "no AD user by this name (left AD, out of scope, or not an AD home)"
         else:

@@ -218,8 +218,9 @@ def parse_rules(rules: str | Sequence[str]) -> list[Rule]:
 def short_name(rules: str | Sequence[str], principal: str, default_realm: str, mechanism: str = "hadoop") -> str:
     """The short name Hadoop gives ``principal``. Raises MalformedPrincipal, NoMatchingRule
     (mechanism hadoop), or AuthToLocalError for a rule Hadoop would reject."""
-    if mechanism not in MECHANISMS:
+    if mechanism.lower() not in MECHANISMS:  # Hadoop compares with equalsIgnoreCase
         raise AuthToLocalError(f"Invalid rule mechanism: {mechanism}")
+    mechanism = mechanism.lower()
     if not principal:
         raise MalformedPrincipal("Null user: an empty principal")  # UGI refuses it before KerberosName
     p = Principal.parse(principal)

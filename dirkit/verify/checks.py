@@ -12,7 +12,6 @@ Every check has a timeout; a check whose service is not configured is reported a
 from __future__ import annotations
 
 import json
-import os
 import queue
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ import gssapi
 from gssapi.raw.misc import GSSError
 
 from .. import kerberos
+from ..child_env import child_env
 from ..config import Config, VerifyConfig, VerifyUser, ad_site, missing_section, timeouts
 from ..directory.model import Directory
 from ..directory.names import NamePolicy
@@ -39,7 +39,6 @@ from ..outputs.auth_to_local import short_name
 from ..outputs.emr import AWS_MANAGED_AD
 
 CHECKS = ("kerberos", "name", "hdfs", "hive", "emrfs")
-PROBE_ENV = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "KRB5_CONFIG", "KRB5_TRACE"}
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
 
@@ -80,9 +79,8 @@ def _require(cfg: Config) -> VerifyConfig:
 
 
 def probe_env(ccache: str) -> dict[str, str]:
-    """The Hive probe's environment: only what it needs, never the admin's whole environment
-    (which may hold secrets given as env: references)."""
-    return {k: v for k, v in os.environ.items() if k in PROBE_ENV} | {"KRB5CCNAME": ccache}
+    """The Hive probe's environment: the allow-list (child_env), and its own credential cache."""
+    return child_env({"KRB5CCNAME": ccache})
 
 
 def _klist_path(ccache: str, timeout: float) -> list[str]:

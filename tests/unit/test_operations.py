@@ -5,6 +5,7 @@ Prometheus client library's own parser), the notifier, and the run record behind
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -243,3 +244,21 @@ def test_a_held_plan_is_settled_by_any_later_applied_run(tmp_path: Path) -> None
     assert k.sync().applied
     assert k.held_plans() == []
     assert metrics(tmp_path / "m.prom")["dirkit_plan_held"][()] == 0
+
+
+def test_the_notifier_gets_no_secret_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 19, item 4: a notifier that printed its environment showed the bind password and the
+    # KDC admin password, passed to dirkit as env: references.
+    monkeypatch.setenv("DIRKIT_TEST_BIND_PW", "bind-S3cret")
+    monkeypatch.setenv("DIRKIT_TEST_KDC_PW", "kdc-S3cret")
+    monkeypatch.setenv("PAGER_ROUTE", "platform")
+    dump = tmp_path / "env.txt"
+    k = kit(
+        tmp_path,
+        MemorySource(seed_directory()),
+        notify={"command": ["/bin/sh", "-c", f"env > {dump}"], "on": ["applied"], "pass_env": ["PAGER_ROUTE"]},
+    )
+    assert k.sync().applied
+    env = dict(line.split("=", 1) for line in dump.read_text().splitlines() if "=" in line)
+    assert "S3cret" not in dump.read_text() and "DIRKIT_TEST_KDC_PW" not in env
+    assert env["PAGER_ROUTE"] == "platform" and env["PATH"] == os.environ["PATH"]

@@ -142,6 +142,22 @@ def test_locking_more_homes_than_the_limits_allow_applies_nothing(tmp_path: Path
     assert sorted(a.user for a in locked.done) == ["admin1", "dataeng1", "datascientist1"]
 
 
+def test_hdfs_provision_takes_the_run_lock(tmp_path: Path) -> None:
+    # Issue 19, item 8: `dirkit hdfs provision --lock-departed` ran beside a sync.
+    fs = MemoryHdfs("/user")
+    source = MemorySource(seed_directory())
+    k = kit(tmp_path, source, fs, hdfs={**HDFS, "departed_grace_days": 0})
+    k.provision_homes()
+    source.directory = without_users(seed_directory(), "admin1")
+    with StateStore(k.config.state.path) as store, store.lock():  # a sync is running
+        with pytest.raises(LockedError) as exc:
+            k.provision_homes(lock_departed=True, allow_removals=True)
+        assert exc.value.exit_code == EXIT_LOCKED
+        assert not [p for p, st in fs.files.items() if st["permission"] == "0"]
+        assert k.provision_homes(dry_run=True, lock_departed=True).plan.actions  # a dry run reads only
+    assert [a.user for a in k.provision_homes(lock_departed=True, allow_removals=True).done] == ["admin1"]
+
+
 def test_a_killed_run_shows_as_interrupted_not_running_forever(tmp_path: Path) -> None:
     k = kit(tmp_path, MemorySource(seed_directory()))
     with StateStore(k.config.state.path) as store:

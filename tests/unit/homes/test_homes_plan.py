@@ -158,3 +158,22 @@ def test_quotas_are_rechecked_on_existing_homes() -> None:
     missing = plan_homes(cfg, seed_directory(), listing, quotas={"/user/datascientist1": (-1, -1)})
     assert [(a.kind, a.namespace, a.space) for a in missing.actions] == [("set_quota", 5, 9)]
     assert plan_homes(cfg, seed_directory(), listing, quotas={"/user/datascientist1": (5, 9)}).actions == []
+
+
+def test_a_listed_name_that_is_not_a_direct_child_is_never_locked() -> None:
+    # Issue 19, item 10: the path of a departed home came from the NameNode's listing, without
+    # the check new homes get. Even a name the state lists as provisioned is refused.
+    hostile = ["..", "../etc", "a/b", "/etc", ".", "x/../../tmp"]
+    listing = [entry(n, "x", "x") for n in hostile]
+    p = plan_homes(
+        HDFS,
+        seed_directory(),
+        listing,
+        lock_departed=True,
+        known=set(hostile),
+        departed=LONG_AGO | {n: 0.0 for n in hostile},
+    )
+    assert [a for a in p.actions if a.kind == "lock"] == []
+    assert sorted(r.detail for r in p.reports if r.kind == "refused") == ["not a direct child of the prefix"] * len(
+        hostile
+    )

@@ -72,3 +72,17 @@ def test_dirkit_rules(principal: str, short: str) -> None:
 def test_foreign_realm_has_no_rule() -> None:
     with pytest.raises(NoMatchingRule):
         short_name(RULES, "bob@OTHER.REALM", "EMR.DIRKIT.TEST")
+
+
+def test_the_rule_mechanism_is_case_insensitive_as_in_hadoop() -> None:
+    # Issue 19, item 12: KerberosName.setRuleMechanism compares with equalsIgnoreCase
+    # (TestKerberosAuthenticationHandler#testNullProperties sets "MIT").
+    rules = "RULE:[1:$1@$0](.*@OTHER)s/@.*//\nDEFAULT"
+    for spelling in ("MIT", "Mit", "mit"):
+        assert short_name(rules, "a/b@ELSEWHERE", "REALM", spelling) == "a/b@ELSEWHERE"
+    with pytest.raises(NoMatchingRule):
+        short_name(rules, "a/b@ELSEWHERE", "REALM", "HADOOP")
+    from seed_fixture import seed_config
+
+    cfg = seed_config(hadoop={"auth_to_local_mechanism": "MIT"})
+    assert cfg.hadoop is not None and cfg.hadoop.auth_to_local_mechanism == "mit"
