@@ -41,18 +41,31 @@ SECRET_COMMAND_TIMEOUT = 30
 
 
 # C0 and C1 control characters and DEL: never meaningful in a config value, and a newline in a
-# string that lands in a generated script or file could end a quoted block early.
+# string that lands in a generated script or file could end a quoted block early. Surrogates,
+# U+FFFE and U+FFFF: XML 1.0 forbids them (its Char production), so core-site.xml could not
+# hold them.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
 
 def _no_control(v: Any) -> Any:
     values = v if isinstance(v, list) else [v]
     for item in values:
-        m = _CONTROL.search(item) if isinstance(item, str) else None
-        if m:
-            # The value is not echoed: it may be (part of) a secret.
+        if not isinstance(item, str):
+            continue
+        # The value is not echoed: it may be (part of) a secret.
+        if m := _CONTROL.search(item):
             raise ValueError(f"contains the control character U+{ord(m.group()):04X}; remove it")
+        if m := _NOT_XML.search(item):
+            raise ValueError(f"contains U+{ord(m.group()):04X}, a character XML 1.0 forbids; remove it")
     return v
+
+
+def _ini_safe(key: str, value: str) -> None:
+    # configobj (what Hue reads hue.ini with) quotes a value holding both quote characters with
+    # triple quotes; one holding both kinds of triple quote cannot be written at all.
+    if "'''" in value and '"""' in value:
+        raise ValueError(f"{key}: holds both ''' and \"\"\", which hue.ini (configobj) cannot quote; remove one")
 
 
 class _Model(BaseModel):
@@ -644,6 +657,18 @@ class Config(_Model):
                 "emr.cluster_realm: must differ from directory.realm: a cross-realm trust needs two "
                 f"realm names (both are {self.directory.realm})"
             )
+        if self.hue is not None:  # every string that lands in hue.ini
+            h, d = self.hue, self.directory
+            for key, value in (
+                ("hue.bind_dn", h.bind_dn),
+                ("hue.bind_password_script", h.bind_password_script),
+                ("hue.ldap_cert", h.ldap_cert or ""),
+                ("hue.login_groups", ",".join(h.login_groups)),
+                ("directory.base_dn", d.base_dn),
+                ("directory.user_filter", d.user_filter),
+                ("directory.group_filter", d.group_filter),
+            ):
+                _ini_safe(key, value)
         if self.hadoop is not None and any(not u.startswith("ldaps://") for u in self.ldap.urls):
             raise ValueError(
                 "ldap.urls: Hadoop's LdapGroupsMapping ([hadoop]) cannot use StartTLS; list ldaps:// "

@@ -2,6 +2,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dirkit import config
 from dirkit.errors import ConfigError, SecretError
@@ -126,3 +128,51 @@ def test_every_timeout_in_one_object() -> None:
     t = config.timeouts(cfg)
     assert (t.ldap, t.verify_check, t.hive_check, t.webhdfs) == (7, 3, 8, 30.0)
     assert t.secret_command == config.SECRET_COMMAND_TIMEOUT and t.klist == 10.0
+
+
+# -- issue 19, item 9: a value no generated document can hold is refused at load, by key --------
+
+
+def test_a_character_xml_forbids_is_refused_naming_the_key() -> None:
+    from seed_fixture import seed_config
+
+    for ch in ("\ufffe", "\uffff"):
+        with pytest.raises(ConfigError, match=r"hadoop.bind_user: contains U\+FFF[EF], a character XML 1.0 forbids"):
+            seed_config(hadoop={"bind_user": f"svc{ch}@ad.dirkit.test"})
+
+
+def test_a_hue_value_configobj_cannot_quote_is_refused_naming_the_key() -> None:
+    from seed_fixture import seed_config
+
+    with pytest.raises(ConfigError, match="hue.bind_dn: holds both ''' and \"\"\"") as exc:
+        seed_config(hue={"bind_dn": "CN=a'''b\"\"\"c,DC=x"})
+    assert "\n" not in str(exc.value)
+
+
+_PRINTABLE = st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="\ufffe\uffff"), min_size=1)
+
+
+@given(value=_PRINTABLE)
+@settings(max_examples=300, deadline=None)
+def test_every_value_the_config_accepts_renders_documents_that_parse_back(value: str) -> None:
+    import io
+    import xml.etree.ElementTree as ET
+
+    from configobj import ConfigObj
+    from seed_fixture import seed_config
+
+    from dirkit.config import ad_site
+    from dirkit.outputs import hadoop, hue
+
+    try:
+        cfg = seed_config(hue={"bind_dn": value}, hadoop={"bind_user": value})
+    except ConfigError:
+        assert "'''" in value and '"""' in value
+        return
+    assert cfg.hue is not None and cfg.hadoop is not None
+    ini = ConfigObj(io.StringIO(hue.render_ini(cfg.hue, ad_site(cfg))))
+    server = ini["desktop"]["ldap"]["ldap_servers"]["dirkit_ad"]
+    assert server["bind_dn"] == value
+    root = ET.fromstring(hadoop.render_xml(cfg.hadoop, ad_site(cfg)).encode("utf-8"))
+    props = {p.findtext("name"): p.findtext("value") for p in root.iter("property")}
+    assert props["hadoop.security.group.mapping.ldap.bind.user"] == value
