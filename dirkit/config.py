@@ -64,6 +64,8 @@ def _no_control(v: Any) -> Any:
 def _ini_safe(key: str, value: str) -> None:
     # configobj (what Hue reads hue.ini with) quotes a value holding both quote characters with
     # triple quotes; one holding both kinds of triple quote cannot be written at all.
+    if value != value.strip():
+        raise ValueError(f"{key}: has leading or trailing whitespace, which hue.ini (configobj) would drop")
     if "'''" in value and '"""' in value:
         raise ValueError(f"{key}: holds both ''' and \"\"\", which hue.ini (configobj) cannot quote; remove one")
 

@@ -65,7 +65,7 @@ def _names(objs: Sequence[RawUser | RawGroup], policy: NamePolicy, issues: list[
     """GUID -> final name, after the unsafe and collision checks."""
     proposed: dict[str, str | None] = {}
     for o in objs:
-        r = policy.normalise(o.sam)
+        r = policy.directory_name(o.sam)
         proposed[o.guid] = r.name
         if r.name is None:
             issues.append(Issue("unsafe_name", o.dn, f"{o.sam!r}: {r.reason}"))

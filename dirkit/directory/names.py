@@ -41,8 +41,19 @@ class NamePolicy:
         return raw
 
     def normalise(self, raw: str) -> NameResult:
+        """The name for something a person typed or a document holds: ``user``, ``user@REALM``
+        (our realm) or ``DOMAIN\\user``."""
+        return self.directory_name(self.strip_realm(raw))
+
+    def directory_name(self, sam: str) -> NameResult:
+        """The name of a directory object, from its sAMAccountName. A sAMAccountName is a name,
+        not a principal: nothing is stripped from it. AD accepts '@' in one written over LDAP or
+        PowerShell; such a name is refused, else ``alice@REALM`` would take Alice's name (and
+        SSSD reads ``a@b`` as user ``a`` of domain ``b`` anyway)."""
+        if "@" in sam:
+            return NameResult(None, "contains '@' (a sAMAccountName with '@' would read as user@domain)")
         # NFC first: the same visible name typed on two systems must give the same bytes.
-        name = unicodedata.normalize("NFC", self.strip_realm(raw))
+        name = unicodedata.normalize("NFC", sam)
         if self.config.case == "lower":
             name = name.lower()
         if not name:

@@ -167,7 +167,7 @@ def test_every_value_the_config_accepts_renders_documents_that_parse_back(value:
     try:
         cfg = seed_config(hue={"bind_dn": value}, hadoop={"bind_user": value})
     except ConfigError:
-        assert "'''" in value and '"""' in value
+        assert ("'''" in value and '"""' in value) or value != value.strip()
         return
     assert cfg.hue is not None and cfg.hadoop is not None
     ini = ConfigObj(io.StringIO(hue.render_ini(cfg.hue, ad_site(cfg))))

@@ -60,9 +60,29 @@ def test_disabled_flag() -> None:
 
 
 def test_collision_excludes_both_and_reports() -> None:
-    d = make([user("Bob", 1000), user("bob@X", 1001)], [])
+    d = make([user("Bob", 1000), user("BOB", 1001)], [])
     assert d.user_by_name("bob") is None
     assert [i.kind for i in d.issues] == ["name_collision", "name_collision"]
+
+
+def test_a_sam_account_name_with_an_at_sign_is_a_name_not_a_principal() -> None:
+    # Issue 19, item 6: AD accepts '@' in a sAMAccountName written over LDAP. `alice@X` (X is the
+    # realm) used to be stripped to `alice`, collide with Alice, and drop both: Alice showed as
+    # removed and, after the grace period, `--lock-departed` locked her home.
+    from dirkit.config import SafetyConfig
+    from dirkit.plan import make_plan
+
+    before = make([user("alice", 1000)], [group("grp", 1100, "alice")])
+    after = make([user("alice", 1000), user("alice@X", 1001)], [group("grp", 1100, "alice"), group("grp@X", 1101)])
+    alice = after.user_by_name("alice")
+    assert alice is not None and alice.sid.endswith("-1000")
+    assert after.group_names_of(alice) == ["grp"]
+    assert sorted((i.kind, i.detail) for i in after.issues) == [
+        ("unsafe_name", "'alice@X': contains '@' (a sAMAccountName with '@' would read as user@domain)"),
+        ("unsafe_name", "'grp@X': contains '@' (a sAMAccountName with '@' would read as user@domain)"),
+    ]
+    plan = make_plan(before, after, SafetyConfig())
+    assert plan.removals == 0 and not [c for c in plan.changes if "alice" in str(c) and "removed" in str(c)]
 
 
 def test_unsafe_group_still_carries_nesting() -> None:

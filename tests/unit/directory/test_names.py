@@ -48,8 +48,10 @@ def test_unsafe(raw: str, reason: str) -> None:
 
 
 def test_other_realm_is_not_stripped() -> None:
-    # user@OTHER.REALM keeps its '@': it is another realm's principal, not ours.
-    assert P.normalise("bob@OTHER.COM").name == "bob@other.com"
+    # user@OTHER.REALM is another realm's principal: no name of ours (and not "bob").
+    r = P.normalise("bob@OTHER.COM")
+    assert r.name is None and "'@'" in r.reason
+    assert P.directory_name("bob@AD.EXAMPLE.COM").name is None  # a sAMAccountName: nothing stripped
 
 
 def test_preserve_case_and_pattern() -> None:
