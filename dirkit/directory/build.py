@@ -6,8 +6,9 @@ Pure and deterministic: no LDAP here, so it is tested directly with hand-made en
 from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from .model import UAC_DISABLED, Directory, Group, Issue, Membership, User
@@ -83,17 +84,27 @@ def _names(objs: Sequence[RawUser | RawGroup], policy: NamePolicy, issues: list[
     return proposed
 
 
-def _ancestors(parents: dict[str, set[str]], start: str) -> dict[str, tuple[str, ...]]:
-    """Every group ``start`` is in (itself included), each with one shortest chain. Cycle-safe."""
-    paths: dict[str, tuple[str, ...]] = {start: (start,)}
-    queue = deque([start])
+def _memberships(
+    parents: Mapping[str, Sequence[str]], direct: Sequence[str], primary: str | None
+) -> dict[str, Membership]:
+    """Every group reachable from the direct groups ``direct`` (sorted), by a breadth-first walk
+    up the nesting: each gets the group it was first reached from (``via``), so one shortest
+    chain per membership is kept as a pointer, not a copy. Memory is one entry per membership
+    whatever the depth (a chain of 1,000 nested groups stored 1,000 chains of up to 1,000 before).
+    Cycle-safe; the same chain on every run (parents are walked in sorted order)."""
+    out: dict[str, Membership] = {}
+    queue: deque[str] = deque()
+    for g in direct:
+        out[g] = Membership(g, None, g == primary, 1)
+        queue.append(g)
     while queue:
         g = queue.popleft()
-        for parent in sorted(parents.get(g, ())):  # sorted: the same chain on every run
-            if parent not in paths:
-                paths[parent] = (*paths[g], parent)
+        m = out[g]
+        for parent in parents.get(g, ()):
+            if parent not in out:
+                out[parent] = Membership(parent, g, m.primary, m.depth + 1)
                 queue.append(parent)
-    return paths
+    return out
 
 
 def build(
@@ -179,16 +190,15 @@ def build(
             direct[u.guid].add(pg)
             primary[u.guid] = pg
 
-    closure = {g: _ancestors(parents, g) for g in groups}
-    effective: dict[str, dict[str, Membership]] = {}
+    up = {g: sorted(ps) for g, ps in parents.items()}
+    # Users with the same direct groups (and primary group) share one membership map.
+    shared: dict[tuple[tuple[str, ...], str | None], Mapping[str, Membership]] = {}
+    effective: dict[str, Mapping[str, Membership]] = {}
     for uid in users:
-        mine: dict[str, Membership] = {}
-        for d in sorted(direct.get(uid, ())):
-            for anc, path in closure[d].items():
-                best = mine.get(anc)
-                if best is None or len(path) < len(best.path):
-                    mine[anc] = Membership(anc, path, primary=(d == primary.get(uid)))
-        effective[uid] = mine
+        key = (tuple(sorted(direct.get(uid, ()))), primary.get(uid))
+        if key not in shared:
+            shared[key] = MappingProxyType(_memberships(up, *key))
+        effective[uid] = shared[key]
 
     stats = dict(stats or {})
     stats.update(

@@ -75,15 +75,18 @@ class Issue:
 
 @dataclass(frozen=True)
 class Membership:
-    """A user's effective membership of a group, and one shortest chain that explains it."""
+    """A user's effective membership of a group, and the last step of one shortest chain that
+    explains it (``Directory.chain`` follows the steps back to the user's direct group)."""
 
     group_guid: str
-    path: tuple[str, ...]  # group GUIDs from the user's direct group to group_guid
+    via: str | None  # the group (a member of group_guid) the chain comes through; None: direct
     primary: bool = False  # the chain starts at the user's primaryGroupID group
+    depth: int = 1  # groups in the chain: 1 for a direct membership
 
 
 def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(d))
+    # Already read-only (memberships shared by users with the same groups): kept, not copied.
+    return d if isinstance(d, MappingProxyType) else MappingProxyType(dict(d))
 
 
 @dataclass(frozen=True)
@@ -137,12 +140,21 @@ class Directory:
         names = (self.groups[g].name for g in self.effective.get(user.guid, {}))
         return sorted(n for n in names if n)
 
+    def chain(self, user_guid: str, group_guid: str) -> tuple[str, ...]:
+        """Group GUIDs from the user's direct group to ``group_guid`` (one shortest chain);
+        empty if the user is not a member."""
+        mine = self.effective.get(user_guid, {})
+        out: list[str] = []
+        step: str | None = group_guid if group_guid in mine else None
+        while step is not None:
+            out.append(step)
+            step = mine[step].via
+        return tuple(reversed(out))
+
     def explain(self, user: User, group: Group) -> list[str] | None:
         """Why ``user`` is in ``group``: the chain of group names, or None if not a member."""
-        m = self.effective.get(user.guid, {}).get(group.guid)
-        if m is None:
-            return None
-        return [self.groups[g].sam for g in m.path]
+        path = self.chain(user.guid, group.guid)
+        return [self.groups[g].sam for g in path] if path else None
 
     # -- serialisation (documented in docs/json.md) ----------------------------------------
     def user_json(self, u: User) -> dict[str, Any]:
@@ -153,9 +165,9 @@ class Directory:
                 {
                     "group": self.groups[gid].name,
                     "sam_account_name": self.groups[gid].sam,
-                    "direct": len(m.path) == 1,
+                    "direct": m.via is None,
                     "primary": m.primary,
-                    "via": [self.groups[p].sam for p in m.path],
+                    "via": [self.groups[p].sam for p in self.chain(u.guid, gid)],
                 }
             )
         return {**u.to_json(), "groups": groups}
@@ -174,22 +186,31 @@ class Directory:
 
 # -- state serialisation (compact, internal; the public JSON is Directory.to_json) -------------
 def to_state(d: Directory) -> dict[str, Any]:
+    # v2: a membership is [group, via, primary, depth]; v1 stored each whole chain.
     return {
-        "v": 1,
+        "v": 2,
         "users": [
             [u.guid, u.dn, u.sam, u.name, u.sid, u.upn, u.display_name, u.enabled, u.primary_group_sid, u.usn]
             for u in d.users.values()
         ],
         "groups": [[g.guid, g.dn, g.sam, g.name, g.sid, g.usn, list(g.member_dns)] for g in d.groups.values()],
         "direct": {k: sorted(v) for k, v in d.direct.items()},
-        "effective": {u: [[g, list(m.path), m.primary] for g, m in ms.items()] for u, ms in d.effective.items()},
+        "effective": {u: [[g, m.via, m.primary, m.depth] for g, m in ms.items()] for u, ms in d.effective.items()},
         "issues": [[i.kind, i.dn, i.detail] for i in d.issues],
         "stats": dict(d.stats),
     }
 
 
+def _membership(row: list[Any]) -> Membership:
+    if len(row) == 3:  # v1: [group, chain, primary]
+        g, path, primary = row
+        return Membership(g, path[-2] if len(path) > 1 else None, bool(primary), len(path))
+    g, via, primary, depth = row
+    return Membership(g, via, bool(primary), int(depth))
+
+
 def from_state(data: dict[str, Any]) -> Directory:
-    if data.get("v") != 1:
+    if data.get("v") not in (1, 2):
         raise ValueError(f"unknown snapshot format {data.get('v')!r}")
     users = {r[0]: User(*r) for r in data["users"]}
     groups = {
@@ -200,7 +221,7 @@ def from_state(data: dict[str, Any]) -> Directory:
         users=users,
         groups=groups,
         direct={k: frozenset(v) for k, v in data["direct"].items()},
-        effective={u: {g: Membership(g, tuple(p), bool(pr)) for g, p, pr in ms} for u, ms in data["effective"].items()},
+        effective={u: {row[0]: _membership(row) for row in ms} for u, ms in data["effective"].items()},
         issues=tuple(Issue(*i) for i in data["issues"]),
         stats=data["stats"],
     )

@@ -39,7 +39,7 @@ def nesting_depth(directory: Directory | None) -> int:
     """The deepest group nesting in the snapshot (so Hue's nested search reaches every group)."""
     if directory is None:
         return 10
-    deepest = max((len(m.path) for ms in directory.effective.values() for m in ms.values()), default=1)
+    deepest = max((m.depth for ms in directory.effective.values() for m in ms.values()), default=1)
     return max(10, deepest)
 
 

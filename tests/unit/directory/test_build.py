@@ -134,3 +134,35 @@ def test_builtin_groups_are_left_out_like_sssd_does() -> None:
     alice = d.user_by_name("alice")
     assert alice is not None and d.group_names_of(alice) == ["domain users"]
     assert d.group_by_name("users") is None and d.stats["builtin_groups_left_out"] == 1
+
+
+def test_a_deep_nesting_chain_costs_memory_linear_in_its_length() -> None:
+    # Issue 19, item 7: a chain of 1,000 nested groups (1,000 member values in all) took 1.4 GB
+    # (each group's whole ancestor chain was stored per ancestor); the snapshot stored them too.
+    import json
+    import tracemalloc
+
+    from dirkit.directory.model import from_state, to_state
+
+    n = 1000
+    chain = [group(f"g{i}", 2000 + i, f"g{i - 1}" if i else "deep") for i in range(n)]
+    tracemalloc.start()
+    try:
+        d = make([user("deep", 1000)], chain)
+        state = json.dumps(to_state(d))
+        back = from_state(json.loads(state))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MiB"
+    assert len(state) < 200 * n  # O(memberships): a few GUIDs per membership, not a chain each
+    deep = back.user_by_name("deep")
+    top = back.group_by_name(f"g{n - 1}")
+    assert deep is not None and top is not None
+    assert back.explain(deep, top) == [f"g{i}" for i in range(n)]  # the `via` chain is kept
+    assert len(back.group_names_of(deep)) == n
+
+
+def test_users_with_the_same_groups_share_one_membership_map() -> None:
+    d = make([user(f"u{i}", 1000 + i) for i in range(50)], [group("g", 1100, *[f"u{i}" for i in range(50)])])
+    assert len({id(m) for m in d.effective.values()}) == 1
