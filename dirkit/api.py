@@ -12,11 +12,11 @@ subclasses (see ``dirkit.errors``) carrying the exit code the CLI uses.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import kerberos
+from . import deadline, kerberos
 from . import sync as engine
 from .config import Config, EmrConfig, HdfsConfig, ad_site, load, missing_section
 from .deploy import Change, Deployer, DeployPlan
@@ -66,7 +66,8 @@ class Dirkit:
     # -- the directory -------------------------------------------------------------------
     def read(self) -> Directory:
         """Read AD now (the whole configured scope; never a partial picture)."""
-        return engine.read(self.config, self.source, self.progress)
+        with self._deadline():
+            return engine.read(self.config, self.source, self.progress)
 
     def last_snapshot(self) -> Directory:
         """The last applied snapshot; NotFoundError when no sync has been applied yet."""
@@ -94,20 +95,24 @@ class Dirkit:
     # -- sync ----------------------------------------------------------------------------
     def plan(self) -> tuple[Directory, Plan]:
         """Read and plan against the last applied state. Changes nothing."""
-        return engine.plan(self.config, self.source, self.progress)
+        with self._deadline():
+            return engine.plan(self.config, self.source, self.progress)
 
     def sync(self, *, dry_run: bool = False, allow_removals: bool = False, full: bool = False) -> engine.SyncResult:
         """Read (only what changed, when the watermark allows; everything with ``full``), plan
-        and (unless ``dry_run``) apply: state, documents, HDFS homes."""
-        return engine.sync(
-            self.config,
-            dry_run=dry_run,
-            allow_removals=allow_removals,
-            progress=self.progress,
-            source=self.source,
-            homes_target=self.homes_target,
-            full=full,
-        )
+        and (unless ``dry_run``) apply: state, documents, HDFS homes. Bounded by
+        ``run.deadline_seconds`` (DeadlineExceeded past it), as every method that talks to AD
+        or the NameNode is."""
+        with self._deadline():
+            return engine.sync(
+                self.config,
+                dry_run=dry_run,
+                allow_removals=allow_removals,
+                progress=self.progress,
+                source=self.source,
+                homes_target=self.homes_target,
+                full=full,
+            )
 
     def approve(self, digest: str) -> engine.SyncResult:
         """Apply the held plan whose digest starts with ``digest``: recorded as approved first
@@ -122,13 +127,14 @@ class Dirkit:
                     f"no held plan starts with {digest!r} (give at least 6 characters; held now: {pending})"
                 )
             store.approve(held.digest)
-        return engine.sync(
-            self.config,
-            progress=self.progress,
-            source=self.source,
-            homes_target=self.homes_target,
-            approve=held.digest,
-        )
+        with self._deadline():
+            return engine.sync(
+                self.config,
+                progress=self.progress,
+                source=self.source,
+                homes_target=self.homes_target,
+                approve=held.digest,
+            )
 
     def held_plans(self) -> list[HeldPlan]:
         """Plans a safety limit stopped that are not applied yet (approved or not)."""
@@ -241,6 +247,12 @@ class Dirkit:
         are in ``result.failed`` (the others are done); an unreachable NameNode raises.
         ``lock_departed`` locks only homes dirkit provisioned before, within the safety limits.
         Unless ``dry_run``, it holds the run lock (LockedError while a sync runs), as sync does."""
+        with self._deadline():
+            return self._provision_homes(from_state, dry_run, fix_drift, lock_departed, allow_removals)
+
+    def _provision_homes(
+        self, from_state: bool, dry_run: bool, fix_drift: bool, lock_departed: bool, allow_removals: bool
+    ) -> HomesResult:
         d = self.snapshot(from_state=from_state)
         kerberos.use_krb5_conf(self.config.kerberos.krb5_conf)  # only commands that log in need it
         with StateStore(self.config.state.path) as store, store.lock() if not dry_run else nullcontext():
@@ -272,6 +284,9 @@ class Dirkit:
         for name, text in docs.items():
             write_atomic(out_dir / name, text.encode(), 0o644, key="--out-dir")
         return [out_dir / name for name in docs]
+
+    def _deadline(self) -> AbstractContextManager[None]:
+        return deadline.limit(self.config.run.deadline_seconds)
 
     def _hdfs(self) -> HdfsConfig:
         if self.config.hdfs is None:

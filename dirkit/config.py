@@ -282,6 +282,13 @@ class StateConfig(_Model):
     keep_snapshots: Annotated[int, Field(ge=1, le=10_000)] = 10
 
 
+class RunConfig(_Model):
+    # A run's overall deadline: socket timeouts bound each read, not a run (a server sending a
+    # byte a second never trips them). Past it the run stops (exit 5), applies nothing more, and
+    # releases the lock. Well above a 100k-user first run; keep a systemd TimeoutStartSec above it.
+    deadline_seconds: Annotated[float, Field(gt=0, le=24 * 3600)] = 1800.0
+
+
 class SafetyConfig(_Model):
     # Users removed or disabled + groups removed, against the named users and groups known.
     max_removals: Annotated[int, Field(ge=0)] = 500
@@ -640,6 +647,7 @@ class Config(_Model):
     kerberos: KerberosConfig = KerberosConfig()
     names: NamesConfig = NamesConfig()
     state: StateConfig = StateConfig()
+    run: RunConfig = RunConfig()
     safety: SafetyConfig = SafetyConfig()
     emr: EmrConfig | None = None
     hue: HueConfig | None = None

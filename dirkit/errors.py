@@ -18,7 +18,8 @@ The tree (exit code in brackets)::
     │   ├── KerberosError      classified from the GSSAPI major/minor codes (``.reason``)
     │   ├── HdfsError          a WebHDFS call failed
     │   │   └── HdfsUnavailable     the NameNode could not be reached or stopped answering
-    │   └── AwsError           an AWS API call failed (EMR, IAM: `dirkit emr apply/diff`)
+    │   ├── AwsError           an AWS API call failed (EMR, IAM: `dirkit emr apply/diff`)
+    │   └── DeadlineExceeded   the run passed run.deadline_seconds (a service too slow to answer)
     ├── NotFoundError [1]      nothing to work from: no applied snapshot yet, an unknown user
     ├── AuthToLocalError [1]   an auth_to_local rule is malformed or maps to an invalid name
     │   ├── NoMatchingRule     no rule applies to the principal (Hadoop's own error)
@@ -141,6 +142,17 @@ class AwsError(ServiceError):
     """An AWS API call (EMR, IAM) failed or was refused; the AWS error code is in the message."""
 
 
+class DeadlineExceeded(ServiceError):
+    """The run passed ``run.deadline_seconds`` (a service answering too slowly, or not at all,
+    within each socket timeout) and was stopped; the message says what was applied."""
+
+
+class DeadlineSignal(BaseException):
+    """Internal, not an error of the tree: raised by the deadline's alarm wherever the main
+    thread is blocked (dirkit/deadline.py), a BaseException so that no library's
+    ``except Exception`` swallows it; ``deadline.limit`` turns it into DeadlineExceeded."""
+
+
 class NotFoundError(DirkitError):
     """Nothing to work from: no applied snapshot in the state database yet, an unknown user."""
 
@@ -191,6 +203,7 @@ __all__ = [
     "AuthToLocalError",
     "AwsError",
     "ConfigError",
+    "DeadlineExceeded",
     "DirectoryAuthError",
     "DirectoryConnectionLost",
     "DirectoryError",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import kerberos, metrics
+from . import deadline, kerberos, metrics
 from .config import Config
 from .directory.delta import Watermark, fingerprint
 from .directory.model import Directory
@@ -306,10 +306,15 @@ def sync(
         except PartialFailure as exc:
             outcome, message = "partial", str(exc)
             raise
+        except deadline.Expired as exc:
+            applied = "the directory state was applied, HDFS homes not (or not all): the next run finishes them"
+            message = f"{exc}: {applied if record.get('applied') else 'nothing was applied'}"
+            raise deadline.Expired(message) from None
         except BaseException as exc:
             message = str(exc) if isinstance(exc, DirkitError) else f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            deadline.stop()  # the run's work is over: recording it is not cut short
             record.update(outcome=outcome, message=message, ended=time.time(), seconds=round(time.monotonic() - t0, 3))
             record["held_pending"] = bool(store.held_plans())
             store.end_run(run_id, outcome, counts, message, record)
@@ -384,18 +389,20 @@ def _sync(
     if dry_run:
         homes = provision(config.hdfs, current, dry_run=True, fs=homes_target) if config.hdfs else None
         return SyncResult(current, p, False, run_id, time.monotonic() - t0, changes, homes)
-    if out_dir is not None and touched:
-        files.write(out_dir, docs, list(changes))
-        event(log, "files_written", directory=out_dir, files=",".join(touched))
-    if r.changed or r.save:
-        store.save_snapshot(run_id, current, config.state.keep_snapshots, r.digest, r.content)
-    if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
-        store.save_watermark(r.watermark)
-    if approved:
-        record["approved"] = p.digest
-    if r.changed:  # the applied state moved on: no plan held before can apply as it was
-        store.resolve_held(run_id)
-    record["applied"] = True
+    # Local writes only, each short: once started they finish, even past the deadline.
+    with deadline.shielded():
+        if out_dir is not None and touched:
+            files.write(out_dir, docs, list(changes))
+            event(log, "files_written", directory=out_dir, files=",".join(touched))
+        if r.changed or r.save:
+            store.save_snapshot(run_id, current, config.state.keep_snapshots, r.digest, r.content)
+        if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
+            store.save_watermark(r.watermark)
+        if approved:
+            record["approved"] = p.digest
+        if r.changed:  # the applied state moved on: no plan held before can apply as it was
+            store.resolve_held(run_id)
+        record["applied"] = True
     homes = _homes(config, current, counts, store, homes_target, progress, record)
     event(log, "applied", changes=len(p.changes), run_id=run_id, seconds=round(time.monotonic() - t0, 3))
     return SyncResult(current, p, True, run_id, time.monotonic() - t0, changes, homes)

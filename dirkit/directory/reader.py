@@ -15,8 +15,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import ldap3
@@ -24,6 +24,7 @@ from ldap3.core import exceptions as lexc
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
+from .. import deadline
 from ..config import Config, LdapConfig
 from ..errors import DirectoryConnectionLost, DirectoryUnreachable, IncompleteReadError
 from ..log import event
@@ -419,9 +420,9 @@ class Reader:
         # paging is strictly request -> page -> request on one connection, so while the DC
         # builds one connection's next page, this process decodes another's.
         bounds: list[int | None] = [None, *self._cuts(highest, usn_quantiles), None]
-        with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="dirkit-read") as pool:
-            fg = pool.submit(self.read_groups, url)
-            fus = [pool.submit(self._read_user_range, url, lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+        ranges = [partial(self._read_user_range, url, lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+        calls: list[Callable[[], list[Any]]] = [partial(self.read_groups, url), *ranges]
+        with deadline.parallel(calls, len(calls), "dirkit-read") as (fg, *fus):
             users = [u for f in fus for u in f.result()]
             groups = fg.result()
         # A user changed during the read may have moved from a range not yet read to one

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
-from .. import faults
+from .. import deadline, faults
 from ..config import HdfsConfig, SafetyConfig
 from ..directory.model import Directory
 from ..errors import DirkitError, HdfsError, HdfsUnavailable, ThresholdError
@@ -175,8 +175,8 @@ def _apply(
         return done, None
 
     unavailable: HdfsUnavailable | None = None
-    with ThreadPoolExecutor(max_workers=cfg.concurrency, thread_name_prefix="dirkit-hdfs") as pool:
-        futures = [pool.submit(run, acts) for acts in by_user.values()]
+    calls = [partial(run, acts) for acts in by_user.values()]
+    with deadline.parallel(calls, cfg.concurrency, "dirkit-hdfs") as futures:
         for n, f in enumerate(futures, 1):
             try:
                 done, failure = f.result()

@@ -209,3 +209,63 @@ exec java -Xmx128m -Djava.security.krb5.conf={krb5} {" ".join(java.JAVA_OPTS)} -
     r = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "all homes present" in r.stdout
     assert len(jvm_log.read_text().splitlines()) == 1  # a re-run starts one JVM
+
+
+@pytest.fixture
+def dripping_namenode() -> Iterator[str]:
+    """A stand-in NameNode on 127.0.0.1 that answers every WebHDFS request with the headers of
+    a 1 MiB body, then one byte a second: no socket timeout ever trips."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{")
+                while not stop.wait(1.0):
+                    conn.sendall(b" ")
+            except OSError:
+                pass
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/webhdfs/v1"
+    stop.set()
+    listener.close()
+
+
+def test_a_dripping_namenode_ends_at_the_deadline_and_the_next_run_converges(
+    make_config_file: Any, prefix: str, superfs: WebHdfs, dripping_namenode: str, tmp_path: Path
+) -> None:
+    # Issue 19, item 5: WebHDFS timeouts bound each read, not the run; the run must end at
+    # run.deadline_seconds, with the (real) directory state applied and the lock released.
+    import subprocess
+    import sys
+
+    from dirkit.state import StateStore
+
+    superfs.mkdirs(prefix, "755")
+    cli = [sys.executable, "-m", "dirkit.cli", "sync", "-c"]
+    hanging = make_config_file(
+        "drip.toml", hdfs={"url": dripping_namenode, "prefix": prefix}, run={"deadline_seconds": 8}
+    )
+    r = subprocess.run([*cli, str(hanging)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 5, r.stderr[-2000:]
+    assert "passed its deadline (run.deadline_seconds = 8): the directory state was applied, HDFS homes not" in r.stderr
+    with StateStore(tmp_path / "state.sqlite") as store:
+        assert store.runs(1)[0].outcome == "failed" and store.last_meta()[1]  # the read was applied
+    good = make_config_file("good.toml", hdfs={"prefix": prefix})
+    r = subprocess.run([*cli, str(good)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert superfs.status(f"{prefix}/dataeng1")["owner"] == "dataeng1"
