@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import deadline, kerberos, metrics
+from . import deadline, faults, kerberos, metrics
 from .config import Config
 from .directory.delta import Watermark, fingerprint
 from .directory.model import Directory
@@ -146,6 +146,7 @@ def _read_and_plan(
         why = "this directory source reads whole snapshots only"
     if current is None:
         current = read(config, src, progress, quantiles)
+    faults.point("read")
     current = replace(current, stats={**current.stats, "read_why": why or ""})
     delta = current.stats.get("read_kind") == "delta"
     if not delta:  # the read's own line says how much; this one says why it was not a delta
@@ -318,6 +319,7 @@ def sync(
             record.update(outcome=outcome, message=message, ended=time.time(), seconds=round(time.monotonic() - t0, 3))
             record["held_pending"] = bool(store.held_plans())
             store.end_run(run_id, outcome, counts, message, record)
+            faults.point("recorded")
             _after_run(config, store, record)
 
 
@@ -328,6 +330,7 @@ def _did_something(result: SyncResult, counts: dict[str, int]) -> bool:
 def _after_run(config: Config, store: StateStore, record: dict[str, Any]) -> None:
     """Metrics and notification: neither may change the run's outcome."""
     if config.metrics.textfile is not None:
+        faults.point("metrics")
         try:
             metrics.write(config.metrics.textfile, metrics.render(record, store.last_success()))
         except DirkitError as exc:
@@ -352,6 +355,7 @@ def _sync(
 ) -> SyncResult:
     out_dir = config.output.directory
     r = _read_and_plan(config, store, source, progress, full)
+    faults.point("planned")
     current, p = r.directory, r.plan
     counts.update({k: v for k, v in p.counts().items() if v})
     record["read"] = _read_record(current)
@@ -398,6 +402,7 @@ def _sync(
             store.save_snapshot(run_id, current, config.state.keep_snapshots, r.digest, r.content)
         if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
             store.save_watermark(r.watermark)
+        faults.point("state-saved")
         if approved:
             record["approved"] = p.digest
         if r.changed:  # the applied state moved on: no plan held before can apply as it was

@@ -24,7 +24,7 @@ from ldap3.core import exceptions as lexc
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
-from .. import deadline
+from .. import deadline, faults
 from ..config import Config, LdapConfig
 from ..errors import DirectoryConnectionLost, DirectoryUnreachable, IncompleteReadError
 from ..log import event
@@ -171,6 +171,7 @@ class Reader:
                 controls=controls,
             )
             self.stats.add(searches=1 if page == 1 else 0, pages=1)
+            faults.point("ldap-page")
             res = conn.result
             if res.get("result") != 0:
                 raise IncompleteReadError(

@@ -128,6 +128,7 @@ def provision(
                 "superuser, mode 755) first"
             )
         listing = target.list(cfg.prefix) or []
+        faults.point("homes-listed")
         quotas = {path: target.quota(path) for path in quota_checks(cfg, d, listing)}
         plan = plan_homes(
             cfg,
