@@ -51,6 +51,7 @@ class ReadStats:
     searches: int = 0
     pages: int = 0
     range_searches: int = 0
+    catch_up_reads: int = 0  # users read again because something changed during the read
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **kw: int) -> None:
@@ -361,6 +362,7 @@ class Reader:
         changed = [e for e in conn.response or () if e.get("type") == "searchResEntry"]
         if not any(b"user" in e["raw_attributes"].get("objectClass", ()) for e in changed):
             return []
+        self.stats.add(catch_up_reads=1)
         return self.read_users(conn, highest + 1, None)
 
     def _read_user_range(self, url: str, lo: int | None, hi: int | None) -> list[RawUser]:
@@ -399,6 +401,7 @@ class Reader:
             "ldap_searches": self.stats.searches,
             "ldap_pages": self.stats.pages,
             "range_searches": self.stats.range_searches,
+            "catch_up_reads": self.stats.catch_up_reads,
             "read_seconds": round(read_s, 3),
         }
         return build(
