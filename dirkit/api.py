@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import deadline, kerberos
 from . import sync as engine
@@ -30,7 +31,9 @@ from .outputs import cloudformation, emr, hadoop, hue, role_mappings
 from .plan import Plan
 from .safe_files import write_atomic
 from .state import HeldPlan, Run, StateStore
-from .verify.checks import UserReport, verify
+
+if TYPE_CHECKING:
+    from .verify.checks import UserReport
 
 Progress = Callable[[str], None]
 
@@ -298,6 +301,8 @@ class Dirkit:
         """Can these configured test identities (default: all) really use the cluster?"""
         if self.config.verify is None:
             raise missing_section(self.config, "verify")
+        from .verify.checks import verify  # gssapi, requests, a child process: only here
+
         return verify(self.config, self.snapshot(from_state=from_state), list(users) or None)
 
 

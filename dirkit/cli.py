@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import sys
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
 from . import log as dlog
-from .api import Dirkit, Document, write_document
 from .errors import EXIT_CHANGES, EXIT_CHECKS_FAILED, EXIT_FAILURE, EXIT_LAB, EXIT_OK, EXIT_PARTIAL, DirkitError
+
+if TYPE_CHECKING:  # the API is imported when a command runs: `--help` and `--version` stay light
+    from .api import Dirkit, Document
 
 
 def _emit_json(data: Any) -> None:
@@ -93,6 +95,8 @@ def _progress() -> Any:
 
 
 def _kit(config_path: str | None) -> Dirkit:
+    from .api import Dirkit
+
     return Dirkit(config_path, progress=_progress())
 
 
@@ -356,6 +360,8 @@ def _write_out(doc: Document, out: str | None) -> None:
         click.echo(doc.text, nl=False)
         return
     from pathlib import Path
+
+    from .api import write_document
 
     write_document(doc, Path(out))
     _err(f"wrote {out}")

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from ..config import HdfsConfig, QuotaRule
 from ..directory.model import Directory, User
 from ..errors import HdfsError
-from .webhdfs import check_path
 
 
 @dataclass(frozen=True)
@@ -22,6 +21,16 @@ class Home:
     group: str
     mode: str  # octal without a leading 0, the form WebHDFS reports ("750")
     quota: QuotaRule | None = None
+
+
+def check_path(path: str) -> str:
+    """Refuse anything but a clean absolute path: no `..`/`.` components, no empty components."""
+    if not path.startswith("/") or "\x00" in path:
+        raise HdfsError(f"refusing path {path!r}: not absolute")
+    parts = path.split("/")[1:]
+    if path != "/" and any(part in ("", ".", "..") for part in parts):
+        raise HdfsError(f"refusing path {path!r}: empty, '.' or '..' component")
+    return path
 
 
 def mode(cfg: HdfsConfig) -> str:

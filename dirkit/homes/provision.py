@@ -13,13 +13,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import deadline, faults
 from ..config import HdfsConfig, SafetyConfig
 from ..directory.model import Directory
 from ..errors import DirkitError, HdfsError, HdfsUnavailable, ThresholdError
 from ..log import event
+
+if TYPE_CHECKING:
+    from .webhdfs import WebHdfs
 from .plan import (
     CREATE,
     FINISH,
@@ -33,7 +36,6 @@ from .plan import (
     plan_homes,
     quota_checks,
 )
-from .webhdfs import WebHdfs
 
 log = logging.getLogger("dirkit.homes")
 
@@ -96,6 +98,8 @@ def connect(cfg: HdfsConfig) -> WebHdfs:
             url=cfg.url,
             why="hdfs.allow_insecure_http: the NameNode's auth cookie (the HDFS superuser's identity) travels in clear",
         )
+    from .webhdfs import WebHdfs  # requests and gssapi: only when a NameNode is used
+
     return WebHdfs.from_keytab(
         cfg.url, cfg.principal, cfg.keytab, timeout=cfg.timeout_seconds, pool_size=cfg.concurrency, ca_file=cfg.ca_file
     )

@@ -23,16 +23,7 @@ from requests_gssapi import OPTIONAL, HTTPSPNEGOAuth
 
 from .. import kerberos
 from ..errors import HdfsError, HdfsUnavailable
-
-
-def check_path(path: str) -> str:
-    """Refuse anything but a clean absolute path: no `..`/`.` components, no empty components."""
-    if not path.startswith("/") or "\x00" in path:
-        raise HdfsError(f"refusing path {path!r}: not absolute")
-    parts = path.split("/")[1:]
-    if path != "/" and any(part in ("", ".", "..") for part in parts):
-        raise HdfsError(f"refusing path {path!r}: empty, '.' or '..' component")
-    return path
+from .policy import check_path
 
 
 class WebHdfs:

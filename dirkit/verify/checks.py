@@ -18,9 +18,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,10 @@ class Check:
     name: str
     status: str  # pass | fail | skip
     detail: str
+    seconds: float = 0.0  # how long the check took (a slow service shows before it times out)
 
-    def to_json(self) -> dict[str, str]:
-        return {"check": self.name, "status": self.status, "detail": self.detail}
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.name, "status": self.status, "detail": self.detail, "seconds": round(self.seconds, 3)}
 
 
 @dataclass
@@ -234,7 +236,9 @@ def verify_user(cfg: Config, d: Directory, ident: VerifyUser) -> UserReport:
             ("hive", run.hive),
             ("emrfs", run.emrfs),
         ):
-            report.checks.append(_timed(fn, name, t.hive_check if name == "hive" else t.verify_check))
+            t0 = time.monotonic()
+            check = _timed(fn, name, t.hive_check if name == "hive" else t.verify_check)
+            report.checks.append(replace(check, seconds=time.monotonic() - t0))
     finally:
         run.close()
     return report
