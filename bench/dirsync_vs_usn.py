@@ -72,8 +72,8 @@ def usn_delta(cfg: config.Config, store: StateStore) -> tuple[float, int]:
         assert snap is not None
         return snap
 
-    d, why = reader.read_delta(wm, previous)
-    assert d is not None, why
+    delta = reader.read_delta(wm, previous)
+    assert delta.directory is not None or delta.unchanged, delta.why
     return time.monotonic() - t0, reader.stats.searches
 
 

@@ -198,7 +198,7 @@ def sync_cmd(config_path: str | None, as_json: bool, dry_run: bool, allow_remova
                 **result.plan.to_json(),
                 "applied": result.applied,
                 "run_id": result.run_id,
-                "stats": dict(result.directory.stats),
+                "stats": dict(result.stats),
                 "files": [f.to_json() for f in result.files],
                 "homes": result.homes.to_json() if result.homes else None,
             }
@@ -212,8 +212,8 @@ def sync_cmd(config_path: str | None, as_json: bool, dry_run: bool, allow_remova
             _print_homes(result.homes, not result.applied)
         verb = "applied" if result.applied else "dry run, nothing applied"
         click.echo(
-            f"{verb}: {len(result.plan.changes)} change(s), {result.directory.stats['users']} users, "
-            f"{result.directory.stats['groups']} groups in {result.seconds:.2f}s"
+            f"{verb}: {len(result.plan.changes)} change(s), {result.stats['users']} users, "
+            f"{result.stats['groups']} groups in {result.seconds:.2f}s"
         )
 
 

@@ -134,10 +134,12 @@ def make_plan(previous: Directory | None, current: Directory, safety: SafetyConf
     for guid in cu.keys() - pu.keys():
         u = cu[guid]
         changes.append(Change("user_added", u.name, guid, "" if u.enabled else "disabled"))
+    # Why objects left, when the read knows (a delta does: deleted, moved out of the scope...).
+    departures: dict[str, str] = dict(current.stats.get("departures") or {})
     for guid in pu.keys() - cu.keys():
         u = pu[guid]
         why = "no longer readable with a usable name" if guid in current.users else "gone from AD or out of scope"
-        changes.append(Change("user_removed", u.name, guid, why))
+        changes.append(Change("user_removed", u.name, guid, departures.get(guid, why)))
     for guid in pu.keys() & cu.keys():
         old, new = pu[guid], cu[guid]
         if old.name != new.name:
@@ -152,7 +154,7 @@ def make_plan(previous: Directory | None, current: Directory, safety: SafetyConf
     for guid in cg.keys() - pg.keys():
         changes.append(Change("group_added", cg[guid].name, guid))
     for guid in pg.keys() - cg.keys():
-        changes.append(Change("group_removed", pg[guid].name, guid))
+        changes.append(Change("group_removed", pg[guid].name, guid, departures.get(guid, "")))
     for guid in pg.keys() & cg.keys():
         if pg[guid].name != cg[guid].name:
             changes.append(Change("group_renamed", cg[guid].name, guid, f"was {pg[guid].name}"))

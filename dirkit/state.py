@@ -50,7 +50,9 @@ CREATE TABLE IF NOT EXISTS snapshots (
     -- plan.plan_digest() of this snapshot: an equal digest means nothing to plan.
     plan_digest TEXT NOT NULL DEFAULT '',
     -- plan.content_digest(): equal means storing this read again would change nothing.
-    content_digest TEXT NOT NULL DEFAULT ''
+    content_digest TEXT NOT NULL DEFAULT '',
+    -- Directory.stats as JSON: what a run with nothing changed reports, without loading data.
+    stats TEXT NOT NULL DEFAULT '{}'
 );
 -- Every home name dirkit has provisioned (or found wanted): only these may ever be locked
 -- as departed, so a service account's home or an admin's directory never is.
@@ -69,6 +71,7 @@ CREATE TABLE IF NOT EXISTS watermark (
     fingerprint TEXT NOT NULL,
     taken REAL NOT NULL,
     last_full REAL NOT NULL,
+    -- May the sync account read tombstones there? 0 not known, 1 yes, 2 no (delta.Watermark).
     tombstones_seen INTEGER NOT NULL DEFAULT 0
 );
 -- Plans held by a safety limit, by Plan.digest: approved (by `dirkit approve`), and settled
@@ -133,7 +136,8 @@ class HeldPlan:
         }
 
 
-SCHEMA_VERSION = 6  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
+_RIGHTS = {None: 0, True: 1, False: 2}  # Watermark.tombstone_rights in the tombstones_seen column
+SCHEMA_VERSION = 7  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
 UNVERSIONED_TABLES = {"runs", "snapshots"}  # what the first dirkit created
 
 
@@ -199,6 +203,7 @@ class StateStore:
             ("usn_quantiles", "TEXT NOT NULL DEFAULT '[]'"),
             ("plan_digest", "TEXT NOT NULL DEFAULT ''"),
             ("content_digest", "TEXT NOT NULL DEFAULT ''"),
+            ("stats", "TEXT NOT NULL DEFAULT '{}'"),
         ):
             if column not in have:
                 self.db.execute(f"ALTER TABLE snapshots ADD COLUMN {column} {ddl}")
@@ -343,8 +348,8 @@ class StateStore:
         self._sql("BEGIN IMMEDIATE")
         try:
             cur = self._sql(
-                "INSERT INTO snapshots(run_id, taken, users, groups, data, usn_quantiles, plan_digest, content_digest) "
-                "VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO snapshots(run_id, taken, users, groups, data, usn_quantiles, plan_digest, content_digest, "
+                "stats) VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
                     time.time(),
@@ -354,6 +359,7 @@ class StateStore:
                     json.dumps(quantiles),
                     digest,
                     content,
+                    json.dumps(dict(directory.stats), sort_keys=True, default=str),
                 ),
             )
             self._sql(
@@ -375,6 +381,11 @@ class StateStore:
         ).fetchone()
         return (list(json.loads(row[0])), row[1], row[2]) if row else ([], None, None)
 
+    def last_stats(self) -> dict[str, Any]:
+        """The last snapshot's Directory.stats ({} if none), without loading the snapshot."""
+        row = self._sql("SELECT stats FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        return dict(json.loads(row[0])) if row else {}
+
     # -- watermark -------------------------------------------------------------------------
     def watermark(self) -> Watermark | None:
         row = self._sql(
@@ -382,14 +393,14 @@ class StateStore:
         ).fetchone()
         if row is None:
             return None
-        dc, invocation, usn, fp, taken, last_full, seen = row
-        return Watermark(dc, invocation, usn, fp, taken, last_full, bool(seen))
+        dc, invocation, usn, fp, taken, last_full, rights = row
+        return Watermark(dc, invocation, usn, fp, taken, last_full, {1: True, 2: False}.get(rights))
 
     def save_watermark(self, wm: Watermark) -> None:
         self._sql(
             "INSERT OR REPLACE INTO watermark(id, dc, invocation_id, usn, fingerprint, taken, last_full, "
             "tombstones_seen) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
-            (wm.dc, wm.invocation_id, wm.usn, wm.fingerprint, wm.taken, wm.last_full, int(wm.tombstones_seen)),
+            (wm.dc, wm.invocation_id, wm.usn, wm.fingerprint, wm.taken, wm.last_full, _RIGHTS[wm.tombstone_rights]),
         )
 
     # -- homes -----------------------------------------------------------------------------

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import deadline, faults, kerberos, metrics
@@ -33,13 +33,26 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class SyncResult:
-    directory: Directory
     plan: Plan
     applied: bool
     run_id: int | None
     seconds: float
+    stats: Mapping[str, Any]  # Directory.stats of what was read (docs/json.md)
     files: tuple[files.FileChange, ...] = ()  # documents in output.directory, when configured
     homes: HomesResult | None = None  # HDFS homes, when [hdfs] is configured
+    # The snapshot; a run that found nothing changed has not loaded it: loaded on first use.
+    loaded: Directory | None = field(default=None, repr=False)
+    load: Callable[[], Directory | None] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def directory(self) -> Directory:
+        if self.loaded is None:
+            d = self.load() if self.load else None
+            if d is None:
+                raise StateError("the run's snapshot is no longer in the state database")
+            object.__setattr__(self, "loaded", replace(d, stats=self.stats))
+        assert self.loaded is not None
+        return self.loaded
 
 
 def read(
@@ -59,26 +72,28 @@ def read(
 
 def _log_read(d: Directory, seconds: float) -> None:
     """One summary line (kind, counts, searches), plus one line per directory issue at debug."""
+    for issue in d.issues:
+        event(log, "directory_issue", logging.DEBUG, kind=issue.kind, dn=issue.dn, detail=issue.detail)
+    _log_stats(d.stats, seconds)
+
+
+def _log_stats(st: Mapping[str, Any], seconds: float) -> None:
     event(
         log,
         "read",
-        kind=d.stats.get("read_kind", "full"),
-        users=d.stats.get("users"),
-        groups=d.stats.get("groups"),
-        memberships=d.stats.get("memberships"),
-        issues=d.stats.get("issues"),
-        ldap_searches=d.stats.get("ldap_searches"),
-        dc=d.stats.get("dc"),
-        **({"changed_objects": d.stats["changed_objects"]} if "changed_objects" in d.stats else {}),
+        kind=st.get("read_kind", "full"),
+        users=st.get("users"),
+        groups=st.get("groups"),
+        memberships=st.get("memberships"),
+        issues=st.get("issues"),
+        ldap_searches=st.get("ldap_searches"),
+        dc=st.get("dc"),
+        **({"changed_objects": st["changed_objects"]} if "changed_objects" in st else {}),
         seconds=round(seconds, 3),
     )
-    if d.issues:
-        # One summary line (cron logs stay readable); each issue with -v or in `dirkit snapshot`.
-        kinds: dict[str, int] = {}
-        for issue in d.issues:
-            kinds[issue.kind] = kinds.get(issue.kind, 0) + 1
-            event(log, "directory_issue", logging.DEBUG, kind=issue.kind, dn=issue.dn, detail=issue.detail)
-        event(log, "directory_issues", logging.WARNING, total=len(d.issues), **kinds)
+    kinds = st.get("issue_kinds") or {}
+    if kinds:  # one summary line (cron logs stay readable); each issue with -v or in `dirkit snapshot`
+        event(log, "directory_issues", logging.WARNING, total=sum(kinds.values()), **kinds)
 
 
 def full_read_reason(config: Config, wm: Watermark | None, force: bool, now: float) -> str | None:
@@ -103,13 +118,19 @@ def full_read_reason(config: Config, wm: Watermark | None, force: bool, now: flo
 
 @dataclass
 class _Read:
-    directory: Directory
+    directory: Directory | None  # None: nothing changed at all, and the snapshot was not loaded
+    stats: dict[str, Any]  # the read's Directory.stats (the stored snapshot's, when unchanged)
     plan: Plan
     digest: str
     content: str
     changed: bool  # the plan is not empty (the digest differs from the last snapshot's)
     save: bool  # the snapshot must be stored: its content (not only the plan) changed
     watermark: Watermark | None  # to store once the run is applied
+    previous: Callable[[], Directory]  # the last applied snapshot, loaded once when asked for
+
+    def snapshot(self) -> Directory:
+        """What was read: the new snapshot, or (nothing changed) the stored one, loaded now."""
+        return self.directory if self.directory is not None else replace(self.previous(), stats=self.stats)
 
 
 def _read_and_plan(
@@ -117,7 +138,7 @@ def _read_and_plan(
 ) -> _Read:
     """Read (a delta when the watermark allows it) and plan against the last snapshot. When the
     digest equals the last snapshot's, the plan is empty; after a full read the (large) previous
-    snapshot is then not even loaded."""
+    snapshot is then not even loaded, nor after a delta that found nothing changed at all."""
     quantiles, last_digest, last_content = store.last_meta()
     wm = store.watermark()
     now = time.time()
@@ -139,7 +160,14 @@ def _read_and_plan(
     if why is None and wm is not None and isinstance(src, DeltaSource):
         kerberos.use_krb5_conf(config.kerberos.krb5_conf)
         t0 = time.monotonic()
-        current, why = src.read_delta(wm, previous)
+        delta = src.read_delta(wm, previous)
+        if delta.unchanged:
+            stats = {**store.last_stats(), **delta.stats, "read_why": ""}
+            _log_stats(stats, time.monotonic() - t0)
+            empty = Plan((), 0, int(stats.get("named_objects", 0)), False, "", False)
+            assert last_digest is not None and last_content is not None
+            return _Read(None, stats, empty, last_digest, last_content, False, False, None, previous)
+        current, why = delta.directory, delta.why
         if current is not None:
             _log_read(current, time.monotonic() - t0)
     elif why is None:
@@ -148,31 +176,32 @@ def _read_and_plan(
         current = read(config, src, progress, quantiles)
     faults.point("read")
     current = replace(current, stats={**current.stats, "read_why": why or ""})
-    delta = current.stats.get("read_kind") == "delta"
-    if not delta:  # the read's own line says how much; this one says why it was not a delta
+    delta_read = current.stats.get("read_kind") == "delta"
+    if not delta_read:  # the read's own line says how much; this one says why it was not a delta
         event(log, "full_read", why=why or "")
     new_wm = None
     if "highest_usn" in current.stats and config.ldap.delta:
-        last_full = wm.last_full if (delta and wm is not None) else now
+        rights = current.stats.get("tombstone_rights")
         new_wm = Watermark(
             str(current.stats["dc"]),
             str(current.stats["invocation_id"]),
             int(current.stats["highest_usn"]),
             fingerprint(config),
             now,
-            last_full,
-            tombstones_seen=delta,  # a delta happens only once a tombstone was seen; a full read starts over
+            wm.last_full if (delta_read and wm is not None) else now,
+            tombstone_rights=rights if isinstance(rights, bool) else None,
         )
     # A delta builds on the stored snapshot: a change the plan does not show (a moved user's
     # DN, say) must be stored too, or the next delta would build on a stale picture.
     content = content_digest(current)
     save = config.ldap.delta and content != last_content
     digest = plan_digest(current)
+    stats = dict(current.stats)
     if digest == last_digest:
-        named = sum(1 for u in current.users.values() if u.name) + sum(1 for g in current.groups.values() if g.name)
-        return _Read(current, Plan((), 0, named, False, "", False), digest, content, False, save, new_wm)
+        empty = Plan((), 0, int(stats.get("named_objects", 0)), False, "", False)
+        return _Read(current, stats, empty, digest, content, False, save, new_wm, previous)
     prev = loaded[0] if loaded else store.last_snapshot()
-    return _Read(current, make_plan(prev, current, config.safety), digest, content, True, True, new_wm)
+    return _Read(current, stats, make_plan(prev, current, config.safety), digest, content, True, True, new_wm, previous)
 
 
 def plan(
@@ -181,7 +210,7 @@ def plan(
     """Read and plan against the last applied state. Changes nothing."""
     with StateStore(config.state.path) as store:
         r = _read_and_plan(config, store, source, progress)
-    return r.directory, r.plan
+        return r.snapshot(), r.plan
 
 
 def _homes(
@@ -221,8 +250,7 @@ def _homes(
     return homes
 
 
-def _read_record(d: Directory) -> dict[str, Any]:
-    st = d.stats
+def _read_record(st: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "kind": st.get("read_kind", "full"),
         "why": st.get("read_why", ""),
@@ -230,16 +258,9 @@ def _read_record(d: Directory) -> dict[str, Any]:
         "searches": st.get("ldap_searches", 0),
         "changed_objects": st.get("changed_objects"),
         "failed_over_from": st.get("failed_over_from", []),
-        "users": len(d.users),
-        "groups": len(d.groups),
+        "users": st.get("users", 0),
+        "groups": st.get("groups", 0),
     }
-
-
-def _issues(d: Directory) -> dict[str, int]:
-    kinds: dict[str, int] = {}
-    for issue in d.issues:
-        kinds[issue.kind] = kinds.get(issue.kind, 0) + 1
-    return kinds
 
 
 def sync(
@@ -356,10 +377,10 @@ def _sync(
     out_dir = config.output.directory
     r = _read_and_plan(config, store, source, progress, full)
     faults.point("planned")
-    current, p = r.directory, r.plan
+    p = r.plan
     counts.update({k: v for k, v in p.counts().items() if v})
-    record["read"] = _read_record(current)
-    record["issues"] = _issues(current)
+    record["read"] = _read_record(r.stats)
+    record["issues"] = dict(r.stats.get("issue_kinds") or {})
     record["plan"] = {
         "digest": p.digest,
         "counts": counts.copy(),
@@ -384,6 +405,8 @@ def _sync(
             f"safety threshold: {p.threshold_reason}. Nothing was applied. The plan {held} as {p.digest[:12]}: "
             f"review it with `dirkit plan`, then `dirkit approve {p.digest[:12]}` (or re-run with --allow-removals)."
         )
+    # Documents and homes need the snapshot: when nothing changed, it is loaded only for them.
+    current = r.directory if (r.directory is not None or (out_dir is None and config.hdfs is None)) else r.snapshot()
     docs = files.render_all(config, current) if out_dir is not None else {}
     changes = tuple(files.compare(out_dir, docs)) if out_dir is not None else ()
     touched = [f.name for f in changes if f.status != "unchanged"]
@@ -391,14 +414,14 @@ def _sync(
         counts["files_changed"] = len(touched)
         record["files_changed"] = touched
     if dry_run:
-        homes = provision(config.hdfs, current, dry_run=True, fs=homes_target) if config.hdfs else None
-        return SyncResult(current, p, False, run_id, time.monotonic() - t0, changes, homes)
+        homes = provision(config.hdfs, current, dry_run=True, fs=homes_target) if current and config.hdfs else None
+        return _result(config, r, current, False, run_id, t0, changes, homes)
     # Local writes only, each short: once started they finish, even past the deadline.
     with deadline.shielded():
         if out_dir is not None and touched:
             files.write(out_dir, docs, list(changes))
             event(log, "files_written", directory=out_dir, files=",".join(touched))
-        if r.changed or r.save:
+        if (r.changed or r.save) and current is not None:
             store.save_snapshot(run_id, current, config.state.keep_snapshots, r.digest, r.content)
         if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
             store.save_watermark(r.watermark)
@@ -408,6 +431,24 @@ def _sync(
         if r.changed:  # the applied state moved on: no plan held before can apply as it was
             store.resolve_held(run_id)
         record["applied"] = True
-    homes = _homes(config, current, counts, store, homes_target, progress, record)
+    homes = _homes(config, current, counts, store, homes_target, progress, record) if current else None
     event(log, "applied", changes=len(p.changes), run_id=run_id, seconds=round(time.monotonic() - t0, 3))
-    return SyncResult(current, p, True, run_id, time.monotonic() - t0, changes, homes)
+    return _result(config, r, current, True, run_id, t0, changes, homes)
+
+
+def _result(
+    config: Config,
+    r: _Read,
+    current: Directory | None,
+    applied: bool,
+    run_id: int,
+    t0: float,
+    changes: tuple[files.FileChange, ...],
+    homes: HomesResult | None,
+) -> SyncResult:
+    def load() -> Directory | None:  # after the run: its store is closed
+        with StateStore(config.state.path) as store:
+            return store.last_snapshot()
+
+    loaded = None if current is None else replace(current, stats=r.stats)
+    return SyncResult(r.plan, applied, run_id, time.monotonic() - t0, r.stats, changes, homes, loaded, load)

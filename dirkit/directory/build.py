@@ -207,6 +207,8 @@ def build(
         memberships=sum(len(m) for m in effective.values()),
         direct_memberships=sum(len(d) for d in direct.values()),
         issues=len(issues),
+        issue_kinds=dict(Counter(i.kind for i in issues)),
+        named_objects=sum(1 for n in user_names.values() if n) + sum(1 for n in group_names.values() if n),
         system_accounts_left_out=len(system_dns),
         system_account_dns=sorted(system_dns),
         builtin_groups_left_out=len(builtin),

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..config import Config
 from .build import RawGroup, RawUser, dn_key
@@ -38,9 +39,21 @@ class Watermark:
     fingerprint: str  # scope, filters, names policy: a change means a full read
     taken: float  # when (Unix time)
     last_full: float  # when the last full read was
-    # This account saw a tombstone on this DC database since the last full read (so deletions
-    # reach its deltas): the probe is not repeated until the next full read.
-    tombstones_seen: bool = False
+    # Whether the sync account may read CN=Deleted Objects on this DC (so deletions reach its
+    # deltas as tombstones); None: not known (a watermark from an older dirkit).
+    tombstone_rights: bool | None = None
+
+
+@dataclass(frozen=True)
+class DeltaRead:
+    """What a delta read found: the merged snapshot, or that nothing changed at all (the DC's
+    highestCommittedUSN is the watermark's: no snapshot was even loaded), or why only a full
+    read will do."""
+
+    directory: Directory | None = None
+    why: str = ""  # not empty: a full read is needed, and this says why
+    unchanged: bool = False
+    stats: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,10 +68,13 @@ class Changed:
 
 
 def fingerprint(config: Config) -> str:
-    """What the snapshot depends on besides AD itself: scope, filters, names policy."""
+    """What the snapshot depends on besides AD itself: scope, filters, names policy, and the
+    account that reads it."""
     d, n = config.directory, config.names
     data: list[object] = [d.base_dn, d.realm, d.user_bases, d.group_bases, d.user_filter, d.group_filter]
     data += [d.include_system_accounts, n.case, n.max_length, n.allowed_pattern]
+    # Another account may see another scope (ACLs) and may or may not read tombstones.
+    data += [config.ldap.principal if config.ldap.bind == "kerberos" else config.ldap.bind_dn]
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:16]
 
 
@@ -87,39 +103,50 @@ def raw_from(d: Directory) -> tuple[list[RawUser], list[RawGroup]]:
     return users, groups
 
 
-def primary_group_changes(previous: Directory, users: Iterable[RawUser]) -> list[str]:
-    """Users whose primaryGroupID changed. Setting it makes AD rewrite the member lists of the
-    old and new primary groups without always changing their uSNChanged (seen on the lab:
-    a delta then kept a member list a full read no longer had), so such a change means a
-    full read. Rare, and only ever a slower run."""
-    out = []
+def primary_group_moves(previous: Directory, users: Iterable[RawUser]) -> set[str]:
+    """SIDs of the old and new primary groups of users whose primaryGroupID changed. Setting it
+    makes AD rewrite the member lists of both groups without always changing their uSNChanged
+    (seen on the lab: a delta kept a member list a full read no longer had), so both are read
+    again."""
+    sids: set[str] = set()
     for u in users:
         before = previous.users.get(u.guid)
-        if before is None or u.primary_group_id is None:
+        if before is None or u.primary_group_id is None or not u.sid:
             continue
-        rid = int(before.primary_group_sid.rsplit("-", 1)[1]) if before.primary_group_sid else None
-        if rid != u.primary_group_id:
-            out.append(u.sam)
-    return out
+        new = f"{u.sid.rsplit('-', 1)[0]}-{u.primary_group_id}"
+        if before.primary_group_sid != new:
+            sids |= {new, *([before.primary_group_sid] if before.primary_group_sid else [])}
+    return sids
 
 
 def entered_scope(previous: Directory, users: Iterable[RawUser], groups: Iterable[RawGroup], since: int) -> list[str]:
-    """In-scope objects the snapshot did not have although they existed at the watermark: they
-    moved into the scope (or now match the filters). Groups that listed them may still hold
-    their old DN (AD changes no group for a move), which only a full read sees right; seen on
-    the lab with a user moved back from an OU outside the user bases."""
-    out = [u.sam for u in users if u.guid not in previous.users and u.created_usn <= since]
-    return out + [g.sam for g in groups if g.guid not in previous.groups and g.created_usn <= since]
+    """DNs of in-scope objects the snapshot did not have although they existed at the
+    watermark: they moved into the scope (or now match the filters). Groups may list them
+    under a DN the snapshot does not know (AD changes no group for a move): the groups that
+    list them now are read again."""
+    out = [u.dn for u in users if u.guid not in previous.users and u.created_usn <= since]
+    return out + [g.dn for g in groups if g.guid not in previous.groups and g.created_usn <= since]
+
+
+def groups_listing(previous: Directory, dns: Iterable[str]) -> set[str]:
+    """GUIDs of the snapshot's groups whose member lists name any of ``dns``."""
+    wanted = {dn_key(d) for d in dns}
+    if not wanted:
+        return set()
+    return {g.guid for g in previous.groups.values() if any(dn_key(m) in wanted for m in g.member_dns)}
 
 
 def merge(
     previous: Directory, changed: Iterable[Changed], users: list[RawUser], groups: list[RawGroup]
 ) -> tuple[list[RawUser], list[RawGroup]]:
     """The previous snapshot's inputs with every changed object replaced by what the DC has
-    now: ``users``/``groups`` are the changed objects still in scope; a changed object that is
-    not among them was deleted, left the scope, or no longer matches the filters."""
+    now: ``users``/``groups`` are the changed objects still in scope (and groups read again);
+    a changed object that is not among them was deleted, left the scope, or no longer matches
+    the filters."""
     changed = list(changed)
-    gone = {c.guid for c in changed}
+    # Objects read again (changed ones, and groups re-read because AD rewrote their member
+    # lists without changing them) replace the snapshot's versions.
+    gone = {c.guid for c in changed} | {u.guid for u in users} | {g.guid for g in groups}
     prev_users, prev_groups = raw_from(previous)
     # AD's own link maintenance, done to the groups not re-read: drop deleted members, rewrite moved ones.
     now_dn = {c.guid: (None if c.deleted else c.dn) for c in changed}

@@ -30,7 +30,17 @@ from ..errors import DirectoryConnectionLost, DirectoryUnreachable, IncompleteRe
 from ..log import event
 from . import ldap
 from .build import RawGroup, RawUser, build
-from .delta import CONTAINER_CLASSES, SHOW_DELETED, Changed, Watermark, entered_scope, merge, primary_group_changes
+from .delta import (
+    CONTAINER_CLASSES,
+    SHOW_DELETED,
+    Changed,
+    DeltaRead,
+    Watermark,
+    entered_scope,
+    groups_listing,
+    merge,
+    primary_group_moves,
+)
 from .ldap import GROUP_ATTRS, USER_ATTRS
 from .model import Directory
 from .names import NamePolicy
@@ -125,6 +135,7 @@ class Reader:
         self.config = config
         self.stats = ReadStats()
         self.progress = progress or (lambda _msg: None)
+        self._service = ""  # the DC's dsServiceName, from the rootDSE
 
     def _search(self, conn: ldap3.Connection, what: str, base: str, flt: str, **kw: Any) -> None:
         """conn.search, with a connection that broke (the DC stopped, the network went) turned
@@ -267,14 +278,17 @@ class Reader:
         with ldap.connection(self.config.ldap, url) as conn:
             return self.read_groups_on(conn)
 
-    def read_groups_on(self, conn: ldap3.Connection, usn_from: int | None = None) -> list[RawGroup]:
-        """Groups in scope (with ``uSNChanged >= usn_from`` if given), members complete."""
+    def read_groups_on(self, conn: ldap3.Connection, usn_from: int | None = None, where: str = "") -> list[RawGroup]:
+        """Groups in scope (with ``uSNChanged >= usn_from`` if given, matching the filter
+        ``where`` if given), members complete."""
         cfg = self.config
         out: list[RawGroup] = []
         attrs = [*GROUP_ATTRS, self._member_attr()]
         flt = cfg.directory.group_filter
         if usn_from:
             flt = f"(&{flt}(uSNChanged>={usn_from}))"
+        if where:
+            flt = f"(&{flt}{where})"
         pending: list[tuple[dict[str, Any], dict[str, list[bytes]]]] = []
         for base in cfg.directory.groups_search_bases():
             for e in self._paged(conn, base, flt, attrs, "groups"):
@@ -300,6 +314,10 @@ class Reader:
     def _identity(self, conn: ldap3.Connection) -> tuple[int, str]:
         """(highestCommittedUSN, invocationId) of the DC: the watermark and the identity of the
         database it counts in (a restored DC gets a new invocationId). Two base searches."""
+        return self._highest(conn), self._invocation(conn)
+
+    def _highest(self, conn: ldap3.Connection) -> int:
+        """The DC's highestCommittedUSN (one rootDSE search); keeps dsServiceName for _invocation."""
         self._search(
             conn,
             "the rootDSE",
@@ -314,22 +332,25 @@ class Reader:
                 f"cannot read highestCommittedUSN from the rootDSE: {conn.result.get('description')}"
             )
         root = conn.response[0]["raw_attributes"]
-        highest = int(root["highestCommittedUSN"][0])
-        service = root.get("dsServiceName", [b""])[0].decode()
-        invocation = ""
-        if service:
-            self._search(
-                conn,
-                "the DC's invocationId",
-                service,
-                "(objectClass=*)",
-                search_scope=ldap3.BASE,
-                attributes=["invocationId"],
-            )
-            self.stats.add(searches=1)
-            if conn.result.get("result") == 0 and conn.response:
-                invocation = uuid.UUID(bytes_le=conn.response[0]["raw_attributes"]["invocationId"][0]).hex
-        return highest, invocation
+        self._service = root.get("dsServiceName", [b""])[0].decode()
+        return int(root["highestCommittedUSN"][0])
+
+    def _invocation(self, conn: ldap3.Connection) -> str:
+        """The invocationId of the DC's NTDS Settings object (not on the rootDSE)."""
+        if not self._service:
+            return ""
+        self._search(
+            conn,
+            "the DC's invocationId",
+            self._service,
+            "(objectClass=*)",
+            search_scope=ldap3.BASE,
+            attributes=["invocationId"],
+        )
+        self.stats.add(searches=1)
+        if conn.result.get("result") == 0 and conn.response:
+            return uuid.UUID(bytes_le=conn.response[0]["raw_attributes"]["invocationId"][0]).hex
+        return ""
 
     def _cuts(self, highest: int, usn_quantiles: Sequence[int]) -> list[int]:
         """uSNChanged cut points splitting the users into ``ldap.read_connections`` ranges:
@@ -377,7 +398,7 @@ class Reader:
             # Pick the DC once, so every search goes to the same server (uSNs are per DC).
             probe, url = ldap.open_connection(cfg.ldap, skip=lost)
             try:
-                users, groups, highest, invocation = self._read_from(probe, url, usn_quantiles)
+                users, groups, highest, invocation, rights = self._read_from(probe, url, usn_quantiles)
                 break
             except (DirectoryConnectionLost, DirectoryUnreachable) as exc:
                 # The DC went away mid-read: a read is all or nothing, so start again from the
@@ -397,6 +418,7 @@ class Reader:
             **({"failed_over_from": lost} if lost else {}),
             "invocation_id": invocation,
             "highest_usn": highest,
+            "tombstone_rights": rights,
             "read_kind": "full",
             "ldap_searches": self.stats.searches,
             "ldap_pages": self.stats.pages,
@@ -415,9 +437,9 @@ class Reader:
 
     def _read_from(
         self, probe: ldap3.Connection, url: str, usn_quantiles: Sequence[int]
-    ) -> tuple[list[RawUser], list[RawGroup], int, str]:
+    ) -> tuple[list[RawUser], list[RawGroup], int, str, bool]:
         """Every user and group in scope from one DC: (users, groups, highestCommittedUSN at
-        the start, invocationId)."""
+        the start, invocationId, whether this account may read tombstones)."""
         highest, invocation = self._identity(probe)
         self.progress(f"reading from {url}")
         # Users are read as uSNChanged ranges on parallel connections, groups on one more:
@@ -427,6 +449,7 @@ class Reader:
         ranges = [partial(self._read_user_range, url, lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
         calls: list[Callable[[], list[Any]]] = [partial(self.read_groups, url), *ranges]
         with deadline.parallel(calls, len(calls), "dirkit-read") as (fg, *fus):
+            rights = self.tombstone_rights(probe)  # meanwhile, on the idle first connection
             users = [u for f in fus for u in f.result()]
             groups = fg.result()
         # A user changed during the read may have moved from a range not yet read to one
@@ -437,7 +460,7 @@ class Reader:
             by_guid = {u.guid: u for u in users}
             by_guid.update({u.guid: u for u in late})
             users = list(by_guid.values())
-        return users, groups, highest, invocation
+        return users, groups, highest, invocation, rights
 
     # -- delta ---------------------------------------------------------------------------
     def _changed(self, conn: ldap3.Connection, since: int) -> list[Changed]:
@@ -476,80 +499,143 @@ class Reader:
             )
         return out
 
-    def _sees_tombstones(self, conn: ldap3.Connection) -> bool:
-        """Deletions come back only as tombstones, which AD lists only to accounts allowed to
-        list CN=Deleted Objects (by default: administrators). An account without that right
-        gets no error, just no tombstones (seen on Samba: the container itself still reads).
-        So: can this account see at least one tombstone? A domain with no deletion at all yet
-        looks the same, and gets full reads until its first one: the safe side. One search."""
-        base = f"CN=Deleted Objects,{self.config.directory.base_dn}"
+    def tombstone_rights(self, conn: ldap3.Connection) -> bool:
+        """May this account read CN=Deleted Objects (List Contents + Read Property), so that
+        deletions reach its deltas as tombstones? AD answers a base read of that container to
+        anyone, but with its attributes only to an account allowed to read it (seen on Samba:
+        none without the right, isDeleted and objectClass with it). So an empty container that
+        is readable is a yes, and no deletion is needed to find out. One search."""
         self._search(
             conn,
-            "CN=Deleted Objects",
-            base,
-            "(isDeleted=TRUE)",
-            search_scope=ldap3.LEVEL,
-            attributes=["objectGUID"],
-            size_limit=1,
+            "CN=Deleted Objects (may this account read tombstones?)",
+            f"CN=Deleted Objects,{self.config.directory.base_dn}",
+            "(objectClass=*)",
+            search_scope=ldap3.BASE,
+            attributes=["isDeleted", "objectClass"],
             controls=[(SHOW_DELETED, True, None)],
         )
         self.stats.add(searches=1)
-        return conn.result.get("result") in (0, 4) and any(
-            e.get("type") == "searchResEntry" for e in conn.response or ()
-        )
+        entries = [e for e in conn.response or () if e.get("type") == "searchResEntry"]
+        return conn.result.get("result") == 0 and any(e.get("raw_attributes") for e in entries)
 
-    def read_delta(self, since: Watermark, previous: Callable[[], Directory]) -> tuple[Directory | None, str]:
+    def _present(self, conn: ldap3.Connection) -> set[str]:
+        """GUIDs of every user and group in scope (objectGUID only): without tombstone rights,
+        the snapshot's objects missing here were deleted (or left the reach of the searches)."""
+        d = self.config.directory
+        out: set[str] = set()
+        for bases, flt, what in (
+            (d.users_search_bases(), d.user_filter, "user GUIDs"),
+            (d.groups_search_bases(), d.group_filter, "group GUIDs"),
+        ):
+            for base in bases:
+                for e in self._paged(conn, base, flt, ["objectGUID"], what):
+                    raw = e["raw_attributes"].get("objectGUID") or e["raw_attributes"].get("objectguid")
+                    if raw:
+                        out.add(str(uuid.UUID(bytes_le=raw[0])))
+        return out
+
+    def _reread_groups(self, conn: ldap3.Connection, clauses: Sequence[str]) -> list[RawGroup]:
+        """Groups in scope matching any of ``clauses`` (a few searches, 100 clauses each)."""
+        out: list[RawGroup] = []
+        for i in range(0, len(clauses), 100):
+            out += self.read_groups_on(conn, where=f"(|{''.join(clauses[i : i + 100])})")
+        return out
+
+    def _departures(
+        self,
+        prev: Directory,
+        changed: list[Changed],
+        vanished: list[Changed],
+        users: list[RawUser],
+        groups: list[RawGroup],
+    ) -> dict[str, str]:
+        """Why each object of the snapshot that is not in scope any more left (the plan says it)."""
+        d = self.config.directory
+        kept = {u.guid for u in users} | {g.guid for g in groups}
+        out: dict[str, str] = {}
+        for c in changed:
+            if c.guid in kept or (c.guid not in prev.users and c.guid not in prev.groups):
+                continue
+            bases = d.users_search_bases() if c.guid in prev.users else d.groups_search_bases()
+            if c.deleted:
+                out[c.guid] = "deleted"
+            elif not _in_bases(c.dn, bases):
+                out[c.guid] = f"moved out of the scope (to {c.dn})"
+            else:
+                out[c.guid] = "no longer matches the filter"
+        for c in vanished:
+            out[c.guid] = "deleted (or out of this account's reach: it may not read tombstones to tell)"
+        return out
+
+    def read_delta(self, since: Watermark, previous: Callable[[], Directory]) -> DeltaRead:
         """What changed on the watermark's DC since it, merged into ``previous()`` (the stored
-        snapshot; returned as it is when nothing changed). (None, why) when only a full read will do."""
+        snapshot). When the DC's highestCommittedUSN is the watermark's, nothing changed: one
+        search, and the snapshot is not loaded. Deletions come as tombstones to an account
+        allowed to read them; without that right, the scope's GUIDs are listed instead (only
+        when something changed) and the snapshot's objects missing there are gone. Groups
+        whose member lists AD rewrote without changing them (a primary group moved, an object
+        back in scope, one deleted unseen) are read again, so the result equals a full read."""
         cfg = self.config
         t0 = time.monotonic()
         try:
             conn = ldap.open_one(since.dc, cfg.ldap)
         except DirectoryUnreachable as exc:
-            return None, f"the DC of the watermark ({since.dc}) does not answer ({exc}): failing over"
+            return DeltaRead(why=f"the DC of the watermark ({since.dc}) does not answer ({exc}): failing over")
         try:
-            highest, invocation = self._identity(conn)
+            highest = self._highest(conn)
+            base_stats = {"dc": since.dc, "read_kind": "delta", "highest_usn": highest, "changed_objects": 0}
+            if highest == since.usn:
+                # invocationId is not on the rootDSE: a DC restored since shows at the next change.
+                stats = {**base_stats, "invocation_id": since.invocation_id, "ldap_searches": self.stats.searches}
+                return DeltaRead(unchanged=True, stats={**stats, "tombstone_rights": since.tombstone_rights})
+            invocation = self._invocation(conn)
             if invocation != since.invocation_id:
-                return None, f"{since.dc} was restored or replaced (its invocationId changed)"
+                return DeltaRead(why=f"{since.dc} was restored or replaced (its invocationId changed)")
             if highest < since.usn:
-                return None, f"{since.dc}'s highestCommittedUSN went back ({highest} < {since.usn})"
-            if not since.tombstones_seen and not self._sees_tombstones(conn):
-                return None, (
-                    "the sync account sees no tombstone in CN=Deleted Objects, so a delta could miss deletions: grant it "
-                    "List Contents and Read Property there for delta reads"
-                )
+                return DeltaRead(why=f"{since.dc}'s highestCommittedUSN went back ({highest} < {since.usn})")
+            rights = self.tombstone_rights(conn)
             changed = self._changed(conn, since.usn)
             if any(c.container and not c.deleted for c in changed):
-                return None, "a container (OU) changed: objects below it may have moved"
+                return DeltaRead(why="a container (OU) changed: objects below it may have moved")
             prev = previous()
-            if changed:
-                users = self.read_users(conn, since.usn + 1, None)
-                moved_primary = primary_group_changes(prev, users)
-                if moved_primary:
-                    return None, f"the primary group of {moved_primary[0]} changed: AD rewrites member lists for it"
-                groups = self.read_groups_on(conn, since.usn + 1)
-                entered = entered_scope(prev, users, groups, since.usn)
-                if entered:
-                    return None, f"{entered[0]} entered the scope: groups may still list it under its old DN"
-                raw_users, raw_groups = merge(prev, changed, users, groups)
+            users = self.read_users(conn, since.usn + 1, None) if changed else []
+            groups = self.read_groups_on(conn, since.usn + 1) if changed else []
+            vanished: list[Changed] = []
+            if not rights:
+                # No tombstones for this account: what the snapshot had and the scope no longer has.
+                present = self._present(conn) | {c.guid for c in changed}
+                known = [(u.guid, u.dn) for u in prev.users.values()] + [(g.guid, g.dn) for g in prev.groups.values()]
+                vanished = [
+                    Changed(g, dn, deleted=True, container=False, last_dn=dn) for g, dn in known if g not in present
+                ]
+            fresh = {g.guid for g in groups}
+            again = groups_listing(prev, [c.last_dn for c in vanished]) - fresh
+            clauses = [f"(objectGUID={_guid_filter(g)})" for g in sorted(again)]
+            clauses += [f"(objectSid={sid})" for sid in sorted(primary_group_moves(prev, users))]
+            clauses += [f"(member={escape(dn)})" for dn in entered_scope(prev, users, groups, since.usn)]
+            reread = [g for g in self._reread_groups(conn, clauses) if g.guid not in fresh] if clauses else []
+            if changed or vanished:
+                raw_users, raw_groups = merge(prev, [*changed, *vanished], users, groups + reread)
+                departures = self._departures(prev, changed, vanished, users, groups)
         except DirectoryConnectionLost as exc:
-            return None, f"{since.dc} went away during the delta read ({exc}): failing over"
+            return DeltaRead(why=f"{since.dc} went away during the delta read ({exc}): failing over")
         finally:
             ldap.close(conn)
         stats = {
-            **{k: v for k, v in prev.stats.items() if k not in ("ldap_searches", "ldap_pages", "range_searches")},
-            "dc": since.dc,
+            **{k: v for k, v in prev.stats.items() if k not in _PER_READ},
+            **base_stats,
             "invocation_id": invocation,
-            "highest_usn": highest,
-            "read_kind": "delta",
-            "changed_objects": len(changed),
+            "tombstone_rights": rights,
+            "changed_objects": len(changed) + len(vanished),
+            **({"departures": departures} if changed or vanished else {}),
+            "groups_read_again": len(reread),
             "ldap_searches": self.stats.searches,
             "ldap_pages": self.stats.pages,
             "range_searches": self.stats.range_searches,
             "read_seconds": round(time.monotonic() - t0, 3),
         }
-        if not changed:
-            return replace(prev, stats=stats), ""
+        if not changed and not vanished:
+            return DeltaRead(replace(prev, stats=stats), stats=stats)
         policy = NamePolicy(cfg.names, realm=cfg.directory.realm)
         d = build(
             raw_users,
@@ -559,7 +645,24 @@ class Reader:
             stats,
             include_system=cfg.directory.include_system_accounts,
         )
-        return d, ""
+        return DeltaRead(d, stats=stats)
+
+
+# Stats of one read, not of the snapshot: a delta does not carry them over from the last one.
+_PER_READ = frozenset(
+    {"ldap_searches", "ldap_pages", "range_searches", "catch_up_reads", "read_seconds", "failed_over_from"}
+    | {"departures", "groups_read_again", "read_why"}
+)
+
+
+def _in_bases(dn: str, bases: Sequence[str]) -> bool:
+    k = dn.lower()
+    return any(k == b.lower() or k.endswith("," + b.lower()) for b in bases)
+
+
+def _guid_filter(guid: str) -> str:
+    """An objectGUID as an LDAP filter value: its bytes (little-endian form), escaped."""
+    return "".join(f"\\{b:02x}" for b in uuid.UUID(guid).bytes_le)
 
 
 class LdapSource:
@@ -574,7 +677,7 @@ class LdapSource:
         self._warn()
         return Reader(self.config, progress).read(usn_quantiles)
 
-    def read_delta(self, since: Watermark, previous: Callable[[], Directory]) -> tuple[Directory | None, str]:
+    def read_delta(self, since: Watermark, previous: Callable[[], Directory]) -> DeltaRead:
         self._warn()
         return Reader(self.config).read_delta(since, previous)
 

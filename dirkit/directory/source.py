@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from .delta import Watermark
+from .delta import DeltaRead, Watermark
 from .model import Directory
 
 
@@ -17,9 +17,9 @@ class DirectorySource(Protocol):
 
 @runtime_checkable
 class DeltaSource(DirectorySource, Protocol):
-    def read_delta(self, since: Watermark, previous: Callable[[], Directory]) -> tuple[Directory | None, str]:
-        """Only what changed since ``since``, merged into ``previous()``; (None, why) when only
-        a full read will do."""
+    def read_delta(self, since: Watermark, previous: Callable[[], Directory]) -> DeltaRead:
+        """Only what changed since ``since``, merged into ``previous()`` (not called when
+        nothing changed at all); a DeltaRead with ``why`` when only a full read will do."""
         ...
 
 

@@ -207,6 +207,11 @@ class Lab:
         namenode.start(self.paths)
         return namenode.wait_ready(self.paths)
 
+    def tombstone_rights(self, granted: bool, account: str = s.SYNC_ACCOUNT) -> None:
+        """Let ``account`` read CN=Deleted Objects, or not (the lab grants svc-dirkit the right
+        when it provisions the domain; tests take it away to run as a plain-read account)."""
+        samba.tombstone_rights(self.paths, account, granted)
+
     def replicate(self, to: str, source: str) -> None:
         """Have DC ``to`` pull the domain's changes from DC ``source`` now."""
         samba.replicate(self.paths, to, source)

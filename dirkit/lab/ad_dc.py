@@ -68,7 +68,7 @@ def _provision_args(p: LabPaths) -> list[str]:
 def cache_key(bulk_users: int) -> str:
     """Changes whenever the code that builds the database changes, so a stale cache is never used."""
     h = hashlib.sha256()
-    for f in ("ad_dc.py", "seed.py", "_samba_seed.py", "bulk.py"):
+    for f in ("ad_dc.py", "seed.py", "_samba_seed.py", "_tombstone_acl.py", "bulk.py"):
         h.update((HERE / f).read_bytes())
     h.update(str(bulk_users).encode())
     return h.hexdigest()[:12]
@@ -136,6 +136,9 @@ def provision(p: LabPaths, bulk_users: int = 0) -> None:
         f"--objectdn={s.AD_BASE}",
         f"--sddl=(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;{sid})",
     )
+    # And read tombstones (List Contents + Read Property on CN=Deleted Objects), as README asks
+    # of an AD admin: its deltas then see deletions (tombstone_rights() takes it away for tests).
+    tombstone_rights(p, s.SYNC_ACCOUNT, True)
     p.keytabs.mkdir(parents=True, exist_ok=True)
     for user in seed.SEED.users:
         if user.keytab:
@@ -144,6 +147,13 @@ def provision(p: LabPaths, bulk_users: int = 0) -> None:
             _samba_tool(p, "domain", "exportkeytab", str(kt), f"--principal={user.sam}@{s.AD_REALM}")
     if bulk_users:
         bulk.load(p, bulk_users)
+
+
+def tombstone_rights(p: LabPaths, sam: str, granted: bool) -> None:
+    """Grant (or revoke) ``sam`` List Contents + Read Property on CN=Deleted Objects, through
+    dc1's directory (Samba may be running; the change replicates like any other)."""
+    action = "grant" if granted else "revoke"
+    host.run([SYSTEM_PYTHON, HERE / "_tombstone_acl.py", p.smb_conf, sam, action], log=p.logs / "tombstone-acl.log")
 
 
 def _user_sid(p: LabPaths, sam: str) -> str:

@@ -1,10 +1,9 @@
 """Delta reads on the real Samba DC: after random batches of changes, the snapshot a delta sync
-builds must equal a fresh full read's (plan digest), batch after batch.
-
-The sync account here is the domain Administrator with a simple bind: AD shows deletions
-(tombstones in CN=Deleted Objects) only to accounts allowed to list that container, which the
-lab's svc-dirkit is not; with svc-dirkit every read stays a full one, and says why
-(test_without_tombstone_rights_every_read_is_full).
+builds must equal a fresh full read's (plan and content digests), batch after batch, for three
+sync accounts: the domain Administrator (simple bind), the lab's svc-dirkit (Kerberos, allowed
+to read CN=Deleted Objects, as README asks of AD admins) and svc-dirkit without that right (a
+plain-read account: deletions are found by listing the scope's GUIDs). Then each identity change
+of issue 20, one by one, against a full read.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import ldap3
 import pytest
 
 from dirkit import Dirkit, sync
-from dirkit.lab import seed
+from dirkit.lab import Lab, seed
 from dirkit.lab import settings as s
 from dirkit.plan import content_digest, plan_digest
 
@@ -42,6 +41,19 @@ def admin_config(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("DIRKIT_TEST_ADMIN_PW", s.ADMIN_PASSWORD)
     ldap = {"bind": "simple", "bind_dn": f"Administrator@{s.AD_REALM}", "password": "env:DIRKIT_TEST_ADMIN_PW"}
     return make_config(ldap={**ldap, "principal": None, "keytab": None}, hdfs=None, output=None)
+
+
+ACCOUNTS = ["admin", "svc-dirkit", "svc-dirkit-plain"]
+
+
+@pytest.fixture(params=ACCOUNTS)
+def account_config(request: pytest.FixtureRequest, make_config: Any, lab: Lab, restore_ad: None) -> Any:
+    """The config of one sync account; svc-dirkit-plain is svc-dirkit with its tombstone right
+    taken away (restore_ad gives it back)."""
+    if request.param == "admin":
+        return request.getfixturevalue("admin_config")
+    lab.tombstone_rights(request.param == "svc-dirkit")
+    return make_config(hdfs=None, output=None)
 
 
 class Batch:
@@ -162,48 +174,48 @@ class Batch:
 
 @pytest.mark.parametrize("scoped", [False, True], ids=["whole-domain", "scoped-ous"])
 def test_delta_snapshots_equal_full_reads_after_random_batches(
-    admin_config: Any, ad_admin: ldap3.Connection, tombstone: None, scoped: bool
+    account_config: Any, ad_admin: ldap3.Connection, scoped: bool
 ) -> None:
     """scoped: users are read from CN=Users and OU=HardCases only, so a move to OU=Contractors
     leaves the scope (a removal) and a move back enters it."""
-    if scoped:
-        from dirkit import config
-
-        data = admin_config.model_dump(mode="json", exclude_none=True)
-        data["directory"]["user_bases"] = OUS
-        data.pop("source", None)
-        admin_config = config.from_dict(data)
-    kit = Dirkit(admin_config)
+    cfg = _scoped(account_config) if scoped else account_config
+    kit = Dirkit(cfg)
     first = kit.sync(allow_removals=True)
-    assert first.directory.stats["read_kind"] == "full"
+    assert first.stats["read_kind"] == "full"
     rng = random.Random(SEED)
-    kinds = {"delta": 0, "full": 0}
     batch = Batch(ad_admin, rng)
     for n in range(BATCHES):
         ops = batch.run(rng.randint(1, 6))
         result = kit.sync(allow_removals=True)
         d = result.directory
-        # Full reads on purpose: a primary-group change, an old object entering the scope (delta.py).
-        why = d.stats["read_why"]
-        assert d.stats["read_kind"] == "delta" or "primary group" in why or "entered the scope" in why, (n, why)
-        kinds[d.stats["read_kind"]] += 1
-        full = sync.read(admin_config)
-        # Everything a later delta builds on (DNs, member lists, SIDs) as well as what the plan compares.
-        if plan_digest(d) != plan_digest(full) or content_digest(d) != content_digest(full):
-            got = {u.name: d.group_names_of(u) for u in d.named_users()}
-            want = {u.name: full.group_names_of(u) for u in full.named_users()}
-            differ = {k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)}
-            groups = sorted({g.name for g in d.named_groups()} ^ {g.name for g in full.named_groups()})
-            objects = {
-                k: (d.users.get(k) or d.groups.get(k), full.users.get(k) or full.groups.get(k))
-                for k in {*d.users, *d.groups, *full.users, *full.groups}
-                if _content(d, k) != _content(full, k)
-            }
-            pytest.fail(
-                f"seed {SEED}, batch {n} ({ops}): delta != full read; users {differ}; groups {groups}; "
-                f"objects (delta, full) {objects}"
-            )
-    assert kinds["delta"] >= BATCHES // 2, kinds  # most batches really went through the delta path
+        # Moves, primary groups, objects back in scope, deletions unseen: all deltas now.
+        assert d.stats["read_kind"] == "delta", (n, ops, d.stats["read_why"])
+        _assert_same(d, sync.read(cfg), f"seed {SEED}, batch {n} ({ops})")
+
+
+def _scoped(cfg: Any) -> Any:
+    from dirkit import config
+
+    data = cfg.model_dump(mode="json", exclude_none=True)
+    data["directory"]["user_bases"] = OUS
+    data.pop("source", None)
+    return config.from_dict(data)
+
+
+def _assert_same(d: Any, full: Any, where: str) -> None:
+    """Everything a later delta builds on (DNs, member lists, SIDs) as well as what the plan compares."""
+    if plan_digest(d) == plan_digest(full) and content_digest(d) == content_digest(full):
+        return
+    got = {u.name: d.group_names_of(u) for u in d.named_users()}
+    want = {u.name: full.group_names_of(u) for u in full.named_users()}
+    differ = {k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)}
+    groups = sorted({g.name for g in d.named_groups()} ^ {g.name for g in full.named_groups()})
+    objects = {
+        k: (d.users.get(k) or d.groups.get(k), full.users.get(k) or full.groups.get(k))
+        for k in {*d.users, *d.groups, *full.users, *full.groups}
+        if _content(d, k) != _content(full, k)
+    }
+    pytest.fail(f"{where}: delta != full read; users {differ}; groups {groups}; objects (delta, full) {objects}")
 
 
 def _content(d: Any, guid: str) -> Any:
@@ -216,28 +228,55 @@ def _content(d: Any, guid: str) -> Any:
     return None
 
 
-def test_a_delta_with_nothing_changed_makes_three_searches(admin_config: Any, tombstone: None) -> None:
-    kit = Dirkit(admin_config)
-    kit.sync(allow_removals=True)
-    first = kit.sync().directory.stats
-    # rootDSE, the DC's invocationId, a tombstone visible? (once after a full read), what changed
-    assert (first["read_kind"], first["changed_objects"], first["ldap_searches"]) == ("delta", 0, 4)
-    again = kit.sync()
-    st = again.directory.stats
-    assert (st["read_kind"], st["changed_objects"]) == ("delta", 0)
-    assert st["ldap_searches"] == 3 and again.plan.empty
-
-
-def test_without_tombstone_rights_every_read_is_full(make_config: Any, tombstone: None) -> None:
-    """A tombstone exists (the fixture made one), but svc-dirkit may not list CN=Deleted Objects."""
-    kit = Dirkit(make_config(hdfs=None, output=None))  # svc-dirkit: may not list CN=Deleted Objects
+def test_a_sync_with_nothing_changed_makes_one_search(account_config: Any) -> None:
+    kit = Dirkit(account_config)
     kit.sync(allow_removals=True)
     again = kit.sync()
-    assert again.directory.stats["read_kind"] == "full"
-    assert "sees no tombstone in CN=Deleted Objects" in again.directory.stats["read_why"]
+    # The rootDSE's highestCommittedUSN equals the watermark's: nothing else is read or loaded.
+    assert (again.stats["read_kind"], again.stats["changed_objects"], again.stats["ldap_searches"]) == ("delta", 0, 1)
+    assert again.plan.empty and again.loaded is None
+    assert again.directory.stats["users"] == kit.last_snapshot().stats["users"]  # loaded on demand
+
+
+@pytest.mark.parametrize("granted", [True, False])
+def test_the_probe_tells_no_right_from_no_tombstone(
+    make_config: Any, lab: Lab, restore_ad: None, granted: bool
+) -> None:
+    """A freshly provisioned DC has no tombstone at all: an empty CN=Deleted Objects that the
+    account may read is a yes."""
+    from dirkit.directory import ldap
+    from dirkit.directory.reader import Reader
+
+    lab.tombstone_rights(granted)
+    cfg = make_config(hdfs=None, output=None)
+    with ldap.connection(cfg.ldap) as conn:
+        assert Reader(cfg).tombstone_rights(conn) is granted
+
+
+def test_without_tombstone_rights_deletions_and_scope_exits_are_deltas(
+    make_config: Any, lab: Lab, restore_ad: None, ad_admin: ldap3.Connection
+) -> None:
+    lab.tombstone_rights(False)
+    cfg = _scoped(make_config(hdfs=None, output=None))
+    kit = Dirkit(cfg)
+    kit.sync(allow_removals=True)
+    victim, leaver = f"CN=dk-victim,{seed.HARD_OU}", f"CN=dk-leaver,{seed.HARD_OU}"
+    for dn in (victim, leaver):
+        assert ad_admin.add(dn, ["top", "person", "organizationalPerson", "user"], {"sAMAccountName": dn[3:12]})
+        assert ad_admin.modify(f"CN=grp_analytics,{seed.USERS_CN}", {"member": [(ldap3.MODIFY_ADD, [dn])]})
+    kit.sync(allow_removals=True)
+    assert ad_admin.delete(victim)
+    assert ad_admin.modify_dn(leaver, "CN=dk-leaver", new_superior=seed.OUTSIDE_OU)
+    result = kit.sync(allow_removals=True)
+    st = result.stats
+    assert (st["read_kind"], st["tombstone_rights"]) == ("delta", False), st["read_why"]
+    removed = {c.name: c.detail for c in result.plan.changes if c.kind == "user_removed"}
+    assert set(removed) == {"dk-victim", "dk-leaver"}
+    assert "out of the scope" in removed["dk-leaver"] and "deleted" in removed["dk-victim"]
+    _assert_same(result.directory, sync.read(cfg), "deletion and scope exit without tombstone rights")
 
 
 def test_sync_full_forces_a_full_read(admin_config: Any, tombstone: None) -> None:
     kit = Dirkit(admin_config)
     kit.sync(allow_removals=True)
-    assert kit.sync(full=True).directory.stats["read_why"] == "asked for (--full)"
+    assert kit.sync(full=True).stats["read_why"] == "asked for (--full)"

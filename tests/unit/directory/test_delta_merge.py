@@ -7,7 +7,15 @@ from dataclasses import replace
 from seed_fixture import BASE, DOM, seed_config, seed_directory
 
 from dirkit.directory.build import RawGroup, RawUser, build
-from dirkit.directory.delta import Changed, Watermark, entered_scope, fingerprint, merge, primary_group_changes
+from dirkit.directory.delta import (
+    Changed,
+    Watermark,
+    entered_scope,
+    fingerprint,
+    groups_listing,
+    merge,
+    primary_group_moves,
+)
 from dirkit.directory.names import NamePolicy
 from dirkit.sync import full_read_reason
 
@@ -57,10 +65,16 @@ def test_merge_replays_what_ad_does_to_unchanged_groups() -> None:
     assert data_science.guid in {g.guid for g in groups}
 
 
-def test_changes_that_need_a_full_read_are_detected() -> None:
+def test_member_lists_ad_rewrites_unseen_are_found_for_reading_again() -> None:
+    # A primary group moved, an object back in scope, one gone unseen: AD rewrote member lists
+    # without changing the groups, so the delta reads those groups again (no full read).
     prev = seed_directory()
-    assert primary_group_changes(prev, [_u("admin1", 1100, pgid=1200)]) == ["admin1"]
-    assert primary_group_changes(prev, [_u("admin1", 1100)]) == []
-    assert entered_scope(prev, [_u("old1", 1300, created=50)], [], 100) == ["old1"]  # existed at the watermark
+    assert primary_group_moves(prev, [_u("admin1", 1100, pgid=1200)]) == {f"{DOM}-513", f"{DOM}-1200"}
+    assert primary_group_moves(prev, [_u("admin1", 1100)]) == set()
+    assert entered_scope(prev, [_u("old1", 1300, created=50)], [], 100) == [f"CN=old1,CN=Users,{BASE}"]
     assert entered_scope(prev, [_u("new1", 1301, created=150)], [], 100) == []  # created since: no stale DNs
-    assert entered_scope(prev, [], [RawGroup("g-x", f"CN=x,{BASE}", "x", f"{DOM}-9", 1, (), 50)], 100) == ["x"]
+    grp = RawGroup("g-x", f"CN=x,{BASE}", "x", f"{DOM}-9", 1, (), 50)
+    assert entered_scope(prev, [], [grp], 100) == [f"CN=x,{BASE}"]
+    eng = prev.group_by_name("grp_data_engineering")
+    assert eng is not None
+    assert groups_listing(prev, [f"cn=DATAENG1,CN=Users,{BASE}"]) == {eng.guid}  # DNs compare case-blind
