@@ -271,9 +271,10 @@ class Dirkit:
                 progress=self.progress,
                 fs=self.homes_target,
                 departed=store.departed_homes(),
+                known_guids=store.home_guids(),
             )
             if not dry_run:
-                store.remember_homes(result.plan.wanted_names, result.plan.departed_names)
+                store.remember_homes(result.plan.wanted_names, result.plan.departed_names, result.plan.wanted_guids)
         return result
 
     def write_emr_step(self, out_dir: Path, script_uri: str, *, from_state: bool = False) -> list[Path]:

@@ -131,9 +131,11 @@ def make_plan(previous: Directory | None, current: Directory, safety: SafetyConf
     cu, cg = _named(current)
     changes: list[Change] = []
 
+    arrivals: dict[str, str] = dict(current.stats.get("arrivals") or {})
     for guid in cu.keys() - pu.keys():
         u = cu[guid]
-        changes.append(Change("user_added", u.name, guid, "" if u.enabled else "disabled"))
+        detail = "; ".join(x for x in (arrivals.get(guid, ""), "" if u.enabled else "disabled") if x)
+        changes.append(Change("user_added", u.name, guid, detail))
     # Why objects left, when the read knows (a delta does: deleted, moved out of the scope...).
     departures: dict[str, str] = dict(current.stats.get("departures") or {})
     for guid in pu.keys() - cu.keys():

@@ -13,7 +13,7 @@ import os
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +60,9 @@ CREATE TABLE IF NOT EXISTS homes (
     name TEXT PRIMARY KEY,
     first_seen REAL NOT NULL,
     -- When dirkit first saw the home's user gone (or disabled); NULL while they are there.
-    departed REAL
+    departed REAL,
+    -- The objectGUID of the user it was provisioned for: a rename is followed, a reused name reported.
+    guid TEXT
 );
 -- Where the last applied read stopped (directory/delta.py): one row.
 CREATE TABLE IF NOT EXISTS watermark (
@@ -211,6 +213,8 @@ class StateStore:
             self.db.execute("ALTER TABLE watermark ADD COLUMN tombstones_seen INTEGER NOT NULL DEFAULT 0")
         if "departed" not in {r[1] for r in self.db.execute("PRAGMA table_info(homes)")}:
             self.db.execute("ALTER TABLE homes ADD COLUMN departed REAL")
+        if "guid" not in {r[1] for r in self.db.execute("PRAGMA table_info(homes)")}:
+            self.db.execute("ALTER TABLE homes ADD COLUMN guid TEXT")
         if "record" not in {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}:
             self.db.execute("ALTER TABLE runs ADD COLUMN record TEXT NOT NULL DEFAULT '{}'")
 
@@ -411,15 +415,26 @@ class StateStore:
         """Home name -> when dirkit first saw its user gone (homes dirkit provisioned)."""
         return {r[0]: float(r[1]) for r in self._sql("SELECT name, departed FROM homes WHERE departed IS NOT NULL")}
 
-    def remember_homes(self, names: Sequence[str], departed: Sequence[str] = ()) -> None:
+    def home_guids(self) -> dict[str, str]:
+        """Home name -> the objectGUID of the user it was provisioned for (where known)."""
+        return {r[0]: r[1] for r in self._sql("SELECT name, guid FROM homes WHERE guid IS NOT NULL")}
+
+    def remember_homes(
+        self, names: Sequence[str], departed: Sequence[str] = (), guids: Mapping[str, str] | None = None
+    ) -> None:
         """``names``: the homes wanted now (their users are back, if they had left);
-        ``departed``: homes present whose user is gone, dated the first time only."""
+        ``departed``: homes present whose user is gone, dated the first time only; ``guids``:
+        home name -> its user's objectGUID (a home renamed with its user loses its old name)."""
         now = time.time()
+        guids = guids or {}
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.executemany(
                 "INSERT OR IGNORE INTO homes(name, first_seen) VALUES (?, ?)", [(n, now) for n in names]
             )
+            moved = [(g, n) for n, g in guids.items()]
+            self.db.executemany("DELETE FROM homes WHERE guid = ? AND name != ?", moved)
+            self.db.executemany("UPDATE homes SET guid = ? WHERE name = ?", moved)
             self.db.executemany("UPDATE homes SET departed = NULL WHERE name = ?", [(n,) for n in names])
             self.db.executemany(
                 "UPDATE homes SET departed = ? WHERE name = ? AND departed IS NULL", [(now, n) for n in departed]

@@ -227,8 +227,15 @@ def _homes(
     if config.hdfs is None:
         return None
     try:
-        homes = provision(config.hdfs, current, progress=progress, fs=target, departed=store.departed_homes())
-        store.remember_homes(homes.plan.wanted_names, homes.plan.departed_names)
+        homes = provision(
+            config.hdfs,
+            current,
+            progress=progress,
+            fs=target,
+            departed=store.departed_homes(),
+            known_guids=store.home_guids(),
+        )
+        store.remember_homes(homes.plan.wanted_names, homes.plan.departed_names, homes.plan.wanted_guids)
     except DirkitError as exc:
         raise PartialFailure(f"directory state applied, HDFS homes not (or not all): {exc}") from exc
     counts["homes_done"] = len(homes.done)

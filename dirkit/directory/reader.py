@@ -612,7 +612,8 @@ class Reader:
             again = groups_listing(prev, [c.last_dn for c in vanished]) - fresh
             clauses = [f"(objectGUID={_guid_filter(g)})" for g in sorted(again)]
             clauses += [f"(objectSid={sid})" for sid in sorted(primary_group_moves(prev, users))]
-            clauses += [f"(member={escape(dn)})" for dn in entered_scope(prev, users, groups, since.usn)]
+            back = entered_scope(prev, users, groups, since.usn)
+            clauses += [f"(member={escape(dn)})" for dn in back]
             reread = [g for g in self._reread_groups(conn, clauses) if g.guid not in fresh] if clauses else []
             if changed or vanished:
                 raw_users, raw_groups = merge(prev, [*changed, *vanished], users, groups + reread)
@@ -628,6 +629,7 @@ class Reader:
             "tombstone_rights": rights,
             "changed_objects": len(changed) + len(vanished),
             **({"departures": departures} if changed or vanished else {}),
+            **({"arrivals": dict.fromkeys(_guids_of(back, users, groups), BACK_IN_SCOPE)} if back else {}),
             "groups_read_again": len(reread),
             "ldap_searches": self.stats.searches,
             "ldap_pages": self.stats.pages,
@@ -651,8 +653,16 @@ class Reader:
 # Stats of one read, not of the snapshot: a delta does not carry them over from the last one.
 _PER_READ = frozenset(
     {"ldap_searches", "ldap_pages", "range_searches", "catch_up_reads", "read_seconds", "failed_over_from"}
-    | {"departures", "groups_read_again", "read_why"}
+    | {"departures", "arrivals", "groups_read_again", "read_why"}
 )
+
+
+BACK_IN_SCOPE = "back in the scope: the same account as before (same objectGUID), not a new one"
+
+
+def _guids_of(dns: Sequence[str], users: Sequence[RawUser], groups: Sequence[RawGroup]) -> list[str]:
+    wanted = {dn.lower() for dn in dns}
+    return [u.guid for u in users if u.dn.lower() in wanted] + [g.guid for g in groups if g.dn.lower() in wanted]
 
 
 def _in_bases(dn: str, bases: Sequence[str]) -> bool:

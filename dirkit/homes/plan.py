@@ -17,15 +17,18 @@ from .policy import home_path, wanted_homes
 # Action kinds, in the order a run applies them per user. FINISH hands over a home whose create
 # was interrupted after MKDIRS (owned by the superuser, with the create mode): not drift.
 CREATE, FINISH, FIX_OWNER, FIX_MODE, QUOTA, LOCK = "create", "finish", "fix_owner", "fix_mode", "set_quota", "lock"
+# RENAME moves a renamed user's home (found by the objectGUID dirkit recorded for it) to the new name.
+RENAME = "rename"
 Quota = tuple[int, int]  # (namespace, space) as GETQUOTAUSAGE reports them; -1 = none
 
 
 @dataclass(frozen=True)
 class HomeAction:
-    kind: str  # create | finish | fix_owner | fix_mode | set_quota | lock
+    kind: str  # create | rename | finish | fix_owner | fix_mode | set_quota | lock
     user: str
     path: str
     detail: str = ""  # for people; the fields below are what is applied
+    source: str = ""  # rename: the home's path before
     owner: str = ""
     group: str = ""
     mode: str = ""
@@ -40,7 +43,7 @@ class HomeAction:
 class HomeReport:
     """Something about a home that is reported, not (or not yet) acted on."""
 
-    kind: str  # drift | departed | refused
+    kind: str  # drift | departed | refused | reused
     path: str
     detail: str
 
@@ -57,6 +60,7 @@ class HomesPlan:
     existing: int = 0
     held: str = ""  # why the locks in this plan exceed the safety limits ("" if they do not)
     wanted_names: list[str] = field(default_factory=list)  # the homes' names (kept in the state)
+    wanted_guids: dict[str, str] = field(default_factory=dict)  # home name -> its user's objectGUID
     departed_names: list[str] = field(default_factory=list)  # homes present whose user is gone or disabled
 
     def to_json(self) -> dict[str, Any]:
@@ -91,12 +95,15 @@ def plan_homes(
     safety: SafetyConfig | None = None,
     departed: Mapping[str, float] | None = None,
     now: float | None = None,
+    known_guids: Mapping[str, str] | None = None,
 ) -> HomesPlan:
     """The snapshot, one listing of the prefix and the quotas of ``quota_checks`` -> actions
     and reports. ``lock_departed`` locks only homes named in ``known`` (those dirkit has
     provisioned before), not in ``hdfs.lock_exclude``, and whose user left (``departed``:
     name -> when dirkit first saw them gone) more than ``hdfs.departed_grace_days`` ago; more
-    locks than ``safety`` allows (its removal limits, against the homes present) hold the plan."""
+    locks than ``safety`` allows (its removal limits, against the homes present) hold the plan.
+    ``known_guids`` (home name -> the objectGUID it was provisioned for) lets a renamed user's
+    home follow them (renamed, not left behind), and a name taken by another account be reported."""
     quotas = quotas or {}
     known = known or set()
     departed = departed or {}
@@ -111,8 +118,38 @@ def plan_homes(
         plan.reports.append(HomeReport("refused", posixpath.join(prefix, name), f"unsafe home path for {name!r}"))
     plan.wanted = len(homes)
     plan.wanted_names = [h.user for h in homes]
+    plan.wanted_guids = {h.user: h.guid for h in homes if h.guid}
+    known_guids = known_guids or {}
+    home_of = {g: n for n, g in known_guids.items()}  # objectGUID -> the name its home has
+    wanted = {h.user for h in homes}
+    renamed: set[str] = set()
     for h in homes:
         have = existing.get(h.user)
+        old = home_of.get(h.guid, h.user) if h.guid else h.user
+        old_path = home_path(prefix, old) if old != h.user else None
+        old_home = existing.get(old) if old_path else None
+        if have is None and old_home is not None and old_path and old not in wanted and old not in cfg.lock_exclude:
+            if old_home.get("type") == "DIRECTORY":
+                detail = f"{old} was renamed to {h.user} in AD (same objectGUID): {old_path} moves to {h.path}"
+                plan.actions.append(
+                    HomeAction(RENAME, h.user, h.path, detail, owner=h.owner, group=h.group, source=old_path)
+                )
+                renamed.add(old)
+                continue
+        if have is not None and known_guids.get(h.user, h.guid) != h.guid:
+            other = known_guids[h.user]
+            detail = (
+                f"provisioned for another AD account of this name (objectGUID {other}), now {h.user} is {h.guid}: "
+                "not handed over; move it away and the next run makes a new home"
+            )
+            plan.reports.append(HomeReport("reused", h.path, detail))
+            plan.wanted_guids.pop(h.user, None)  # still the other account's home in the state
+            continue
+        if have is not None and old_path and have.get("owner") == old != h.owner:
+            # A rename interrupted after RENAME, before SETOWNER: finish it (not drift).
+            detail = f"unfinished rename from {old}: hand over to {h.owner}:{h.group}"
+            plan.actions.append(HomeAction(FINISH, h.user, h.path, detail, owner=h.owner, group=h.group))
+            continue
         if have is None:
             plan.actions.append(
                 HomeAction(
@@ -167,7 +204,7 @@ def plan_homes(
     enabled = {h.user for h in homes} | set(refused)
     named = {u.name for u in d.named_users()}
     for name, entry in sorted(existing.items()):
-        if name in enabled:
+        if name in enabled or name in renamed:
             continue
         path = home_path(prefix, name)
         if path is None:  # the NameNode listed a name no home could have: never acted on

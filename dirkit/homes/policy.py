@@ -21,6 +21,7 @@ class Home:
     group: str
     mode: str  # octal without a leading 0, the form WebHDFS reports ("750")
     quota: QuotaRule | None = None
+    guid: str = ""  # the user's objectGUID: a renamed user's home is followed by it
 
 
 def check_path(path: str) -> str:
@@ -77,5 +78,6 @@ def wanted_homes(cfg: HdfsConfig, d: Directory) -> tuple[list[Home], list[str]]:
         if path is None:
             refused.append(name)
             continue
-        homes.append(Home(name, path, name, group_for(cfg, d, u), m, quota_for(cfg.quotas, d.group_names_of(u))))
+        quota = quota_for(cfg.quotas, d.group_names_of(u))
+        homes.append(Home(name, path, name, group_for(cfg, d, u), m, quota, u.guid))
     return homes, refused

@@ -30,6 +30,7 @@ from .plan import (
     FIX_OWNER,
     LOCK,
     QUOTA,
+    RENAME,
     HomeAction,
     HomesPlan,
     Quota,
@@ -49,6 +50,7 @@ class HomesTarget(Protocol):
     def list(self, path: str) -> list[dict[str, Any]] | None: ...
     def mkdirs(self, path: str, permission: str) -> bool: ...
     def set_owner(self, path: str, owner: str, group: str) -> None: ...
+    def rename(self, path: str, destination: str) -> None: ...
     def set_permission(self, path: str, permission: str) -> None: ...
     def set_quota(self, path: str, namespace: int | None, space: int | None) -> None: ...
     def quota(self, path: str) -> Quota: ...
@@ -80,6 +82,11 @@ def apply_one(fs: HomesTarget, a: HomeAction) -> None:
         faults.point("after-mkdirs")
         fs.set_owner(a.path, a.owner, a.group)
         faults.point("after-setowner")
+    elif a.kind == RENAME:
+        # The renamed user's home, moved to the new name and handed to it (a crash between the
+        # two leaves a home owned by the old name: drift the next run reports, and --fix-drift fixes).
+        fs.rename(a.source, a.path)
+        fs.set_owner(a.path, a.owner, a.group)
     elif a.kind in (FIX_OWNER, FINISH):
         fs.set_owner(a.path, a.owner, a.group)
     elif a.kind in (FIX_MODE, LOCK):
@@ -118,6 +125,7 @@ def provision(
     progress: Callable[[str], None] | None = None,
     fs: HomesTarget | None = None,
     departed: Mapping[str, float] | None = None,
+    known_guids: Mapping[str, str] | None = None,
 ) -> HomesResult:
     """Read what exists (one listing), plan, and unless ``dry_run`` apply with per-user
     isolation. ``fs`` defaults to WebHDFS at ``cfg.url`` as ``cfg.principal``. Locks beyond
@@ -144,6 +152,7 @@ def provision(
             known=known,
             safety=safety,
             departed=departed,
+            known_guids=known_guids,
         )
         result = HomesResult(plan)
         if plan.held and not allow_removals and not dry_run:

@@ -155,6 +155,14 @@ class WebHdfs:
     def set_owner(self, path: str, owner: str, group: str) -> None:
         self.call("PUT", path, "SETOWNER", owner=owner, group=group)
 
+    def rename(self, path: str, destination: str) -> None:
+        """Move ``path`` to ``destination`` (WebHDFS RENAME; false when it could not)."""
+        ok = self._field(
+            self.call("PUT", path, "RENAME", destination=check_path(destination)), "RENAME", path, "boolean"
+        )
+        if not ok:
+            raise HdfsError(f"WebHDFS RENAME {path} -> {destination}: the NameNode refused (does it exist already?)")
+
     def set_permission(self, path: str, permission: str) -> None:
         self.call("PUT", path, "SETPERMISSION", permission=permission)
 

@@ -55,6 +55,10 @@ class MemoryHdfs:
         self._call("SETOWNER", path)
         self.files[path].update(owner=owner, group=group)
 
+    def rename(self, path: str, destination: str) -> None:
+        self._call("RENAME", path)
+        self.files[destination] = self.files.pop(path)
+
     def set_permission(self, path: str, permission: str) -> None:
         self._call("SETPERMISSION", path)
         self.files[path]["permission"] = permission

@@ -177,3 +177,38 @@ def test_a_listed_name_that_is_not_a_direct_child_is_never_locked() -> None:
     assert sorted(r.detail for r in p.reports if r.kind == "refused") == ["not a direct child of the prefix"] * len(
         hostile
     )
+
+
+def _renamed_directory() -> tuple[Any, str]:
+    from dataclasses import replace
+
+    d = seed_directory()
+    u = d.user_by_name("dataeng1")
+    assert u is not None
+    users = {g: (replace(x, sam="dataeng-one", name="dataeng-one") if g == u.guid else x) for g, x in d.users.items()}
+    return replace(d, users=users), u.guid
+
+
+def test_a_renamed_users_home_follows_them_by_objectguid() -> None:
+    d, guid = _renamed_directory()
+    listing = [entry("dataeng1", "dataeng1", "dataeng1")]
+    p = plan_homes(HDFS, d, listing, known_guids={"dataeng1": guid})
+    renames = [a for a in p.actions if a.kind == "rename"]
+    assert [(a.source, a.path, a.owner) for a in renames] == [("/user/dataeng1", "/user/dataeng-one", "dataeng-one")]
+    assert not [a for a in p.actions if a.path == "/user/dataeng-one" and a.kind == "create"]
+    assert "/user/dataeng1" not in {r.path for r in p.reports if r.kind == "departed"}
+    assert p.wanted_guids["dataeng-one"] == guid
+    # Without the recorded objectGUID (an older state), a new home is made and the old one reported.
+    p = plan_homes(HDFS, d, listing)
+    assert [a.kind for a in p.actions if a.path == "/user/dataeng-one"] == ["create"]
+
+
+def test_an_interrupted_rename_is_finished_and_a_reused_name_is_reported() -> None:
+    d, guid = _renamed_directory()
+    moved = [entry("dataeng-one", "dataeng1", "dataeng1")]  # renamed, not yet handed over
+    p = plan_homes(HDFS, d, moved, known_guids={"dataeng1": guid})
+    assert [(a.kind, a.owner) for a in p.actions if a.path == "/user/dataeng-one"] == [("finish", "dataeng-one")]
+    # Another account now has the name of a home dirkit made for someone else: reported, untouched.
+    p = plan_homes(HDFS, seed_directory(), [entry("admin1", "admin1", "admin1")], known_guids={"admin1": "gone-guid"})
+    assert [r.kind for r in p.reports if r.path == "/user/admin1"] == ["reused"]
+    assert not [a for a in p.actions if a.path == "/user/admin1"] and "admin1" not in p.wanted_guids
