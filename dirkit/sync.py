@@ -96,6 +96,16 @@ def _log_stats(st: Mapping[str, Any], seconds: float) -> None:
         event(log, "directory_issues", logging.WARNING, total=sum(kinds.values()), **kinds)
 
 
+TOMBSTONE_HINT = (
+    "the sync account may not read CN=Deleted Objects: deltas find deletions by listing every GUID in scope "
+    "when anything changed; grant it List Contents + Read Property there (README: Delta reads)"
+)
+
+
+def _account(config: Config) -> str:
+    return str(config.ldap.principal if config.ldap.bind == "kerberos" else config.ldap.bind_dn)
+
+
 def full_read_reason(config: Config, wm: Watermark | None, force: bool, now: float) -> str | None:
     """Why this run must read everything (None: a delta read may do)."""
     ldap = config.ldap
@@ -179,6 +189,8 @@ def _read_and_plan(
     delta_read = current.stats.get("read_kind") == "delta"
     if not delta_read:  # the read's own line says how much; this one says why it was not a delta
         event(log, "full_read", why=why or "")
+    if current.stats.get("tombstone_rights") is False and (not delta_read or wm is None or wm.tombstone_rights):
+        event(log, "no_tombstone_rights", logging.WARNING, account=_account(config), hint=TOMBSTONE_HINT)
     new_wm = None
     if "highest_usn" in current.stats and config.ldap.delta:
         rights = current.stats.get("tombstone_rights")
