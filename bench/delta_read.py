@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """Benchmark: delta reads against full reads and the raw `ldapsearch` floor, same run.
 
-    .venv/bin/python bench/delta_read.py [--rounds 3] [--bulk 10000]
+    .venv/bin/python bench/delta_read.py [--rounds 3] [--sizes 1000,10000]
 
-Brings the lab up with the bulk data, then per round, on a fresh state DB:
+For each bulk size, brings the lab up with it, then per round, on a fresh state DB, as the
+README's sync account (svc-dirkit, Kerberos from its keytab, allowed to read tombstones):
   floor:  ldapsearch -E pr=1000/noprompt of the users and groups (LDAPS, to /dev/null)
   full:   `dirkit sync --full` in the steady state (a snapshot exists)
-  delta0: `dirkit sync` with nothing changed since the last run
+  delta0: `dirkit sync` with nothing changed since the last run (one rootDSE search)
   delta1: `dirkit sync` after 1 % of the users were disabled (re-enabled after the round)
-The sync account is the domain Administrator (simple bind): AD lists tombstones, and so
-deletions, only to accounts allowed to list CN=Deleted Objects; a throwaway user is created and
-deleted first so that one exists. Only the ratios measured within one run mean anything.
+  plain1: the same as svc-dirkit without tombstone rights (deletions found by listing GUIDs)
+Whole processes (start, imports, config, state), as cron runs them. Only the ratios measured
+within one run mean anything.
 """
 
 from __future__ import annotations
@@ -47,84 +48,91 @@ def admin(ca: str) -> ldap3.Connection:
 
 
 def config(lab_cfg: dict[str, dict[str, Any]], state: Path) -> str:
-    ldap = dict(lab_cfg["ldap"])
-    for k in ("principal", "keytab"):
-        ldap.pop(k, None)
-    ldap.update(bind="simple", bind_dn=f"Administrator@{s.AD_REALM}", password="env:DIRKIT_BENCH_ADMIN_PW")
-    lines = ["[ldap]", *(f"{k} = {json.dumps(v)}" for k, v in ldap.items())]
-    for section in ("kerberos", "directory"):
+    """The lab's sync account and scope; no documents or homes (the sync core is measured)."""
+    lines: list[str] = []
+    for section in ("ldap", "kerberos", "directory"):
         lines += [f"[{section}]", *(f"{k} = {json.dumps(v)}" for k, v in lab_cfg[section].items())]
     lines += ["[state]", f"path = {json.dumps(str(state))}", "[safety]", "max_removal_percent = 100"]
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--bulk", type=int, default=10_000)
-    a = ap.parse_args()
-    lab = Lab()
-    lab.up(bulk_users=a.bulk, progress=lambda m: print(m, file=sys.stderr))
+def measure(lab: Lab, size: int, rounds: int, plain: bool) -> tuple[dict[str, float], dict[str, int], dict[str, int]]:
+    """Median seconds, LDAP searches and peak RSS (MiB) per kind of run, at ``size`` bulk users."""
+    lab.up(bulk_users=size, progress=lambda m: print(m, file=sys.stderr))
     status = lab.status()
     lab_cfg = tomllib.loads(Path(status["config"]).read_text())
-    env = {
-        **os.environ,
-        "LDAPTLS_CACERT": status["ca_cert"],
-        "KRB5_CONFIG": status["krb5_conf"],
-        "DIRKIT_BENCH_ADMIN_PW": s.ADMIN_PASSWORD,
-    }
+    env = {**os.environ, "LDAPTLS_CACERT": status["ca_cert"], "KRB5_CONFIG": status["krb5_conf"]}
     conn = admin(status["ca_cert"])
-    dn = f"CN=bench-tombstone,CN=Users,{s.AD_BASE}"
-    conn.add(dn, ["top", "person", "organizationalPerson", "user"], {"sAMAccountName": "bench-tombstone"})
-    conn.delete(dn)
     found = conn.extend.standard.paged_search(
         s.AD_BASE, "(&(objectClass=user)(sAMAccountName=bulkuser*))", attributes=["cn"], paged_size=1000
     )
     bulk_users = sorted(e["dn"] for e in found if e.get("type") == "searchResEntry")
+    one_percent = bulk_users[: max(1, len(bulk_users) // 100)]
     users_cmd, groups_cmd = floor_commands("(&(objectCategory=person)(objectClass=user))")
     dirkit = [str(REPO / ".venv" / "bin" / "dirkit"), "sync", "--json", "--allow-removals"]
-    rows: dict[str, list[float]] = {"floor": [], "full": [], "delta0": [], "delta1": []}
+    kinds = ["floor", "full", "delta0", "delta1", *(["plain1"] if plain else [])]
+    rows: dict[str, list[float]] = {k: [] for k in kinds}
     searches: dict[str, int] = {}
     rss: dict[str, int] = {}
-    one_percent = bulk_users[: max(1, len(bulk_users) // 100)]
+
+    def run(kind: str, conf: Path, *extra: str) -> None:
+        t, peak, out = timed([*dirkit, *extra, "-c", str(conf)], env)
+        st = json.loads(out)["stats"]
+        assert st["read_kind"] == ("full" if kind == "full" else "delta"), st.get("read_why")
+        rows[kind].append(t)
+        searches[kind], rss[kind] = st["ldap_searches"], max(rss.get(kind, 0), peak)
+
+    def flip(uac: int) -> None:
+        for u in one_percent:
+            conn.modify(u, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [uac])]})
+
     with tempfile.TemporaryDirectory() as tmp:
-        for r in range(a.rounds):
+        for r in range(rounds):
+            lab.tombstone_rights(True)
             tu, _, _ = timed(users_cmd, env)
             tg, _, _ = timed(groups_cmd, env)
             rows["floor"].append(tu + tg)
             conf = Path(tmp) / f"r{r}.toml"
             conf.write_text(config(lab_cfg, Path(tmp) / f"state{r}.sqlite"))
             timed([*dirkit, "-c", str(conf)], env)  # first run
-            for kind, extra in (("full", ["--full"]), ("delta0", [])):
-                t, peak, out = timed([*dirkit, *extra, "-c", str(conf)], env)
-                rows[kind].append(t)
-                st = json.loads(out)["stats"]
-                searches[kind], rss[kind] = st["ldap_searches"], max(rss.get(kind, 0), peak)
-                assert st["read_kind"] == ("full" if kind == "full" else "delta"), st.get("read_why")
-            for u in one_percent:
-                conn.modify(u, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [514])]})
-            t, peak, out = timed([*dirkit, "-c", str(conf)], env)
-            st = json.loads(out)["stats"]
-            rows["delta1"].append(t)
-            searches["delta1"], rss["delta1"] = st["ldap_searches"], max(rss.get("delta1", 0), peak)
-            for u in one_percent:
-                conn.modify(u, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [512])]})
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in rows.items()), file=sys.stderr)
-    m = {k: statistics.median(v) for k, v in rows.items()}
-    print(f"{len(bulk_users)} bulk users; medians of {a.rounds} rounds")
-    print(f"floor (ldapsearch users+groups):        {m['floor']:.2f}s")
-    print(
-        f"full sync (steady, --full):              {m['full']:.2f}s  ratio to floor {m['full'] / m['floor']:.2f}  "
-        f"searches {searches['full']}  peak RSS {rss['full']} MiB"
-    )
-    print(
-        f"delta, nothing changed:                  {m['delta0']:.2f}s  {100 * m['delta0'] / m['full']:.0f}% of full  "
-        f"searches {searches['delta0']}  peak RSS {rss['delta0']} MiB"
-    )
-    print(
-        f"delta, 1% of users disabled ({len(one_percent)}):       {m['delta1']:.2f}s  "
-        f"{100 * m['delta1'] / m['full']:.0f}% of full  searches {searches['delta1']}  peak RSS {rss['delta1']} MiB"
-    )
+            run("full", conf, "--full")
+            run("delta0", conf)
+            flip(514)
+            run("delta1", conf)
+            flip(512)
+            if plain:
+                lab.tombstone_rights(False)
+                conf = Path(tmp) / f"p{r}.toml"
+                conf.write_text(config(lab_cfg, Path(tmp) / f"plain{r}.sqlite"))
+                timed([*dirkit, "-c", str(conf)], env)  # first run, without the right
+                flip(514)
+                run("plain1", conf)
+                flip(512)
+                lab.tombstone_rights(True)
+            print(f"{size}, round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in rows.items()), file=sys.stderr)
+    return {k: statistics.median(v) for k, v in rows.items()}, searches, rss
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--sizes", default="1000,10000", help="bulk user counts, comma-separated (the largest last)")
+    a = ap.parse_args()
+    sizes = [int(x) for x in a.sizes.split(",")]
+    lab = Lab()
+    results = {n: measure(lab, n, a.rounds, plain=n == sizes[-1]) for n in sizes}
+    print(f"medians of {a.rounds} rounds; whole `dirkit sync` processes as svc-dirkit (Kerberos)")
+    print(f"{'bulk users':>10} {'kind':<8} {'seconds':>8} {'x floor':>8} {'% full':>7} {'searches':>8} {'RSS MiB':>8}")
+    for n, (m, searches, rss) in results.items():
+        for kind, t in m.items():
+            extra = "" if kind == "floor" else f"{100 * t / m['full']:>6.1f}% {searches[kind]:>8} {rss[kind]:>8}"
+            print(f"{n:>10} {kind:<8} {t:>8.3f} {t / m['floor']:>8.2f} {extra}")
+    small, big = results[sizes[0]][0], results[sizes[-1]][0]
+    print(f"nothing changed, {sizes[-1]} vs {sizes[0]} users: {big['delta0'] / small['delta0']:.2f}x (goal <= 1.2)")
+    print(f"nothing changed at {sizes[-1]}: {100 * big['delta0'] / big['full']:.1f}% of a full read (goal <= 5 %)")
+    print(f"1 % changed at {sizes[-1]}: {100 * big['delta1'] / big['full']:.1f}% of a full read (goal <= 15 %)")
+    if "plain1" in big:
+        print(f"1 % changed, no tombstone rights: {100 * big['plain1'] / big['full']:.1f}% of a full read")
 
 
 if __name__ == "__main__":
