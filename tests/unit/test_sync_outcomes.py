@@ -166,3 +166,54 @@ def test_a_killed_run_shows_as_interrupted_not_running_forever(tmp_path: Path) -
     outcomes = [r.outcome for r in k.history(2)]
     assert outcomes == ["applied", "interrupted"]
     assert "killed?" in k.history(2)[1].message
+
+
+class _DeltaMemorySource(MemorySource):
+    """A MemorySource that also answers deltas: "nothing changed" while its directory is the
+    one it served last (what the DC's unchanged highestCommittedUSN says)."""
+
+    def __init__(self, directory: Directory) -> None:
+        super().__init__(directory)
+        self.served: Directory | None = None
+
+    def read(self, usn_quantiles: Any = (), progress: Any = None) -> Directory:
+        self.served = self.directory
+        stats = {**self.directory.stats, "dc": "ldaps://dc1.ad.dirkit.test:636", "invocation_id": "i", "highest_usn": 7}
+        return replace(self.directory, stats=stats)
+
+    def read_delta(self, since: Any, previous: Any) -> Any:
+        from dirkit.directory.delta import DeltaRead
+
+        if self.served is self.directory:
+            return DeltaRead(unchanged=True, stats={"dc": since.dc, "read_kind": "delta", "ldap_searches": 1})
+        return DeltaRead(why="changed: read it all again")
+
+
+def test_a_run_that_finds_nothing_changed_loads_no_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = _DeltaMemorySource(seed_directory())
+    k = kit(tmp_path, source)
+    k.sync()
+
+    def no_load(self: StateStore) -> None:
+        raise AssertionError("the stored snapshot was loaded")
+
+    with monkeypatch.context() as m:
+        m.setattr(StateStore, "last_snapshot", no_load)
+        again = k.sync()
+    assert again.plan.empty and again.loaded is None
+    assert (again.stats["read_kind"], again.stats["ldap_searches"], again.stats["users"]) == ("delta", 1, 5)
+    assert k.history(1)[0].record["read"]["searches"] == 1
+    assert len(again.directory.users) == 5  # loaded when asked for, after the run
+
+
+def test_a_run_that_finds_nothing_changed_still_checks_documents_and_homes(tmp_path: Path) -> None:
+    source, fs = _DeltaMemorySource(seed_directory()), MemoryHdfs("/user")
+    out = tmp_path / "out"
+    k = kit(tmp_path, source, fs, output={"directory": str(out)})
+    k.sync()
+    (out / "hue.ini").unlink()
+    del fs.files["/user/admin1"]
+    again = k.sync()
+    assert again.stats["read_kind"] == "delta" and again.plan.empty
+    assert [f.name for f in again.files if f.status == "new"] == ["hue.ini"] and (out / "hue.ini").exists()
+    assert again.homes is not None and [a.user for a in again.homes.done] == ["admin1"]
