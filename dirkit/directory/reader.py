@@ -200,15 +200,17 @@ class Reader:
 
     # -- users -----------------------------------------------------------------------------
     def read_users(
-        self, conn: ldap3.Connection, usn_from: int | None = None, usn_to: int | None = None
+        self, conn: ldap3.Connection, usn_from: int | None = None, usn_to: int | None = None, where: str = ""
     ) -> list[RawUser]:
-        """Users with ``usn_from <= uSNChanged < usn_to`` (either bound optional)."""
+        """Users with ``usn_from <= uSNChanged < usn_to`` (either bound optional) matching the
+        filter ``where`` (if given)."""
         cfg = self.config
         out: list[RawUser] = []
         flt = cfg.directory.user_filter
         clauses = ([f"(uSNChanged>={usn_from})"] if usn_from else []) + (
             [f"(!(uSNChanged>={usn_to}))"] if usn_to else []
         )
+        clauses += [where] if where else []
         if clauses:
             flt = f"(&{flt}{''.join(clauses)})"
         for base in cfg.directory.users_search_bases():
@@ -583,6 +585,26 @@ class Reader:
             out[c.guid] = "deleted (or out of this account's reach: it may not read tombstones to tell)"
         return out
 
+    def _read_changed(
+        self, conn: ldap3.Connection, changed: list[Changed], since: int
+    ) -> tuple[list[RawUser], list[RawGroup]]:
+        """The changed objects that are users or groups in scope, read whole. A few hundred are
+        asked for by objectGUID (answered from its index: 0.17 s -> a few ms for 100 users at
+        10k on the lab's DC, where `uSNChanged>=N` with the user filter makes the DC test every
+        user); more, by uSNChanged in one paged search each."""
+        live = sorted(c.guid for c in changed if not c.deleted and not c.container)
+        if not live:
+            return [], []
+        if len(live) > _BY_GUID_MAX:
+            return self.read_users(conn, since + 1, None), self.read_groups_on(conn, since + 1)
+        users: list[RawUser] = []
+        groups: list[RawGroup] = []
+        for i in range(0, len(live), 100):
+            where = "(|" + "".join(f"(objectGUID={_guid_filter(g)})" for g in live[i : i + 100]) + ")"
+            users += self.read_users(conn, where=where)
+            groups += self.read_groups_on(conn, where=where)
+        return users, groups
+
     def read_delta(self, since: Watermark, previous: Callable[[], Directory]) -> DeltaRead:
         """What changed on the watermark's DC since it, merged into ``previous()`` (the stored
         snapshot). When the DC's highestCommittedUSN is the watermark's, nothing changed: one
@@ -614,8 +636,7 @@ class Reader:
             if any(c.container and not c.deleted for c in changed):
                 return DeltaRead(why="a container (OU) changed: objects below it may have moved")
             prev = previous()
-            users = self.read_users(conn, since.usn + 1, None) if changed else []
-            groups = self.read_groups_on(conn, since.usn + 1) if changed else []
+            users, groups = self._read_changed(conn, changed, since.usn)
             vanished: list[Changed] = []
             if not rights:
                 # No tombstones for this account: what the snapshot had and the scope no longer has.
@@ -674,6 +695,7 @@ _PER_READ = frozenset(
 )
 
 
+_BY_GUID_MAX = 300  # changed objects read by objectGUID (beyond: by uSNChanged)
 BACK_IN_SCOPE = "back in the scope: the same account as before (same objectGUID), not a new one"
 
 
