@@ -387,8 +387,8 @@ class StateStore:
 
     def last_stats(self) -> dict[str, Any]:
         """The last snapshot's Directory.stats ({} if none), without loading the snapshot."""
-        row = self._sql("SELECT stats FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
-        return dict(json.loads(row[0])) if row else {}
+        row = self._sql("SELECT users, groups, stats FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        return {"users": row[0], "groups": row[1], **json.loads(row[2])} if row else {}
 
     # -- watermark -------------------------------------------------------------------------
     def watermark(self) -> Watermark | None:

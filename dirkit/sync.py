@@ -15,7 +15,7 @@ from typing import Any
 
 from . import deadline, faults, kerberos, metrics
 from .config import Config
-from .directory.delta import Watermark, fingerprint
+from .directory.delta import PER_READ_STATS, Watermark, fingerprint
 from .directory.model import Directory
 from .directory.reader import LdapSource
 from .directory.source import DeltaSource, DirectorySource
@@ -172,7 +172,8 @@ def _read_and_plan(
         t0 = time.monotonic()
         delta = src.read_delta(wm, previous)
         if delta.unchanged:
-            stats = {**store.last_stats(), **delta.stats, "read_why": ""}
+            kept = {k: v for k, v in store.last_stats().items() if k not in PER_READ_STATS}
+            stats = {**kept, **delta.stats, "read_why": ""}
             _log_stats(stats, time.monotonic() - t0)
             empty = Plan((), 0, int(stats.get("named_objects", 0)), False, "", False)
             assert last_digest is not None and last_content is not None

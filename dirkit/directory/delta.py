@@ -29,6 +29,13 @@ SHOW_DELETED = "1.2.840.113556.1.4.417"
 CONTAINER_CLASSES = {b"organizationalunit", b"container", b"builtindomain", b"domaindns", b"lostandfound"}
 
 
+# Stats of one read, not of the snapshot it builds: not carried over to the next read.
+PER_READ_STATS = frozenset(
+    {"ldap_searches", "ldap_pages", "range_searches", "catch_up_reads", "read_seconds", "failed_over_from"}
+    | {"departures", "arrivals", "groups_read_again", "read_why", "changed_objects"}
+)
+
+
 @dataclass(frozen=True)
 class Watermark:
     """Where the last applied read stopped, on which DC and database, for which scope."""

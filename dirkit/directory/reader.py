@@ -32,6 +32,7 @@ from . import ldap
 from .build import RawGroup, RawUser, build
 from .delta import (
     CONTAINER_CLASSES,
+    PER_READ_STATS,
     SHOW_DELETED,
     Changed,
     DeltaRead,
@@ -661,7 +662,7 @@ class Reader:
         finally:
             ldap.close(conn)
         stats = {
-            **{k: v for k, v in prev.stats.items() if k not in _PER_READ},
+            **{k: v for k, v in prev.stats.items() if k not in PER_READ_STATS},
             **base_stats,
             "invocation_id": invocation,
             "tombstone_rights": rights,
@@ -686,13 +687,6 @@ class Reader:
             include_system=cfg.directory.include_system_accounts,
         )
         return DeltaRead(d, stats=stats)
-
-
-# Stats of one read, not of the snapshot: a delta does not carry them over from the last one.
-_PER_READ = frozenset(
-    {"ldap_searches", "ldap_pages", "range_searches", "catch_up_reads", "read_seconds", "failed_over_from"}
-    | {"departures", "arrivals", "groups_read_again", "read_why"}
-)
 
 
 _BY_GUID_MAX = 300  # changed objects read by objectGUID (beyond: by uSNChanged)
