@@ -84,6 +84,9 @@ class Membership:
     depth: int = 1  # groups in the chain: 1 for a direct membership
 
 
+_NO_GROUPS: Mapping[str, Membership] = MappingProxyType({})
+
+
 def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
     # Already read-only (memberships shared by users with the same groups): kept, not copied.
     return d if isinstance(d, MappingProxyType) else MappingProxyType(dict(d))
@@ -102,6 +105,9 @@ class Directory:
     _user_names: dict[str, User] = field(init=False, repr=False, compare=False)
     _group_names: dict[str, Group] = field(init=False, repr=False, compare=False)
     _group_sids: dict[str, Group] = field(init=False, repr=False, compare=False)
+    # group_names_of per membership map (users with the same groups share one): the plan and its
+    # digest ask for every user's names more than once.
+    _names: dict[int, list[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "users", _frozen(self.users))
@@ -112,6 +118,7 @@ class Directory:
         object.__setattr__(self, "_user_names", {u.name: u for u in self.users.values() if u.name})
         object.__setattr__(self, "_group_names", {g.name: g for g in self.groups.values() if g.name})
         object.__setattr__(self, "_group_sids", {g.sid: g for g in self.groups.values()})
+        object.__setattr__(self, "_names", {})
 
     @property
     def aws_managed_ad(self) -> bool:
@@ -137,8 +144,12 @@ class Directory:
 
     def group_names_of(self, user: User) -> list[str]:
         """The user's effective groups by normalised name (unusable groups left out), sorted."""
-        names = (self.groups[g].name for g in self.effective.get(user.guid, {}))
-        return sorted(n for n in names if n)
+        mine = self.effective.get(user.guid, _NO_GROUPS)
+        key = id(mine)  # the maps live as long as this Directory: their ids stay theirs
+        if key not in self._names:
+            names = (self.groups[g].name for g in mine)
+            self._names[key] = sorted(n for n in names if n)
+        return list(self._names[key])
 
     def chain(self, user_guid: str, group_guid: str) -> tuple[str, ...]:
         """Group GUIDs from the user's direct group to ``group_guid`` (one shortest chain);
