@@ -177,7 +177,10 @@ def _read_and_plan(
             _log_stats(stats, time.monotonic() - t0)
             empty = Plan((), 0, int(stats.get("named_objects", 0)), False, "", False)
             assert last_digest is not None and last_content is not None
-            return _Read(None, stats, empty, last_digest, last_content, False, False, None, previous)
+            # The USN moved outside the scope: the watermark moves with it (nothing else is written).
+            moved = int(stats.get("highest_usn", wm.usn))
+            new_wm = replace(wm, usn=moved, taken=now) if moved != wm.usn else None
+            return _Read(None, stats, empty, last_digest, last_content, False, False, new_wm, previous)
         current, why = delta.directory, delta.why
         if current is not None:
             _log_read(current, time.monotonic() - t0)

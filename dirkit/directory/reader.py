@@ -636,6 +636,10 @@ class Reader:
             changed = self._changed(conn, since.usn)
             if any(c.container and not c.deleted for c in changed):
                 return DeltaRead(why="a container (OU) changed: objects below it may have moved")
+            if not changed and rights:
+                # The USN moved elsewhere (another partition, DNS...): nothing of the scope changed.
+                stats = {**base_stats, "invocation_id": invocation, "ldap_searches": self.stats.searches}
+                return DeltaRead(unchanged=True, stats={**stats, "tombstone_rights": rights})
             prev = previous()
             users, groups = self._read_changed(conn, changed, since.usn)
             vanished: list[Changed] = []

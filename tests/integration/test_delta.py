@@ -280,3 +280,18 @@ def test_sync_full_forces_a_full_read(admin_config: Any, tombstone: None) -> Non
     kit = Dirkit(admin_config)
     kit.sync(allow_removals=True)
     assert kit.sync(full=True).stats["read_why"] == "asked for (--full)"
+
+
+def test_a_change_outside_the_scope_moves_the_watermark_and_loads_nothing(
+    make_config: Any, ad_admin: ldap3.Connection, restore_ad: None
+) -> None:
+    """The DC's USN also moves for changes dirkit does not read (here the Configuration
+    partition): four searches say nothing in scope changed, the snapshot is not loaded, and the
+    watermark moves on, so the next run is one search again."""
+    kit = Dirkit(make_config(hdfs=None, output=None))
+    kit.sync(allow_removals=True)
+    site = f"CN=Default-First-Site-Name,CN=Sites,CN=Configuration,{s.AD_BASE}"
+    assert ad_admin.modify(site, {"description": [(ldap3.MODIFY_REPLACE, [f"dirkit test {random.random()}"])]})
+    moved = kit.sync()
+    assert (moved.stats["read_kind"], moved.stats["ldap_searches"], moved.loaded) == ("delta", 4, None)
+    assert kit.sync().stats["ldap_searches"] == 1
