@@ -216,6 +216,8 @@ def _read_and_plan(
     if digest == last_digest:
         empty = Plan((), 0, int(stats.get("named_objects", 0)), False, "", False)
         return _Read(current, stats, empty, digest, content, False, save, new_wm, previous)
+    if progress:
+        progress("planning against the last applied snapshot")
     prev = loaded[0] if loaded else store.last_snapshot()
     return _Read(current, stats, make_plan(prev, current, config.safety), digest, content, True, True, new_wm, previous)
 
@@ -445,6 +447,8 @@ def _sync(
             files.write(out_dir, docs, list(changes))
             event(log, "files_written", directory=out_dir, files=",".join(touched))
         if (r.changed or r.save) and current is not None:
+            if progress:
+                progress("saving the snapshot")
             store.save_snapshot(run_id, current, config.state.keep_snapshots, r.digest, r.content)
         if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
             store.save_watermark(r.watermark)

@@ -57,18 +57,36 @@ def escape(value: str) -> str:
     return str(escape_filter_chars(value))
 
 
+PROGRESS_EVERY = 1.0  # seconds between two progress lines of a read
+
+
 @dataclass
 class ReadStats:
     searches: int = 0
     pages: int = 0
     range_searches: int = 0
     catch_up_reads: int = 0  # users read again because something changed during the read
+    entries: dict[str, int] = field(default_factory=dict)  # entries read so far, by what
+    started: float = field(default_factory=time.monotonic)
+    reported: float = 0.0  # when progress was last shown
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **kw: int) -> None:
         with self.lock:
             for k, v in kw.items():
                 setattr(self, k, getattr(self, k) + v)
+
+    def page(self, what: str, entries: int, progress: Callable[[str], None]) -> None:
+        """Count a page's entries; show the counts so far at most once a second (pages come
+        from several connections at once: one line for all of them)."""
+        with self.lock:
+            self.entries[what] = self.entries.get(what, 0) + entries
+            now = time.monotonic()
+            if now - self.reported < PROGRESS_EVERY:
+                return
+            self.reported = now
+            line = ", ".join(f"{n:,} {w}" for w, n in sorted(self.entries.items()))
+        progress(f"read {line} ({now - self.started:.0f}s)")
 
 
 def _sid(raw: bytes) -> str:
@@ -192,9 +210,9 @@ class Reader:
                     f"{res.get('description')} ({res.get('message') or 'no message'}); the read is "
                     "incomplete, so nothing was planned or applied"
                 )
-            for entry in conn.response or ():
-                if entry.get("type") == "searchResEntry":
-                    yield entry
+            found = [entry for entry in conn.response or () if entry.get("type") == "searchResEntry"]
+            self.stats.page(what, len(found), self.progress)
+            yield from found
             cookie = res.get("controls", {}).get(PAGED_OID, {}).get("value", {}).get("cookie")
             if not cookie:
                 return
@@ -415,6 +433,7 @@ class Reader:
             finally:
                 ldap.close(probe)
         read_s = time.monotonic() - t0
+        self.progress(f"read {len(users):,} users and {len(groups):,} groups in {read_s:.1f}s: building memberships")
         policy = NamePolicy(cfg.names, realm=cfg.directory.realm)
         stats = {
             "dc": url,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dirkit import sync
+from dirkit import Dirkit, sync
 from dirkit.directory import reader as reader_mod
 from dirkit.errors import (
     EXIT_CHANGES,
@@ -298,3 +298,16 @@ def test_failed_starttls_is_a_tls_error_not_a_crash(make_config: Any) -> None:
     )
     with pytest.raises(DirectoryTLSError, match="not trusted by ldap.ca_file"):
         sync.read(cfg)
+
+
+def test_a_long_read_shows_progress_to_a_person_and_nothing_to_cron(make_config: Any, monkeypatch: Any) -> None:
+    # Issue 21, item 4: entries read so far (pages from every connection, one line a second at
+    # most) and each phase, for a person at a terminal; cron (no progress) gets the log line only.
+    monkeypatch.setattr(reader_mod, "PROGRESS_EVERY", 0.0)  # every page shown (the lab reads fast)
+    lines: list[str] = []
+    cfg = make_config(ldap={"page_size": 10}, hdfs=None, output=None)
+    Dirkit(cfg, progress=lines.append).sync(full=True)
+    reads = [line for line in lines if line.startswith("read ") and " users" in line]
+    assert len(reads) >= 3 and "groups" in reads[-1]
+    assert any("building memberships" in line for line in lines)
+    assert any(line.startswith("planning") for line in lines) and "saving the snapshot" in lines
