@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Benchmark: the whole sync pipeline at 10k, 100k and 1M users, from an in-memory directory.
+
+    .venv/bin/python bench/slope_memory.py [--sizes 10000,100000,1000000]
+
+No AD can be loaded that big here in minutes, so the directory comes through the same seam the
+unit tests use (``DirectorySource``: a synthetic directory, 5 % as many groups as users, three
+groups per user, a quarter of the groups nested in another); everything after the read is
+dirkit's real code: the model and closure, the plan against the stored snapshot, the state save
+and load. Each size runs in its own process, so its peak RSS is its own:
+  first:   the first sync (build + plan + state save)
+  steady:  a second sync with 1 % of the users disabled (state load + build + plan + save)
+Prints seconds and peak RSS per size, and per 1,000 users (a flat column = a linear slope).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+BASE = "DC=example,DC=com"
+
+
+def synthetic(n: int) -> tuple[list, list]:  # type: ignore[type-arg]
+    """Raw users and groups: deterministic, no randomness needed for a shape this regular."""
+    from dirkit.directory.build import RawGroup, RawUser
+
+    users = [
+        RawUser(f"{i:08x}-0000-4000-8000-000000000000", f"CN=user{i},OU=People,{BASE}", f"user{i}",
+                f"S-1-5-21-1-2-3-{1000 + i}", f"user{i}@EXAMPLE.COM", None, 512, 513, i + 1)
+        for i in range(n)
+    ]  # fmt: off
+    n_groups = max(10, n // 20)
+    members: list[list[str]] = [[] for _ in range(n_groups)]
+    for i, u in enumerate(users):
+        for k in (i % n_groups, (i * 7 + 3) % n_groups, (i * 13 + 5) % n_groups):
+            members[k].append(u.dn)
+    for j in range(n_groups // 4):  # nesting: group j is a member of group j + n/4
+        members[j + n_groups // 4].append(f"CN=grp{j},OU=Groups,{BASE}")
+    groups = [
+        RawGroup(f"{j:08x}-1111-4000-8000-000000000000", f"CN=grp{j},OU=Groups,{BASE}", f"grp{j}",
+                 f"S-1-5-21-1-2-3-{10_000_000 + j}", j + 1, tuple(dict.fromkeys(members[j])))
+        for j in range(n_groups)
+    ]  # fmt: off
+    groups.append(RawGroup("domain-users", f"CN=Domain Users,{BASE}", "Domain Users", "S-1-5-21-1-2-3-513", 1, ()))
+    return users, groups
+
+
+def one_size(n: int) -> dict[str, float]:
+    """Run in a child process: both syncs at ``n`` users; seconds and peak RSS (MiB)."""
+    from dirkit import Dirkit, MemorySource, config
+    from dirkit.directory.build import build
+    from dirkit.directory.names import NamePolicy
+
+    users, groups = synthetic(n)
+    d = build(users, groups, NamePolicy(), [BASE])
+    del users, groups
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o700)
+        cfg = config.from_dict(
+            {
+                "ldap": {"urls": ["ldaps://dc.example.com"], "bind": "simple", "bind_dn": "x", "password": "env:X"},
+                "directory": {"base_dn": BASE, "realm": "EXAMPLE.COM"},
+                "state": {"path": f"{tmp}/state.sqlite"},
+                "safety": {"max_removals": 10**9, "max_removal_percent": 100},
+            }
+        )
+        source = MemorySource(d)
+        kit = Dirkit(cfg, source=source)
+        t0 = time.perf_counter()
+        kit.sync()
+        first = time.perf_counter() - t0
+        disabled = set(list(d.users)[: max(1, n // 100)])
+        source.directory = replace(
+            d, users={g: (replace(u, enabled=False) if g in disabled else u) for g, u in d.users.items()}
+        )
+        t0 = time.perf_counter()
+        result = kit.sync()
+        steady = time.perf_counter() - t0
+        assert result.plan.counts()["user_disabled"] == len(disabled)
+        size = Path(f"{tmp}/state.sqlite").stat().st_size
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"users": n, "first": first, "steady": steady, "peak_mib": peak, "state_mib": size / 2**20}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process
+    a = ap.parse_args()
+    if a.one:
+        print(json.dumps(one_size(a.one)))
+        return
+    rows = []
+    for n in (int(x) for x in a.sizes.split(",")):
+        out = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, check=True)
+        rows.append(json.loads(out.stdout.splitlines()[-1]))
+        print(f"{n} users done", file=sys.stderr)
+    print("in-memory directory, whole pipeline (model, closure, plan, state save/load); one process per size")
+    print(f"{'users':>9} {'first s':>8} {'steady s':>9} {'peak MiB':>9} {'state MiB':>9} {'ms/1k first':>11} "
+          f"{'ms/1k steady':>12} {'KiB/user':>8}")  # fmt: off
+    for r in rows:
+        k = r["users"] / 1000
+        print(f"{r['users']:>9} {r['first']:>8.2f} {r['steady']:>9.2f} {r['peak_mib']:>9.0f} {r['state_mib']:>9.1f} "
+              f"{1000 * r['first'] / k:>11.1f} {1000 * r['steady'] / k:>12.1f} {r['peak_mib'] * 1024 / r['users']:>8.2f}")  # fmt: off
+
+
+if __name__ == "__main__":
+    main()
