@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .safe_files import write_atomic
+from .safe_files import remove_stale_temps, write_atomic
 
 OUTCOMES = ("applied", "no-changes", "dry-run", "threshold", "partial", "failed", "interrupted")
 READ_KINDS = ("full", "delta")
@@ -93,5 +93,7 @@ def render(record: dict[str, Any], last_success: float | None) -> str:
 
 
 def write(path: Path, text: str) -> None:
-    """Replace ``path`` atomically (mode 0644: metrics hold no secret)."""
+    """Replace ``path`` atomically (mode 0644: metrics hold no secret). Called with the run
+    lock held: a temp file left by a killed run is removed first."""
+    remove_stale_temps(path)
     write_atomic(path, text.encode(), 0o644, key="metrics.textfile")

@@ -38,11 +38,11 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, *, key: str = "") -
     """Replace ``path`` with ``data`` atomically, ``mode`` set on the descriptor (the umask
     cannot narrow or widen it). ``key`` (a config key, ``--out``) starts the error message.
     Raises OutputError. A temp file (``.<name>.<hex>.tmp``) a killed writer left behind is
-    removed by the next write of the same file."""
+    removed by ``remove_stale_temps``, which writers that hold the run lock call first (another
+    concurrent writer's temp file would be removed under it)."""
     where = f"{key} {path}" if key else str(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(path)
         dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
         raise OutputError(f"{where}: cannot write ({exc.strerror or exc})") from exc

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..safe_files import write_atomic
 from . import ad_dc as samba
 from . import hiveserver, host, kdc, namenode, tls
 from . import settings as s
@@ -75,7 +76,7 @@ class Lab:
         if installed:
             step(f"installed Debian packages: {', '.join(installed)}")
         host.ensure_network()
-        p.krb5_conf.write_text(kdc.client_krb5_conf())
+        write_atomic(p.krb5_conf, kdc.client_krb5_conf().encode(), 0o644)
         step("host ready (loopback aliases, /etc/hosts, krb5.conf)")
 
         if tls.ensure(p.tls):  # a new certificate: DCs still serving the old one must restart
@@ -136,9 +137,9 @@ class Lab:
         """What clients on this machine use: krb5.conf, the lab's password files, the CA as a
         Java trust store and the dirkit config (also after the lab came up in containers)."""
         p = self.paths
-        p.krb5_conf.write_text(kdc.client_krb5_conf())
+        write_atomic(p.krb5_conf, kdc.client_krb5_conf().encode(), 0o644)
         self._write_secrets()
-        p.config.write_text(lab_config_toml(p, with_dc2=with_dc2))
+        write_atomic(p.config, lab_config_toml(p, with_dc2=with_dc2).encode(), 0o644)
 
     def _write_secrets(self) -> None:
         """Lab passwords as files (for file: references) and the CA as a Java trust store."""

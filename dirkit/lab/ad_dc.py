@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import LabError
+from ..safe_files import write_atomic
 from . import host, kdc, seed, tls
 from . import settings as s
 from .settings import DcPaths, LabPaths
@@ -367,5 +368,7 @@ def wait_ready(p: LabPaths, name: str = "dc1", timeout: float = 60) -> float:
         return running(p, name) and ready(p, name)
 
     waited = host.wait_until(check, timeout, f"Samba AD DC {dc.host}")
-    shutil.copy2(p.samba_ca, p.ca_cert)
+    # Atomically: each DC (container) rewrites it when it starts, while tests on the host read it
+    # (a copy in place showed an empty file to an LDAPS connection: NO_CERTIFICATE_OR_CRL_FOUND).
+    write_atomic(p.ca_cert, p.samba_ca.read_bytes(), 0o644)
     return waited

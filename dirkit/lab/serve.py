@@ -22,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 
 from ..errors import LabError
+from ..safe_files import write_atomic
 from . import ad_dc as samba
 from . import hiveserver, host, kdc, namenode, tls
 from .settings import LabPaths
@@ -37,7 +38,8 @@ def _common(p: LabPaths) -> None:
     for d in (p.root, p.logs, p.ccaches, p.keytabs):
         d.mkdir(parents=True, exist_ok=True)
     host.ensure_network()  # host networking: the aliases land on the host's loopback
-    p.krb5_conf.write_text(kdc.client_krb5_conf())
+    # Every container writes it as it starts, while the host's tests use it: atomically.
+    write_atomic(p.krb5_conf, kdc.client_krb5_conf().encode(), 0o644)
 
 
 def _bulk() -> int:
