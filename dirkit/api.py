@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 from . import deadline, kerberos
 from . import sync as engine
@@ -24,7 +24,7 @@ from .deploy import Change, Deployer, DeployPlan
 from .directory.model import Directory, User
 from .directory.names import NamePolicy
 from .directory.source import DirectorySource
-from .errors import NotFoundError
+from .errors import NotFoundError, UsageError
 from .homes import script
 from .homes.provision import HomesResult, HomesTarget, provision
 from .outputs import cloudformation, emr, hadoop, hue, role_mappings
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from .verify.checks import UserReport
 
 Progress = Callable[[str], None]
+HueFormat = Literal["ini", "classification"]
+CoreSiteFormat = Literal["xml", "classification"]
 
 
 @dataclass(frozen=True)
@@ -194,8 +196,9 @@ class Dirkit:
         doc = emr.dumps(emr.kerberos_attributes(self._emr(), reveal_secrets))
         return Document(doc, secret=reveal_secrets)
 
-    def hue_config(self, fmt: str = "ini", *, from_state: bool = False) -> Document:
+    def hue_config(self, fmt: HueFormat = "ini", *, from_state: bool = False) -> Document:
         """Hue's LDAP block (``ini``) or the EMR ``hue-ini`` classification (``classification``)."""
+        _check_format(fmt, HueFormat)
         h = self.config.hue
         if h is None:
             raise missing_section(self.config, "hue")
@@ -205,9 +208,10 @@ class Dirkit:
             return Document(hue.render_ini(h, ad, d), tuple(hue.warnings(h)))
         return Document(emr.dumps(hue.render_classification(h, ad, d)), tuple(hue.warnings(h)))
 
-    def core_site(self, fmt: str = "xml", *, from_state: bool = False) -> Document:
+    def core_site(self, fmt: CoreSiteFormat = "xml", *, from_state: bool = False) -> Document:
         """auth_to_local and LDAP group mapping as core-site XML or an EMR classification.
         From the last snapshot, users whose groups LdapGroupsMapping cannot see are warned about."""
+        _check_format(fmt, CoreSiteFormat)
         h = self.config.hadoop
         if h is None:
             raise missing_section(self.config, "hadoop")
@@ -305,6 +309,13 @@ class Dirkit:
         from .verify.checks import verify  # gssapi, requests, a child process: only here
 
         return verify(self.config, self.snapshot(from_state=from_state), list(users) or None)
+
+
+def _check_format(fmt: str, allowed: object) -> None:
+    """An unknown format is a usage error, not silently another format."""
+    choices = get_args(allowed)
+    if fmt not in choices:
+        raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(choices)}")
 
 
 def write_document(doc: Document, out: Path) -> None:

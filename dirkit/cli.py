@@ -14,7 +14,7 @@ from . import log as dlog
 from .errors import EXIT_CHANGES, EXIT_CHECKS_FAILED, EXIT_FAILURE, EXIT_LAB, EXIT_OK, EXIT_PARTIAL, DirkitError
 
 if TYPE_CHECKING:  # the API is imported when a command runs: `--help` and `--version` stay light
-    from .api import Dirkit, Document
+    from .api import CoreSiteFormat, Dirkit, Document, HueFormat
 
 
 def _emit_json(data: Any) -> None:
@@ -553,7 +553,7 @@ def hue() -> None:
 @out_option
 @from_state_option
 @click.option("--format", "fmt", type=click.Choice(["ini", "classification"]), default="ini", show_default=True)
-def hue_config(config_path: str | None, out: str | None, from_state: bool, fmt: str) -> None:
+def hue_config(config_path: str | None, out: str | None, from_state: bool, fmt: HueFormat) -> None:
     """Hue's [desktop] [[auth]] / [[ldap]] / [[[ldap_servers]]] block (search bind, password script)."""
     _write_out(_kit(config_path).hue_config(fmt, from_state=from_state), out)
 
@@ -574,7 +574,7 @@ def hadoop() -> None:
 @out_option
 @from_state_option
 @click.option("--format", "fmt", type=click.Choice(["xml", "classification"]), default="xml", show_default=True)
-def hadoop_core_site(config_path: str | None, out: str | None, from_state: bool, fmt: str) -> None:
+def hadoop_core_site(config_path: str | None, out: str | None, from_state: bool, fmt: CoreSiteFormat) -> None:
     """auth_to_local rules (user@AD.REALM -> the normalised short name) and LdapGroupsMapping keys."""
     _write_out(_kit(config_path).core_site(fmt, from_state=from_state), out)
 

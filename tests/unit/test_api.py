@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import dirkit
 
 PKG = Path(dirkit.__file__).parent
@@ -40,3 +42,16 @@ def test_cli_imports_nothing_below_the_api() -> None:
     for node in ast.walk(ast.parse((PKG / "cli.py").read_text())):
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             assert (node.module or "") in allowed, f"cli.py imports .{node.module}"
+
+
+def test_an_unknown_document_format_is_a_usage_error() -> None:
+    # Issue 22: a format the API does not know used to give the classification silently.
+    from seed_fixture import seed_config
+
+    from dirkit.errors import UsageError
+
+    kit = dirkit.Dirkit(seed_config())
+    for call in (kit.hue_config, kit.core_site):
+        with pytest.raises(UsageError, match="unknown format 'yaml'"):
+            call("yaml")  # type: ignore[arg-type]
+    assert kit.hue_config("ini").text.startswith("# Hue LDAP configuration")
