@@ -243,6 +243,19 @@ def hdfs_scratch(lab_status: dict[str, Any]) -> Iterator[str]:
 
 
 @pytest.fixture
+def superfs(lab_status: dict[str, Any]) -> Iterator[Any]:
+    """A WebHDFS client as the NameNode's superuser (nn), from its keytab."""
+    from dirkit.homes.webhdfs import WebHdfs
+    from dirkit.lab import namenode
+
+    fs = WebHdfs.from_keytab(
+        namenode.webhdfs_url(), lab_status["principals"]["nn"], Path(lab_status["keytabs"]["nn-localhost"])
+    )
+    yield fs
+    fs.close()
+
+
+@pytest.fixture
 def restore_ad(lab: Lab) -> Iterator[None]:
     """For tests that change or stop the DC: put the cached database back afterwards."""
     yield

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from dirkit.homes.webhdfs import WebHdfs
-from dirkit.lab import namenode
 from dirkit.state import StateStore
 
 DIRKIT = [sys.executable, "-m", "dirkit.cli"]
@@ -42,15 +41,6 @@ def _outcome(cfg_file: Path, state: Path, out: Path, prefix: str, fs: WebHdfs) -
     with StateStore(state) as store:
         digest = store.last_meta()[1]
     return {"homes": homes, "files": files, "digest": digest}
-
-
-@pytest.fixture
-def superfs(lab_status: dict[str, Any]) -> Any:
-    fs = WebHdfs.from_keytab(
-        namenode.webhdfs_url(), lab_status["principals"]["nn"], Path(lab_status["keytabs"]["nn-localhost"])
-    )
-    yield fs
-    fs.close()
 
 
 def _setup(make_config_file: Any, tmp_path: Path, scratch: str, fs: WebHdfs, name: str) -> tuple[Path, ...]:

@@ -23,15 +23,6 @@ def prefix(hdfs_scratch: str) -> str:
 
 
 @pytest.fixture
-def superfs(lab_status: dict[str, Any]) -> Iterator[WebHdfs]:
-    fs = WebHdfs.from_keytab(
-        namenode.webhdfs_url(), lab_status["principals"]["nn"], Path(lab_status["keytabs"]["nn-localhost"])
-    )
-    yield fs
-    fs.close()
-
-
-@pytest.fixture
 def hcfg(make_config: Any, prefix: str, superfs: WebHdfs) -> Any:
     superfs.mkdirs(prefix, "755")
     return make_config(hdfs={"prefix": prefix})

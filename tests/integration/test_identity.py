@@ -5,8 +5,6 @@ native lab and the container lab."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import ldap3
@@ -14,7 +12,7 @@ import pytest
 
 from dirkit import Dirkit, sync
 from dirkit.homes.webhdfs import WebHdfs
-from dirkit.lab import namenode, seed
+from dirkit.lab import seed
 from dirkit.plan import content_digest, plan_digest
 
 GROUPS = seed.USERS_CN
@@ -125,15 +123,6 @@ def test_a_user_deleted_and_another_created_with_the_same_name_are_two_people(
     assert new is not None and new.guid != old.guid
     assert {("user_removed", old.guid), ("user_added", new.guid)} <= kinds
     assert "grp_analytics" not in result.directory.group_names_of(new)  # the groups were the other person's
-
-
-@pytest.fixture
-def superfs(lab_status: dict[str, Any]) -> Iterator[WebHdfs]:
-    fs = WebHdfs.from_keytab(
-        namenode.webhdfs_url(), lab_status["principals"]["nn"], Path(lab_status["keytabs"]["nn-localhost"])
-    )
-    yield fs
-    fs.close()
 
 
 def test_a_renamed_users_home_is_renamed_with_its_content(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from dirkit import config
@@ -96,3 +97,27 @@ def seed_directory() -> Directory:
         _g("Domain Admins", 512, "admin1"),
     ]
     return build(users, groups, NamePolicy(realm="AD.DIRKIT.TEST"), [BASE])
+
+
+def simple_config_file(
+    path: Path,
+    state: Path,
+    url: str = "ldaps://127.0.0.1:1",
+    password: str = "env:DIRKIT_TEST_UNSET_PASSWORD",
+    extra: str = "",
+) -> Path:
+    """A minimal config file (simple bind, one DC) for CLI tests that run without services;
+    ``extra`` is appended (more TOML lines or sections)."""
+    path.write_text(f"""[ldap]
+urls = ["{url}"]
+bind = "simple"
+bind_dn = "svc@EXAMPLE.COM"
+password = "{password}"
+timeout_seconds = 2
+[directory]
+base_dn = "DC=example,DC=com"
+realm = "EXAMPLE.COM"
+[state]
+path = "{state}"
+{extra}""")
+    return path

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from seed_fixture import simple_config_file
 
 from dirkit import Dirkit
 from dirkit.cli import main
@@ -27,20 +28,7 @@ def test_lab_help_has_examples() -> None:
 
 
 def _config(tmp_path: Path, url: str = "ldaps://127.0.0.1:1") -> Path:
-    f = tmp_path / "dirkit.toml"
-    f.write_text(f"""[ldap]
-urls = ["{url}"]
-bind = "simple"
-bind_dn = "svc@EXAMPLE.COM"
-password = "env:DIRKIT_TEST_UNSET_PASSWORD"
-timeout_seconds = 2
-[directory]
-base_dn = "DC=example,DC=com"
-realm = "EXAMPLE.COM"
-[state]
-path = "{tmp_path / "state.sqlite"}"
-""")
-    return f
+    return simple_config_file(tmp_path / "dirkit.toml", tmp_path / "state.sqlite", url)
 
 
 def _run(*args: str) -> tuple[int, str]:

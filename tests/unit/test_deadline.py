@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from seed_fixture import simple_config_file
 
 from dirkit import deadline
 from dirkit.errors import DeadlineExceeded
@@ -91,22 +92,10 @@ def dripping_ldaps(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 
 
 def _config(tmp_path: Path, url: str, password: str, ca: Path | None = None, deadline_seconds: float = 3) -> Path:
-    f = tmp_path / "dirkit.toml"
-    f.write_text(f"""[ldap]
-urls = ["{url}"]
-bind = "simple"
-bind_dn = "svc@EXAMPLE.COM"
-password = "{password}"
-timeout_seconds = 2
-{f'ca_file = "{ca}"' if ca else ""}
-[directory]
-base_dn = "DC=example,DC=com"
-realm = "EXAMPLE.COM"
-[state]
-path = "{tmp_path / "state" / "state.sqlite"}"
-[run]
-deadline_seconds = {deadline_seconds}
-""")
+    extra = f"[run]\ndeadline_seconds = {deadline_seconds}\n"
+    f = simple_config_file(tmp_path / "dirkit.toml", tmp_path / "state" / "state.sqlite", url, password, extra)
+    if ca is not None:  # the stand-in's own certificate
+        f.write_text(f.read_text().replace("timeout_seconds = 2\n", f'timeout_seconds = 2\nca_file = "{ca}"\n'))
     return f
 
 

@@ -221,24 +221,14 @@ def test_a_database_another_user_owns_or_may_write_is_refused(tmp_path: Path) ->
 
 def test_the_cli_refuses_a_loose_state_directory_in_one_line(tmp_path: Path) -> None:
     from click.testing import CliRunner
+    from seed_fixture import simple_config_file
 
     from dirkit.cli import main
 
     d = tmp_path / "loose"
     d.mkdir()
     d.chmod(0o777)
-    f = tmp_path / "c.toml"
-    f.write_text(f"""[ldap]
-urls = ["ldaps://127.0.0.1:1"]
-bind = "simple"
-bind_dn = "svc@EXAMPLE.COM"
-password = "env:DIRKIT_TEST_UNSET_PASSWORD"
-[directory]
-base_dn = "DC=example,DC=com"
-realm = "EXAMPLE.COM"
-[state]
-path = "{d / "state.sqlite"}"
-""")
+    f = simple_config_file(tmp_path / "c.toml", d / "state.sqlite")
     r = CliRunner().invoke(main, ["history", "-c", str(f)])
     assert r.exit_code == 4, r.output
     assert "writable by other users" in r.output and "Traceback" not in r.output
