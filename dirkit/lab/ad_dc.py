@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -30,6 +32,9 @@ def _options(p: LabPaths, dc: DcPaths) -> dict[str, str]:
     run = dc.dir / "run"
     return {
         "netbios name": dc.name.upper(),
+        # No NetBIOS: the lab needs none, and Samba 4.22 (Debian 13) in a container cannot start
+        # its NBT server (its socket directory /run/samba/nmbd is built in and missing there).
+        "disable netbios": "yes",
         "interfaces": dc.ip,
         "bind interfaces only": "yes",
         # ldap3 cannot sign/seal: its GSSAPI bind works only inside TLS (LDAPS or StartTLS).
@@ -72,7 +77,18 @@ def cache_key(bulk_users: int) -> str:
     for f in ("ad_dc.py", "seed.py", "_samba_seed.py", "_tombstone_acl.py", "bulk.py"):
         h.update((HERE / f).read_bytes())
     h.update(str(bulk_users).encode())
+    h.update(_samba_version().encode())  # a database of one Samba version is not for another
     return h.hexdigest()[:12]
+
+
+@functools.cache
+def _samba_version() -> str:
+    """Samba's release series ("4.17") where it is installed, "" elsewhere (a host that drives only
+    containers). Only the series: a host and a container of one Debian release agree on it."""
+    if not shutil.which("samba"):
+        return ""
+    m = re.search(r"Version (\d+\.\d+)", host.run(["samba", "--version"], check=False).stdout)
+    return m.group(1) if m else ""
 
 
 def golden_dir(p: LabPaths, bulk_users: int) -> Path:
