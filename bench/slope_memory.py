@@ -26,13 +26,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from dirkit.directory.build import RawGroup, RawUser
+
 BASE = "DC=example,DC=com"
 
 
-def synthetic(n: int) -> tuple[list, list]:  # type: ignore[type-arg]
+def synthetic(n: int) -> tuple[list[RawUser], list[RawGroup]]:
     """Raw users and groups: deterministic, no randomness needed for a shape this regular."""
-    from dirkit.directory.build import RawGroup, RawUser
-
     users = [
         RawUser(f"{i:08x}-0000-4000-8000-000000000000", f"CN=user{i},OU=People,{BASE}", f"user{i}",
                 f"S-1-5-21-1-2-3-{1000 + i}", f"user{i}@EXAMPLE.COM", None, 512, 513, i + 1)

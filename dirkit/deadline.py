@@ -112,7 +112,7 @@ def parallel(calls: Sequence[Callable[[], T]], workers: int, name: str) -> Itera
                 continue
             try:
                 futures[i].set_result(calls[i]())
-            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
+            except BaseException as exc:  # noqa: BLE001 - not swallowed: the caller's f.result() raises it
                 futures[i].set_exception(exc)
 
     for n in range(min(workers, len(calls))):

@@ -1,7 +1,7 @@
 """Fault injection for the crash tests: with DIRKIT_FAULT_KILL_AT=<point>, the process kills
 itself (SIGKILL, as the OOM killer or a reboot would) when it reaches that point; with
 DIRKIT_FAULT_KILL_AT=#N, at the N-th point it reaches, whichever it is. DIRKIT_FAULT_TRACE=<file>
-appends the name of each point reached (the crash test picks its moments from a traced run).
+receives, when the process exits, the name of each point it reached (the crash test picks its moments from a traced run).
 Unset, each point costs one environment lookup.
 
 The points, in the order a sync reaches them: ldap-page (a page of a search received), read
@@ -12,13 +12,16 @@ recorded (the run's record written), metrics."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import threading
+from pathlib import Path
 
 ENV = "DIRKIT_FAULT_KILL_AT"
 TRACE = "DIRKIT_FAULT_TRACE"
 _count = 0
+_trace: list[str] = []
 _lock = threading.Lock()
 
 
@@ -31,7 +34,15 @@ def point(name: str) -> None:
         _count += 1
         n = _count
         if trace:
-            with open(trace, "a", encoding="utf-8") as f:
-                f.write(name + "\n")
+            if not _trace:
+                atexit.register(_write_trace, Path(trace))
+            _trace.append(name)
     if at == name or at == f"#{n}":
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _write_trace(path: Path) -> None:
+    """At exit, through the one atomic writer (this process may run as root)."""
+    from .safe_files import write_atomic
+
+    write_atomic(path, "".join(f"{name}\n" for name in _trace).encode(), 0o600)

@@ -49,11 +49,14 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, *, key: str = "") -
     try:
         fd, tmp = _create_temp(dir_fd, path.name, mode)
         try:
-            with os.fdopen(fd, "wb") as f:
-                os.fchmod(f.fileno(), mode)
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            try:
+                os.fchmod(fd, mode)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             faults.point("file-temp")
             os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:

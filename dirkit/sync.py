@@ -355,7 +355,10 @@ def sync(
             raise
         except deadline.Expired as exc:
             applied = "the directory state was applied, HDFS homes not (or not all): the next run finishes them"
-            message = f"{exc}: {applied if record.get('applied') else 'nothing was applied'}"
+            message = (
+                f"{exc}: {applied if record.get('applied') else 'nothing was applied'}. A DC, the NameNode or a "
+                "command was still answering: check them (-v logs each request), or raise run.deadline_seconds"
+            )
             raise deadline.Expired(message) from None
         except BaseException as exc:
             message = str(exc) if isinstance(exc, DirkitError) else f"{type(exc).__name__}: {exc}"

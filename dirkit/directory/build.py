@@ -57,7 +57,8 @@ def dn_key(dn: str) -> str:
     return dn.lower()
 
 
-def _is_under(dn: str, bases: Sequence[str]) -> bool:
+def is_under(dn: str, bases: Sequence[str]) -> bool:
+    """``dn`` is one of ``bases`` or below one (DNs compared case-blind)."""
     k = dn_key(dn)
     return any(k == dn_key(b) or k.endswith("," + dn_key(b)) for b in bases)
 
@@ -171,7 +172,7 @@ def build(
         listed = ", ".join(sorted(in_groups))
         if ",cn=foreignsecurityprincipals," in dn_key(member):
             issues.append(Issue("foreign_member", member, f"foreign security principal in {listed}: not synced"))
-        elif _is_under(member, user_bases):
+        elif is_under(member, user_bases):
             issues.append(
                 Issue(
                     "non_user_member",

@@ -29,7 +29,7 @@ from ..config import Config, LdapConfig
 from ..errors import DirectoryConnectionLost, DirectoryUnreachable, IncompleteReadError
 from ..log import event
 from . import ldap
-from .build import RawGroup, RawUser, build
+from .build import RawGroup, RawUser, build, is_under
 from .delta import (
     CONTAINER_CLASSES,
     PER_READ_STATS,
@@ -154,7 +154,6 @@ class Reader:
         self.config = config
         self.stats = ReadStats()
         self.progress = progress or (lambda _msg: None)
-        self._service = ""  # the DC's dsServiceName, from the rootDSE
 
     def _search(self, conn: ldap3.Connection, what: str, base: str, flt: str, **kw: Any) -> None:
         """conn.search, with a connection that broke (the DC stopped, the network went) turned
@@ -335,10 +334,11 @@ class Reader:
     def _identity(self, conn: ldap3.Connection) -> tuple[int, str]:
         """(highestCommittedUSN, invocationId) of the DC: the watermark and the identity of the
         database it counts in (a restored DC gets a new invocationId). Two base searches."""
-        return self._highest(conn), self._invocation(conn)
+        highest, service = self._root(conn)
+        return highest, self._invocation(conn, service)
 
-    def _highest(self, conn: ldap3.Connection) -> int:
-        """The DC's highestCommittedUSN (one rootDSE search); keeps dsServiceName for _invocation."""
+    def _root(self, conn: ldap3.Connection) -> tuple[int, str]:
+        """(highestCommittedUSN, dsServiceName) from the rootDSE: one search."""
         self._search(
             conn,
             "the rootDSE",
@@ -353,17 +353,16 @@ class Reader:
                 f"cannot read highestCommittedUSN from the rootDSE: {conn.result.get('description')}"
             )
         root = conn.response[0]["raw_attributes"]
-        self._service = root.get("dsServiceName", [b""])[0].decode()
-        return int(root["highestCommittedUSN"][0])
+        return int(root["highestCommittedUSN"][0]), root.get("dsServiceName", [b""])[0].decode()
 
-    def _invocation(self, conn: ldap3.Connection) -> str:
-        """The invocationId of the DC's NTDS Settings object (not on the rootDSE)."""
-        if not self._service:
+    def _invocation(self, conn: ldap3.Connection, service: str) -> str:
+        """The invocationId of the DC's NTDS Settings object ``service`` (not on the rootDSE)."""
+        if not service:
             return ""
         self._search(
             conn,
             "the DC's invocationId",
-            self._service,
+            service,
             "(objectClass=*)",
             search_scope=ldap3.BASE,
             attributes=["invocationId"],
@@ -597,7 +596,7 @@ class Reader:
             bases = d.users_search_bases() if c.guid in prev.users else d.groups_search_bases()
             if c.deleted:
                 out[c.guid] = "deleted"
-            elif not _in_bases(c.dn, bases):
+            elif not is_under(c.dn, bases):
                 out[c.guid] = f"moved out of the scope (to {c.dn})"
             else:
                 out[c.guid] = "no longer matches the filter"
@@ -640,13 +639,13 @@ class Reader:
         except DirectoryUnreachable as exc:
             return DeltaRead(why=f"the DC of the watermark ({since.dc}) does not answer ({exc}): failing over")
         try:
-            highest = self._highest(conn)
+            highest, service = self._root(conn)
             base_stats = {"dc": since.dc, "read_kind": "delta", "highest_usn": highest, "changed_objects": 0}
             if highest == since.usn:
                 # invocationId is not on the rootDSE: a DC restored since shows at the next change.
                 stats = {**base_stats, "invocation_id": since.invocation_id, "ldap_searches": self.stats.searches}
                 return DeltaRead(unchanged=True, stats={**stats, "tombstone_rights": since.tombstone_rights})
-            invocation = self._invocation(conn)
+            invocation = self._invocation(conn, service)
             if invocation != since.invocation_id:
                 return DeltaRead(why=f"{since.dc} was restored or replaced (its invocationId changed)")
             if highest < since.usn:
@@ -719,11 +718,6 @@ BACK_IN_SCOPE = "back in the scope: the same account as before (same objectGUID)
 def _guids_of(dns: Sequence[str], users: Sequence[RawUser], groups: Sequence[RawGroup]) -> list[str]:
     wanted = {dn.lower() for dn in dns}
     return [u.guid for u in users if u.dn.lower() in wanted] + [g.guid for g in groups if g.dn.lower() in wanted]
-
-
-def _in_bases(dn: str, bases: Sequence[str]) -> bool:
-    k = dn.lower()
-    return any(k == b.lower() or k.endswith("," + b.lower()) for b in bases)
 
 
 def _guid_filter(guid: str) -> str:

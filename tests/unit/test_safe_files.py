@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ while True:
 """
 
 
-def _race(tmp_path: Path, write: object, seconds: float = 4.0) -> Path:
+def _race(tmp_path: Path, write: Callable[[], None], seconds: float = 4.0) -> Path:
     """Run ``write()`` again and again for ``seconds`` against the attacker; return the secret."""
     secret = tmp_path / "secret"
     secret.write_text("precious\n")
@@ -47,7 +48,7 @@ def _race(tmp_path: Path, write: object, seconds: float = 4.0) -> Path:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:
-                write()  # type: ignore[operator]
+                write()
             except OutputError:
                 pass  # the attacker removed our temp file: the write failed, nothing else happened
             if stat.S_IMODE(secret.stat().st_mode) != 0o600:
