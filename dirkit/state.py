@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from . import faults
+from .directory import encoding
 from .directory.delta import Watermark
-from .directory.model import Directory, from_state, to_state
+from .directory.model import Directory
 from .errors import LockedError, StateError
 from .safe_files import check_private_dir, open_private
 
@@ -346,7 +347,7 @@ class StateStore:
 
     # -- snapshots -------------------------------------------------------------------------
     def save_snapshot(self, run_id: int, directory: Directory, keep: int, digest: str = "", content: str = "") -> int:
-        blob = zlib.compress(json.dumps(to_state(directory), separators=(",", ":")).encode(), 1)
+        blob = encoding.encode(directory)
         usns = sorted(u.usn for u in directory.users.values())
         quantiles = [usns[len(usns) * i // 100] for i in range(100)] if usns else []
         self._sql("BEGIN IMMEDIATE")
@@ -450,8 +451,8 @@ class StateStore:
         if row is None:
             return None
         try:
-            return from_state(json.loads(zlib.decompress(row[0])))
-        except (zlib.error, ValueError, KeyError, TypeError) as exc:
+            return encoding.decode(row[0])
+        except (zlib.error, ValueError, KeyError, TypeError, IndexError) as exc:
             raise StateError(
                 f"state.path {self.path}: the last snapshot is unreadable ({exc}); move the file "
                 "away to start afresh (the next run is then a first run)"

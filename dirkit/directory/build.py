@@ -17,7 +17,7 @@ from .names import NamePolicy
 BUILTIN_SID_PREFIX = "S-1-5-32-"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawUser:
     guid: str
     dn: str
@@ -32,7 +32,7 @@ class RawUser:
     created_usn: int = 0  # uSNCreated (delta reads: an old object entering the scope)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawGroup:
     guid: str
     dn: str
@@ -68,7 +68,7 @@ def _names(objs: Sequence[RawUser | RawGroup], policy: NamePolicy, issues: list[
     proposed: dict[str, str | None] = {}
     for o in objs:
         r = policy.directory_name(o.sam)
-        proposed[o.guid] = r.name
+        proposed[o.guid] = o.sam if r.name == o.sam else r.name  # one string, not two equal ones
         if r.name is None:
             issues.append(Issue("unsafe_name", o.dn, f"{o.sam!r}: {r.reason}"))
     counts = Counter(n for n in proposed.values() if n)
@@ -86,25 +86,33 @@ def _names(objs: Sequence[RawUser | RawGroup], policy: NamePolicy, issues: list[
 
 
 def _memberships(
-    parents: Mapping[str, Sequence[str]], direct: Sequence[str], primary: str | None
+    parents: Mapping[str, Sequence[str]],
+    direct: Sequence[str],
+    primary: str | None,
+    interned: dict[Membership, Membership],
 ) -> dict[str, Membership]:
     """Every group reachable from the direct groups ``direct`` (sorted), by a breadth-first walk
     up the nesting: each gets the group it was first reached from (``via``), so one shortest
     chain per membership is kept as a pointer, not a copy. Memory is one entry per membership
     whatever the depth (a chain of 1,000 nested groups stored 1,000 chains of up to 1,000 before).
-    Cycle-safe; the same chain on every run (parents are walked in sorted order)."""
+    Cycle-safe; the same chain on every run (parents are walked in sorted order). Equal
+    memberships of different users are one object (``interned``): most users of a group
+    reach it the same way."""
     out: dict[str, Membership] = {}
     queue: deque[str] = deque()
+
+    def add(m: Membership) -> None:
+        out[m.group_guid] = interned.setdefault(m, m)
+        queue.append(m.group_guid)
+
     for g in direct:
-        out[g] = Membership(g, None, g == primary, 1)
-        queue.append(g)
+        add(Membership(g, None, g == primary, 1))
     while queue:
         g = queue.popleft()
         m = out[g]
         for parent in parents.get(g, ()):
             if parent not in out:
-                out[parent] = Membership(parent, g, m.primary, m.depth + 1)
-                queue.append(parent)
+                add(Membership(parent, g, m.primary, m.depth + 1))
     return out
 
 
@@ -145,12 +153,22 @@ def build(
         )
         for u in raw_users
     }
+    # A member DN is the same string as its object's own DN (LDAP hands out a new copy of each):
+    # at 100k users that is one string per DN instead of four.
+    same = {u.dn: u.dn for u in raw_users} | {g.dn: g.dn for g in raw_groups}
     groups = {
         g.guid: Group(
-            guid=g.guid, dn=g.dn, sam=g.sam, name=group_names[g.guid], sid=g.sid, usn=g.usn, member_dns=g.members
+            guid=g.guid,
+            dn=g.dn,
+            sam=g.sam,
+            name=group_names[g.guid],
+            sid=g.sid,
+            usn=g.usn,
+            member_dns=tuple([same.get(m, m) for m in g.members]),
         )
         for g in raw_groups
     }
+    del same
 
     user_by_dn = {dn_key(u.dn): u.guid for u in users.values()}
     group_by_dn = {dn_key(g.dn): g.guid for g in groups.values()}
@@ -195,11 +213,16 @@ def build(
     # Users with the same direct groups (and primary group) share one membership map.
     shared: dict[tuple[tuple[str, ...], str | None], Mapping[str, Membership]] = {}
     effective: dict[str, Mapping[str, Membership]] = {}
+    interned: dict[Membership, Membership] = {}
+    sets: dict[tuple[str, ...], frozenset[str]] = {}
+    frozen_direct: dict[str, frozenset[str]] = {}
     for uid in users:
         key = (tuple(sorted(direct.get(uid, ()))), primary.get(uid))
         if key not in shared:
-            shared[key] = MappingProxyType(_memberships(up, *key))
+            shared[key] = MappingProxyType(_memberships(up, *key, interned))
         effective[uid] = shared[key]
+        if key[0]:
+            frozen_direct[uid] = sets.setdefault(key[0], frozenset(key[0]))
 
     stats = dict(stats or {})
     stats.update(
@@ -218,7 +241,7 @@ def build(
     return Directory(
         users=users,
         groups=groups,
-        direct={k: frozenset(v) for k, v in direct.items()},
+        direct=frozen_direct,
         effective=effective,
         issues=tuple(sorted(issues, key=lambda i: (i.kind, i.dn))),
         stats=stats,

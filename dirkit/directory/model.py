@@ -11,7 +11,7 @@ from typing import Any
 UAC_DISABLED = 0x2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class User:
     guid: str  # objectGUID: the identity; a rename keeps it
     dn: str
@@ -39,7 +39,7 @@ class User:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Group:
     guid: str
     dn: str
@@ -61,7 +61,7 @@ class Group:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Issue:
     """Something about the directory an admin should know; the object is left out of outputs."""
 
@@ -73,7 +73,7 @@ class Issue:
         return {"kind": self.kind, "dn": self.dn, "detail": self.detail}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Membership:
     """A user's effective membership of a group, and the last step of one shortest chain that
     explains it (``Directory.chain`` follows the steps back to the user's direct group)."""
@@ -193,46 +193,3 @@ class Directory:
             "groups": groups_json,
             "issues": [i.to_json() for i in self.issues],
         }
-
-
-# -- state serialisation (compact, internal; the public JSON is Directory.to_json) -------------
-def to_state(d: Directory) -> dict[str, Any]:
-    # v2: a membership is [group, via, primary, depth]; v1 stored each whole chain.
-    return {
-        "v": 2,
-        "users": [
-            [u.guid, u.dn, u.sam, u.name, u.sid, u.upn, u.display_name, u.enabled, u.primary_group_sid, u.usn]
-            for u in d.users.values()
-        ],
-        "groups": [[g.guid, g.dn, g.sam, g.name, g.sid, g.usn, list(g.member_dns)] for g in d.groups.values()],
-        "direct": {k: sorted(v) for k, v in d.direct.items()},
-        "effective": {u: [[g, m.via, m.primary, m.depth] for g, m in ms.items()] for u, ms in d.effective.items()},
-        "issues": [[i.kind, i.dn, i.detail] for i in d.issues],
-        "stats": dict(d.stats),
-    }
-
-
-def _membership(row: list[Any]) -> Membership:
-    if len(row) == 3:  # v1: [group, chain, primary]
-        g, path, primary = row
-        return Membership(g, path[-2] if len(path) > 1 else None, bool(primary), len(path))
-    g, via, primary, depth = row
-    return Membership(g, via, bool(primary), int(depth))
-
-
-def from_state(data: dict[str, Any]) -> Directory:
-    if data.get("v") not in (1, 2):
-        raise ValueError(f"unknown snapshot format {data.get('v')!r}")
-    users = {r[0]: User(*r) for r in data["users"]}
-    groups = {
-        r[0]: Group(guid=r[0], dn=r[1], sam=r[2], name=r[3], sid=r[4], usn=r[5], member_dns=tuple(r[6]))
-        for r in data["groups"]
-    }
-    return Directory(
-        users=users,
-        groups=groups,
-        direct={k: frozenset(v) for k, v in data["direct"].items()},
-        effective={u: {row[0]: _membership(row) for row in ms} for u, ms in data["effective"].items()},
-        issues=tuple(Issue(*i) for i in data["issues"]),
-        stats=data["stats"],
-    )

@@ -2,7 +2,8 @@ from dataclasses import replace
 
 from dirkit.config import SafetyConfig
 from dirkit.directory.build import RawGroup, RawUser, build
-from dirkit.directory.model import Directory, from_state, to_state
+from dirkit.directory.encoding import decode, encode
+from dirkit.directory.model import Directory
 from dirkit.directory.names import NamePolicy
 from dirkit.plan import make_plan
 
@@ -30,7 +31,7 @@ def test_first_run_adds_everything() -> None:
 
 def test_no_change_is_empty_and_state_round_trips() -> None:
     cur = snapshot([("1", "alice", 512)], {"g": ["alice"]})
-    assert make_plan(from_state(to_state(cur)), cur, SafetyConfig()).empty
+    assert make_plan(decode(encode(cur)), cur, SafetyConfig()).empty
 
 
 def test_rename_disable_and_membership_changes() -> None:

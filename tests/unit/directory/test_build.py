@@ -139,18 +139,19 @@ def test_builtin_groups_are_left_out_like_sssd_does() -> None:
 def test_a_deep_nesting_chain_costs_memory_linear_in_its_length() -> None:
     # Issue 19, item 7: a chain of 1,000 nested groups (1,000 member values in all) took 1.4 GB
     # (each group's whole ancestor chain was stored per ancestor); the snapshot stored them too.
-    import json
     import tracemalloc
+    import zlib
 
-    from dirkit.directory.model import from_state, to_state
+    from dirkit.directory.encoding import decode, encode
 
     n = 1000
     chain = [group(f"g{i}", 2000 + i, f"g{i - 1}" if i else "deep") for i in range(n)]
     tracemalloc.start()
     try:
         d = make([user("deep", 1000)], chain)
-        state = json.dumps(to_state(d))
-        back = from_state(json.loads(state))
+        stored = encode(d)
+        back = decode(stored)
+        state = zlib.decompress(stored)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
