@@ -23,6 +23,7 @@ import ssl
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ import tomllib
 
 from dirkit.lab import Lab
 from dirkit.lab import settings as s
+from dirkit.lab.settings import LabPaths
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sync_read import REPO, floor_commands, timed
@@ -56,13 +58,22 @@ def config(lab_cfg: dict[str, dict[str, Any]], state: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def measure(lab: Lab, size: int, rounds: int, plain: bool) -> tuple[dict[str, float], dict[str, int], dict[str, int]]:
+Measured = tuple[dict[str, float], dict[str, int], dict[str, int]]
+
+
+def measure(lab: Lab, size: int, rounds: int, plain: bool) -> Measured:
     """Median seconds, LDAP searches and peak RSS (MiB) per kind of run, at ``size`` bulk users."""
     lab.up(bulk_users=size, progress=lambda m: print(m, file=sys.stderr))
-    status = lab.status()
-    lab_cfg = tomllib.loads(Path(status["config"]).read_text())
-    env = {**os.environ, "LDAPTLS_CACERT": status["ca_cert"], "KRB5_CONFIG": status["krb5_conf"]}
-    conn = admin(status["ca_cert"])
+    return measure_on(lab.paths, size, rounds, lab.tombstone_rights if plain else None)
+
+
+def measure_on(p: LabPaths, size: int, rounds: int, rights: Callable[[bool], None] | None = None) -> Measured:
+    """:func:`measure` on a lab already up in ``p`` (native or in a container). ``rights``
+    grants/revokes svc-dirkit's tombstone rights: given, the plain1 runs are measured too.
+    The first run on each round's fresh state is reported as ``first``."""
+    lab_cfg = tomllib.loads(p.config.read_text())
+    env = {**os.environ, "LDAPTLS_CACERT": str(p.ca_cert), "KRB5_CONFIG": str(p.krb5_conf)}
+    conn = admin(str(p.ca_cert))
     found = conn.extend.standard.paged_search(
         s.AD_BASE, "(&(objectClass=user)(sAMAccountName=bulkuser*))", attributes=["cn"], paged_size=1000
     )
@@ -70,7 +81,7 @@ def measure(lab: Lab, size: int, rounds: int, plain: bool) -> tuple[dict[str, fl
     one_percent = bulk_users[: max(1, len(bulk_users) // 100)]
     users_cmd, groups_cmd = floor_commands("(&(objectCategory=person)(objectClass=user))")
     dirkit = [str(REPO / ".venv" / "bin" / "dirkit"), "sync", "--json", "--allow-removals"]
-    kinds = ["floor", "full", "delta0", "delta1", *(["plain1"] if plain else [])]
+    kinds = ["floor", "first", "full", "delta0", "delta1", *(["plain1"] if rights else [])]
     rows: dict[str, list[float]] = {k: [] for k in kinds}
     searches: dict[str, int] = {}
     rss: dict[str, int] = {}
@@ -78,7 +89,7 @@ def measure(lab: Lab, size: int, rounds: int, plain: bool) -> tuple[dict[str, fl
     def run(kind: str, conf: Path, *extra: str) -> None:
         t, peak, out = timed([*dirkit, *extra, "-c", str(conf)], env)
         st = json.loads(out)["stats"]
-        assert st["read_kind"] == ("full" if kind == "full" else "delta"), st.get("read_why")
+        assert st["read_kind"] == ("full" if kind in ("first", "full") else "delta"), st.get("read_why")
         rows[kind].append(t)
         searches[kind], rss[kind] = st["ldap_searches"], max(rss.get(kind, 0), peak)
 
@@ -88,27 +99,28 @@ def measure(lab: Lab, size: int, rounds: int, plain: bool) -> tuple[dict[str, fl
 
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
-            lab.tombstone_rights(True)
+            if rights:
+                rights(True)
             tu, _, _ = timed(users_cmd, env)
             tg, _, _ = timed(groups_cmd, env)
             rows["floor"].append(tu + tg)
             conf = Path(tmp) / f"r{r}.toml"
             conf.write_text(config(lab_cfg, Path(tmp) / f"state{r}.sqlite"))
-            timed([*dirkit, "-c", str(conf)], env)  # first run
+            run("first", conf)
             run("full", conf, "--full")
             run("delta0", conf)
             flip(514)
             run("delta1", conf)
             flip(512)
-            if plain:
-                lab.tombstone_rights(False)
+            if rights:
+                rights(False)
                 conf = Path(tmp) / f"p{r}.toml"
                 conf.write_text(config(lab_cfg, Path(tmp) / f"plain{r}.sqlite"))
                 timed([*dirkit, "-c", str(conf)], env)  # first run, without the right
                 flip(514)
                 run("plain1", conf)
                 flip(512)
-                lab.tombstone_rights(True)
+                rights(True)
             print(f"{size}, round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in rows.items()), file=sys.stderr)
     return {k: statistics.median(v) for k, v in rows.items()}, searches, rss
 

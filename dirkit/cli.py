@@ -736,7 +736,7 @@ def lab() -> None:
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Also load this many bulk users (500 groups, one 5,000-member group).",
+    help="Also load this many bulk users (a group per 20 users, one group of half of them).",
 )
 @click.option("--fresh", is_flag=True, help="Provision the AD database again instead of using the cache.")
 @click.option("--no-hdfs", is_flag=True, help="Do not start the HDFS NameNode (it needs Java and Maven).")

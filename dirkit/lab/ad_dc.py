@@ -114,7 +114,7 @@ def prepare(p: LabPaths, bulk_users: int, fresh: bool, progress: Callable[[str],
         progress(f"AD database provisioned ({bulk_users} bulk users)")
         start(p)
         wait_ready(p)
-        join_dc2(p)
+        join_dc2(p, bulk_users)
         stop(p)
         progress(f"{s.DC2_HOST} joined as a second DC")
         save_golden(p, bulk_users)
@@ -181,9 +181,10 @@ def _user_sid(p: LabPaths, sam: str) -> str:
     raise LabError(f"no objectSid for {sam} in {p.sam_ldb}")
 
 
-def join_dc2(p: LabPaths) -> None:
+def join_dc2(p: LabPaths, bulk_users: int = 0) -> None:
     """Join dc2 to the domain as a second DC (dc1 running). The join replicates the whole
-    database; afterwards the two replicate with each other like any pair of DCs."""
+    database (its time grows with ``bulk_users``); afterwards the two replicate with each other
+    like any pair of DCs."""
     dc = p.dc("dc2")
     shutil.rmtree(dc.dir, ignore_errors=True)
     (dc.dir / "run").mkdir(parents=True)
@@ -204,6 +205,7 @@ def join_dc2(p: LabPaths) -> None:
         ],
         log=p.logs / "join-dc2.log",
         env=_env(p),
+        timeout=300 + bulk_users / 50,  # 5 min for the seed, ~2,000 objects more a minute
     )
 
 

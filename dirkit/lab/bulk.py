@@ -1,4 +1,6 @@
-"""Bulk directory data for benchmarks: N users, 500 groups (some nested), one 5,000-member group.
+"""Bulk directory data for benchmarks: N users, N/20 groups (a tenth of them nesting two others),
+and one group of half the users (at 10,000 users: 500 groups and a 5,000-member group). Groups
+grow with the users so that a benchmark over sizes measures one shape at several scales.
 
 Loaded offline with ``ldbadd`` into sam.ldb while Samba is stopped, in 1,000-entry chunks
 (one transaction each: much faster on Samba 4.17 than one huge transaction). Users get no
@@ -15,8 +17,6 @@ from .settings import AD_BASE, AD_REALM, LabPaths
 
 USERS_OU = f"OU=BulkUsers,{AD_BASE}"
 GROUPS_OU = f"OU=BulkGroups,{AD_BASE}"
-GROUPS = 500
-BIG_GROUP_MEMBERS = 5000
 CHUNK = 1000
 
 
@@ -28,8 +28,15 @@ def _group_dn(j: int) -> str:
     return f"CN=bulkgrp{j:03d},{GROUPS_OU}"
 
 
-def write_ldif(out: Path, users: int, groups: int = GROUPS, big: int = BIG_GROUP_MEMBERS) -> list[Path]:
+def shape(users: int) -> tuple[int, int]:
+    """(groups, members of the big group) for ``users`` bulk users."""
+    return max(1, users // 20), users // 2
+
+
+def write_ldif(out: Path, users: int) -> list[Path]:
     """Write chunked user LDIF files and one group LDIF; return them in load order."""
+    groups, big = shape(users)
+    nesting = max(1, groups // 10)
     rnd = random.Random(1)  # deterministic: the same data every time
     out.mkdir(parents=True, exist_ok=True)
     members: dict[int, list[int]] = {j: [] for j in range(1, groups + 1)}
@@ -55,12 +62,12 @@ def write_ldif(out: Path, users: int, groups: int = GROUPS, big: int = BIG_GROUP
     for j in range(groups, 0, -1):
         lines = [f"dn: {_group_dn(j)}", "objectClass: group", f"sAMAccountName: bulkgrp{j:03d}"]
         lines += [f"member: {_user_dn(i)}" for i in members[j]]
-        if j <= 50:  # the first 50 groups each nest two later groups
+        if j <= nesting:  # the first tenth of the groups each nest two later groups
             lines += [f"member: {_group_dn(k)}" for k in rnd.sample(range(j + 1, groups + 1), min(2, groups - j))]
         group_entries.append("\n".join(lines) + "\n")
     if big:
         lines = [f"dn: CN=grp_big,{GROUPS_OU}", "objectClass: group", "sAMAccountName: grp_big"]
-        lines += [f"member: {_user_dn(i)}" for i in range(1, min(big, users) + 1)]
+        lines += [f"member: {_user_dn(i)}" for i in range(1, big + 1)]
         group_entries.append("\n".join(lines) + "\n")
     groups_file = out / "groups.ldif"
     groups_file.write_text("\n".join(group_entries))
