@@ -55,6 +55,8 @@ def ad_rows(sizes: list[int], rounds: int) -> list[dict[str, Any]]:
 
 
 def container_rows(sizes: list[int], rounds: int) -> list[dict[str, Any]]:
+    if not sizes:
+        return []
     docker = REPO / "docker"
     log = CONTAINER_LAB.parent / "dirkit-lab-bulk13.log"
     Lab().down()  # the container's dc1 takes the native dc1's address
@@ -102,8 +104,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         ratio = f"{sec['full'] / sec['floor']:>7.2f}" if "full" in sec and "floor" in sec else f"{'':>7}"
         steady = sec.get("full", sec.get("delta1", 0.0))
         per_k = f"{1000 * steady / (n / 1000):>6.1f}"
-        mib = " ".join(f"{rss[k]:>{w}}" if k in rss else f"{'':>{w}}" for k, w in
-                       (("first", 9), ("full", 8), ("delta0", 7), ("delta1", 7)))  # fmt: skip
+        widths = (("first", 9), ("full", 8), ("delta0", 7), ("delta1", 7))
+        mib = " ".join(f"{rss[k]:>{w}}" if k in rss else f"{'':>{w}}" for k, w in widths)
         lines.append(f"{r['source']:<7} {n:>8} {cells} {ratio} {per_k} {mib}")
     return "\n".join(lines)
 

@@ -6,11 +6,13 @@ import logging
 import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlparse
 
 import ldap3
 from gssapi.raw.misc import GSSError
 from ldap3.core import exceptions as lexc
+from ldap3.utils.conv import to_unicode
 
 from .. import kerberos
 from ..config import LdapConfig
@@ -18,11 +20,7 @@ from ..errors import DirectoryAuthError, DirectoryError, DirectoryTLSError, Dire
 
 log = logging.getLogger(__name__)
 
-# Plain dicts for attributes instead of ldap3's case-insensitive dict per entry: measurably
-# faster on bulk reads. The reader lower-cases the few keys it uses itself.
-ldap3.set_config_parameter("CASE_INSENSITIVE_ATTRIBUTE_NAMES", False)
-# What the reader asks for. All of it is taken raw (bytes) and decoded by the reader itself:
-# ldap3's per-value formatters are skipped for these (and for `member`, read with ranges).
+# What the reader asks for. All of it is taken raw (bytes) and decoded by the reader itself.
 USER_ATTRS = [
     "objectGUID",
     "objectSid",
@@ -52,8 +50,35 @@ _AD_BIND_CODES = {
 }
 
 
-def _identity(value: bytes) -> bytes:
-    return value
+def _raw_entry(payload: Any) -> dict[str, Any]:
+    """A searchResEntry from ldap3's fast BER decoder as the reader uses it: the DN and each
+    attribute's values as bytes, in a plain dict under the name the server sent. ldap3 itself
+    builds that, then a second, formatted copy of every attribute (``attributes``: names
+    decoded again, each value through a formatter looked up by name) that dirkit never reads;
+    the copy was a quarter of the CPU a 10k-user read took (measured with yappi)."""
+    raw_dn = payload[0][3]
+    try:
+        dn = raw_dn.decode("utf-8")
+    except UnicodeDecodeError:  # ldap3's fallbacks (AD may send a DN that is not UTF-8)
+        dn = to_unicode(raw_dn, from_server=True)
+    attrs = {a[3][0][3].decode("utf-8"): [bytes(v[3]) for v in a[3][1][3]] for a in payload[1][3]}
+    return {"type": "searchResEntry", "raw_dn": raw_dn, "dn": dn, "raw_attributes": attrs}
+
+
+def _lean(conn: ldap3.Connection) -> ldap3.Connection:
+    """Decode this connection's search entries with :func:`_raw_entry` (every other response
+    as ldap3 does). Per connection, so nothing global in ldap3 changes."""
+    strategy = conn.strategy
+    ldap3_decode = strategy.decode_response_fast
+
+    def decode(message: dict[str, Any]) -> dict[str, Any]:
+        if message["protocolOp"] == 4:  # searchResEntry
+            return _raw_entry(message["payload"])
+        result: dict[str, Any] = ldap3_decode(message)
+        return result
+
+    strategy.decode_response_fast = decode
+    return conn
 
 
 def _server(url: str, cfg: LdapConfig) -> ldap3.Server:
@@ -66,7 +91,6 @@ def _server(url: str, cfg: LdapConfig) -> ldap3.Server:
         )
     except lexc.LDAPSSLConfigurationError as exc:  # ldap3 checks the file exists
         raise DirectoryTLSError(f"ldap.ca_file {cfg.ca_file}: cannot be read ({exc})") from exc
-    identity = {a: _identity for a in RAW_ATTRIBUTES}
     return ldap3.Server(
         u.hostname or "",
         port=u.port or (636 if use_ssl else 389),
@@ -74,7 +98,6 @@ def _server(url: str, cfg: LdapConfig) -> ldap3.Server:
         tls=tls,
         get_info=ldap3.NONE,
         connect_timeout=cfg.timeout_seconds,
-        formatter=identity,
     )
 
 
@@ -94,16 +117,20 @@ def _connection(server: ldap3.Server, cfg: LdapConfig) -> ldap3.Connection:
         assert cfg.principal and cfg.keytab
         # ldap3 takes the handle out of the Credentials object it is given: a fresh one per bind.
         creds = kerberos.keytab_credentials(cfg.principal, cfg.keytab)
-        return ldap3.Connection(
-            server,
-            authentication=ldap3.SASL,
-            sasl_mechanism=ldap3.KERBEROS,
-            sasl_credentials=(None, None, creds),
-            **common,
+        return _lean(
+            ldap3.Connection(
+                server,
+                authentication=ldap3.SASL,
+                sasl_mechanism=ldap3.KERBEROS,
+                sasl_credentials=(None, None, creds),
+                **common,
+            )
         )
     assert cfg.bind_dn and cfg.password
-    return ldap3.Connection(
-        server, user=cfg.bind_dn, password=cfg.password.resolve(), authentication=ldap3.SIMPLE, **common
+    return _lean(
+        ldap3.Connection(
+            server, user=cfg.bind_dn, password=cfg.password.resolve(), authentication=ldap3.SIMPLE, **common
+        )
     )
 
 
