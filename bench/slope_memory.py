@@ -5,11 +5,15 @@
 
 No AD can be loaded that big here in minutes, so the directory comes through the same seam the
 unit tests use (``DirectorySource``: a synthetic directory, 5 % as many groups as users, three
-groups per user, a quarter of the groups nested in another); everything after the read is
-dirkit's real code: the model and closure, the plan against the stored snapshot, the state save
-and load. Each size runs in its own process, so its peak RSS is its own:
-  first:   the first sync (build + plan + state save)
-  steady:  a second sync with 1 % of the users disabled (state load + build + plan + save)
+groups per user, a quarter of the groups nested in another), and HDFS through the homes seam
+(an in-memory NameNode that answers LISTSTATUS with WebHDFS's own FileStatus fields, built per
+call as a JSON answer would be); everything else is dirkit's real code: the model and closure,
+the plan against the stored snapshot, the state save and load, the documents (hue.ini,
+core-site.xml and their classifications) and the HDFS homes plan and its apply. Each size runs
+in its own process, so its peak RSS is its own:
+  first:   the first sync (build + plan + state save + documents + every home made)
+  steady:  a second sync with 1 % of the users disabled (state load + build + plan + save +
+           documents + homes plan over every home)
 Prints seconds and peak RSS per size, and per 1,000 users (a flat column = a linear slope).
 """
 
@@ -25,6 +29,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from dirkit.directory.build import RawGroup, RawUser
 
@@ -54,6 +59,55 @@ def synthetic(n: int) -> tuple[list[RawUser], list[RawGroup]]:
     return users, groups
 
 
+class _NameNode:
+    """An in-memory HDFS for the homes seam, compact in itself (a tuple per directory) so that
+    what is measured is dirkit's side: the listing it gets is built per call, as WebHDFS's JSON
+    answer would be parsed."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.dirs: dict[str, tuple[str, str, str]] = {"/user": ("hdfs", "supergroup", "755")}
+
+    def _status(self, path: str) -> dict[str, Any]:
+        owner, group, perm = self.dirs[path]
+        return {"accessTime": 0, "blockSize": 0, "childrenNum": 0, "fileId": 16386, "group": group, "length": 0,
+                "modificationTime": 1764547200000, "owner": owner, "pathSuffix": path.rsplit("/", 1)[1],
+                "permission": perm, "replication": 0, "storagePolicy": 0, "type": "DIRECTORY"}  # fmt: off
+
+    def status(self, path: str) -> dict[str, Any] | None:
+        self.requests += 1
+        return self._status(path) if path in self.dirs else None
+
+    def list(self, path: str) -> list[dict[str, Any]] | None:
+        self.requests += 1
+        return [self._status(p) for p in sorted(self.dirs) if p.rsplit("/", 1)[0] == path]
+
+    def mkdirs(self, path: str, permission: str) -> bool:
+        self.requests += 1
+        self.dirs.setdefault(path, ("nn", "supergroup", permission))
+        return True
+
+    def set_owner(self, path: str, owner: str, group: str) -> None:
+        self.requests += 1
+        self.dirs[path] = (owner, group, self.dirs[path][2])
+
+    def set_permission(self, path: str, permission: str) -> None:
+        self.requests += 1
+        self.dirs[path] = (*self.dirs[path][:2], permission)
+
+    def rename(self, path: str, destination: str) -> None:
+        self.dirs[destination] = self.dirs.pop(path)
+
+    def set_quota(self, path: str, namespace: int | None, space: int | None) -> None:
+        pass
+
+    def quota(self, path: str) -> tuple[int, int]:
+        return (-1, -1)
+
+    def close(self) -> None:
+        pass
+
+
 def one_size(n: int) -> dict[str, float]:
     """Run in a child process: both syncs at ``n`` users; seconds and peak RSS (MiB)."""
     from dirkit import Dirkit, MemorySource, config
@@ -71,10 +125,18 @@ def one_size(n: int) -> dict[str, float]:
                 "directory": {"base_dn": BASE, "realm": "EXAMPLE.COM"},
                 "state": {"path": f"{tmp}/state.sqlite"},
                 "safety": {"max_removals": 10**9, "max_removal_percent": 100},
+                "output": {"directory": f"{tmp}/out"},
+                "hue": {"server_name": "ad", "ldap_cert": "/etc/hue/ca.pem", "bind_dn": "x@example.com",
+                        "bind_password_script": "/etc/hue/pw.sh"},
+                "hadoop": {"bind_user": "x@example.com", "bind_password_file": "/etc/hadoop/pw",
+                           "truststore": "/etc/hadoop/ad.p12", "truststore_password_file": "/etc/hadoop/p12.pw"},
+                "hdfs": {"url": "https://nn.example.com:9871/webhdfs/v1", "principal": "nn/nn@EXAMPLE.COM",
+                         "keytab": "/etc/nn.keytab"},
             }
-        )
+        )  # fmt: off
         source = MemorySource(d)
-        kit = Dirkit(cfg, source=source)
+        namenode = _NameNode()
+        kit = Dirkit(cfg, source=source, homes_target=namenode)
         t0 = time.perf_counter()
         kit.sync()
         first = time.perf_counter() - t0
@@ -86,6 +148,8 @@ def one_size(n: int) -> dict[str, float]:
         result = kit.sync()
         steady = time.perf_counter() - t0
         assert result.plan.counts()["user_disabled"] == len(disabled)
+        assert result.homes is not None and result.homes.plan.wanted == n - len(disabled)
+        assert len(namenode.dirs) == n + 1 and len(result.files) == 4
         size = Path(f"{tmp}/state.sqlite").stat().st_size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"users": n, "first": first, "steady": steady, "peak_mib": peak, "state_mib": size / 2**20}
