@@ -6,8 +6,8 @@
 No AD can be loaded that big here in minutes, so the directory comes through the same seam the
 unit tests use (``DirectorySource``: a synthetic directory, 5 % as many groups as users, three
 groups per user, a quarter of the groups nested in another), and HDFS through the homes seam
-(an in-memory NameNode that answers LISTSTATUS with WebHDFS's own FileStatus fields, built per
-call as a JSON answer would be); everything else is dirkit's real code: the model and closure,
+(an in-memory NameNode answering LISTSTATUS with WebHDFS's own FileStatus fields, turned into
+dirkit's FileStatus values one by one, as WebHdfs parses a JSON answer); everything else is dirkit's real code: the model and closure,
 the plan against the stored snapshot, the state save and load, the documents (hue.ini,
 core-site.xml and their classifications) and the HDFS homes plan and its apply. Each size runs
 in its own process, so its peak RSS is its own:
@@ -29,9 +29,9 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from dirkit.directory.build import RawGroup, RawUser
+from dirkit.homes.file_status import FileStatus
 
 BASE = "DC=example,DC=com"
 
@@ -68,17 +68,20 @@ class _NameNode:
         self.requests = 0
         self.dirs: dict[str, tuple[str, str, str]] = {"/user": ("hdfs", "supergroup", "755")}
 
-    def _status(self, path: str) -> dict[str, Any]:
+    def _status(self, path: str) -> FileStatus:
         owner, group, perm = self.dirs[path]
-        return {"accessTime": 0, "blockSize": 0, "childrenNum": 0, "fileId": 16386, "group": group, "length": 0,
-                "modificationTime": 1764547200000, "owner": owner, "pathSuffix": path.rsplit("/", 1)[1],
-                "permission": perm, "replication": 0, "storagePolicy": 0, "type": "DIRECTORY"}  # fmt: off
+        # What WebHdfs keeps of each FileStatus object of the JSON answer, parsed the same way.
+        return FileStatus.from_json(
+            {"accessTime": 0, "blockSize": 0, "childrenNum": 0, "fileId": 16386, "group": group, "length": 0,
+             "modificationTime": 1764547200000, "owner": owner, "pathSuffix": path.rsplit("/", 1)[1],
+             "permission": perm, "replication": 0, "storagePolicy": 0, "type": "DIRECTORY"}
+        )  # fmt: off
 
-    def status(self, path: str) -> dict[str, Any] | None:
+    def status(self, path: str) -> FileStatus | None:
         self.requests += 1
         return self._status(path) if path in self.dirs else None
 
-    def list(self, path: str) -> list[dict[str, Any]] | None:
+    def list(self, path: str) -> list[FileStatus] | None:
         self.requests += 1
         return [self._status(p) for p in sorted(self.dirs) if p.rsplit("/", 1)[0] == path]
 

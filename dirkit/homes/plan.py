@@ -12,6 +12,7 @@ from typing import Any
 from ..config import HdfsConfig, SafetyConfig
 from ..directory.model import Directory
 from ..plan import over_limit
+from .file_status import FileStatus
 from .policy import home_path, wanted_homes
 
 # Action kinds, in the order a run applies them per user. FINISH hands over a home whose create
@@ -77,16 +78,16 @@ def _day(ts: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ts))
 
 
-def quota_checks(cfg: HdfsConfig, d: Directory, listing: list[dict[str, Any]]) -> list[str]:
+def quota_checks(cfg: HdfsConfig, d: Directory, listing: list[FileStatus]) -> list[str]:
     """Paths of existing homes with a quota rule: their quota is read back and re-checked."""
-    present = {e["pathSuffix"] for e in listing}
+    present = {e.name for e in listing}
     return [h.path for h in wanted_homes(cfg, d)[0] if h.quota and h.user in present]
 
 
 def plan_homes(
     cfg: HdfsConfig,
     d: Directory,
-    listing: list[dict[str, Any]],
+    listing: list[FileStatus],
     *,
     quotas: dict[str, Quota] | None = None,
     fix_drift: bool = False,
@@ -111,7 +112,7 @@ def plan_homes(
     grace = cfg.departed_grace_days * 86400
     prefix = cfg.prefix
     plan = HomesPlan(prefix=prefix)
-    existing = {e["pathSuffix"]: e for e in listing}
+    existing = {e.name: e for e in listing}
     plan.existing = len(existing)
     homes, refused = wanted_homes(cfg, d)
     for name in refused:
@@ -129,7 +130,7 @@ def plan_homes(
         old_path = home_path(prefix, old) if old != h.user else None
         old_home = existing.get(old) if old_path else None
         if have is None and old_home is not None and old_path and old not in wanted and old not in cfg.lock_exclude:
-            if old_home.get("type") == "DIRECTORY":
+            if old_home.type == "DIRECTORY":
                 detail = f"{old} was renamed to {h.user} in AD (same objectGUID): {old_path} moves to {h.path}"
                 plan.actions.append(
                     HomeAction(RENAME, h.user, h.path, detail, owner=h.owner, group=h.group, source=old_path)
@@ -145,7 +146,7 @@ def plan_homes(
             plan.reports.append(HomeReport("reused", h.path, detail))
             plan.wanted_guids.pop(h.user, None)  # still the other account's home in the state
             continue
-        if have is not None and old_path and have.get("owner") == old != h.owner:
+        if have is not None and old_path and have.owner == old != h.owner:
             # A rename interrupted after RENAME, before SETOWNER: finish it (not drift).
             detail = f"unfinished rename from {old}: hand over to {h.owner}:{h.group}"
             plan.actions.append(HomeAction(FINISH, h.user, h.path, detail, owner=h.owner, group=h.group))
@@ -174,21 +175,21 @@ def plan_homes(
                     )
                 )
             continue
-        if have.get("type") != "DIRECTORY":
-            plan.reports.append(HomeReport("drift", h.path, f"is a {have.get('type', '?').lower()}, not a directory"))
+        if have.type != "DIRECTORY":
+            plan.reports.append(HomeReport("drift", h.path, f"is a {(have.type or '?').lower()}, not a directory"))
             continue
-        unfinished = have.get("owner") == cfg.superuser != h.owner and have.get("permission") == h.mode
+        unfinished = have.owner == cfg.superuser != h.owner and have.permission == h.mode
         if unfinished:
             detail = f"unfinished create (owner {cfg.superuser}, mode {h.mode}): hand over to {h.owner}:{h.group}"
             plan.actions.append(HomeAction(FINISH, h.user, h.path, detail, owner=h.owner, group=h.group))
-        elif (have.get("owner"), have.get("group")) != (h.owner, h.group):
-            detail = f"owner {have.get('owner')}:{have.get('group')}, want {h.owner}:{h.group}"
+        elif (have.owner, have.group) != (h.owner, h.group):
+            detail = f"owner {have.owner}:{have.group}, want {h.owner}:{h.group}"
             if fix_drift:
                 plan.actions.append(HomeAction(FIX_OWNER, h.user, h.path, detail, owner=h.owner, group=h.group))
             else:
                 plan.reports.append(HomeReport("drift", h.path, detail + " (--fix-drift fixes it)"))
-        if have.get("permission") != h.mode:
-            detail = f"mode {have.get('permission')}, want {h.mode}"
+        if have.permission != h.mode:
+            detail = f"mode {have.permission}, want {h.mode}"
             if fix_drift:
                 plan.actions.append(HomeAction(FIX_MODE, h.user, h.path, detail, mode=h.mode))
             else:
@@ -217,7 +218,7 @@ def plan_homes(
         plan.departed_names.append(name)
         since = departed.get(name)
         why += f"; departed since {_day(since)}" if since is not None else "; departed (first seen now)"
-        if not lock_departed or entry.get("type") != "DIRECTORY" or entry.get("permission") == "0":
+        if not lock_departed or entry.type != "DIRECTORY" or entry.permission == "0":
             plan.reports.append(HomeReport("departed", path, why + "; home kept"))
         elif name in cfg.lock_exclude:
             plan.reports.append(HomeReport("departed", path, why + "; not locked: in hdfs.lock_exclude"))

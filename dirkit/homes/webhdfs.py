@@ -8,9 +8,10 @@ Hadoop sets a `hadoop.auth` cookie, so later requests on the same session need o
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +24,7 @@ from requests_gssapi import OPTIONAL, HTTPSPNEGOAuth
 
 from .. import kerberos
 from ..errors import HdfsError, HdfsUnavailable
+from .file_status import FileStatus, file_statuses
 from .policy import check_path
 
 
@@ -80,7 +82,15 @@ class WebHdfs:
         # so a name always lands in the directory it names, never elsewhere.
         return self.base_url + quote(check_path(path), safe="/")
 
-    def call(self, method: str, path: str, op: str, ok_404: bool = False, **params: Any) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        op: str,
+        ok_404: bool = False,
+        object_hook: Callable[[dict[str, Any]], Any] | None = None,
+        **params: Any,
+    ) -> Any:
         with self._session() as s:
             try:
                 r = s.request(method, self.url(path), params={"op": op, **params}, timeout=self.timeout)
@@ -108,7 +118,7 @@ class WebHdfs:
                 )
             raise HdfsError(f"WebHDFS {op} {path}: HTTP {r.status_code}: {reason}")
         try:
-            return r.json() if r.content else None
+            return json.loads(r.content, object_hook=object_hook) if r.content else None
         except ValueError as exc:  # a proxy or a wrong URL answering HTML, not the NameNode
             raise HdfsError(
                 f"WebHDFS {op} {path}: HTTP {r.status_code} but not a WebHDFS JSON answer "
@@ -128,16 +138,21 @@ class WebHdfs:
                 "NameNode's WebHDFS endpoint"
             ) from exc
 
-    def status(self, path: str) -> dict[str, Any] | None:
-        out = self.call("GET", path, "GETFILESTATUS", ok_404=True)
-        return None if out is None else dict(self._field(out, "GETFILESTATUS", path, "FileStatus"))
+    def status(self, path: str) -> FileStatus | None:
+        out = self.call("GET", path, "GETFILESTATUS", ok_404=True, object_hook=file_statuses)
+        if out is None:
+            return None
+        st = self._field(out, "GETFILESTATUS", path, "FileStatus")
+        if not isinstance(st, FileStatus):
+            raise HdfsError(f"WebHDFS GETFILESTATUS {path}: unexpected answer (a FileStatus without pathSuffix)")
+        return st
 
-    def list(self, path: str) -> list[dict[str, Any]] | None:
-        out = self.call("GET", path, "LISTSTATUS", ok_404=True)
+    def list(self, path: str) -> list[FileStatus] | None:
+        out = self.call("GET", path, "LISTSTATUS", ok_404=True, object_hook=file_statuses)
         if out is None:
             return None
         entries = self._field(out, "LISTSTATUS", path, "FileStatuses", "FileStatus")
-        if not isinstance(entries, list) or not all(isinstance(e, dict) and "pathSuffix" in e for e in entries):
+        if not isinstance(entries, list) or not all(isinstance(e, FileStatus) for e in entries):
             raise HdfsError(f"WebHDFS LISTSTATUS {path}: unexpected answer (entries without pathSuffix)")
         return entries
 

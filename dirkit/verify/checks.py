@@ -159,12 +159,12 @@ class _UserRun:
                 st = fs.status(home)
                 if st is None:
                     return Check("hdfs", FAIL, f"no home at {home}")
-                if st.get("owner") != self.expected:
-                    return Check("hdfs", FAIL, f"{home} is owned by {st.get('owner')!r}, not {self.expected!r}")
+                if st.owner != self.expected:
+                    return Check("hdfs", FAIL, f"{home} is owned by {st.owner!r}, not {self.expected!r}")
                 entries = fs.list(home)
         except HdfsError as exc:
             return Check("hdfs", FAIL, str(exc))
-        return Check("hdfs", PASS, f"{home} is theirs ({st.get('permission')}), listed {len(entries or [])} entries")
+        return Check("hdfs", PASS, f"{home} is theirs ({st.permission}), listed {len(entries or [])} entries")
 
     def hive(self) -> Check:
         hv = self.v.hive

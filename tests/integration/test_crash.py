@@ -35,8 +35,8 @@ def _outcome(cfg_file: Path, state: Path, out: Path, prefix: str, fs: WebHdfs) -
     """Everything a run leaves behind, relative to its own prefix and directories."""
     homes = {}
     for e in fs.list(prefix) or []:
-        path = f"{prefix}/{e['pathSuffix']}"
-        homes[e["pathSuffix"]] = (e["owner"], e["group"], e["permission"], fs.quota(path))
+        path = f"{prefix}/{e.name}"
+        homes[e.name] = (e.owner, e.group, e.permission, fs.quota(path))
     files = {f.name: f.read_bytes() for f in sorted(out.iterdir())}
     with StateStore(state) as store:
         digest = store.last_meta()[1]

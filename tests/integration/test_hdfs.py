@@ -33,12 +33,12 @@ def test_seed_homes_have_owner_group_and_mode(hcfg: Any, superfs: WebHdfs, prefi
     result = homes.provision(hcfg.hdfs, d)
     assert not result.failed
     st = superfs.status(f"{prefix}/dataeng1")
-    assert st is not None and (st["owner"], st["group"], st["permission"]) == ("dataeng1", "dataeng1", "750")
-    names = {e["pathSuffix"] for e in superfs.list(prefix) or []}
+    assert st is not None and (st.owner, st.group, st.permission) == ("dataeng1", "dataeng1", "750")
+    names = {e.name for e in superfs.list(prefix) or []}
     assert {"admin1", "dataeng1", "datascientist1", "odd space", "odd#hash", "odd%pct", "mixed.case"} <= names
     assert "disabled1" not in names and "-dashlead" not in names and not any(n.startswith("zo") for n in names)
     # Nothing landed outside the prefix: its parent holds only the prefix itself.
-    assert [e["pathSuffix"] for e in superfs.list(prefix.rsplit("/", 1)[0]) or []] == ["user"]
+    assert [e.name for e in superfs.list(prefix.rsplit("/", 1)[0]) or []] == ["user"]
 
 
 def test_rerun_does_nothing_with_a_constant_number_of_requests(hcfg: Any, make_config: Any, prefix: str) -> None:
@@ -61,11 +61,11 @@ def test_drift_is_reported_and_fixed_only_with_the_option(hcfg: Any, superfs: We
     reported = homes.provision(hcfg.hdfs, d)
     kinds = {(r.kind, r.path.rsplit("/", 1)[1]) for r in reported.plan.reports}
     assert ("drift", "admin1") in kinds and ("drift", "dataeng1") in kinds and not reported.done
-    assert superfs.status(f"{prefix}/admin1")["permission"] == "777"
+    assert superfs.status(f"{prefix}/admin1").permission == "777"
     fixed = homes.provision(hcfg.hdfs, d, fix_drift=True)
     assert {a.kind for a in fixed.done} == {"fix_mode", "fix_owner"}
-    assert superfs.status(f"{prefix}/admin1")["permission"] == "750"
-    assert superfs.status(f"{prefix}/dataeng1")["owner"] == "dataeng1"
+    assert superfs.status(f"{prefix}/admin1").permission == "750"
+    assert superfs.status(f"{prefix}/dataeng1").owner == "dataeng1"
 
 
 def test_user_removed_from_ad_keeps_the_home(
@@ -81,15 +81,15 @@ def test_user_removed_from_ad_keeps_the_home(
     assert len(departed) == 1 and "departed (first seen now)" in departed[0]
     # Within hdfs.departed_grace_days (30 by default), --lock-departed does not lock it yet...
     waiting = kit.provision_homes(lock_departed=True)
-    assert waiting.done == [] and superfs.status(f"{prefix}/rangeuser07")["permission"] != "0"
+    assert waiting.done == [] and superfs.status(f"{prefix}/rangeuser07").permission != "0"
     (why,) = [r.detail for r in waiting.plan.reports if r.path.endswith("/rangeuser07")]
     assert "departed since " in why and "not locked before" in why
     # ... and once the grace period is over (here: none), it does.
     kit = Dirkit(hcfg.model_copy(update={"hdfs": hcfg.hdfs.model_copy(update={"departed_grace_days": 0.0})}))
     locked = kit.provision_homes(lock_departed=True)
     assert [a.path for a in locked.done] == [f"{prefix}/rangeuser07"]
-    assert superfs.status(f"{prefix}/rangeuser07")["permission"] == "0"
-    assert superfs.status(f"{prefix}/hive")["permission"] == "755"
+    assert superfs.status(f"{prefix}/rangeuser07").permission == "0"
+    assert superfs.status(f"{prefix}/hive").permission == "755"
 
 
 def test_namenode_stopped_mid_run_then_rerun_converges(
@@ -187,7 +187,7 @@ exec java -Xmx128m -Djava.security.krb5.conf={krb5} {" ".join(java.JAVA_OPTS)} -
     wanted = [u for u in d.named_users() if u.enabled]
     for u in wanted:
         st = superfs.status(f"{prefix}/{u.name}")
-        assert st is not None and (st["owner"], st["group"], st["permission"]) == (u.name, u.name, "750"), u.name
+        assert st is not None and (st.owner, st.group, st.permission) == (u.name, u.name, "750"), u.name
     starts = jvm_log.read_text().splitlines()
     # stat, mkdir, chmod, one chown per home, one dfsadmin per distinct quota value (2 here)
     assert len(starts) == 3 + len(wanted) + 2
@@ -259,4 +259,4 @@ def test_a_dripping_namenode_ends_at_the_deadline_and_the_next_run_converges(
     good = make_config_file("good.toml", hdfs={"prefix": prefix})
     r = subprocess.run([*cli, str(good)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert superfs.status(f"{prefix}/dataeng1")["owner"] == "dataeng1"
+    assert superfs.status(f"{prefix}/dataeng1").owner == "dataeng1"

@@ -142,6 +142,6 @@ def test_a_renamed_users_home_is_renamed_with_its_content(
     assert [a.kind for a in result.homes.done if a.user == "dk-home2"] == ["rename"]
     assert superfs.status(f"{prefix}/dk-home") is None
     moved = superfs.status(f"{prefix}/dk-home2")
-    assert moved is not None and moved["owner"] == "dk-home2"
+    assert moved is not None and moved.owner == "dk-home2"
     assert superfs.status(f"{prefix}/dk-home2/project") is not None  # the content came along
     assert k.sync().homes is not None and not k.sync().homes.plan.actions  # converged

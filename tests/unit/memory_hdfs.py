@@ -11,6 +11,7 @@ import posixpath
 from typing import Any
 
 from dirkit.errors import HdfsError, HdfsUnavailable
+from dirkit.homes.file_status import FileStatus
 
 
 class MemoryHdfs:
@@ -30,16 +31,16 @@ class MemoryHdfs:
         if (op, path) in self.fail:
             raise HdfsError(f"WebHDFS {op} {path}: HTTP 403: Permission denied (memory stand-in)")
 
-    def status(self, path: str) -> dict[str, Any] | None:
+    def status(self, path: str) -> FileStatus | None:
         self._call("GETFILESTATUS", path)
-        return self.files.get(path)
+        return FileStatus.from_json({**self.files[path], "pathSuffix": ""}) if path in self.files else None
 
-    def list(self, path: str) -> list[dict[str, Any]] | None:
+    def list(self, path: str) -> list[FileStatus] | None:
         self._call("LISTSTATUS", path)
         if path not in self.files:
             return None
         return [
-            {**st, "pathSuffix": posixpath.basename(p)}
+            FileStatus.from_json({**st, "pathSuffix": posixpath.basename(p)})
             for p, st in sorted(self.files.items())
             if posixpath.dirname(p) == path and p != path
         ]

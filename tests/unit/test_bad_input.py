@@ -4,6 +4,7 @@ ended in a Python traceback (exit 1) before."""
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from dirkit.cli import main
 from dirkit.errors import HdfsError
+from dirkit.homes.file_status import FileStatus
 from dirkit.homes.webhdfs import WebHdfs
 
 DOCUMENTED = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
@@ -271,3 +273,35 @@ def test_homes_script_cleans_its_ticket_cache_and_the_step_uses_a_fresh_path() -
     [step] = script.render_step("s3://bucket/dirkit/homes.sh")
     cmd = step["Args"][-1]
     assert 'f="$(mktemp)"' in cmd and "/tmp/dirkit-homes.sh" not in cmd and 'rm -f "$f"' in cmd
+
+
+def test_a_webhdfs_listing_is_kept_as_small_typed_values(answering: Any) -> None:
+    # Issue 21: a 100k-home LISTSTATUS was kept as 100k dicts of 13 fields (~100 MB); only five
+    # fields are used. The answer below is what Hadoop 3.4's NameNode sends (the lab's).
+    status = {
+        "accessTime": 0,
+        "blockSize": 0,
+        "childrenNum": 1,
+        "fileId": 16390,
+        "group": "dataeng1",
+        "length": 0,
+        "modificationTime": 1764547200000,
+        "owner": "dataeng1",
+        "pathSuffix": "dataeng1",
+        "permission": "750",
+        "replication": 0,
+        "storagePolicy": 0,
+        "type": "DIRECTORY",
+    }
+    answering.content_type = "application/json"
+    answering.body = json.dumps({"FileStatuses": {"FileStatus": [status, {**status, "pathSuffix": "x"}]}}).encode()
+    with WebHdfs(answering.url, None, pool_size=1) as fs:
+        listing = fs.list("/user")
+    assert listing == [
+        FileStatus("dataeng1", "DIRECTORY", "dataeng1", "dataeng1", "750"),
+        FileStatus("x", "DIRECTORY", "dataeng1", "dataeng1", "750"),
+    ]
+    assert not hasattr(listing[0], "__dict__")  # slots: no per-entry dict
+    answering.body = json.dumps({"FileStatus": {**status, "pathSuffix": ""}}).encode()
+    with WebHdfs(answering.url, None, pool_size=1) as fs:
+        assert fs.status("/user/dataeng1") == FileStatus("", "DIRECTORY", "dataeng1", "dataeng1", "750")

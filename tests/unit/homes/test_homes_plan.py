@@ -10,6 +10,7 @@ from seed_fixture import seed_directory
 from dirkit import config
 from dirkit.errors import HdfsError
 from dirkit.homes import policy
+from dirkit.homes.file_status import FileStatus
 from dirkit.homes.plan import plan_homes
 from dirkit.homes.webhdfs import WebHdfs
 
@@ -22,8 +23,8 @@ HDFS = config.HdfsConfig.model_validate(
 LONG_AGO = {n: 0.0 for n in ("gone1", "disabled1", "hive", "spark", "hadoop", "history", "oozie", "stranger")}
 
 
-def entry(name: str, owner: str, group: str, permission: str = "750", kind: str = "DIRECTORY") -> dict[str, Any]:
-    return {"pathSuffix": name, "owner": owner, "group": group, "permission": permission, "type": kind}
+def entry(name: str, owner: str, group: str, permission: str = "750", kind: str = "DIRECTORY") -> FileStatus:
+    return FileStatus(name, kind, owner, group, permission)
 
 
 def test_hostile_names_never_leave_the_prefix() -> None:
