@@ -30,7 +30,7 @@ KINDS = (
 REMOVAL_KINDS = frozenset({"user_removed", "user_disabled", "group_removed"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     kind: str
     name: str  # the user's or group's normalised name (the old one for removals)

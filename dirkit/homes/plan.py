@@ -23,7 +23,7 @@ RENAME = "rename"
 Quota = tuple[int, int]  # (namespace, space) as GETQUOTAUSAGE reports them; -1 = none
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HomeAction:
     kind: str  # create | rename | finish | fix_owner | fix_mode | set_quota | lock
     user: str
@@ -40,7 +40,7 @@ class HomeAction:
         return {"kind": self.kind, "user": self.user, "path": self.path, "detail": self.detail}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HomeReport:
     """Something about a home that is reported, not (or not yet) acted on."""
 

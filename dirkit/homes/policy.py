@@ -13,7 +13,7 @@ from ..directory.model import Directory, User
 from ..errors import HdfsError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Home:
     user: str
     path: str

@@ -170,6 +170,9 @@ def provision(
             target.close()
 
 
+_BATCH = 20  # users per call to a worker
+
+
 def _apply(
     fs: HomesTarget, cfg: HdfsConfig, plan: HomesPlan, result: HomesResult, progress: Callable[[str], None] | None
 ) -> None:
@@ -189,20 +192,34 @@ def _apply(
             done.append(a)
         return done, None
 
-    unavailable: HdfsUnavailable | None = None
-    calls = [partial(run, acts) for acts in by_user.values()]
-    with deadline.parallel(calls, cfg.concurrency, "dirkit-hdfs") as futures:
-        for n, f in enumerate(futures, 1):
+    Outcome = tuple[list[HomeAction], tuple[HomeAction, str] | None]
+
+    def run_users(users: list[list[HomeAction]]) -> tuple[list[Outcome], HdfsUnavailable | None]:
+        outcomes: list[Outcome] = []
+        for actions in users:
             try:
-                done, failure = f.result()
-            except HdfsUnavailable as exc:
-                unavailable = exc
-                continue
-            result.done += done
-            if failure:
-                result.failed.append(failure)
-            if progress and n % 500 == 0:
-                progress(f"homes: {n}/{len(futures)} users")
+                outcomes.append(run(actions))
+            except HdfsUnavailable as exc:  # what this batch applied before is still counted
+                return outcomes, exc
+        return outcomes, None
+
+    # Users go to the workers in batches: a call (and its Future, a lock and a condition) per
+    # user cost ~1 KiB each, 100 MiB of a 100k-user first sync.
+    users = list(by_user.values())
+    calls = [partial(run_users, users[i : i + _BATCH]) for i in range(0, len(users), _BATCH)]
+    unavailable: HdfsUnavailable | None = None
+    finished = 0
+    with deadline.parallel(calls, cfg.concurrency, "dirkit-hdfs") as futures:
+        for f in futures:
+            outcomes, lost = f.result()
+            unavailable = lost or unavailable
+            for done, failure in outcomes:
+                result.done += done
+                if failure:
+                    result.failed.append(failure)
+            if progress and finished // 500 != (finished + len(outcomes)) // 500:
+                progress(f"homes: {finished + len(outcomes)}/{len(users)} users")
+            finished += len(outcomes)
     if unavailable is not None:
         raise HdfsUnavailable(
             f"{unavailable} — {len(result.done)} action(s) were applied before that; "

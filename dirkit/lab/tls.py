@@ -35,18 +35,23 @@ def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
 HOSTS = (s.AD_HOST, s.DC2_HOST)
 
 
-def _covers_every_dc(cert_file: Path) -> bool:
+def _current(cert_file: Path) -> bool:
+    """The certificate names every DC and says which key signed it: Python 3.13's default
+    verification (VERIFY_X509_STRICT, as on Debian 13) refuses one without an Authority Key
+    Identifier ("Missing Authority Key Identifier"), which earlier labs made."""
     cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    try:
+        cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return False
     return set(san.get_values_for_type(x509.DNSName)) == set(HOSTS)
 
 
 def ensure(tls_dir: Path) -> bool:
     """CA + DC certificate in ``tls_dir`` (ca.pem, cert.pem, key.pem), made once (again when
     the lab gained a DC the certificate does not name). True when it made new ones."""
-    if all((tls_dir / f).exists() for f in ("ca.pem", "cert.pem", "key.pem")) and _covers_every_dc(
-        tls_dir / "cert.pem"
-    ):
+    if all((tls_dir / f).exists() for f in ("ca.pem", "cert.pem", "key.pem")) and _current(tls_dir / "cert.pem"):
         return False
     tls_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -64,6 +69,7 @@ def ensure(tls_dir: Path) -> bool:
         .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
         )  # key_cert_sign, crl_sign
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     dc = (
@@ -79,6 +85,8 @@ def ensure(tls_dir: Path) -> bool:
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in HOSTS]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(dc_key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     _write_key(tls_dir / "key.pem", dc_key)

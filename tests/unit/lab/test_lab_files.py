@@ -80,3 +80,34 @@ def test_the_dc_certificate_names_both_dcs_and_is_remade_when_it_does_not(
     assert tls.ensure(tmp_path) is True  # remade: it did not name dc2
     assert names() == {s.AD_HOST, s.DC2_HOST}
     assert tls.ensure(tmp_path) is False  # then kept
+
+
+def test_the_lab_certificate_passes_python_3_13s_strict_verification(tmp_path: Path) -> None:
+    # Issue 21: Debian 13's Python (3.13) verifies with VERIFY_X509_STRICT by default; the bulk
+    # DC's readiness check there failed with "Missing Authority Key Identifier".
+    import socket
+    import ssl
+    import threading
+
+    from dirkit.lab import settings, tls
+
+    assert tls.ensure(tmp_path / "tls")
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(tmp_path / "tls" / "cert.pem", tmp_path / "tls" / "key.pem")
+    client_ctx = ssl.create_default_context(cafile=str(tmp_path / "tls" / "ca.pem"))
+    client_ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with server_ctx.wrap_socket(conn, server_side=True) as tls_conn:
+                tls_conn.recv(1)
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            with client_ctx.wrap_socket(raw, server_hostname=settings.AD_HOST) as tls_conn:
+                assert tls_conn.version() is not None
+                tls_conn.send(b"x")
+        t.join(5)
