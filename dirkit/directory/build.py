@@ -5,6 +5,7 @@ Pure and deterministic: no LDAP here, so it is tested directly with hand-made en
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,8 +49,10 @@ AWS_MANAGED_OUS = (",ou=aws reserved,", ",ou=aws delegated groups,")
 
 def _aws_managed(users: Sequence[RawUser], groups: Sequence[RawGroup], other_dns: Iterable[str]) -> bool:
     """AWS Managed Microsoft AD keeps its own objects in OU=AWS Reserved and OU=AWS Delegated
-    Groups; any object, or any group member, seen there means the directory is one."""
-    dns = [u.dn for u in users] + [g.dn for g in groups] + [m for g in groups for m in g.members] + list(other_dns)
+    Groups; any object, or any group member, seen there means the directory is one. A member
+    that is an object read is checked as that object: ``other_dns`` are the rest (members
+    not resolved, system accounts)."""
+    dns = itertools.chain((u.dn for u in users), (g.dn for g in groups), other_dns)
     return any(ou in "," + dn.lower() for dn in dns for ou in AWS_MANAGED_OUS)
 
 
@@ -236,7 +239,7 @@ def build(
         system_accounts_left_out=len(system_dns),
         system_account_dns=sorted(system_dns),
         builtin_groups_left_out=len(builtin),
-        aws_managed_ad=_aws_managed(raw_users, raw_groups, system_dns),
+        aws_managed_ad=_aws_managed(raw_users, raw_groups, [*unresolved, *system_dns]),
     )
     return Directory(
         users=users,

@@ -167,3 +167,14 @@ def test_a_deep_nesting_chain_costs_memory_linear_in_its_length() -> None:
 def test_users_with_the_same_groups_share_one_membership_map() -> None:
     d = make([user(f"u{i}", 1000 + i) for i in range(50)], [group("g", 1100, *[f"u{i}" for i in range(50)])])
     assert len({id(m) for m in d.effective.values()}) == 1
+
+
+def test_aws_managed_ad_is_seen_in_objects_and_in_members_not_read() -> None:
+    plain = make([user("alice", 1001)], [group("g", 1100, "alice")])
+    assert plain.stats["aws_managed_ad"] is False
+    by_member = make([user("alice", 1001)], [group("g", 1100, "alice", "CN=AWS Admins,OU=AWS Reserved,DC=x")])
+    assert by_member.stats["aws_managed_ad"] is True
+    by_object = make([user("alice", 1001)], [group("AWS Delegated Admins", 1100)])
+    assert by_object.stats["aws_managed_ad"] is False  # a name is not a place: only the OU counts
+    moved = RawGroup("g-aws", "CN=x,OU=AWS Delegated Groups,DC=x", "x", f"{DOM}-1101", 1, ())
+    assert make([user("alice", 1001)], [moved]).stats["aws_managed_ad"] is True
