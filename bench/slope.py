@@ -118,6 +118,7 @@ def plot(rows: list[dict[str, Any]], png: Path) -> None:
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(13, 5.2))
     styles = {"floor": ":", "first": "-.", "full": "-", "delta0": "--", "delta1": "-"}
+    colours = {"floor": "grey", "first": "tab:orange", "full": "tab:blue", "delta0": "tab:green", "delta1": "tab:red"}
     markers = {"ad": "o", "ad-13": "s", "memory": "^"}
     for source in ("ad", "ad-13", "memory"):
         mine = sorted((r for r in rows if r["source"] == source), key=lambda r: r["users"])
@@ -126,10 +127,12 @@ def plot(rows: list[dict[str, Any]], png: Path) -> None:
         for kind in KINDS:
             pts = [(r["users"], r["seconds"][kind]) for r in mine if kind in r["seconds"]]
             if pts:
-                ax_t.plot(*zip(*pts, strict=True), styles[kind], marker=markers[source], label=f"{source} {kind}")
+                ax_t.plot(*zip(*pts, strict=True), styles[kind], color=colours[kind], marker=markers[source],
+                          label=f"{source} {kind}")  # fmt: off
             pts = [(r["users"], r["rss"][kind]) for r in mine if kind in r["rss"]]
             if pts and kind != "floor":
-                ax_m.plot(*zip(*pts, strict=True), styles[kind], marker=markers[source], label=f"{source} {kind}")
+                ax_m.plot(*zip(*pts, strict=True), styles[kind], color=colours[kind], marker=markers[source],
+                          label=f"{source} {kind}")  # fmt: off
     for ax, what in ((ax_t, "seconds per run"), (ax_m, "peak RSS, MiB")):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -139,7 +142,9 @@ def plot(rows: list[dict[str, Any]], png: Path) -> None:
         ax.legend(fontsize=7, ncol=2)
     ax_t.set_title("time (log-log: a linear cost is a line of slope 1)")
     ax_m.set_title("memory")
-    fig.suptitle("dirkit sync: cost by directory size (whole processes as svc-dirkit; memory: in-process)")
+    fig.suptitle(
+        "dirkit sync by directory size: ad = Samba 4.17, ad-13 = Samba 4.22 (whole processes as svc-dirkit); memory = in-memory source"
+    )
     fig.tight_layout()
     fig.savefig(png, dpi=110)
 
