@@ -33,6 +33,7 @@ import tomllib
 from dirkit.lab import Lab
 from dirkit.lab import settings as s
 from dirkit.lab.settings import LabPaths
+from dirkit.state import StateStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sync_read import REPO, floor_commands, timed
@@ -80,18 +81,21 @@ def measure_on(p: LabPaths, size: int, rounds: int, rights: Callable[[bool], Non
     bulk_users = sorted(e["dn"] for e in found if e.get("type") == "searchResEntry")
     one_percent = bulk_users[: max(1, len(bulk_users) // 100)]
     users_cmd, groups_cmd = floor_commands("(&(objectCategory=person)(objectClass=user))")
-    dirkit = [str(REPO / ".venv" / "bin" / "dirkit"), "sync", "--json", "--allow-removals"]
+    # As cron runs it (-q, no --json: a first run's --json lists every membership it adds, 580k
+    # at 100k users, which a scheduled job never prints); what it read comes from its run record.
+    dirkit = [str(REPO / ".venv" / "bin" / "dirkit"), "-q", "sync", "--allow-removals"]
     kinds = ["floor", "first", "full", "delta0", "delta1", *(["plain1"] if rights else [])]
     rows: dict[str, list[float]] = {k: [] for k in kinds}
     searches: dict[str, int] = {}
     rss: dict[str, int] = {}
 
     def run(kind: str, conf: Path, *extra: str) -> None:
-        t, peak, out = timed([*dirkit, *extra, "-c", str(conf)], env)
-        st = json.loads(out)["stats"]
-        assert st["read_kind"] == ("full" if kind in ("first", "full") else "delta"), st.get("read_why")
+        t, peak, _ = timed([*dirkit, *extra, "-c", str(conf)], env)
+        with StateStore(Path(tomllib.loads(conf.read_text())["state"]["path"])) as store:
+            read = store.runs(1)[0].record["read"]
+        assert read["kind"] == ("full" if kind in ("first", "full") else "delta"), read.get("why")
         rows[kind].append(t)
-        searches[kind], rss[kind] = st["ldap_searches"], max(rss.get(kind, 0), peak)
+        searches[kind], rss[kind] = read["searches"], max(rss.get(kind, 0), peak)
 
     def flip(uac: int) -> None:
         for u in one_percent:
