@@ -34,7 +34,6 @@ USER_ATTRS = [
     "isCriticalSystemObject",
 ]
 GROUP_ATTRS = ["objectGUID", "objectSid", "sAMAccountName", "uSNChanged", "uSNCreated"]
-RAW_ATTRIBUTES = (*dict.fromkeys([*USER_ATTRS, *GROUP_ATTRS, "member"]),)
 
 # AD's "data NNN" sub-codes in invalidCredentials (49) messages.
 _AD_BIND_CODES = {

@@ -171,6 +171,8 @@ def provision(
 
 
 _BATCH = 20  # users per call to a worker
+# What one user's actions came to: the ones done, and the one that failed (with why), if any.
+Outcome = tuple[list[HomeAction], tuple[HomeAction, str] | None]
 
 
 def _apply(
@@ -180,7 +182,7 @@ def _apply(
     for a in plan.actions:
         by_user.setdefault(a.user, []).append(a)
 
-    def run(actions: list[HomeAction]) -> tuple[list[HomeAction], tuple[HomeAction, str] | None]:
+    def run(actions: list[HomeAction]) -> Outcome:
         done: list[HomeAction] = []
         for a in actions:
             try:
@@ -191,8 +193,6 @@ def _apply(
                 return done, (a, str(exc) if isinstance(exc, DirkitError) else f"{type(exc).__name__}: {exc}")
             done.append(a)
         return done, None
-
-    Outcome = tuple[list[HomeAction], tuple[HomeAction, str] | None]
 
     def run_users(users: list[list[HomeAction]]) -> tuple[list[Outcome], HdfsUnavailable | None]:
         outcomes: list[Outcome] = []

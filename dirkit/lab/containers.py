@@ -25,11 +25,17 @@ from pathlib import Path
 from ..errors import LabError
 from . import host
 
-BASE_IMAGE = "localhost/debian-base:12"
 # Debian releases the lab's images can be built on: 12 (the lab's), and 13 for the bulk DC:
 # its Samba (4.22) loads users about five times faster than 12's 4.17 (whose ldb copies every
 # index list an entry joins on each add: a 100k-user database takes over an hour there).
 SUITES = {"12": "bookworm", "13": "trixie"}
+
+
+def base_image(release: str) -> str:
+    return f"localhost/debian-base:{release}"
+
+
+BASE_IMAGE = base_image("12")
 
 
 def engine() -> str:
@@ -45,7 +51,11 @@ def environment(docker_dir: Path) -> dict[str, str]:
     """What compose and podman need in the environment on this kind of machine."""
     if engine() == "docker":
         return {}
-    return {"CONTAINERS_CONF": str(docker_dir / "podman" / "containers.conf"), "DIRKIT_BASE_IMAGE": BASE_IMAGE}
+    return {**_podman(docker_dir), "DIRKIT_BASE_IMAGE": BASE_IMAGE}
+
+
+def _podman(docker_dir: Path) -> dict[str, str]:
+    return {"CONTAINERS_CONF": str(docker_dir / "podman" / "containers.conf")}
 
 
 def compose_command() -> str:
@@ -70,10 +80,6 @@ def prepare(docker_dir: Path, log: Path) -> list[str]:
     if copy_host_settings(docker_dir / "host"):
         done.append("host apt/pip/CA settings copied into docker/host/")
     return done
-
-
-def base_image(release: str) -> str:
-    return f"localhost/debian-base:{release}"
 
 
 def ensure_base_image(release: str, env: dict[str, str], log: Path) -> bool:
@@ -105,7 +111,7 @@ def bulk_dc(
     container lab does): built once and cached there like any lab database. The native dc1
     must be down (the same address). Returns the seconds each step took (image, start until
     ready: the provisioning, when the database is not cached yet)."""
-    env = {"CONTAINERS_CONF": str(docker_dir / "podman" / "containers.conf")}
+    env = _podman(docker_dir)
     image = f"localhost/dirkit-lab-samba-ad:debian{release}"
     seconds: dict[str, float] = {}
     t0 = time.monotonic()
@@ -127,7 +133,7 @@ def bulk_dc(
         state = host.run(["podman", "inspect", "-f", "{{.State.Running}}", BULK_DC], env=env, check=False)
         if state.stdout.strip() != "true":
             tail = host.run(["podman", "logs", "--tail", "20", BULK_DC], env=env, check=False).stdout
-            raise LabError(f"the bulk DC container stopped:\n{tail}")
+            raise LabError(f"the bulk DC container {BULK_DC} stopped before it was ready; its last log lines:\n{tail}")
         probe = ["podman", "exec", BULK_DC, "python", "-m", "dirkit.lab.serve", "--check", "dc1"]
         return host.run(probe, env=env, check=False, timeout=120).returncode == 0
 
@@ -137,7 +143,7 @@ def bulk_dc(
 
 
 def stop_bulk_dc(docker_dir: Path, log: Path) -> None:
-    env = {"CONTAINERS_CONF": str(docker_dir / "podman" / "containers.conf")}
+    env = _podman(docker_dir)
     host.run(["podman", "rm", "-f", "-t", "30", BULK_DC], env=env, log=log, check=False, timeout=120)
 
 
