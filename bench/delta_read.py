@@ -30,10 +30,10 @@ from typing import Any
 import ldap3
 import tomllib
 
-from dirkit.lab import Lab
-from dirkit.lab import settings as s
-from dirkit.lab.settings import LabPaths
 from dirkit.state import StateStore
+from dirkit_lab import Lab
+from dirkit_lab import settings as s
+from dirkit_lab.settings import LabPaths
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sync_read import REPO, floor_commands, timed

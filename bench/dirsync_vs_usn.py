@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/dirsync_vs_usn.py [--rounds 5] [--changes 20]
 
-The lab must be up (`dirkit lab up`). Per round, as the domain Administrator (simple bind over
+The lab must be up (`dirkit-lab up`). Per round, as the domain Administrator (simple bind over
 LDAPS, the same for both):
   dirsync-initial:  a DirSync pass from no cookie over the domain (users + groups filter),
                     all pages (the control's own "more data" loop);
@@ -30,9 +30,9 @@ import tomllib
 from dirkit import config
 from dirkit.directory.model import Directory
 from dirkit.directory.reader import Reader
-from dirkit.lab import Lab
-from dirkit.lab import settings as s
 from dirkit.state import StateStore
+from dirkit_lab import Lab
+from dirkit_lab import settings as s
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from delta_read import admin
@@ -85,7 +85,7 @@ def main() -> None:
     lab = Lab()
     status = lab.status()
     if not status["ready"]:
-        raise SystemExit("the lab is not up: `dirkit lab up` first")
+        raise SystemExit("the lab is not up: `dirkit-lab up` first")
     os.environ["DIRKIT_BENCH_ADMIN_PW"] = s.ADMIN_PASSWORD
     base = tomllib.loads(open(status["config"]).read())
     base["ldap"].update(

@@ -37,7 +37,7 @@ from dirkit.directory.model import Directory
 from dirkit.directory.names import NamePolicy
 from dirkit.homes.provision import provision
 from dirkit.homes.webhdfs import WebHdfs
-from dirkit.lab import Lab, namenode
+from dirkit_lab import Lab, namenode
 
 CONCURRENCY = 8
 
@@ -96,7 +96,7 @@ def main() -> None:
     os.environ["KRB5_CONFIG"] = status["krb5_conf"]
     base = config.load(status["config"])
     if base.hdfs is None:
-        raise SystemExit(f"{status['config']} has no [hdfs] section: run `dirkit lab up` (with HDFS)")
+        raise SystemExit(f"{status['config']} has no [hdfs] section: run `dirkit-lab up` (with HDFS)")
     base_hdfs = base.hdfs
     principal, keytab = status["principals"]["nn"], Path(status["keytabs"]["nn-localhost"])
     creds = kerberos.keytab_credentials(principal, keytab)

@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from delta_read import measure, measure_on
 from sync_read import REPO
 
-from dirkit.lab import Lab, containers
-from dirkit.lab.settings import LabPaths
+from dirkit_lab import Lab, containers
+from dirkit_lab.settings import LabPaths
 
 KINDS = ("floor", "first", "full", "delta0", "delta1")
 CONTAINER_LAB = Path("/var/lib/dirkit-lab-bulk13")

@@ -29,8 +29,8 @@ from typing import Any
 import tomllib
 
 from dirkit.directory.ldap import GROUP_ATTRS, USER_ATTRS
-from dirkit.lab import Lab
-from dirkit.lab import settings as s
+from dirkit_lab import Lab
+from dirkit_lab import settings as s
 
 REPO = Path(__file__).resolve().parents[1]
 

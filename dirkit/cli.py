@@ -11,7 +11,7 @@ import click
 
 from . import __version__
 from . import log as dlog
-from .errors import EXIT_CHANGES, EXIT_CHECKS_FAILED, EXIT_FAILURE, EXIT_LAB, EXIT_OK, EXIT_PARTIAL, DirkitError
+from .errors import EXIT_CHANGES, EXIT_CHECKS_FAILED, EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, DirkitError
 
 if TYPE_CHECKING:  # the API is imported when a command runs: `--help` and `--version` stay light
     from .api import CoreSiteFormat, Dirkit, Document, HueFormat
@@ -69,7 +69,6 @@ def main(log_format: str, verbose: bool, quiet: bool) -> None:
 
     \b
     Typical use:
-      dirkit lab up                          # a local AD + KDC lab to try things on
       dirkit plan -c /etc/dirkit/dirkit.toml # what would change (exit 3 if anything)
       dirkit sync -c /etc/dirkit/dirkit.toml # read AD, plan, apply
       dirkit snapshot --user dataeng1        # a user's groups and why
@@ -79,7 +78,7 @@ def main(log_format: str, verbose: bool, quiet: bool) -> None:
     Exit codes: 0 ok / no changes, 1 internal error or nothing to work from, 2 usage,
     3 changes pending (plan), 4 config (or a file it names), 5 AD/Kerberos/NameNode failed,
     6 another run holds the lock, 7 safety threshold (nothing applied), 8 partial failure,
-    9 lab not ready, 10 verify: a check failed.
+    10 verify: a check failed.
     """
     dlog.setup(log_format, verbose, quiet)
     if not verbose:
@@ -713,103 +712,6 @@ def verify_cmd(config_path: str | None, as_json: bool, from_state: bool, users: 
                 click.echo(f"{r.user} {c.name} {marks[c.status]} {c.detail}")
     if not all(r.ok for r in reports):
         sys.exit(EXIT_CHECKS_FAILED)
-
-
-# --------------------------------------------------------------------------------------- lab
-@main.group()
-def lab() -> None:
-    """The local test lab: a Samba AD DC and an MIT KDC as plain processes (needs root).
-
-    \b
-    Examples:
-      dirkit lab up                  # bring it up (cached AD database: seconds)
-      dirkit lab up --bulk 10000     # with 10,000 bulk users for benchmarks
-      dirkit lab status --json       # services, realms, krb5.conf, CA and keytab paths
-      dirkit lab down --purge        # stop and remove state, aliases and /etc/hosts lines
-    """
-
-
-@lab.command("up")
-@click.option(
-    "--bulk",
-    "bulk_users",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Also load this many bulk users (a group per 20 users, one group of half of them).",
-)
-@click.option("--fresh", is_flag=True, help="Provision the AD database again instead of using the cache.")
-@click.option("--no-hdfs", is_flag=True, help="Do not start the HDFS NameNode (it needs Java and Maven).")
-@click.option("--no-hive", is_flag=True, help="Do not start HiveServer2 (Spark Thrift Server, ~0.5 GB).")
-@click.option("--no-dc2", is_flag=True, help="Do not start the second AD DC (dc2.ad.dirkit.test).")
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON when done.")
-def lab_up(bulk_users: int, fresh: bool, no_hdfs: bool, no_hive: bool, no_dc2: bool, as_json: bool) -> None:
-    """Bring the lab up from nothing, idempotently; say when each service is ready."""
-    from .lab import Lab
-
-    lab_ = Lab()
-    report = lab_.up(
-        bulk_users=bulk_users,
-        fresh=fresh,
-        progress=_err,
-        with_hdfs=not no_hdfs,
-        with_hive=not no_hive,
-        with_dc2=not no_dc2,
-    )
-    status = lab_.status()  # only the services asked for
-    if as_json:
-        _emit_json({**status, "startup_seconds": round(report.seconds, 2), "provisioned": report.provisioned})
-    else:
-        _print_status(status)
-        click.echo(
-            f"lab up in {report.seconds:.1f}s ({'provisioned' if report.provisioned else 'from cache'}); "
-            f"config: {status['config']}"
-        )
-    if not status["ready"]:
-        sys.exit(EXIT_LAB)
-
-
-@lab.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def lab_status(as_json: bool) -> None:
-    """Report each lab service (address, realm, ready or not) and the lab's files.
-
-    Exit code 0 when every service is ready, 9 otherwise.
-    """
-    from .lab import Lab
-
-    status = Lab().status()
-    if as_json:
-        _emit_json(status)
-    else:
-        _print_status(status)
-    if not status["ready"]:
-        sys.exit(EXIT_LAB)
-
-
-@lab.command("down")
-@click.option(
-    "--purge",
-    is_flag=True,
-    help="Also delete lab state, loopback aliases and the /etc/hosts block (the cached AD database is kept).",
-)
-def lab_down(purge: bool) -> None:
-    """Stop the lab's processes."""
-    from .lab import Lab
-
-    Lab().down(purge=purge)
-    click.echo("lab stopped" + (" and purged" if purge else ""))
-
-
-def _print_status(status: dict[str, Any]) -> None:
-    for svc in status["services"]:
-        mark = "ready" if svc["ready"] else ("running, not ready" if svc["running"] else "down")
-        click.echo(f"{svc['name']:<14} {svc['realm']:<16} {svc['host']:<22} {svc['address']:<11} {mark}")
-    click.echo(f"krb5.conf    {status['krb5_conf']}")
-    click.echo(f"CA cert      {status['ca_cert']}")
-    click.echo(f"config       {status['config']}")
-    for name, path in status["keytabs"].items():
-        click.echo(f"keytab       {name:<16} {path}")
 
 
 if __name__ == "__main__":

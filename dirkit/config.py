@@ -768,11 +768,7 @@ def load(path: Path | str | None = None) -> Config:
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        hint = "pass --config FILE"
-        lab = Path(os.environ.get("DIRKIT_LAB_DIR", "/var/lib/dirkit-lab")) / "dirkit.toml"
-        if path is None and lab.is_file():  # a new user who just ran `dirkit lab up`
-            hint = f"the lab's config is {lab}: pass --config {lab} (or set DIRKIT_CONFIG)"
-        raise ConfigError(f"{p}: cannot read config ({exc.strerror}); {hint}") from exc
+        raise ConfigError(f"{p}: cannot read config ({exc.strerror}); pass --config FILE or set DIRKIT_CONFIG") from exc
     try:
         data = tomllib.loads(raw.decode())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -27,8 +27,7 @@ The tree (exit code in brackets)::
     ├── UsageError [2]         an argument passed to the API is invalid (the CLI's exit 2)
     ├── LockedError [6]        another run holds the lock
     ├── ThresholdError [7]     a safety limit was exceeded; nothing was applied
-    ├── PartialFailure [8]     applied, but some items failed; a re-run converges
-    └── LabError [9]           the local lab could not be brought up
+    └── PartialFailure [8]     applied, but some items failed; a re-run converges
 
 Third-party errors (ldap3, gssapi, requests, sqlite3, configobj, OSError,
 UnicodeDecodeError) are wrapped where they occur; the original stays attached as
@@ -49,7 +48,6 @@ EXIT_DIRECTORY = EXIT_SERVICE  # the name before HDFS joined; kept for scripts i
 EXIT_LOCKED = 6  # another run holds the lock
 EXIT_THRESHOLD = 7  # safety threshold exceeded, nothing applied
 EXIT_PARTIAL = 8  # applied, but some items failed
-EXIT_LAB = 9  # the local lab could not be brought up
 EXIT_CHECKS_FAILED = 10  # `dirkit verify`: at least one check failed
 
 
@@ -193,12 +191,6 @@ class PartialFailure(DirkitError):
     exit_code = EXIT_PARTIAL
 
 
-class LabError(DirkitError):
-    """The local lab could not be brought up, or a lab service is not ready."""
-
-    exit_code = EXIT_LAB
-
-
 __all__ = [
     "AuthToLocalError",
     "AwsError",
@@ -214,7 +206,6 @@ __all__ = [
     "HdfsUnavailable",
     "IncompleteReadError",
     "KerberosError",
-    "LabError",
     "LocalFileError",
     "LockedError",
     "MalformedPrincipal",

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Set up a fresh Debian 12 machine for dirkit: system packages, then a venv in .venv with
-# dirkit and its test dependencies. Idempotent and quick when nothing changed. Run as root.
+# dirkit, its test dependencies and the lab (lab/). Idempotent and quick when nothing changed. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,15 +21,16 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 
-# The venv uses Debian's python3 (the one python3-dev matches). Reinstall when pyproject changes.
+# The venv uses Debian's python3 (the one python3-dev matches): dirkit and, beside it, the lab
+# (its own distribution, lab/: dirkit's wheel holds none of it). Reinstall when either changes.
 stamp=.venv/.dirkit-installed
-want=$(sha256sum pyproject.toml | cut -c1-16)
+want=$(cat pyproject.toml lab/pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -x .venv/bin/python ] || [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
   echo "bootstrap: building .venv" >&2
   /usr/bin/python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip wheel >/dev/null
-  .venv/bin/pip install -q -e '.[test,lab,aws]' >.venv/pip.log 2>&1 || { tail -20 .venv/pip.log >&2; exit 1; }
-  .venv/bin/python -c 'import dirkit, ldap3, gssapi, kerberos, pyhive, pyspark, pytest'
+  .venv/bin/pip install -q -e '.[test,aws]' -e './lab[hive]' >.venv/pip.log 2>&1 || { tail -20 .venv/pip.log >&2; exit 1; }
+  .venv/bin/python -c 'import dirkit, dirkit_lab, ldap3, gssapi, kerberos, pyhive, pyspark, pytest'
   echo "$want" > $stamp
 fi
-echo "bootstrap: ok (.venv/bin/dirkit)" >&2
+echo "bootstrap: ok (.venv/bin/dirkit, .venv/bin/dirkit-lab)" >&2

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/pytest "$@"
 # The containers use the same addresses and ports as the native lab: it must be down.
-.venv/bin/dirkit lab down >/dev/null
+.venv/bin/dirkit-lab down >/dev/null
 DIRKIT_LAB=docker .venv/bin/pytest tests/integration/test_sync.py tests/integration/test_generators_lab.py \
   tests/integration/test_hdfs.py tests/integration/test_verify.py tests/integration/test_failover.py \
   tests/integration/test_identity.py

@@ -1,6 +1,6 @@
 """Session fixtures that start the real lab once.
 
-Native mode (default): ``dirkit.lab.Lab().up()`` starts both Samba AD DCs, the MIT KDC, the
+Native mode (default): ``dirkit_lab.Lab().up()`` starts both Samba AD DCs, the MIT KDC, the
 NameNode and HiveServer2 as plain processes (root needed).
 
 Container mode (``DIRKIT_LAB=docker``): pytest-docker starts docker/docker-compose.yml, one
@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from dirkit.errors import DirkitError
-from dirkit.lab import Lab
+from dirkit_lab import Lab
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def docker_compose_file() -> str:
 
 @pytest.fixture(scope="session")
 def docker_compose_command() -> str:
-    from dirkit.lab import containers
+    from dirkit_lab import containers
 
     return containers.compose_command()
 
@@ -63,12 +63,12 @@ def docker_setup() -> list[str]:
 
 
 def _containers_up(request: pytest.FixtureRequest) -> dict[str, Any]:
-    from dirkit.lab import containers, host
+    from dirkit_lab import containers, host
 
     if os.geteuid() != 0:
         _unavailable("the container lab needs root here (rootful podman, loopback addresses, /etc/hosts)")
     if host.port_open("127.0.0.10", 389):
-        _unavailable("something already listens on 127.0.0.10:389 (the native lab? `dirkit lab down`)")
+        _unavailable("something already listens on 127.0.0.10:389 (the native lab? `dirkit-lab down`)")
     lab = Lab()
     lab.paths.root.mkdir(parents=True, exist_ok=True)
     try:
@@ -86,7 +86,7 @@ def _containers_up(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def lab_status(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    """The lab's status dict (see ``dirkit lab status --json``), with every service ready."""
+    """The lab's status dict (see ``dirkit-lab status --json``), with every service ready."""
     if CONTAINERS:
         status = _containers_up(request)
         os.environ["KRB5_CONFIG"] = status["krb5_conf"]
@@ -119,7 +119,7 @@ def lab(lab_status: dict[str, Any], request: pytest.FixtureRequest) -> Lab:
 
 class ContainerLab(Lab):
     """The same controls as Lab, on the compose services: a container stopped and started again
-    runs the same entry point (dirkit.lab.serve), so dc2 pairs with dc1 again by itself."""
+    runs the same entry point (dirkit_lab.serve), so dc2 pairs with dc1 again by itself."""
 
     SERVICE = {"dc1": "samba-ad", "dc2": "samba-ad-dc2"}
 
@@ -129,7 +129,7 @@ class ContainerLab(Lab):
         self.compose = services._docker_compose
 
     def _wait(self, check: Any, what: str) -> float:
-        from dirkit.lab import host
+        from dirkit_lab import host
 
         return host.wait_until(check, 300, what, interval=1)
 
@@ -137,13 +137,13 @@ class ContainerLab(Lab):
         self.compose.execute(f"stop {self.SERVICE[name]}")
 
     def start_samba(self, name: str = "dc1") -> float:
-        from dirkit.lab import ad_dc
+        from dirkit_lab import ad_dc
 
         self.compose.execute(f"start {self.SERVICE[name]}")
         return self._wait(lambda: ad_dc.ready(self.paths, name), f"{name} (container)")
 
     def restart_samba(self, restore: bool = True, bulk_users: int | None = None) -> float:
-        from dirkit.lab import ad_dc
+        from dirkit_lab import ad_dc
 
         self.compose.execute("stop samba-ad-dc2 samba-ad")
         if restore:  # the containers are stopped: their files in the shared lab directory are still
@@ -156,7 +156,7 @@ class ContainerLab(Lab):
         self.compose.execute("stop namenode")
 
     def start_namenode(self) -> float:
-        from dirkit.lab import namenode
+        from dirkit_lab import namenode
 
         self.compose.execute("start namenode")
         return self._wait(lambda: namenode.ready(self.paths), "namenode (container)")
@@ -230,7 +230,7 @@ def hdfs_scratch(lab_status: dict[str, Any]) -> Iterator[str]:
     import uuid
 
     from dirkit.homes.webhdfs import WebHdfs
-    from dirkit.lab import namenode
+    from dirkit_lab import namenode
 
     path = f"/t/{uuid.uuid4().hex[:8]}"
     fs = WebHdfs.from_keytab(
@@ -246,7 +246,7 @@ def hdfs_scratch(lab_status: dict[str, Any]) -> Iterator[str]:
 def superfs(lab_status: dict[str, Any]) -> Iterator[Any]:
     """A WebHDFS client as the NameNode's superuser (nn), from its keytab."""
     from dirkit.homes.webhdfs import WebHdfs
-    from dirkit.lab import namenode
+    from dirkit_lab import namenode
 
     fs = WebHdfs.from_keytab(
         namenode.webhdfs_url(), lab_status["principals"]["nn"], Path(lab_status["keytabs"]["nn-localhost"])
@@ -269,7 +269,7 @@ def ad_admin(lab_status: dict[str, Any]) -> Iterator[Any]:
 
     import ldap3
 
-    from dirkit.lab import settings as s
+    from dirkit_lab import settings as s
 
     server = ldap3.Server(
         s.AD_HOST,

@@ -17,9 +17,9 @@ import ldap3
 import pytest
 
 from dirkit import Dirkit, sync
-from dirkit.lab import Lab, seed
-from dirkit.lab import settings as s
 from dirkit.plan import content_digest, plan_digest
+from dirkit_lab import Lab, seed
+from dirkit_lab import settings as s
 
 BATCHES = int(os.environ.get("DIRKIT_DELTA_BATCHES", "20"))
 SEED = int(os.environ.get("DIRKIT_DELTA_SEED", "20261127"))

@@ -15,9 +15,9 @@ import pytest
 
 from dirkit import Dirkit
 from dirkit.directory import reader as reader_mod
-from dirkit.lab import Lab, seed
-from dirkit.lab import settings as s
 from dirkit.plan import content_digest
+from dirkit_lab import Lab, seed
+from dirkit_lab import settings as s
 
 DC1, DC2 = f"ldaps://{s.AD_HOST}:636", f"ldaps://{s.DC2_HOST}:636"
 

@@ -13,8 +13,8 @@ import pytest
 
 from dirkit import sync
 from dirkit.directory.names import NamePolicy
-from dirkit.lab.config import LAB_ACCOUNT, LAB_BUCKET
 from dirkit.outputs import role_mappings
+from dirkit_lab.config import LAB_ACCOUNT, LAB_BUCKET
 
 ARN = f"arn:aws:iam::{LAB_ACCOUNT}:role"
 
@@ -84,8 +84,8 @@ def test_an_aws_managed_ad_layout_is_refused(make_config: Any, ad_admin: Any, re
     """AWS Managed Microsoft AD keeps its own objects in OU=AWS Reserved: EMR cannot trust it."""
     from dirkit import Dirkit
     from dirkit.errors import ConfigError
-    from dirkit.lab import settings as s
     from dirkit.verify import checks
+    from dirkit_lab import settings as s
 
     cfg = make_config()
     assert not sync.read(cfg).aws_managed_ad
@@ -125,7 +125,7 @@ def test_hue_ldap_url_lists_every_dc_and_libldap_fails_over(make_config: Any, la
     from configobj import ConfigObj
 
     from dirkit import Dirkit
-    from dirkit.lab import settings as s
+    from dirkit_lab import settings as s
 
     urls = [f"ldaps://{s.AD_HOST}:1636", f"ldaps://{s.AD_HOST}:636"]
     ini = Dirkit(make_config(ldap={"urls": urls})).hue_config().text

@@ -13,10 +13,10 @@ import pytest
 from dirkit import sync
 from dirkit.config import ad_site
 from dirkit.directory.names import NamePolicy
-from dirkit.lab import java
-from dirkit.lab import settings as s
-from dirkit.lab.settings import LabPaths
 from dirkit.outputs import hadoop
+from dirkit_lab import java
+from dirkit_lab import settings as s
+from dirkit_lab.settings import LabPaths
 
 
 @pytest.fixture(scope="module")

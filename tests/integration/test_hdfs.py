@@ -12,9 +12,9 @@ from dirkit import Dirkit, kerberos, sync
 from dirkit.errors import HdfsError, HdfsUnavailable
 from dirkit.homes import provision as homes
 from dirkit.homes.webhdfs import WebHdfs
-from dirkit.lab import Lab, namenode, seed
-from dirkit.lab import settings as s
-from dirkit.lab.settings import LabPaths
+from dirkit_lab import Lab, namenode, seed
+from dirkit_lab import settings as s
+from dirkit_lab.settings import LabPaths
 
 
 @pytest.fixture
@@ -150,7 +150,7 @@ def test_emr_step_script_creates_the_same_homes_with_hdfs_dfs(
     import subprocess
 
     from dirkit.homes import script as hdfs_step
-    from dirkit.lab import java
+    from dirkit_lab import java
 
     paths = LabPaths(Path(lab_status["lab_dir"]))
     superfs.mkdirs(prefix, "755")

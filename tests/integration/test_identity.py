@@ -12,8 +12,8 @@ import pytest
 
 from dirkit import Dirkit, sync
 from dirkit.homes.webhdfs import WebHdfs
-from dirkit.lab import seed
 from dirkit.plan import content_digest, plan_digest
+from dirkit_lab import seed
 
 GROUPS = seed.USERS_CN
 

@@ -10,7 +10,7 @@ import gssapi
 import ldap3
 import pytest
 
-from dirkit.lab import settings as s
+from dirkit_lab import settings as s
 
 
 def _tls(status: dict[str, Any]) -> ldap3.Tls:

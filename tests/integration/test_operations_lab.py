@@ -17,7 +17,7 @@ import ldap3
 from prometheus_client.parser import text_string_to_metric_families
 
 from dirkit.errors import EXIT_OK, EXIT_SERVICE, EXIT_THRESHOLD
-from dirkit.lab import seed
+from dirkit_lab import seed
 
 DIRKIT = [sys.executable, "-m", "dirkit.cli"]
 USERS = ["dk-op1", "dk-op2"]

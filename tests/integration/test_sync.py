@@ -24,9 +24,9 @@ from dirkit.errors import (
     KerberosError,
     ThresholdError,
 )
-from dirkit.lab import seed
-from dirkit.lab import settings as s
 from dirkit.state import StateStore
+from dirkit_lab import seed
+from dirkit_lab import settings as s
 
 DIRKIT = [sys.executable, "-m", "dirkit.cli"]
 

@@ -39,7 +39,7 @@ def test_public_api_is_pinned() -> None:
 
 
 def test_cli_imports_nothing_below_the_api() -> None:
-    allowed = {"api", "errors", "log", "lab", ""}  # lab: the lab's own API object
+    allowed = {"api", "errors", "log", ""}
     for node in ast.walk(ast.parse((PKG / "cli.py").read_text())):
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             assert (node.module or "") in allowed, f"cli.py imports .{node.module}"

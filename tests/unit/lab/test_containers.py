@@ -3,19 +3,21 @@ the host, and status for services that run elsewhere (no services needed)."""
 
 from pathlib import Path
 
-import pytest
 import yaml
+from click.testing import CliRunner
 
-from dirkit.lab import containers, serve
-from dirkit.lab.settings import LabPaths
+from dirkit_lab import containers, serve
+from dirkit_lab.cli import main
+from dirkit_lab.settings import LabPaths
 
 REPO = Path(__file__).resolve().parents[3]
 
 
-def test_the_entry_point_refuses_an_unknown_service(capsys: pytest.CaptureFixture[str]) -> None:
-    assert serve.main(["nope"]) == 2
-    assert serve.main([]) == 2
-    assert "dc1|dc2|mit-kdc|namenode|hiveserver2" in capsys.readouterr().err
+def test_the_entry_point_refuses_an_unknown_service() -> None:
+    for args in (["serve", "nope"], ["serve"], ["serve", "--check"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, args
+    assert "'dc1', 'dc2', 'mit-kdc', 'namenode', 'hiveserver2'" in CliRunner().invoke(main, ["serve", "x"]).output
 
 
 def test_every_compose_service_runs_a_known_service_with_a_kerberos_health_check() -> None:
@@ -40,7 +42,7 @@ def test_host_settings_are_copied_once(tmp_path: Path) -> None:
 def test_status_of_services_elsewhere_does_not_read_pid_files(tmp_path: Path) -> None:
     """In containers, the pid files in the shared lab directory hold the containers' PIDs:
     ``external`` status asks the services themselves. Here nothing answers."""
-    from dirkit.lab import Lab
+    from dirkit_lab import Lab
 
     paths = LabPaths(tmp_path)
     paths.samba_pid.parent.mkdir(parents=True)

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from dirkit.lab import kdc, seed
-from dirkit.lab import settings as s
-from dirkit.lab.config import lab_config_toml
-from dirkit.lab.settings import LabPaths
+from dirkit_lab import kdc, seed
+from dirkit_lab import settings as s
+from dirkit_lab.config import lab_config_toml
+from dirkit_lab.settings import LabPaths
 
 
 def test_lab_config_is_valid_toml_pointing_into_the_lab_dir(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ def test_seed_has_the_scenario_identities() -> None:
 
 def test_status_leaves_out_the_services_up_was_told_to_skip(tmp_path: Path) -> None:
     """`lab up --no-hive` then `lab status`: HiveServer2 is not asked for, so not "not ready"."""
-    from dirkit.lab import DC2, HIVESERVER, NAMENODE, Lab
+    from dirkit_lab import DC2, HIVESERVER, NAMENODE, Lab
 
     lab = Lab(LabPaths(tmp_path))
     assert lab.wanted() == {NAMENODE: True, HIVESERVER: True, DC2: True}  # never brought up: everything
@@ -66,7 +66,7 @@ def test_the_dc_certificate_names_both_dcs_and_is_remade_when_it_does_not(
 ) -> None:
     from cryptography import x509
 
-    from dirkit.lab import tls
+    from dirkit_lab import tls
 
     def names() -> set[str]:
         cert = x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes())
@@ -89,7 +89,7 @@ def test_the_lab_certificate_passes_python_3_13s_strict_verification(tmp_path: P
     import ssl
     import threading
 
-    from dirkit.lab import settings, tls
+    from dirkit_lab import settings, tls
 
     assert tls.ensure(tmp_path / "tls")
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import LabError
 from . import host
 from . import settings as s
+from .errors import LabError
 from .settings import LabPaths
 
 
@@ -17,7 +17,7 @@ def client_krb5_conf(ad_kdcs: tuple[str, ...] | list[str] = (s.AD_IP, s.DC2_IP))
     # Both DCs are KDCs of the AD realm: with dc1 down, clients go on to dc2.
     kdcs = "".join(f"        kdc = {ip}\n" for ip in ad_kdcs)
     return f"""\
-# dirkit lab client config: KRB5_CONFIG=<this file>; Java: -Djava.security.krb5.conf=<this file>
+# lab client config: KRB5_CONFIG=<this file>; Java: -Djava.security.krb5.conf=<this file>
 [libdefaults]
     default_realm = {s.AD_REALM}
     dns_lookup_realm = false

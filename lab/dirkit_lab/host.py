@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from ..errors import LabError
 from . import settings as s
+from .errors import LabError
 
 DEBIAN_PACKAGES = (
     "samba",
@@ -104,7 +104,7 @@ def ensure_network(names: Mapping[str, str] | None = None) -> None:
             if added.returncode != 0 and f" {ip}/" not in run(["ip", "-4", "addr", "show", "dev", "lo"]).stdout:
                 raise LabError(f"cannot add {ip} to the loopback interface: {added.stdout.strip()}")
     block = (
-        f"{s.HOSTS_BEGIN} (dirkit lab; `dirkit lab down --purge` removes it)\n"
+        f"{s.HOSTS_BEGIN} (dirkit lab; `dirkit-lab down --purge` removes it)\n"
         f"{s.AD_IP} {s.AD_HOST} dc1\n"
         f"{s.DC2_IP} {s.DC2_HOST} dc2\n"
         f"{s.KDC_IP} {s.KDC_HOST}\n"
@@ -226,5 +226,5 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
 def require(tool: str) -> str:
     path = shutil.which(tool)
     if not path:
-        raise LabError(f"`{tool}` not found on PATH; run `dirkit lab up` as root to install it")
+        raise LabError(f"`{tool}` not found on PATH; run `dirkit-lab up` as root to install it")
     return path

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..errors import LabError
 from . import host, java, kdc, namenode
+from .errors import LabError
 from .settings import LabPaths
 
 HOST = "localhost"
@@ -127,7 +127,7 @@ def answers(p: LabPaths) -> bool:
     check for one that runs elsewhere: in a container)."""
     if not host.port_open("127.0.0.1", PORT):
         return False
-    from .. import kerberos
+    from dirkit import kerberos
 
     with tempfile.TemporaryDirectory(prefix="dirkit-hs2-ready-") as tmp:
         ccache = f"FILE:{tmp}/cc"

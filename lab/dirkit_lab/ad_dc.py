@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import LabError
-from ..safe_files import write_atomic
+from dirkit.safe_files import write_atomic
+
 from . import host, kdc, seed, tls
 from . import settings as s
+from .errors import LabError
 from .settings import DcPaths, LabPaths
 
 HERE = Path(__file__).resolve().parent

@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..errors import LabError
 from . import host
+from .errors import LabError
 
 # Debian releases the lab's images can be built on: 12 (the lab's), and 13 for the bulk DC:
 # its Samba (4.22) loads users about five times faster than 12's 4.17 (whose ldb copies every
@@ -134,7 +134,7 @@ def bulk_dc(
         if state.stdout.strip() != "true":
             tail = host.run(["podman", "logs", "--tail", "20", BULK_DC], env=env, check=False).stdout
             raise LabError(f"the bulk DC container {BULK_DC} stopped before it was ready; its last log lines:\n{tail}")
-        probe = ["podman", "exec", BULK_DC, "python", "-m", "dirkit.lab.serve", "--check", "dc1"]
+        probe = ["podman", "exec", BULK_DC, "dirkit-lab", "serve", "--check", "dc1"]
         return host.run(probe, env=env, check=False, timeout=120).returncode == 0
 
     host.wait_until(ready, timeout, f"the bulk DC ({users} users, Debian {release})", 10)

@@ -140,7 +140,7 @@ class LabPaths:
 
     @property
     def config(self) -> Path:
-        """The dirkit config for the lab, written by ``dirkit lab up``."""
+        """The dirkit config for the lab, written by ``dirkit-lab up``."""
         return self.root / "dirkit.toml"
 
     @property

@@ -1,9 +1,9 @@
 """One lab service in the foreground: the entry point of the lab's container images.
 
-    python -m dirkit.lab.serve dc1|dc2|mit-kdc|namenode|hiveserver2     run it until stopped
-    python -m dirkit.lab.serve --check <service>                        exit 0 when it answers
+    dirkit-lab serve dc1|dc2|mit-kdc|namenode|hiveserver2     run it until stopped
+    dirkit-lab serve --check <service>                        exit 0 when it answers
 
-Each service is brought up by the same functions as ``dirkit lab up`` (same seed, same trust,
+Each service is brought up by the same functions as ``dirkit-lab up`` (same seed, same trust,
 same readiness checks: a Kerberos-authenticated answer), in the lab directory shared with the
 host at the same path. A service that needs another (dc2 needs dc1, the NameNode and
 HiveServer2 need the MIT KDC's keytabs) waits for it to answer, whatever the compose engine
@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from ..errors import LabError
-from ..safe_files import write_atomic
+from dirkit.safe_files import write_atomic
+
 from . import ad_dc as samba
 from . import hiveserver, host, kdc, namenode, tls
+from .errors import LabError
 from .settings import LabPaths
 
 WAIT_FOR_OTHERS = 900.0  # seconds; dc1's first provisioning (+ join) is the slow one
@@ -160,18 +161,3 @@ def check(name: str, p: LabPaths) -> int:
     except Exception as exc:  # noqa: BLE001 - a health check answers yes or no
         _log(f"{name} not ready: {exc}")
         return 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    probe = "--check" in args
-    names = [a for a in args if a != "--check"]
-    if len(names) != 1 or names[0] not in SERVICES:
-        print(f"usage: python -m dirkit.lab.serve [--check] {{{'|'.join(SERVICES)}}}", file=sys.stderr)
-        return 2
-    p = LabPaths.default()
-    return check(names[0], p) if probe else serve(names[0], p)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,8 +14,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import LabError
 from . import host
+from .errors import LabError
 from .settings import LabPaths
 
 POM = Path(__file__).resolve().parent / "maven" / "pom.xml"
