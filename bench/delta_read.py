@@ -30,7 +30,7 @@ from typing import Any
 import ldap3
 import tomllib
 
-from dirkit.state import StateStore
+from dirkit._state import StateStore
 from dirkit_lab import Lab
 from dirkit_lab import settings as s
 from dirkit_lab.settings import LabPaths

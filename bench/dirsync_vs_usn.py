@@ -27,10 +27,10 @@ from typing import Any
 import ldap3
 import tomllib
 
-from dirkit import config
-from dirkit.directory.model import Directory
-from dirkit.directory.reader import Reader
-from dirkit.state import StateStore
+from dirkit import _config as config
+from dirkit._directory.model import Directory
+from dirkit._directory.reader import Reader
+from dirkit._state import StateStore
 from dirkit_lab import Lab
 from dirkit_lab import settings as s
 

@@ -31,12 +31,13 @@ import gssapi
 import requests
 from requests_gssapi import OPTIONAL, HTTPSPNEGOAuth
 
-from dirkit import config, kerberos
-from dirkit.directory.build import RawUser, build
-from dirkit.directory.model import Directory
-from dirkit.directory.names import NamePolicy
-from dirkit.homes.provision import provision
-from dirkit.homes.webhdfs import WebHdfs
+from dirkit import _config as config
+from dirkit import _kerberos as kerberos
+from dirkit._directory.build import RawUser, build
+from dirkit._directory.model import Directory
+from dirkit._directory.names import NamePolicy
+from dirkit._homes.provision import provision
+from dirkit._homes.webhdfs import WebHdfs
 from dirkit_lab import Lab, namenode
 
 CONCURRENCY = 8

@@ -30,8 +30,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from dirkit.directory.build import RawGroup, RawUser
-from dirkit.homes.file_status import FileStatus
+from dirkit._directory.build import RawGroup, RawUser
+from dirkit._homes.file_status import FileStatus
 
 BASE = "DC=example,DC=com"
 
@@ -113,9 +113,10 @@ class _NameNode:
 
 def one_size(n: int) -> dict[str, float]:
     """Run in a child process: both syncs at ``n`` users; seconds and peak RSS (MiB)."""
-    from dirkit import Dirkit, MemorySource, config
-    from dirkit.directory.build import build
-    from dirkit.directory.names import NamePolicy
+    from dirkit import Dirkit, MemorySource
+    from dirkit import _config as config
+    from dirkit._directory.build import build
+    from dirkit._directory.names import NamePolicy
 
     users, groups = synthetic(n)
     d = build(users, groups, NamePolicy(), [BASE])

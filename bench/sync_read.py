@@ -28,7 +28,7 @@ from typing import Any
 
 import tomllib
 
-from dirkit.directory.ldap import GROUP_ATTRS, USER_ATTRS
+from dirkit._directory.ldap import GROUP_ATTRS, USER_ATTRS
 from dirkit_lab import Lab
 from dirkit_lab import settings as s
 

@@ -1,59 +1,80 @@
 """dirkit: Active Directory + Kerberos for multi-tenant Hadoop/EMR clusters.
 
-The public API is small: ``Dirkit`` (one object per config; every CLI command is one call on
-it), the config loader, the value objects its methods return, and the exception tree of
-``dirkit.errors``. Everything else is internal and may change.
+The public API is everything in ``__all__`` and nothing else: ``Dirkit`` (one object per
+config; every CLI command is one call on it), the config loader, every type its methods take
+or return, and the exception tree of ``dirkit.errors``. Modules whose names start with ``_``
+are internal and may change.
 """
 
 __version__ = "0.1.0"
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing  # not `from typing import ...`: the module's names are its API
 
-if TYPE_CHECKING:
-    from .api import Dirkit, Document
-    from .config import Config
-    from .config import load as load_config
-    from .directory.model import Directory, Group, User
-    from .directory.source import DirectorySource, MemorySource
+if _typing.TYPE_CHECKING:
+    from . import errors
+    from ._api import CoreSiteFormat, Dirkit, Document, HueFormat, Progress
+    from ._config import Config
+    from ._config import load as load_config
+    from ._deploy import AwsChange, DeployPlan
+    from ._directory.model import Directory, Group, Issue, Membership, User
+    from ._directory.source import DirectorySource, MemorySource
+    from ._homes.plan import HomeAction, HomeReport, HomesPlan
+    from ._homes.provision import HomesResult, HomesTarget
+    from ._outputs.files import FileChange
+    from ._outputs.role_mappings import Decision
+    from ._plan import Change, Plan
+    from ._state import HeldPlan, Run
+    from ._sync import SyncResult
+    from ._verify.checks import Check, UserReport
     from .errors import DirkitError
-    from .homes.provision import HomesResult, HomesTarget
-    from .outputs.role_mappings import Decision
-    from .plan import Change, Plan
-    from .state import Run
-    from .sync import SyncResult
-    from .verify.checks import UserReport
 
-# Public name -> (module, attribute). Imported on first use: `import dirkit` (and the CLI, for
-# a cron run with nothing to do) loads none of ldap3, requests, boto3 or configobj until needed.
-_PUBLIC = {
-    "Change": ("plan", "Change"),
-    "Config": ("config", "Config"),
-    "Decision": ("outputs.role_mappings", "Decision"),
-    "Directory": ("directory.model", "Directory"),
-    "DirectorySource": ("directory.source", "DirectorySource"),
+# Public name -> (module, attribute; None: the module itself). Imported on first use: `import
+# dirkit` (and the CLI, for a cron run with nothing to do) loads none of ldap3, requests,
+# boto3 or configobj until needed.
+_PUBLIC: dict[str, tuple[str, str | None]] = {
+    "AwsChange": ("_deploy", "AwsChange"),
+    "Change": ("_plan", "Change"),
+    "Check": ("_verify.checks", "Check"),
+    "Config": ("_config", "Config"),
+    "CoreSiteFormat": ("_api", "CoreSiteFormat"),
+    "Decision": ("_outputs.role_mappings", "Decision"),
+    "DeployPlan": ("_deploy", "DeployPlan"),
+    "Directory": ("_directory.model", "Directory"),
+    "DirectorySource": ("_directory.source", "DirectorySource"),
+    "Dirkit": ("_api", "Dirkit"),
     "DirkitError": ("errors", "DirkitError"),
-    "Dirkit": ("api", "Dirkit"),
-    "Document": ("api", "Document"),
-    "Group": ("directory.model", "Group"),
-    "HomesResult": ("homes.provision", "HomesResult"),
-    "HomesTarget": ("homes.provision", "HomesTarget"),
-    "MemorySource": ("directory.source", "MemorySource"),
-    "Plan": ("plan", "Plan"),
-    "Run": ("state", "Run"),
-    "SyncResult": ("sync", "SyncResult"),
-    "User": ("directory.model", "User"),
-    "UserReport": ("verify.checks", "UserReport"),
-    "load_config": ("config", "load"),
+    "Document": ("_api", "Document"),
+    "FileChange": ("_outputs.files", "FileChange"),
+    "Group": ("_directory.model", "Group"),
+    "HeldPlan": ("_state", "HeldPlan"),
+    "HomeAction": ("_homes.plan", "HomeAction"),
+    "HomeReport": ("_homes.plan", "HomeReport"),
+    "HomesPlan": ("_homes.plan", "HomesPlan"),
+    "HomesResult": ("_homes.provision", "HomesResult"),
+    "HomesTarget": ("_homes.provision", "HomesTarget"),
+    "HueFormat": ("_api", "HueFormat"),
+    "Issue": ("_directory.model", "Issue"),
+    "Membership": ("_directory.model", "Membership"),
+    "MemorySource": ("_directory.source", "MemorySource"),
+    "Plan": ("_plan", "Plan"),
+    "Progress": ("_api", "Progress"),
+    "Run": ("_state", "Run"),
+    "SyncResult": ("_sync", "SyncResult"),
+    "User": ("_directory.model", "User"),
+    "UserReport": ("_verify.checks", "UserReport"),
+    "errors": ("errors", None),
+    "load_config": ("_config", "load"),
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name not in _PUBLIC:
         raise AttributeError(f"module 'dirkit' has no attribute {name!r}")
     import importlib
 
     module, attr = _PUBLIC[name]
-    value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    imported = importlib.import_module(f".{module}", __name__)
+    value = imported if attr is None else getattr(imported, attr)
     globals()[name] = value
     return value
 
@@ -63,22 +84,36 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AwsChange",
     "Change",
+    "Check",
     "Config",
+    "CoreSiteFormat",
     "Decision",
+    "DeployPlan",
     "Directory",
     "DirectorySource",
-    "DirkitError",
     "Dirkit",
+    "DirkitError",
     "Document",
+    "FileChange",
     "Group",
+    "HeldPlan",
+    "HomeAction",
+    "HomeReport",
+    "HomesPlan",
     "HomesResult",
     "HomesTarget",
+    "HueFormat",
+    "Issue",
+    "Membership",
     "MemorySource",
     "Plan",
+    "Progress",
     "Run",
     "SyncResult",
     "User",
     "UserReport",
+    "errors",
     "load_config",
 ]

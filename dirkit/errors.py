@@ -147,7 +147,7 @@ class DeadlineExceeded(ServiceError):
 
 class DeadlineSignal(BaseException):
     """Internal, not an error of the tree: raised by the deadline's alarm wherever the main
-    thread is blocked (dirkit/deadline.py), a BaseException so that no library's
+    thread is blocked (dirkit/_deadline.py), a BaseException so that no library's
     ``except Exception`` swallows it; ``deadline.limit`` turns it into DeadlineExceeded."""
 
 

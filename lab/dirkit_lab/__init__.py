@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from dirkit.safe_files import write_atomic
+from dirkit._safe_files import write_atomic
 
 from . import ad_dc as samba
 from . import hiveserver, host, kdc, namenode, tls

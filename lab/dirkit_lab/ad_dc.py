@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dirkit.safe_files import write_atomic
+from dirkit._safe_files import write_atomic
 
 from . import host, kdc, seed, tls
 from . import settings as s

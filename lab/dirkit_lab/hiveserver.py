@@ -127,7 +127,7 @@ def answers(p: LabPaths) -> bool:
     check for one that runs elsewhere: in a container)."""
     if not host.port_open("127.0.0.1", PORT):
         return False
-    from dirkit import kerberos
+    from dirkit import _kerberos as kerberos
 
     with tempfile.TemporaryDirectory(prefix="dirkit-hs2-ready-") as tmp:
         ccache = f"FILE:{tmp}/cc"
@@ -135,7 +135,7 @@ def answers(p: LabPaths) -> bool:
         kerberos.use_krb5_conf(p.krb5_conf)
         kerberos.keytab_credentials(kdc.service_principal("hive"), p.keytab("hive-localhost"), ccache)
         r = host.run(
-            [sys.executable, "-m", "dirkit.verify.hive_probe", HOST, str(PORT), "hive"],
+            [sys.executable, "-m", "dirkit._verify.hive_probe", HOST, str(PORT), "hive"],
             env=env,
             check=False,
             timeout=30,

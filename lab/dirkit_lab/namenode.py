@@ -37,7 +37,7 @@ def _xml(props: dict[str, str]) -> str:
 
 def auth_to_local_rules() -> str:
     """The rules dirkit generates for clusters (lower-case names policy), for the lab's AD realm."""
-    from dirkit.outputs.auth_to_local import rules_for_realm as rules
+    from dirkit._outputs.auth_to_local import rules_for_realm as rules
 
     return "\n".join(rules(s.AD_REALM, lower=True))
 
@@ -152,8 +152,8 @@ def webhdfs_url() -> str:
 
 def ready(p: LabPaths) -> bool:
     """An authenticated WebHDFS call as the superuser answers."""
-    from dirkit import kerberos
-    from dirkit.homes.webhdfs import WebHdfs  # the product's own client
+    from dirkit import _kerberos as kerberos
+    from dirkit._homes.webhdfs import WebHdfs  # the product's own client
 
     kerberos.use_krb5_conf(p.krb5_conf)
     with WebHdfs.from_keytab(webhdfs_url(), kdc.service_principal("nn"), p.keytab("nn-localhost"), timeout=5) as fs:
@@ -162,7 +162,7 @@ def ready(p: LabPaths) -> bool:
 
 def ensure_user_prefix(p: LabPaths) -> None:
     """/user, owned by the superuser, mode 755 (as SecureMode.md recommends)."""
-    from dirkit.homes.webhdfs import WebHdfs
+    from dirkit._homes.webhdfs import WebHdfs
 
     with WebHdfs.from_keytab(webhdfs_url(), kdc.service_principal("nn"), p.keytab("nn-localhost")) as fs:
         if fs.status("/user") is None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from dirkit.safe_files import write_atomic
+from dirkit._safe_files import write_atomic
 
 from . import ad_dc as samba
 from . import hiveserver, host, kdc, namenode, tls

@@ -167,7 +167,7 @@ def make_config(lab_status: dict[str, Any], tmp_path: Path) -> Any:
     """Build a Config from the lab's own config file, with a private state DB and overrides."""
     import tomllib
 
-    from dirkit import config
+    from dirkit import _config as config
 
     base = tomllib.loads(Path(lab_status["config"]).read_text())
 
@@ -229,7 +229,7 @@ def hdfs_scratch(lab_status: dict[str, Any]) -> Iterator[str]:
     the test (the lab's NameNode is also where the README's main job runs)."""
     import uuid
 
-    from dirkit.homes.webhdfs import WebHdfs
+    from dirkit._homes.webhdfs import WebHdfs
     from dirkit_lab import namenode
 
     path = f"/t/{uuid.uuid4().hex[:8]}"
@@ -245,7 +245,7 @@ def hdfs_scratch(lab_status: dict[str, Any]) -> Iterator[str]:
 @pytest.fixture
 def superfs(lab_status: dict[str, Any]) -> Iterator[Any]:
     """A WebHDFS client as the NameNode's superuser (nn), from its keytab."""
-    from dirkit.homes.webhdfs import WebHdfs
+    from dirkit._homes.webhdfs import WebHdfs
     from dirkit_lab import namenode
 
     fs = WebHdfs.from_keytab(

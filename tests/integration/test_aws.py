@@ -24,7 +24,7 @@ import tomllib
 
 from dirkit.errors import EXIT_CHANGES, EXIT_OK
 
-DIRKIT = [sys.executable, "-m", "dirkit.cli"]
+DIRKIT = [sys.executable, "-m", "dirkit._cli"]
 ACCOUNT = "111122223333"  # the lab config's account
 EC2_ROLE = "EMR_EC2_DefaultRole"
 

@@ -1,7 +1,7 @@
 """Crash anywhere, then re-run: a real `dirkit sync` process is killed (SIGKILL) at each of its
 apply points, against the real lab; the next plain run must end in exactly the state of an
 uninterrupted run: same homes (owner, group, mode, quota), same files byte for byte, same
-snapshot digest. The kill point is named by DIRKIT_FAULT_KILL_AT (dirkit/faults.py)."""
+snapshot digest. The kill point is named by DIRKIT_FAULT_KILL_AT (dirkit/_faults.py)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from dirkit.homes.webhdfs import WebHdfs
-from dirkit.state import StateStore
+from dirkit._homes.webhdfs import WebHdfs
+from dirkit._state import StateStore
 
-DIRKIT = [sys.executable, "-m", "dirkit.cli"]
+DIRKIT = [sys.executable, "-m", "dirkit._cli"]
 QUOTA = {"group": "grp_analytics", "namespace": 5000, "space_bytes": 2**30}
 
 

@@ -16,8 +16,9 @@ from typing import Any
 import ldap3
 import pytest
 
-from dirkit import Dirkit, sync
-from dirkit.plan import content_digest, plan_digest
+from dirkit import Dirkit
+from dirkit import _sync as sync
+from dirkit._plan import content_digest, plan_digest
 from dirkit_lab import Lab, seed
 from dirkit_lab import settings as s
 
@@ -194,7 +195,7 @@ def test_delta_snapshots_equal_full_reads_after_random_batches(
 
 
 def _scoped(cfg: Any) -> Any:
-    from dirkit import config
+    from dirkit import _config as config
 
     data = cfg.model_dump(mode="json", exclude_none=True)
     data["directory"]["user_bases"] = OUS
@@ -244,8 +245,8 @@ def test_the_probe_tells_no_right_from_no_tombstone(
 ) -> None:
     """A freshly provisioned DC has no tombstone at all: an empty CN=Deleted Objects that the
     account may read is a yes."""
-    from dirkit.directory import ldap
-    from dirkit.directory.reader import Reader
+    from dirkit._directory import ldap
+    from dirkit._directory.reader import Reader
 
     lab.tombstone_rights(granted)
     cfg = make_config(hdfs=None, output=None)

@@ -14,8 +14,8 @@ import ldap3
 import pytest
 
 from dirkit import Dirkit
-from dirkit.directory import reader as reader_mod
-from dirkit.plan import content_digest
+from dirkit._directory import reader as reader_mod
+from dirkit._plan import content_digest
 from dirkit_lab import Lab, seed
 from dirkit_lab import settings as s
 
@@ -38,7 +38,7 @@ def _full_read_from_dc2(kit: Dirkit) -> Any:
     data = kit.config.model_dump(mode="json", exclude_none=True)
     data["ldap"]["urls"] = [DC2]
     data.pop("source", None)
-    from dirkit import config
+    from dirkit import _config as config
 
     return Dirkit(config.from_dict(data)).read()
 
@@ -62,7 +62,7 @@ def test_dc1_stopped_during_a_run_the_run_reads_again_from_dc2(
     data = kit.config.model_dump(mode="json", exclude_none=True)
     data["ldap"]["page_size"] = 5
     data.pop("source", None)
-    from dirkit import config
+    from dirkit import _config as config
 
     kit = Dirkit(config.from_dict(data))
     kit.sync(allow_removals=True)

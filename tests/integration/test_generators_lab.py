@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from dirkit import sync
-from dirkit.directory.names import NamePolicy
-from dirkit.outputs import role_mappings
+from dirkit import _sync as sync
+from dirkit._directory.names import NamePolicy
+from dirkit._outputs import role_mappings
 from dirkit_lab.config import LAB_ACCOUNT, LAB_BUCKET
 
 ARN = f"arn:aws:iam::{LAB_ACCOUNT}:role"
@@ -41,7 +41,7 @@ def test_cli_explain_json(make_config: Any, tmp_path: Path, lab_status: dict[str
         [
             sys.executable,
             "-m",
-            "dirkit.cli",
+            "dirkit._cli",
             "emr",
             "explain",
             "--user",
@@ -83,8 +83,8 @@ def test_sync_writes_documents_once_and_reports_changes(make_config: Any, tmp_pa
 def test_an_aws_managed_ad_layout_is_refused(make_config: Any, ad_admin: Any, restore_ad: None) -> None:
     """AWS Managed Microsoft AD keeps its own objects in OU=AWS Reserved: EMR cannot trust it."""
     from dirkit import Dirkit
+    from dirkit._verify import checks
     from dirkit.errors import ConfigError
-    from dirkit.verify import checks
     from dirkit_lab import settings as s
 
     cfg = make_config()

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from dirkit import sync
-from dirkit.config import ad_site
-from dirkit.directory.names import NamePolicy
-from dirkit.outputs import hadoop
+from dirkit import _sync as sync
+from dirkit._config import ad_site
+from dirkit._directory.names import NamePolicy
+from dirkit._outputs import hadoop
 from dirkit_lab import java
 from dirkit_lab import settings as s
 from dirkit_lab.settings import LabPaths
@@ -60,7 +60,7 @@ def test_auth_to_local_agrees_with_the_names_policy(setup: Setup) -> None:
     assert got[f"svc/host.ad.dirkit.test@{cfg.directory.realm}"] == "svc"  # two-component AD principal
     assert got["hive/localhost@EMR.DIRKIT.TEST"] == "hive"  # DEFAULT: the cluster realm
     # dirkit's own evaluator (used by `dirkit verify`) agrees with Hadoop on every principal.
-    from dirkit.outputs.auth_to_local import short_name
+    from dirkit._outputs.auth_to_local import short_name
 
     for principal, short in got.items():
         assert short_name(hadoop.auth_to_local(ad_site(cfg)), principal, "EMR.DIRKIT.TEST") == short

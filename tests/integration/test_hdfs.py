@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from dirkit import Dirkit, kerberos, sync
+from dirkit import Dirkit
+from dirkit import _kerberos as kerberos
+from dirkit import _sync as sync
+from dirkit._homes import provision as homes
+from dirkit._homes.webhdfs import WebHdfs
 from dirkit.errors import HdfsError, HdfsUnavailable
-from dirkit.homes import provision as homes
-from dirkit.homes.webhdfs import WebHdfs
 from dirkit_lab import Lab, namenode, seed
 from dirkit_lab import settings as s
 from dirkit_lab.settings import LabPaths
@@ -149,7 +151,7 @@ def test_emr_step_script_creates_the_same_homes_with_hdfs_dfs(
     import os
     import subprocess
 
-    from dirkit.homes import script as hdfs_step
+    from dirkit._homes import script as hdfs_step
     from dirkit_lab import java
 
     paths = LabPaths(Path(lab_status["lab_dir"]))
@@ -244,10 +246,10 @@ def test_a_dripping_namenode_ends_at_the_deadline_and_the_next_run_converges(
     import subprocess
     import sys
 
-    from dirkit.state import StateStore
+    from dirkit._state import StateStore
 
     superfs.mkdirs(prefix, "755")
-    cli = [sys.executable, "-m", "dirkit.cli", "sync", "-c"]
+    cli = [sys.executable, "-m", "dirkit._cli", "sync", "-c"]
     hanging = make_config_file(
         "drip.toml", hdfs={"url": dripping_namenode, "prefix": prefix}, run={"deadline_seconds": 8}
     )

@@ -10,9 +10,10 @@ from typing import Any
 import ldap3
 import pytest
 
-from dirkit import Dirkit, sync
-from dirkit.homes.webhdfs import WebHdfs
-from dirkit.plan import content_digest, plan_digest
+from dirkit import Dirkit
+from dirkit import _sync as sync
+from dirkit._homes.webhdfs import WebHdfs
+from dirkit._plan import content_digest, plan_digest
 from dirkit_lab import seed
 
 GROUPS = seed.USERS_CN

@@ -88,7 +88,7 @@ def test_the_dc_certificate_is_the_labs_own_and_raises_no_warning(make_config: A
     connection (and says it will refuse such certificates)."""
     import warnings
 
-    from dirkit import sync
+    from dirkit import _sync as sync
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from dirkit.errors import EXIT_OK, EXIT_SERVICE, EXIT_THRESHOLD
 from dirkit_lab import seed
 
-DIRKIT = [sys.executable, "-m", "dirkit.cli"]
+DIRKIT = [sys.executable, "-m", "dirkit._cli"]
 USERS = ["dk-op1", "dk-op2"]
 
 

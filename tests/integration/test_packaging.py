@@ -21,7 +21,7 @@ def test_install_with_a_stock_pip(tmp_path: Path) -> None:
         timeout=900,
     )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    probe = "import thrift, thrift_sasl, puresasl, pyhive.hive, dirkit.cli; print('ok')"
+    probe = "import thrift, thrift_sasl, puresasl, pyhive.hive, dirkit._cli; print('ok')"
     r = subprocess.run([venv / "bin" / "python", "-c", probe], capture_output=True, text=True)
     assert r.stdout.strip() == "ok", r.stderr
     r = subprocess.run([venv / "bin" / "dirkit", "--version"], capture_output=True, text=True)

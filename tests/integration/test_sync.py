@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from dirkit import Dirkit, sync
-from dirkit.directory import reader as reader_mod
+from dirkit import Dirkit
+from dirkit import _sync as sync
+from dirkit._directory import reader as reader_mod
+from dirkit._state import StateStore
 from dirkit.errors import (
     EXIT_CHANGES,
     EXIT_LOCKED,
@@ -24,11 +26,10 @@ from dirkit.errors import (
     KerberosError,
     ThresholdError,
 )
-from dirkit.state import StateStore
 from dirkit_lab import seed
 from dirkit_lab import settings as s
 
-DIRKIT = [sys.executable, "-m", "dirkit.cli"]
+DIRKIT = [sys.executable, "-m", "dirkit._cli"]
 
 
 def test_seed_scenario(make_config: Any) -> None:
@@ -284,7 +285,7 @@ def test_certificate_for_another_host_is_a_tls_error_and_no_failover(make_config
 def test_failed_starttls_is_a_tls_error_not_a_crash(make_config: Any) -> None:
     # StartTLS against a CA that did not sign the DC's certificate: the handshake fails and
     # leaves a broken socket, whose unbind used to raise LDAPSocketSendError (a traceback).
-    from dirkit import config
+    from dirkit import _config as config
 
     lab = make_config()
     ldap = {**lab.ldap.model_dump(mode="json", exclude_none=True), "urls": [f"ldap://{s.AD_HOST}:389"]}

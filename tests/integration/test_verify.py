@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from dirkit import sync
+from dirkit import _sync as sync
+from dirkit._homes import provision as homes
+from dirkit._verify import checks as verify
 from dirkit.errors import EXIT_CHECKS_FAILED
-from dirkit.homes import provision as homes
-from dirkit.verify import checks as verify
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def test_two_users_at_once_use_separate_credential_caches(provisioned: Any) -> N
 def test_cli_matrix_and_exit_code(provisioned: Any, lab_status: dict[str, Any]) -> None:
     env = {**os.environ, "DIRKIT_CONFIG": lab_status["config"]}
     r = subprocess.run(
-        [sys.executable, "-m", "dirkit.cli", "verify", "--user", "dataeng1", "--user", "disabled1", "--json"],
+        [sys.executable, "-m", "dirkit._cli", "verify", "--user", "dataeng1", "--user", "disabled1", "--json"],
         env=env,
         capture_output=True,
         text=True,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from dirkit._homes.file_status import FileStatus
 from dirkit.errors import HdfsError, HdfsUnavailable
-from dirkit.homes.file_status import FileStatus
 
 
 class MemoryHdfs:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dirkit import config
-from dirkit.directory.build import RawGroup, RawUser, build
-from dirkit.directory.model import Directory
-from dirkit.directory.names import NamePolicy
+from dirkit import _config as config
+from dirkit._directory.build import RawGroup, RawUser, build
+from dirkit._directory.model import Directory
+from dirkit._directory.names import NamePolicy
 
 DOM = "S-1-5-21-7-8-9"
 BASE = "DC=ad,DC=dirkit,DC=test"

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
+import importlib
+import inspect
+import pkgutil
+import typing
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -14,35 +20,95 @@ PKG = Path(dirkit.__file__).parent
 
 
 def test_public_api_is_pinned() -> None:
-    assert sorted(dirkit.__all__) == [
+    assert dirkit.__all__ == sorted(dirkit.__all__)
+    assert dirkit.__all__ == [
+        "AwsChange",
         "Change",
+        "Check",
         "Config",
+        "CoreSiteFormat",
         "Decision",
+        "DeployPlan",
         "Directory",
         "DirectorySource",
         "Dirkit",
         "DirkitError",
         "Document",
+        "FileChange",
         "Group",
+        "HeldPlan",
+        "HomeAction",
+        "HomeReport",
+        "HomesPlan",
         "HomesResult",
         "HomesTarget",
+        "HueFormat",
+        "Issue",
+        "Membership",
         "MemorySource",
         "Plan",
+        "Progress",
         "Run",
         "SyncResult",
         "User",
         "UserReport",
+        "errors",
         "load_config",
     ]
     for name in dirkit.__all__:
         assert getattr(dirkit, name) is not None
 
 
+def _every_module() -> list[ModuleType]:
+    return [
+        importlib.import_module(m.name)
+        for m in pkgutil.walk_packages(dirkit.__path__, "dirkit.")
+        if not m.name.endswith("hive_probe")  # a program, run as a child process
+    ]
+
+
+def test_the_names_dirkit_exposes_are_exactly_all() -> None:
+    """In httpx's manner: with every module imported and every name used, what ``dirkit``
+    holds that does not start with ``_`` is ``__all__``: internal modules are private."""
+    _every_module()
+    for name in dirkit.__all__:
+        getattr(dirkit, name)
+    public = sorted(n for n in vars(dirkit) if not n.startswith("_"))
+    assert public == dirkit.__all__
+
+
+def _dirkit_types(hint: Any, found: set[type], ns: dict[str, Any]) -> None:
+    if typing.get_origin(hint) is not None:
+        for arg in typing.get_args(hint):
+            _dirkit_types(arg, found, ns)
+    elif isinstance(hint, type) and hint.__module__.startswith("dirkit") and hint not in found:
+        found.add(hint)
+        hints = typing.get_type_hints(hint, localns=ns) if dataclasses.is_dataclass(hint) else {}
+        for prop in (m for _, m in inspect.getmembers(hint) if isinstance(m, property) and m.fget):
+            hints[prop.fget.__name__] = typing.get_type_hints(prop.fget, localns=ns).get("return")
+        for h in hints.values():
+            _dirkit_types(h, found, ns)
+
+
+def test_every_type_a_dirkit_method_takes_or_returns_is_exported() -> None:
+    # Issue 22: Dirkit methods returned HeldPlan, DeployPlan, Check, FileChange, HomeAction...
+    # which `dirkit` did not export. Walked through dataclass fields and properties.
+    ns = {k: v for mod in _every_module() for k, v in vars(mod).items() if isinstance(v, type)}
+    found: set[type] = set()
+    for name, fn in inspect.getmembers(dirkit.Dirkit, inspect.isfunction):
+        if not name.startswith("_") or name == "__init__":
+            for hint in typing.get_type_hints(fn, localns=ns).values():
+                _dirkit_types(hint, found, ns)
+    assert len(found) > 20
+    for t in found:
+        assert getattr(dirkit, t.__name__, None) is t, f"{t.__module__}.{t.__name__} is not exported"
+
+
 def test_cli_imports_nothing_below_the_api() -> None:
-    allowed = {"api", "errors", "log", ""}
-    for node in ast.walk(ast.parse((PKG / "cli.py").read_text())):
+    allowed = {"_api", "errors", "_log", ""}
+    for node in ast.walk(ast.parse((PKG / "_cli.py").read_text())):
         if isinstance(node, ast.ImportFrom) and node.level == 1:
-            assert (node.module or "") in allowed, f"cli.py imports .{node.module}"
+            assert (node.module or "") in allowed, f"_cli.py imports .{node.module}"
 
 
 def test_an_unknown_document_format_is_a_usage_error() -> None:

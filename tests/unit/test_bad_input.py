@@ -15,10 +15,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dirkit.cli import main
+from dirkit._cli import main
+from dirkit._homes.file_status import FileStatus
+from dirkit._homes.webhdfs import WebHdfs
 from dirkit.errors import HdfsError
-from dirkit.homes.file_status import FileStatus
-from dirkit.homes.webhdfs import WebHdfs
 
 DOCUMENTED = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 
@@ -96,7 +96,7 @@ def test_bad_config_is_one_line_and_its_exit_code(
 
 
 def test_command_secret_printing_non_utf8(tmp_path: Path) -> None:
-    from dirkit import config
+    from dirkit import _config as config
     from dirkit.errors import SecretError
 
     helper = tmp_path / "helper"
@@ -224,7 +224,7 @@ def test_any_config_ends_in_a_documented_exit_code(tmp_path: Path, entries: list
 def test_plain_http_webhdfs_needs_an_explicit_opt_in() -> None:
     from seed_fixture import seed_config_dict
 
-    from dirkit import config
+    from dirkit import _config as config
     from dirkit.errors import ConfigError
 
     data = seed_config_dict()
@@ -239,7 +239,7 @@ def test_insecure_settings_are_warned_about(caplog: pytest.LogCaptureFixture) ->
     from seed_fixture import seed_config
 
     from dirkit import Dirkit
-    from dirkit.directory.reader import LdapSource
+    from dirkit._directory.reader import LdapSource
     from dirkit.errors import DirectoryError
 
     doc = Dirkit(seed_config(hue={"ldap_cert": None})).hue_config()
@@ -251,7 +251,7 @@ def test_insecure_settings_are_warned_about(caplog: pytest.LogCaptureFixture) ->
 
 
 def test_a_check_that_raises_something_unexpected_is_one_failed_check() -> None:
-    from dirkit.verify.checks import _timed
+    from dirkit._verify.checks import _timed
 
     def broken() -> Any:
         raise KeyError("FileStatus")
@@ -263,8 +263,8 @@ def test_a_check_that_raises_something_unexpected_is_one_failed_check() -> None:
 def test_homes_script_cleans_its_ticket_cache_and_the_step_uses_a_fresh_path() -> None:
     from seed_fixture import seed_directory
 
-    from dirkit import config
-    from dirkit.homes import script
+    from dirkit import _config as config
+    from dirkit._homes import script
 
     h = config.HdfsConfig.model_validate({"url": "https://nn:9871/webhdfs/v1", "principal": "nn", "keytab": "/k"})
     text = script.render_script(h, seed_directory())

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from seed_fixture import simple_config_file
 
 from dirkit import Dirkit
-from dirkit.cli import main
-from dirkit.state import StateStore
+from dirkit._cli import main
+from dirkit._state import StateStore
 
 
 def test_help_lists_every_command_group() -> None:

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dirkit import config
+from dirkit import _config as config
 from dirkit.errors import ConfigError, SecretError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,8 +156,8 @@ def test_every_value_the_config_accepts_renders_documents_that_parse_back(value:
     from configobj import ConfigObj
     from seed_fixture import seed_config
 
-    from dirkit.config import ad_site
-    from dirkit.outputs import hadoop, hue
+    from dirkit._config import ad_site
+    from dirkit._outputs import hadoop, hue
 
     try:
         cfg = seed_config(hue={"bind_dn": value}, hadoop={"bind_user": value})

@@ -23,11 +23,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from seed_fixture import simple_config_file
 
-from dirkit import deadline
+from dirkit import _deadline as deadline
+from dirkit._state import StateStore
 from dirkit.errors import DeadlineExceeded
-from dirkit.state import StateStore
 
-DIRKIT = [sys.executable, "-m", "dirkit.cli"]
+DIRKIT = [sys.executable, "-m", "dirkit._cli"]
 
 
 def _certificate(tmp_path: Path) -> tuple[Path, Path]:

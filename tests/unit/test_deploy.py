@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from seed_fixture import seed_config
 
-from dirkit.config import ad_site
-from dirkit.deploy import Deployer
+from dirkit._config import ad_site
+from dirkit._deploy import Deployer
 from dirkit.errors import AwsError
 
 

@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from dirkit import cli_reference
+from dirkit import _cli_reference as cli_reference
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_cli_reference_is_current() -> None:
     assert (REPO / "docs" / "cli.md").read_text() == cli_reference.render(), (
-        "docs/cli.md is stale: run `python -m dirkit.cli_reference > docs/cli.md`"
+        "docs/cli.md is stale: run `python -m dirkit._cli_reference > docs/cli.md`"
     )
 
 

@@ -10,7 +10,8 @@ import pytest
 from gssapi.raw.misc import GSSError
 
 import dirkit
-from dirkit import errors, kerberos
+from dirkit import _kerberos as kerberos
+from dirkit import errors
 
 PKG = Path(dirkit.__file__).parent
 GSS_S_FAILURE = 0xD0000

@@ -1,7 +1,7 @@
 import json
 import logging
 
-from dirkit.log import JsonFormatter, TextFormatter
+from dirkit._log import JsonFormatter, TextFormatter
 
 
 def _record(**fields: object) -> logging.LogRecord:

@@ -16,9 +16,9 @@ from seed_fixture import seed_directory
 from test_sync_outcomes import kit, without_users
 
 from dirkit import Dirkit, MemorySource
-from dirkit.directory.model import Directory
+from dirkit._directory.model import Directory
+from dirkit._state import HeldPlan
 from dirkit.errors import DirectoryUnreachable, NotFoundError, ThresholdError
-from dirkit.state import HeldPlan
 
 
 class Unreachable:
@@ -99,7 +99,7 @@ def test_an_approval_is_refused_when_the_directory_changed_the_plan(tmp_path: Pa
 
 
 def test_an_approval_recorded_is_applied_by_the_next_run_with_the_same_plan(tmp_path: Path) -> None:
-    from dirkit.state import StateStore
+    from dirkit._state import StateStore
 
     k, _, held = held_plan(tmp_path)
     with StateStore(tmp_path / "state.sqlite") as store:  # as `approve` does before its run
@@ -160,7 +160,7 @@ def test_a_failing_notifier_never_fails_the_run(tmp_path: Path) -> None:
 
 
 def test_a_killed_run_is_notified_as_interrupted(tmp_path: Path) -> None:
-    from dirkit.state import StateStore
+    from dirkit._state import StateStore
 
     k = kit(tmp_path, MemorySource(seed_directory()), notify=notifier(tmp_path))
     with StateStore(tmp_path / "state.sqlite") as store:
@@ -188,7 +188,7 @@ def test_each_search_can_be_logged_as_an_ldapsearch_command_without_secrets(monk
     import ldap3
     from seed_fixture import seed_config
 
-    from dirkit.directory.reader import ldapsearch_command
+    from dirkit._directory.reader import ldapsearch_command
 
     conn = ldap3.Connection(ldap3.Server("dc1.example", port=636, use_ssl=True, get_info=ldap3.NONE))
     kw = {"search_scope": ldap3.SUBTREE, "attributes": ["sAMAccountName", "member;range=0-*"], "paged_size": 500}
@@ -224,7 +224,7 @@ def test_each_search_can_be_logged_as_an_ldapsearch_command_without_secrets(monk
 def test_without_a_notifier_a_killed_run_is_one_error_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    from dirkit.state import StateStore
+    from dirkit._state import StateStore
 
     k = kit(tmp_path, MemorySource(seed_directory()))
     with StateStore(tmp_path / "state.sqlite") as store:

@@ -1,11 +1,11 @@
 from dataclasses import replace
 
-from dirkit.config import SafetyConfig
-from dirkit.directory.build import RawGroup, RawUser, build
-from dirkit.directory.encoding import decode, encode
-from dirkit.directory.model import Directory
-from dirkit.directory.names import NamePolicy
-from dirkit.plan import make_plan
+from dirkit._config import SafetyConfig
+from dirkit._directory.build import RawGroup, RawUser, build
+from dirkit._directory.encoding import decode, encode
+from dirkit._directory.model import Directory
+from dirkit._directory.names import NamePolicy
+from dirkit._plan import make_plan
 
 DOM = "S-1-5-21-1-2-3"
 
@@ -65,7 +65,7 @@ def test_user_losing_usable_name_counts_as_removal() -> None:
 
 
 def test_digest_matches_exactly_when_the_plan_is_empty() -> None:
-    from dirkit.plan import plan_digest
+    from dirkit._plan import plan_digest
 
     base = snapshot([("1", "alice", 512), ("2", "bob", 512)], {"g": ["alice"]})
     variants = [

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from dirkit import metrics
+from dirkit import _metrics as metrics
+from dirkit._outputs import files
+from dirkit._safe_files import read_nofollow, write_atomic
 from dirkit.errors import OutputError
-from dirkit.outputs import files
-from dirkit.safe_files import read_nofollow, write_atomic
 
 # The attacker: another process that, as fast as it can, replaces every temp file it sees in
 # the directory by a symlink to the secret (what a user with write access there can do).

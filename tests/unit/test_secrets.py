@@ -11,9 +11,9 @@ import pytest
 from seed_fixture import seed_config
 
 from dirkit import Dirkit
-from dirkit.api import write_document
+from dirkit._api import write_document
+from dirkit._verify.checks import probe_env
 from dirkit.errors import SecretError
-from dirkit.verify.checks import probe_env
 
 
 def test_revealed_kerberos_attributes_are_written_0600_whatever_the_umask(
@@ -43,7 +43,7 @@ def test_hive_probe_gets_no_secret_from_the_environment(monkeypatch: pytest.Monk
 
 
 def test_a_secret_command_that_times_out_does_not_repeat_its_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dirkit import config
+    from dirkit import _config as config
 
     monkeypatch.setattr(config, "SECRET_COMMAND_TIMEOUT", 0.2)
     ref = config.SecretRef("command:/bin/sh -c 'sleep 5' S3cret")

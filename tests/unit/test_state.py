@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from dirkit.directory.build import RawUser, build
-from dirkit.directory.model import Directory
-from dirkit.directory.names import NamePolicy
+from dirkit._directory.build import RawUser, build
+from dirkit._directory.model import Directory
+from dirkit._directory.names import NamePolicy
+from dirkit._state import StateStore
 from dirkit.errors import LockedError, StateError
-from dirkit.state import StateStore
 
 
 def _dir(n: int) -> Directory:
@@ -223,7 +223,7 @@ def test_the_cli_refuses_a_loose_state_directory_in_one_line(tmp_path: Path) -> 
     from click.testing import CliRunner
     from seed_fixture import simple_config_file
 
-    from dirkit.cli import main
+    from dirkit._cli import main
 
     d = tmp_path / "loose"
     d.mkdir()

@@ -12,9 +12,9 @@ from memory_hdfs import MemoryHdfs
 from seed_fixture import seed_config, seed_directory
 
 from dirkit import Dirkit, MemorySource
-from dirkit.directory.model import Directory
+from dirkit._directory.model import Directory
+from dirkit._state import StateStore
 from dirkit.errors import EXIT_LOCKED, EXIT_PARTIAL, EXIT_THRESHOLD, LockedError, PartialFailure, ThresholdError
-from dirkit.state import StateStore
 
 HDFS = {
     "url": "https://nn.example:9871/webhdfs/v1",
@@ -182,7 +182,7 @@ class _DeltaMemorySource(MemorySource):
         return replace(self.directory, stats=stats)
 
     def read_delta(self, since: Any, previous: Any) -> Any:
-        from dirkit.directory.delta import DeltaRead
+        from dirkit._directory.delta import DeltaRead
 
         if self.served is self.directory:
             return DeltaRead(unchanged=True, stats={"dc": since.dc, "read_kind": "delta", "ldap_searches": 1})

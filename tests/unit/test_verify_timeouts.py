@@ -7,7 +7,7 @@ import time
 
 PROGRAM = """
 import time
-from dirkit.verify.checks import Check, _timed
+from dirkit._verify.checks import Check, _timed
 c = _timed(lambda: (time.sleep(30), Check("hive", "pass", ""))[1], "hive", 1)
 print(c.status, c.detail)
 """

@@ -35,7 +35,7 @@ def test_the_wheel_holds_the_product_and_no_lab(tmp_path: Path) -> None:
     names = wheel.namelist()
     packages = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert packages == {"dirkit"}, packages
-    assert "dirkit/py.typed" in names and "dirkit/cli.py" in names
+    assert "dirkit/py.typed" in names and "dirkit/_cli.py" in names
     assert not [n for n in names if "lab" in Path(n).parts or n.startswith("dirkit_lab")]
     for name in names:
         if name.endswith(".py"):
@@ -43,4 +43,4 @@ def test_the_wheel_holds_the_product_and_no_lab(tmp_path: Path) -> None:
             # No import of the lab, no lab directory or lab command: the product knows no lab.
             assert not re.search(r"dirkit_lab|DIRKIT_LAB|dirkit-lab|from \.lab|\blab\.Lab\b", text), name
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
-    assert wheel.read(entry_points).decode().split() == ["[console_scripts]", "dirkit", "=", "dirkit.cli:main"]
+    assert wheel.read(entry_points).decode().split() == ["[console_scripts]", "dirkit", "=", "dirkit._cli:main"]

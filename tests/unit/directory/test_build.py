@@ -1,8 +1,8 @@
 """Directory building: memberships, primary groups, nesting with cycles, collisions."""
 
-from dirkit.directory.build import RawGroup, RawUser, build
-from dirkit.directory.model import Directory
-from dirkit.directory.names import NamePolicy
+from dirkit._directory.build import RawGroup, RawUser, build
+from dirkit._directory.model import Directory
+from dirkit._directory.names import NamePolicy
 
 DOM = "S-1-5-21-1-2-3"
 BASE = "DC=x"
@@ -69,8 +69,8 @@ def test_a_sam_account_name_with_an_at_sign_is_a_name_not_a_principal() -> None:
     # Issue 19, item 6: AD accepts '@' in a sAMAccountName written over LDAP. `alice@X` (X is the
     # realm) used to be stripped to `alice`, collide with Alice, and drop both: Alice showed as
     # removed and, after the grace period, `--lock-departed` locked her home.
-    from dirkit.config import SafetyConfig
-    from dirkit.plan import make_plan
+    from dirkit._config import SafetyConfig
+    from dirkit._plan import make_plan
 
     before = make([user("alice", 1000)], [group("grp", 1100, "alice")])
     after = make([user("alice", 1000), user("alice@X", 1001)], [group("grp", 1100, "alice"), group("grp@X", 1101)])
@@ -142,7 +142,7 @@ def test_a_deep_nesting_chain_costs_memory_linear_in_its_length() -> None:
     import tracemalloc
     import zlib
 
-    from dirkit.directory.encoding import decode, encode
+    from dirkit._directory.encoding import decode, encode
 
     n = 1000
     chain = [group(f"g{i}", 2000 + i, f"g{i - 1}" if i else "deep") for i in range(n)]

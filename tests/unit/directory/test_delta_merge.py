@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from seed_fixture import BASE, DOM, seed_config, seed_directory
 
-from dirkit.directory.build import RawGroup, RawUser, build
-from dirkit.directory.delta import (
+from dirkit._directory.build import RawGroup, RawUser, build
+from dirkit._directory.delta import (
     Changed,
     Watermark,
     entered_scope,
@@ -16,8 +16,8 @@ from dirkit.directory.delta import (
     merge,
     primary_group_moves,
 )
-from dirkit.directory.names import NamePolicy
-from dirkit.sync import full_read_reason
+from dirkit._directory.names import NamePolicy
+from dirkit._sync import full_read_reason
 
 NOW = 1_000_000.0
 

@@ -9,9 +9,9 @@ import zlib
 import pytest
 from test_build import group, make, user
 
-from dirkit.directory import encoding
-from dirkit.directory.model import Directory
-from dirkit.plan import content_digest, plan_digest
+from dirkit._directory import encoding
+from dirkit._directory.model import Directory
+from dirkit._plan import content_digest, plan_digest
 
 
 def _hard_case() -> Directory:

@@ -1,8 +1,8 @@
 import pytest
 
-from dirkit.config import NamesConfig
-from dirkit.directory.names import NamePolicy
-from dirkit.directory.reader import escape
+from dirkit._config import NamesConfig
+from dirkit._directory.names import NamePolicy
+from dirkit._directory.reader import escape
 
 P = NamePolicy(realm="AD.EXAMPLE.COM")
 

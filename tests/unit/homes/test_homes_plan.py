@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from seed_fixture import seed_directory
 
-from dirkit import config
+from dirkit import _config as config
+from dirkit._homes import policy
+from dirkit._homes.file_status import FileStatus
+from dirkit._homes.plan import plan_homes
+from dirkit._homes.webhdfs import WebHdfs
 from dirkit.errors import HdfsError
-from dirkit.homes import policy
-from dirkit.homes.file_status import FileStatus
-from dirkit.homes.plan import plan_homes
-from dirkit.homes.webhdfs import WebHdfs
 
 HDFS = config.HdfsConfig.model_validate(
     {"url": "https://nn:9871/webhdfs/v1", "principal": "nn/nn@EMR.DIRKIT.TEST", "keytab": "/k"}
@@ -111,8 +111,8 @@ def test_only_homes_dirkit_provisioned_are_locked_never_service_homes() -> None:
 
 
 def test_a_read_with_no_users_cannot_lock_every_home() -> None:
-    from dirkit.config import SafetyConfig
-    from dirkit.directory.model import Directory
+    from dirkit._config import SafetyConfig
+    from dirkit._directory.model import Directory
 
     names = [f"user{i}" for i in range(10)]
     listing = [entry(n, n, n) for n in names]
@@ -151,7 +151,7 @@ def test_an_interrupted_create_is_finished_not_reported_as_drift() -> None:
 
 
 def test_quotas_are_rechecked_on_existing_homes() -> None:
-    from dirkit.homes.plan import quota_checks
+    from dirkit._homes.plan import quota_checks
 
     cfg = HDFS.model_copy(update={"quotas": [config.QuotaRule(group="grp_analytics", namespace=5, space_bytes=9)]})
     listing = [entry(n, n, n) for n in ("admin1", "dataeng1", "datascientist1", "nobody1")]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from kerberos_name_cases import ALL, BAD_RULE, MALFORMED, NO_RULE, Case
 
+from dirkit._outputs.auth_to_local import Principal, parse_rules, short_name
 from dirkit.errors import AuthToLocalError, MalformedPrincipal, NoMatchingRule
-from dirkit.outputs.auth_to_local import Principal, parse_rules, short_name
 
 RULES = [r"RULE:[1:$1@$0](.*@AD\.DIRKIT\.TEST)s/@.*///L", r"RULE:[2:$1@$0](.*@AD\.DIRKIT\.TEST)s/@.*///L", "DEFAULT"]
 

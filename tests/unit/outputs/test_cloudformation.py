@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from seed_fixture import ACCOUNT, seed_config
 
-from dirkit.config import ad_site
+from dirkit._config import ad_site
+from dirkit._outputs import cloudformation, emr
 from dirkit.errors import ConfigError
-from dirkit.outputs import cloudformation, emr
 
 ARN = f"arn:aws:iam::{ACCOUNT}:role"
 # Names built to collide under any lossy scheme: punctuation dropped, case folded, the escape

@@ -13,12 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from seed_fixture import ACCOUNT, seed_config, seed_config_dict, seed_directory
 
-from dirkit.config import RoleMappingConfig, ad_site
-from dirkit.directory.names import NamePolicy
+from dirkit._config import RoleMappingConfig, ad_site
+from dirkit._directory.names import NamePolicy
+from dirkit._outputs import emr as documents
+from dirkit._outputs import files as render
+from dirkit._outputs import hadoop, hue, role_mappings
 from dirkit.errors import ConfigError
-from dirkit.outputs import emr as documents
-from dirkit.outputs import files as render
-from dirkit.outputs import hadoop, hue, role_mappings
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 ARN = f"arn:aws:iam::{ACCOUNT}:role"
@@ -147,7 +147,7 @@ def test_external_kdc_form() -> None:
 def test_emr_config_errors_name_the_key(emr: dict[str, object], message: str) -> None:
     data = seed_config_dict()
     data["emr"] = {**data["emr"], **emr}
-    from dirkit import config
+    from dirkit import _config as config
 
     with pytest.raises(ConfigError) as exc:
         config.from_dict(data)
@@ -235,7 +235,7 @@ def test_first_match_wins_and_order_is_preserved(
         {"role": m.role, m.identifier_type.lower() + ("s" if m.identifier_type != "Prefix" else "es"): m.identifiers}
         for m in mappings
     ]
-    from dirkit import config
+    from dirkit import _config as config
 
     loaded = config.from_dict(data)
     assert loaded.emr is not None
@@ -248,7 +248,7 @@ def test_first_match_wins_and_order_is_preserved(
 def test_kerberos_attributes_require_what_emr_requires_for_an_ad_trust() -> None:
     data = seed_config_dict()
     data["emr"]["kerberos_attributes"] = {"kdc_admin_password": "env:X"}
-    from dirkit import config
+    from dirkit import _config as config
 
     with pytest.raises(
         ConfigError, match="cross_realm_trust_principal_password, ad_domain_join_user, ad_domain_join_password"
@@ -268,7 +268,7 @@ def test_aws_managed_ad_is_refused_for_the_trust() -> None:
     from dataclasses import replace
 
     from dirkit import Dirkit, MemorySource
-    from dirkit.outputs.emr import AWS_MANAGED_AD
+    from dirkit._outputs.emr import AWS_MANAGED_AD
 
     d = seed_directory()
     managed = replace(d, stats={**d.stats, "aws_managed_ad": True})

@@ -1,0 +1,339 @@
+"""The public API: one ``Dirkit`` object per config, with a method for everything the CLI does.
+
+    from dirkit import Dirkit
+    kit = Dirkit("/etc/dirkit/dirkit.toml")
+    result = kit.sync(dry_run=True)
+    print(result.plan.counts())
+
+Each CLI command is: parse options, one call here, print. Errors are ``DirkitError``
+subclasses (see ``dirkit.errors``) carrying the exit code the CLI uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, get_args
+
+from . import _deadline as deadline
+from . import _kerberos as kerberos
+from . import _sync as engine
+from ._config import Config, EmrConfig, HdfsConfig, ad_site, load, missing_section
+from ._deploy import AwsChange, Deployer, DeployPlan
+from ._directory.model import Directory, User
+from ._directory.names import NamePolicy
+from ._directory.source import DirectorySource
+from ._homes import script
+from ._homes.provision import HomesResult, HomesTarget, provision
+from ._outputs import cloudformation, emr, hadoop, hue, role_mappings
+from ._plan import Plan
+from ._safe_files import write_atomic
+from ._state import HeldPlan, Run, StateStore
+from .errors import NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from ._verify.checks import UserReport
+
+Progress = Callable[[str], None]
+HueFormat = Literal["ini", "classification"]
+CoreSiteFormat = Literal["xml", "classification"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A generated document and the warnings found while checking it against AD."""
+
+    text: str
+    warnings: tuple[str, ...] = ()
+    secret: bool = False  # holds resolved secrets: written 0600 whatever the umask
+
+
+class Dirkit:
+    """dirkit for one config. ``source`` replaces AD as the directory to read (tests use an
+    in-memory one), ``homes_target`` replaces WebHDFS for HDFS homes; ``progress`` receives
+    progress lines for a person watching."""
+
+    def __init__(
+        self,
+        config: Config | str | Path | None = None,
+        *,
+        source: DirectorySource | None = None,
+        homes_target: HomesTarget | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.config = config if isinstance(config, Config) else load(config)
+        self.source = source
+        self.homes_target = homes_target
+        self.progress = progress
+        self.names = NamePolicy(self.config.names, self.config.directory.realm)
+
+    # -- the directory -------------------------------------------------------------------
+    def read(self) -> Directory:
+        """Read AD now (the whole configured scope; never a partial picture)."""
+        with self._deadline():
+            return engine.read(self.config, self.source, self.progress)
+
+    def last_snapshot(self) -> Directory:
+        """The last applied snapshot; NotFoundError when no sync has been applied yet."""
+        with StateStore(self.config.state.path) as store:
+            d = store.last_snapshot()
+        if d is None:
+            raise NotFoundError(
+                f"no applied snapshot in {self.config.state.path} yet: run `dirkit sync` first, or drop --from-state"
+            )
+        return d
+
+    def snapshot(self, *, from_state: bool = False) -> Directory:
+        """What dirkit sees: a fresh read, or the last applied snapshot."""
+        return self.last_snapshot() if from_state else self.read()
+
+    def find_user(self, name: str, *, from_state: bool = False) -> tuple[Directory, User]:
+        """A user by any spelling (``User@REALM``, other case) or by sAMAccountName."""
+        d = self.snapshot(from_state=from_state)
+        wanted = self.names.normalise(name).name
+        u = (d.user_by_name(wanted) if wanted else None) or next((x for x in d.users.values() if x.sam == name), None)
+        if u is None:
+            raise NotFoundError(f"no user {name!r} in the snapshot")
+        return d, u
+
+    # -- sync ----------------------------------------------------------------------------
+    def plan(self) -> tuple[Directory, Plan]:
+        """Read and plan against the last applied state. Changes nothing."""
+        with self._deadline():
+            return engine.plan(self.config, self.source, self.progress)
+
+    def sync(self, *, dry_run: bool = False, allow_removals: bool = False, full: bool = False) -> engine.SyncResult:
+        """Read (only what changed, when the watermark allows; everything with ``full``), plan
+        and (unless ``dry_run``) apply: state, documents, HDFS homes. Bounded by
+        ``run.deadline_seconds`` (DeadlineExceeded past it), as every method that talks to AD
+        or the NameNode is."""
+        with self._deadline():
+            return engine.sync(
+                self.config,
+                dry_run=dry_run,
+                allow_removals=allow_removals,
+                progress=self.progress,
+                source=self.source,
+                homes_target=self.homes_target,
+                full=full,
+            )
+
+    def approve(self, digest: str) -> engine.SyncResult:
+        """Apply the held plan whose digest starts with ``digest``: recorded as approved first
+        (so that if this run cannot go now, the next scheduled run computing the same plan
+        applies it), then a sync that applies exactly that plan. Raises NotFoundError for an
+        unknown digest, ThresholdError if the directory has changed the plan since."""
+        with StateStore(self.config.state.path) as store:
+            held = store.find_held(digest) if len(digest) >= 6 else None
+            if held is None:
+                pending = ", ".join(h.digest[:12] for h in store.held_plans()) or "none"
+                raise NotFoundError(
+                    f"no held plan starts with {digest!r} (give at least 6 characters; held now: {pending})"
+                )
+            store.approve(held.digest)
+        with self._deadline():
+            return engine.sync(
+                self.config,
+                progress=self.progress,
+                source=self.source,
+                homes_target=self.homes_target,
+                approve=held.digest,
+            )
+
+    def held_plans(self) -> list[HeldPlan]:
+        """Plans a safety limit stopped that are not applied yet (approved or not)."""
+        with StateStore(self.config.state.path) as store:
+            return store.held_plans()
+
+    def history(self, limit: int = 20) -> list[Run]:
+        with StateStore(self.config.state.path) as store:
+            return store.runs(limit)
+
+    def run(self, run_id: int) -> Run:
+        """One run's record: what it read, planned, applied, held, and what failed."""
+        with StateStore(self.config.state.path) as store:
+            found = store.run(run_id)
+        if found is None:
+            raise NotFoundError(f"no run #{run_id} in {self.config.state.path}")
+        return found
+
+    # -- documents -----------------------------------------------------------------------
+    def security_configuration(self, *, check: bool = True, from_state: bool = False) -> Document:
+        """The EMR security configuration; with ``check``, role mappings are checked against
+        the AD snapshot (identifiers missing, renamed by the names policy, or shadowed)."""
+        e = self._emr()
+        text = emr.dumps(emr.security_configuration(e, ad_site(self.config)))
+        warnings: list[str] = []
+        if check:
+            d = self.snapshot(from_state=from_state)
+            emr.refuse_aws_managed_ad(d)
+            warnings = role_mappings.warnings(e, d, self.names) if e.role_mappings else []
+        return Document(text, tuple(warnings))
+
+    def explain(self, user: str, path: str, *, from_state: bool = False) -> role_mappings.Decision:
+        """Which IAM role EMRFS would use for ``user`` on ``path``, and why."""
+        return role_mappings.explain(self._emr(), self.snapshot(from_state=from_state), self.names, user, path)
+
+    def iam_documents(self) -> Document:
+        return Document(emr.dumps(emr.iam_documents(self._emr())))
+
+    def cloudformation(self) -> Document:
+        """One CloudFormation template: security configuration, mapping roles, the EC2 role's side."""
+        return Document(emr.dumps(cloudformation.template(self._emr(), ad_site(self.config))))
+
+    def deploy_plan(
+        self, *, profile: str | None = None, region: str | None = None, endpoint_url: str | None = None
+    ) -> DeployPlan:
+        """What `emr apply` would change in AWS. Credentials, region and endpoint come the boto3
+        way unless given (``endpoint_url``: another EMR/IAM endpoint, e.g. moto's server)."""
+        return self._deployer(profile, region, endpoint_url).plan()
+
+    def deploy(
+        self,
+        *,
+        dry_run: bool = False,
+        profile: str | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+    ) -> tuple[DeployPlan, list[AwsChange]]:
+        """Make AWS match the documents (never deleting anything); returns the plan and what was done."""
+        deployer = self._deployer(profile, region, endpoint_url)
+        plan = deployer.plan()
+        return plan, [] if dry_run else deployer.apply(plan)
+
+    def _deployer(self, profile: str | None, region: str | None, endpoint_url: str | None) -> Deployer:
+        return Deployer.connect(
+            self._emr(), ad_site(self.config), profile=profile, region=region, endpoint_url=endpoint_url
+        )
+
+    def kerberos_attributes(self, *, reveal_secrets: bool = False) -> Document:
+        doc = emr.dumps(emr.kerberos_attributes(self._emr(), reveal_secrets))
+        return Document(doc, secret=reveal_secrets)
+
+    def hue_config(self, fmt: HueFormat = "ini", *, from_state: bool = False) -> Document:
+        """Hue's LDAP block (``ini``) or the EMR ``hue-ini`` classification (``classification``)."""
+        _check_format(fmt, HueFormat)
+        h = self.config.hue
+        if h is None:
+            raise missing_section(self.config, "hue")
+        d = self.last_snapshot() if from_state else None
+        ad = ad_site(self.config)
+        if fmt == "ini":
+            return Document(hue.render_ini(h, ad, d), tuple(hue.warnings(h)))
+        return Document(emr.dumps(hue.render_classification(h, ad, d)), tuple(hue.warnings(h)))
+
+    def core_site(self, fmt: CoreSiteFormat = "xml", *, from_state: bool = False) -> Document:
+        """auth_to_local and LDAP group mapping as core-site XML or an EMR classification.
+        From the last snapshot, users whose groups LdapGroupsMapping cannot see are warned about."""
+        _check_format(fmt, CoreSiteFormat)
+        h = self.config.hadoop
+        if h is None:
+            raise missing_section(self.config, "hadoop")
+        d = self.last_snapshot() if from_state else None
+        ad = ad_site(self.config)
+        if fmt == "xml":
+            text = hadoop.render_xml(h, ad, d)
+        else:
+            text = emr.dumps(hadoop.render_classification(h, ad, d))
+        warnings = []
+        gaps = hadoop.mapping_gaps(d, h.group_lookup) if d is not None else {}
+        if gaps:
+            user, groups = next(iter(gaps.items()))
+            why = "a primary group is never in member/memberOf"
+            if h.group_lookup == "memberof":
+                why += "; memberOf lists direct groups only, and names them by CN"
+            warnings.append(
+                f"{len(gaps)} user(s) have groups Hadoop's LdapGroupsMapping (hadoop.group_lookup = "
+                f"{h.group_lookup}) will not return ({why}), e.g. {user}: {', '.join(groups)}. "
+                "SSSD (EMR's default group mapping) does return them."
+            )
+        return Document(text, tuple(warnings))
+
+    def _emr(self) -> EmrConfig:
+        if self.config.emr is None:
+            raise missing_section(self.config, "emr")
+        return self.config.emr
+
+    # -- HDFS homes ----------------------------------------------------------------------
+    def provision_homes(
+        self,
+        *,
+        from_state: bool = False,
+        dry_run: bool = False,
+        fix_drift: bool = False,
+        lock_departed: bool = False,
+        allow_removals: bool = False,
+    ) -> HomesResult:
+        """Make every enabled user's home exist as the policy says. Failures of single users
+        are in ``result.failed`` (the others are done); an unreachable NameNode raises.
+        ``lock_departed`` locks only homes dirkit provisioned before, within the safety limits.
+        Unless ``dry_run``, it holds the run lock (LockedError while a sync runs), as sync does."""
+        with self._deadline():
+            return self._provision_homes(from_state, dry_run, fix_drift, lock_departed, allow_removals)
+
+    def _provision_homes(
+        self, from_state: bool, dry_run: bool, fix_drift: bool, lock_departed: bool, allow_removals: bool
+    ) -> HomesResult:
+        d = self.snapshot(from_state=from_state)
+        kerberos.use_krb5_conf(self.config.kerberos.krb5_conf)  # only commands that log in need it
+        with StateStore(self.config.state.path) as store, store.lock() if not dry_run else nullcontext():
+            result = provision(
+                self._hdfs(),
+                d,
+                dry_run=dry_run,
+                fix_drift=fix_drift,
+                lock_departed=lock_departed,
+                known=store.known_homes(),
+                safety=self.config.safety,
+                allow_removals=allow_removals,
+                progress=self.progress,
+                fs=self.homes_target,
+                departed=store.departed_homes(),
+                known_guids=store.home_guids(),
+            )
+            if not dry_run:
+                store.remember_homes(result.plan.wanted_names, result.plan.departed_names, result.plan.wanted_guids)
+        return result
+
+    def write_emr_step(self, out_dir: Path, script_uri: str, *, from_state: bool = False) -> list[Path]:
+        """Write the `hdfs dfs` homes script and the EMR step that runs it; returns the paths."""
+        steps = script.dumps(script.render_step(script_uri))  # a bad URI fails before reading AD
+        h = self._hdfs()
+        docs = {
+            "dirkit-homes.sh": script.render_script(h, self.snapshot(from_state=from_state)),
+            "emr-steps.json": steps,
+        }
+        for name, text in docs.items():
+            write_atomic(out_dir / name, text.encode(), 0o644, key="--out-dir")
+        return [out_dir / name for name in docs]
+
+    def _deadline(self) -> AbstractContextManager[None]:
+        return deadline.limit(self.config.run.deadline_seconds)
+
+    def _hdfs(self) -> HdfsConfig:
+        if self.config.hdfs is None:
+            raise missing_section(self.config, "hdfs")
+        return self.config.hdfs
+
+    # -- verify --------------------------------------------------------------------------
+    def verify(self, users: Sequence[str] = (), *, from_state: bool = False) -> list[UserReport]:
+        """Can these configured test identities (default: all) really use the cluster?"""
+        if self.config.verify is None:
+            raise missing_section(self.config, "verify")
+        from ._verify.checks import verify  # gssapi, requests, a child process: only here
+
+        return verify(self.config, self.snapshot(from_state=from_state), list(users) or None)
+
+
+def _check_format(fmt: str, allowed: object) -> None:
+    """An unknown format is a usage error, not silently another format."""
+    choices = get_args(allowed)
+    if fmt not in choices:
+        raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(choices)}")
+
+
+def write_document(doc: Document, out: Path) -> None:
+    """Write a generated document atomically (the CLI's ``--out``); 0600 if it holds secrets."""
+    write_atomic(out, doc.text.encode(), 0o600 if doc.secret else 0o644, key="--out")

@@ -1,0 +1,79 @@
+"""Render every configured document into an output directory, as part of `dirkit sync`.
+
+Only files whose content changed are rewritten (atomically: ``safe_files.write_atomic``), so a re-run
+with no change leaves every file byte-identical and untouched. Secrets are never rendered:
+the Kerberos attributes (which carry passwords) are not among these files.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import _faults as faults
+from .._config import Config, ad_site
+from .._directory.model import Directory
+from .._safe_files import read_nofollow, remove_stale_temps, write_atomic
+from ..errors import OutputError
+from . import emr, hadoop, hue
+
+
+@dataclass(frozen=True)
+class FileChange:
+    name: str
+    status: str  # new | changed | unchanged
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "status": self.status}
+
+
+def render_all(cfg: Config, directory: Directory | None) -> dict[str, str]:
+    """File name -> content for each document the config has a section for."""
+    docs: dict[str, str] = {}
+    ad = ad_site(cfg)
+    if cfg.emr is not None:
+        docs["emr-security-configuration.json"] = emr.dumps(emr.security_configuration(cfg.emr, ad))
+        if cfg.emr.role_mappings:
+            docs["emr-iam.json"] = emr.dumps(emr.iam_documents(cfg.emr))
+    if cfg.hue is not None:
+        docs["hue.ini"] = hue.render_ini(cfg.hue, ad, directory)
+        docs["hue-ini-classification.json"] = emr.dumps(hue.render_classification(cfg.hue, ad, directory))
+    if cfg.hadoop is not None:
+        docs["core-site.xml"] = hadoop.render_xml(cfg.hadoop, ad, directory)
+        docs["core-site-classification.json"] = emr.dumps(hadoop.render_classification(cfg.hadoop, ad, directory))
+    return docs
+
+
+def warnings(cfg: Config) -> list[str]:
+    """Warnings about the configured documents (logged on every sync that renders them)."""
+    return hue.warnings(cfg.hue) if cfg.hue is not None else []
+
+
+def compare(out_dir: Path, docs: dict[str, str]) -> list[FileChange]:
+    changes = []
+    for name, content in sorted(docs.items()):
+        f = out_dir / name
+        try:
+            old = read_nofollow(f)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, None):
+                raise OutputError(f"output.directory: cannot read {f} ({exc.strerror})") from exc
+            old = b""  # a symlink or a non-regular file: never read through, replaced
+        if old is None:
+            changes.append(FileChange(name, "new"))
+            continue
+        # Bytes, not text: a file someone saved in another encoding is simply "changed".
+        changes.append(FileChange(name, "unchanged" if old == content.encode("utf-8") else "changed"))
+    return changes
+
+
+def write(out_dir: Path, docs: dict[str, str], changes: list[FileChange]) -> None:
+    """Write the documents that are new or changed; leave unchanged ones untouched. Temp files
+    a killed run left behind (``.<name>.XXXX``) are removed first."""
+    for name in docs:
+        remove_stale_temps(out_dir / name)
+    for n, c in enumerate([c for c in changes if c.status != "unchanged"]):
+        if n:
+            faults.point("documents")
+        write_atomic(out_dir / c.name, docs[c.name].encode("utf-8"), 0o644, key="output.directory")

@@ -1,0 +1,158 @@
+"""Hadoop core-site: auth_to_local rules and LDAP group mapping, as XML or an EMR classification.
+
+Key names from Hadoop's core-default.xml (see shared reference facts §4). auth_to_local maps
+``user@AD.REALM`` (and ``user/host@AD.REALM``) to the same short name dirkit's names policy
+gives; DEFAULT only covers the cluster's default realm.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import escape
+
+from .._config import AdSite, HadoopConfig
+from .._directory.model import Directory
+from .auth_to_local import rules_for_realm
+
+P = "hadoop.security.group.mapping"
+
+
+def auth_to_local(ad: AdSite) -> list[str]:
+    return rules_for_realm(ad.realm, ad.lower_case)
+
+
+# AD's LDAP_MATCHING_RULE_IN_CHAIN: `member:<this>:=<user DN>` matches every group the user is
+# in, through any depth of nesting, in one search (Samba implements it too).
+IN_CHAIN = "1.2.840.113556.1.4.1941"
+
+
+def properties(h: HadoopConfig, ad: AdSite, directory: Directory | None = None) -> dict[str, str]:
+    """core-site properties, in a fixed order."""
+    lower = ad.lower_case
+    d = ad.directory
+    props = {
+        "hadoop.security.auth_to_local": "\n".join(auth_to_local(ad)),
+        "hadoop.security.auth_to_local.mechanism": h.auth_to_local_mechanism,
+        # RuleBased... adds ldap.conversion.rule: group names lower-cased like dirkit's.
+        P: "org.apache.hadoop.security." + ("RuleBasedLdapGroupsMapping" if lower else "LdapGroupsMapping"),
+        f"{P}.ldap.url": ",".join(ad.urls),  # comma-separated: failover across DCs
+        f"{P}.ldap.ssl": "true",
+        f"{P}.ldap.bind.user": h.bind_user,
+        f"{P}.ldap.bind.password.file": h.bind_password_file,
+        f"{P}.ldap.base": d.base_dn,
+        f"{P}.ldap.search.filter.user": f"(&{d.user_filter}(sAMAccountName={{0}}))",
+        f"{P}.ldap.search.filter.group": d.group_filter,
+        **_lookup(h.group_lookup),
+    }
+    if len(d.user_bases) == 1:
+        props[f"{P}.ldap.userbase"] = d.user_bases[0]
+    if len(d.group_bases) == 1:
+        props[f"{P}.ldap.groupbase"] = d.group_bases[0]
+    if lower:
+        props[f"{P}.ldap.conversion.rule"] = "to_lower"
+    if h.truststore:
+        props[f"{P}.ldap.ssl.truststore"] = h.truststore
+    if h.truststore_password_file:
+        props[f"{P}.ldap.ssl.truststore.password.file"] = h.truststore_password_file
+    return props
+
+
+def _lookup(kind: str) -> dict[str, str]:
+    """How LdapGroupsMapping finds a user's groups (hadoop-common 3.4.2, LdapGroupsMapping.doGetGroups).
+
+    - "nested": the user search, then ONE group search with the in-chain rule: every group through
+      any nesting, named by sAMAccountName like everywhere else in dirkit. No memberOf key: its
+      path would need group names from the RDN (CN) and would skip nesting.
+    - "memberof": ONE search; the group names are the first RDN of each memberOf DN, which Hadoop
+      accepts only when its type is search.attr.group.name, hence `cn`. memberOf lists direct
+      groups only, and any hierarchy level > 0 forces the second search anyway, so it is 0:
+      nested and primary-only groups are not returned (``mapping_gaps`` reports who loses what).
+    """
+    if kind == "memberof":
+        return {
+            f"{P}.ldap.search.attr.memberof": "memberOf",
+            f"{P}.ldap.search.attr.group.name": "cn",
+            f"{P}.ldap.search.attr.member": "member",
+            f"{P}.ldap.search.group.hierarchy.levels": "0",
+        }
+    return {
+        f"{P}.ldap.search.attr.member": f"member:{IN_CHAIN}:",
+        f"{P}.ldap.search.attr.group.name": "sAMAccountName",
+        f"{P}.ldap.search.group.hierarchy.levels": "0",
+    }
+
+
+def mapping_groups(directory: Directory, kind: str = "nested") -> dict[str, list[str]]:
+    """user GUID -> the group names Hadoop's LdapGroupsMapping returns with ``group_lookup``
+    = ``kind`` (lower-cased as RuleBasedLdapGroupsMapping does): no primary group (AD keeps it
+    out of member/memberOf); for "memberof", direct groups only, named by their CN."""
+    if kind == "memberof":
+        out: dict[str, list[str]] = {}
+        for u in directory.users.values():
+            key = u.dn.lower()
+            cns = [_cn(g.dn) for g in directory.groups.values() if any(m.lower() == key for m in g.member_dns)]
+            out[u.guid] = sorted(c.lower() for c in cns)
+        return out
+    return memberof_groups(directory)
+
+
+def _cn(dn: str) -> str:
+    first = dn.split(",", 1)[0]
+    return first.split("=", 1)[1] if "=" in first else first
+
+
+def mapping_gaps(directory: Directory, kind: str = "nested") -> dict[str, list[str]]:
+    """user name -> dirkit's groups (what SSSD, and EMRFS, see) that LdapGroupsMapping will not
+    return for the enabled user: primary-only groups, and for "memberof" nested ones and groups
+    whose CN is not their name. Domain Users alone (everyone's primary group) is not reported."""
+    visible = mapping_groups(directory, kind)
+    gaps = {}
+    for u in directory.named_users():
+        if not u.enabled:
+            continue
+        missing = sorted(set(directory.group_names_of(u)) - set(visible.get(u.guid, ())) - {"domain users"})
+        if missing:
+            gaps[u.name or u.sam] = missing
+    return gaps
+
+
+def memberof_groups(directory: Directory) -> dict[str, list[str]]:
+    """user GUID -> the group names a member-based transitive lookup finds: the effective groups
+    *without* the primary group, which AD keeps out of member and memberOf."""
+    by_dn = {g.dn.lower(): g for g in directory.groups.values()}
+    parents: dict[str, list[str]] = {}  # group GUID -> GUIDs of groups listing it
+    direct: dict[str, list[str]] = {}  # user DN -> GUIDs of groups listing them
+    for g in directory.groups.values():
+        for m in g.member_dns:
+            sub = by_dn.get(m.lower())
+            if sub is not None:
+                parents.setdefault(sub.guid, []).append(g.guid)
+            else:
+                direct.setdefault(m.lower(), []).append(g.guid)
+    out: dict[str, list[str]] = {}
+    for u in directory.users.values():
+        seen: set[str] = set()
+        todo = list(direct.get(u.dn.lower(), ()))
+        while todo:
+            gid = todo.pop()
+            if gid not in seen:
+                seen.add(gid)
+                todo += parents.get(gid, ())
+        out[u.guid] = sorted(n for n in (directory.groups[g].name for g in seen) if n)
+    return out
+
+
+def render_xml(h: HadoopConfig, ad: AdSite, directory: Directory | None = None) -> str:
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        "<!-- core-site properties generated by dirkit -->",
+        "<configuration>",
+    ]
+    for k, v in properties(h, ad, directory).items():
+        lines += ["  <property>", f"    <name>{escape(k)}</name>", f"    <value>{escape(v)}</value>", "  </property>"]
+    lines.append("</configuration>")
+    return "\n".join(lines) + "\n"
+
+
+def render_classification(h: HadoopConfig, ad: AdSite, directory: Directory | None = None) -> list[dict[str, Any]]:
+    return [{"Classification": "core-site", "Properties": properties(h, ad, directory)}]

@@ -1,0 +1,197 @@
+"""Planning: a pure function from (previous applied snapshot, new snapshot, safety) to changes.
+
+Objects are matched by objectGUID, so a rename is a rename, not a removal plus an addition.
+Only objects with a usable name count (they are what every output contains): a user whose
+name becomes unusable is planned as removed, so a collision storm trips the threshold too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from ._config import SafetyConfig
+from ._directory.model import Directory
+
+# Change kinds, in the order a human reads them.
+KINDS = (
+    "user_added",
+    "user_removed",
+    "user_renamed",
+    "user_disabled",
+    "user_enabled",
+    "group_added",
+    "group_removed",
+    "group_renamed",
+    "membership_added",
+    "membership_removed",
+)
+REMOVAL_KINDS = frozenset({"user_removed", "user_disabled", "group_removed"})
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    kind: str
+    name: str  # the user's or group's normalised name (the old one for removals)
+    guid: str
+    detail: str = ""  # e.g. the group of a membership change, the old name of a rename
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "name": self.name, "guid": self.guid, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    removals: int
+    removal_base: int  # named users + groups in the previous state
+    threshold_exceeded: bool
+    threshold_reason: str
+    first_run: bool
+    membership_removals: int = 0
+    membership_base: int = 0  # memberships of named users in the previous state
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    @property
+    def digest(self) -> str:
+        """What a human approves (`dirkit approve`): exactly these changes. Any other change in
+        the directory since gives another digest, so an approval never covers a plan nobody saw."""
+        h = hashlib.sha256()
+        for c in sorted(self.changes, key=lambda c: (c.kind, c.guid, c.name, c.detail)):
+            h.update(f"{c.kind}\0{c.guid}\0{c.name}\0{c.detail}\n".encode())
+        return h.hexdigest()
+
+    def counts(self) -> dict[str, int]:
+        out = {k: 0 for k in KINDS}
+        for c in self.changes:
+            out[c.kind] += 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": "dirkit.plan/1",
+            "first_run": self.first_run,
+            "changes_pending": not self.empty,
+            "digest": self.digest,
+            "counts": self.counts(),
+            "removals": self.removals,
+            "removal_base": self.removal_base,
+            "membership_removals": self.membership_removals,
+            "membership_base": self.membership_base,
+            "threshold_exceeded": self.threshold_exceeded,
+            "threshold_reason": self.threshold_reason,
+            "changes": [c.to_json() for c in self.changes],
+        }
+
+
+def plan_digest(d: Directory) -> str:
+    """A digest of exactly what ``make_plan`` compares: equal digests mean an empty plan, so a
+    run with nothing changed need not load the previous snapshot at all."""
+    h = hashlib.sha256()
+    for guid in sorted(d.users):
+        u = d.users[guid]
+        if u.name:
+            h.update(f"u\0{guid}\0{u.name}\0{u.enabled}\0{chr(1).join(d.group_names_of(u))}\n".encode())
+    for guid in sorted(d.groups):
+        g = d.groups[guid]
+        if g.name:
+            h.update(f"g\0{guid}\0{g.name}\n".encode())
+    return h.hexdigest()
+
+
+def content_digest(d: Directory) -> str:
+    """A digest of everything a later delta read builds on (DNs, member lists, SIDs...), not
+    only what the plan compares: equal means storing this snapshot again would change nothing.
+    USNs are left out: they move without any of this changing."""
+    h = hashlib.sha256()
+    for guid in sorted(d.users):
+        u = d.users[guid]
+        h.update(
+            repr((guid, u.dn, u.sam, u.name, u.sid, u.upn, u.display_name, u.enabled, u.primary_group_sid)).encode()
+        )
+    for guid in sorted(d.groups):
+        g = d.groups[guid]
+        # Members as a set: AD returns them in no particular order.
+        h.update(repr((guid, g.dn, g.sam, g.name, g.sid, sorted(m.lower() for m in g.member_dns))).encode())
+    h.update(repr(d.stats.get("system_account_dns", ())).encode())
+    return h.hexdigest()
+
+
+def _named(d: Directory) -> tuple[dict[str, Any], dict[str, Any]]:
+    return ({u.guid: u for u in d.users.values() if u.name}, {g.guid: g for g in d.groups.values() if g.name})
+
+
+def make_plan(previous: Directory | None, current: Directory, safety: SafetyConfig) -> Plan:
+    prev = previous or Directory(users={}, groups={}, direct={}, effective={})
+    pu, pg = _named(prev)
+    cu, cg = _named(current)
+    changes: list[Change] = []
+
+    arrivals: dict[str, str] = dict(current.stats.get("arrivals") or {})
+    for guid in cu.keys() - pu.keys():
+        u = cu[guid]
+        detail = "; ".join(x for x in (arrivals.get(guid, ""), "" if u.enabled else "disabled") if x)
+        changes.append(Change("user_added", u.name, guid, detail))
+    # Why objects left, when the read knows (a delta does: deleted, moved out of the scope...).
+    departures: dict[str, str] = dict(current.stats.get("departures") or {})
+    for guid in pu.keys() - cu.keys():
+        u = pu[guid]
+        why = "no longer readable with a usable name" if guid in current.users else "gone from AD or out of scope"
+        changes.append(Change("user_removed", u.name, guid, departures.get(guid, why)))
+    for guid in pu.keys() & cu.keys():
+        old, new = pu[guid], cu[guid]
+        if old.name != new.name:
+            changes.append(Change("user_renamed", new.name, guid, f"was {old.name}"))
+        if old.enabled and not new.enabled:
+            changes.append(Change("user_disabled", new.name, guid))
+        elif new.enabled and not old.enabled:
+            changes.append(Change("user_enabled", new.name, guid))
+        before, after = set(prev.group_names_of(old)), set(current.group_names_of(new))
+        changes += [Change("membership_added", new.name, guid, g) for g in sorted(after - before)]
+        changes += [Change("membership_removed", new.name, guid, g) for g in sorted(before - after)]
+    for guid in cg.keys() - pg.keys():
+        changes.append(Change("group_added", cg[guid].name, guid))
+    for guid in pg.keys() - cg.keys():
+        changes.append(Change("group_removed", pg[guid].name, guid, departures.get(guid, "")))
+    for guid in pg.keys() & cg.keys():
+        if pg[guid].name != cg[guid].name:
+            changes.append(Change("group_renamed", cg[guid].name, guid, f"was {pg[guid].name}"))
+    # New users' memberships are listed too: an admin reviewing a plan wants to see them.
+    for guid in cu.keys() - pu.keys():
+        changes += [Change("membership_added", cu[guid].name, guid, g) for g in current.group_names_of(cu[guid])]
+
+    order = {k: i for i, k in enumerate(KINDS)}
+    changes.sort(key=lambda c: (order[c.kind], c.name, c.detail, c.guid))
+    removals = sum(1 for c in changes if c.kind in REMOVAL_KINDS)
+    base = len(pu) + len(pg)
+    dropped = sum(1 for c in changes if c.kind == "membership_removed")
+    member_base = sum(len(prev.group_names_of(u)) for u in pu.values())
+    reason = over_limit(
+        removals, base, safety.max_removals, safety.max_removal_percent, "removals", "known users and groups"
+    ) or over_limit(
+        dropped,
+        member_base,
+        safety.max_membership_removals,
+        safety.max_membership_removal_percent,
+        "membership removals",
+        "known memberships",
+        key="max_membership_removal",
+    )
+    return Plan(tuple(changes), removals, base, bool(reason), reason, previous is None, dropped, member_base)
+
+
+def over_limit(
+    count: int, base: int, max_count: int, max_percent: float, what: str, of: str, key: str = "max_removal"
+) -> str:
+    """Why ``count`` removals out of ``base`` exceed the safety limits, or "" if they do not."""
+    if count > max_count:
+        return f"{count} {what} exceed safety.{key}s={max_count}"
+    if base and count * 100 / base > max_percent:
+        return (
+            f"{count} {what} are {count * 100 / base:.1f}% of {base} {of}, above safety.{key}_percent={max_percent:g}"
+        )
+    return ""

@@ -1,0 +1,462 @@
+"""The state store (SQLite): applied snapshots, run history, and the run lock.
+
+A snapshot is written in one transaction, so a run killed at any point leaves the previous
+applied state exactly as it was. The lock is an flock on ``<state>.lock``: the kernel drops it
+when a process dies, so a killed run never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import _faults as faults
+from ._directory import encoding
+from ._directory.delta import Watermark
+from ._directory.model import Directory
+from ._safe_files import check_private_dir, open_private
+from .errors import LockedError, StateError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    command TEXT NOT NULL,
+    started REAL NOT NULL,
+    ended REAL,
+    outcome TEXT NOT NULL DEFAULT 'running',
+    counts TEXT NOT NULL DEFAULT '{}',
+    message TEXT NOT NULL DEFAULT '',
+    -- What the run read, planned, applied, held and what failed (sync.RunRecord), as JSON.
+    record TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    taken REAL NOT NULL,
+    users INTEGER NOT NULL,
+    groups INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    -- 100-quantiles of the users' uSNChanged: lets the next read split its work evenly
+    -- without loading the whole snapshot first.
+    usn_quantiles TEXT NOT NULL DEFAULT '[]',
+    -- plan.plan_digest() of this snapshot: an equal digest means nothing to plan.
+    plan_digest TEXT NOT NULL DEFAULT '',
+    -- plan.content_digest(): equal means storing this read again would change nothing.
+    content_digest TEXT NOT NULL DEFAULT '',
+    -- Directory.stats as JSON: what a run with nothing changed reports, without loading data.
+    stats TEXT NOT NULL DEFAULT '{}'
+);
+-- Every home name dirkit has provisioned (or found wanted): only these may ever be locked
+-- as departed, so a service account's home or an admin's directory never is.
+CREATE TABLE IF NOT EXISTS homes (
+    name TEXT PRIMARY KEY,
+    first_seen REAL NOT NULL,
+    -- When dirkit first saw the home's user gone (or disabled); NULL while they are there.
+    departed REAL,
+    -- The objectGUID of the user it was provisioned for: a rename is followed, a reused name reported.
+    guid TEXT
+);
+-- Where the last applied read stopped (directory/delta.py): one row.
+CREATE TABLE IF NOT EXISTS watermark (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    dc TEXT NOT NULL,
+    invocation_id TEXT NOT NULL,
+    usn INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    taken REAL NOT NULL,
+    last_full REAL NOT NULL,
+    -- May the sync account read tombstones there? 0 not known, 1 yes, 2 no (delta.Watermark).
+    tombstones_seen INTEGER NOT NULL DEFAULT 0
+);
+-- Plans held by a safety limit, by Plan.digest: approved (by `dirkit approve`), and settled
+-- (applied_run) by the next run that applies a plan, whichever it is.
+CREATE TABLE IF NOT EXISTS held (
+    digest TEXT PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    held REAL NOT NULL,
+    reason TEXT NOT NULL,
+    counts TEXT NOT NULL DEFAULT '{}',
+    approved REAL,
+    applied_run INTEGER
+);
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    command: str
+    started: float
+    ended: float | None
+    outcome: str
+    counts: dict[str, Any]
+    message: str
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "command": self.command,
+            "started": self.started,
+            "ended": self.ended,
+            "outcome": self.outcome,
+            "counts": self.counts,
+            "message": self.message,
+            "record": self.record,
+        }
+
+
+@dataclass(frozen=True)
+class HeldPlan:
+    """A plan a safety limit stopped: nothing of it was applied until a human approved it."""
+
+    digest: str
+    run_id: int
+    held: float
+    reason: str
+    counts: dict[str, int]
+    approved: float | None
+    applied_run: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "run_id": self.run_id,
+            "held": self.held,
+            "reason": self.reason,
+            "counts": self.counts,
+            "approved": self.approved,
+            "applied_run": self.applied_run,
+        }
+
+
+_RIGHTS = {None: 0, True: 1, False: 2}  # Watermark.tombstone_rights in the tombstones_seen column
+SCHEMA_VERSION = 8  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
+UNVERSIONED_TABLES = {"runs", "snapshots"}  # what the first dirkit created
+
+
+class StateStore:
+    """The state database. It holds DNs, SIDs and memberships: the file is 0600, and a directory
+    created for it is 0700. Another program's database, or a newer dirkit's, is never changed.
+    The directory and the files in it must be the running user's and writable by nobody else
+    (StateError, exit 4, otherwise); no symlink is followed there."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # dirkit runs as root: a directory someone else may write would let them swap the
+        # database or its lock for a symlink to any file. Refuse it, as ssh refuses a loose ~/.ssh.
+        check_private_dir(path.parent, "state.path", StateError)
+        for side in (self._lock_path(), Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if side.is_symlink():
+                raise StateError(f"state.path: {side} is a symlink; dirkit never follows one there: remove it")
+        os.close(open_private(path, "state.path", StateError))
+        try:
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(f"state.path {path}: cannot open the state database ({exc})") from exc
+        try:
+            self._open_schema()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise StateError(f"state.path {path}: not a usable dirkit state database ({exc})") from exc
+        except StateError:
+            self.db.close()
+            raise
+
+    def _open_schema(self) -> None:
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"state.path {self.path}: written by a newer dirkit (schema {version}, this one knows "
+                f"{SCHEMA_VERSION}); upgrade dirkit, or point state.path at another file"
+            )
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version == 0 and tables and not self._older_dirkit(tables):
+            raise StateError(
+                f"state.path {self.path}: not a dirkit state database (it has the tables "
+                f"{', '.join(sorted(tables))}); dirkit leaves it alone: point state.path at another file"
+            )
+        self.db.execute("PRAGMA journal_mode=WAL")
+        if version < SCHEMA_VERSION:
+            self.db.executescript(SCHEMA)
+            self._migrate()
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _older_dirkit(self, tables: set[str]) -> bool:
+        """An unversioned database written by an earlier dirkit: only our tables, ours in shape."""
+        if tables != UNVERSIONED_TABLES:
+            return False
+        runs = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
+        snaps = {r[1] for r in self.db.execute("PRAGMA table_info(snapshots)")}
+        return {"id", "command", "started", "outcome"} <= runs and {"id", "run_id", "data"} <= snaps
+
+    def _migrate(self) -> None:
+        """Add columns that newer versions keep (a state DB from an older dirkit keeps working)."""
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(snapshots)")}
+        for column, ddl in (
+            ("usn_quantiles", "TEXT NOT NULL DEFAULT '[]'"),
+            ("plan_digest", "TEXT NOT NULL DEFAULT ''"),
+            ("content_digest", "TEXT NOT NULL DEFAULT ''"),
+            ("stats", "TEXT NOT NULL DEFAULT '{}'"),
+        ):
+            if column not in have:
+                self.db.execute(f"ALTER TABLE snapshots ADD COLUMN {column} {ddl}")
+        if "tombstones_seen" not in {r[1] for r in self.db.execute("PRAGMA table_info(watermark)")}:
+            self.db.execute("ALTER TABLE watermark ADD COLUMN tombstones_seen INTEGER NOT NULL DEFAULT 0")
+        if "departed" not in {r[1] for r in self.db.execute("PRAGMA table_info(homes)")}:
+            self.db.execute("ALTER TABLE homes ADD COLUMN departed REAL")
+        if "guid" not in {r[1] for r in self.db.execute("PRAGMA table_info(homes)")}:
+            self.db.execute("ALTER TABLE homes ADD COLUMN guid TEXT")
+        if "record" not in {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}:
+            self.db.execute("ALTER TABLE runs ADD COLUMN record TEXT NOT NULL DEFAULT '{}'")
+        # remember_homes looks homes up by GUID once per home: without the index, a scan each
+        # (10k homes: 9.7 s a sync, quadratic in the users).
+        self.db.execute("CREATE INDEX IF NOT EXISTS homes_by_guid ON homes(guid)")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _sql(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """Run one statement; a SQLite failure (disk full, locked too long, corrupt) becomes a
+        StateError naming the state file."""
+        try:
+            return self.db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StateError(f"state.path {self.path}: {exc} (statement: {sql.split()[0]})") from exc
+
+    # -- lock ------------------------------------------------------------------------------
+    def _lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        lock_path = self._lock_path()
+        fd = open_private(lock_path, "state.path (its lock file)", StateError)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                raise LockedError(f"another dirkit run (pid {holder}) holds {lock_path}; exiting") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+    # -- runs ------------------------------------------------------------------------------
+    def start_run(self, command: str) -> int:
+        """Record a new run. Call with the lock held: a run still marked running then was
+        killed (the lock dies with its process), and is marked interrupted."""
+        self._sql(
+            "UPDATE runs SET outcome = 'interrupted', ended = ?, message = 'the process ended without recording an "
+            "outcome (killed?); the next run converges' WHERE outcome = 'running'",
+            (time.time(),),
+        )
+        cur = self._sql("INSERT INTO runs(command, started) VALUES (?, ?)", (command, time.time()))
+        return int(cur.lastrowid or 0)
+
+    def end_run(
+        self,
+        run_id: int,
+        outcome: str,
+        counts: dict[str, Any] | None = None,
+        message: str = "",
+        record: dict[str, Any] | None = None,
+    ) -> None:
+        self._sql(
+            "UPDATE runs SET ended=?, outcome=?, counts=?, message=?, record=? WHERE id=?",
+            (
+                time.time(),
+                outcome,
+                json.dumps(counts or {}, sort_keys=True),
+                message,
+                json.dumps(record or {}, sort_keys=True, default=str),
+                run_id,
+            ),
+        )
+
+    def runs(self, limit: int = 20) -> list[Run]:
+        rows = self._sql(
+            "SELECT id, command, started, ended, outcome, counts, message, record FROM runs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], json.loads(r[7])) for r in rows]
+
+    def running_runs(self) -> list[Run]:
+        """Runs still marked running: with the lock held, runs that were killed."""
+        rows = self._sql("SELECT id FROM runs WHERE outcome = 'running' ORDER BY id").fetchall()
+        return [run for (rid,) in rows if (run := self.run(rid)) is not None]
+
+    def run(self, run_id: int) -> Run | None:
+        r = self._sql(
+            "SELECT id, command, started, ended, outcome, counts, message, record FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        return Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], json.loads(r[7])) if r else None
+
+    def last_success(self) -> float | None:
+        """When the last run that applied (or had nothing to apply) ended."""
+        r = self._sql("SELECT MAX(ended) FROM runs WHERE outcome IN ('applied', 'no-changes')").fetchone()
+        return float(r[0]) if r and r[0] is not None else None
+
+    # -- held plans ------------------------------------------------------------------------
+    def hold(self, digest: str, run_id: int, reason: str, counts: dict[str, int]) -> None:
+        """Keep a plan a safety limit stopped (the first run that held it stays its run)."""
+        self._sql(
+            "INSERT OR IGNORE INTO held(digest, run_id, held, reason, counts) VALUES (?, ?, ?, ?, ?)",
+            (digest, run_id, time.time(), reason, json.dumps(counts, sort_keys=True)),
+        )
+
+    def held_plans(self, pending_only: bool = True) -> list[HeldPlan]:
+        where = "WHERE applied_run IS NULL" if pending_only else ""
+        rows = self._sql(
+            f"SELECT digest, run_id, held, reason, counts, approved, applied_run FROM held {where} ORDER BY held DESC"
+        ).fetchall()
+        return [HeldPlan(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+
+    def find_held(self, prefix: str) -> HeldPlan | None:
+        """The pending held plan whose digest starts with ``prefix`` (None if none, or several)."""
+        found = [h for h in self.held_plans() if h.digest.startswith(prefix.lower())]
+        return found[0] if len(found) == 1 else None
+
+    def approve(self, digest: str) -> None:
+        self._sql("UPDATE held SET approved = ? WHERE digest = ? AND approved IS NULL", (time.time(), digest))
+
+    def approved(self, digest: str) -> bool:
+        r = self._sql(
+            "SELECT 1 FROM held WHERE digest = ? AND approved IS NOT NULL AND applied_run IS NULL", (digest,)
+        ).fetchone()
+        return r is not None
+
+    def resolve_held(self, run_id: int) -> None:
+        """A run applied a plan: every held plan is settled by it (applied, if it was the one
+        approved; else out of date, since the applied state it was planned against is gone)."""
+        self._sql("UPDATE held SET applied_run = ? WHERE applied_run IS NULL", (run_id,))
+
+    # -- snapshots -------------------------------------------------------------------------
+    def save_snapshot(self, run_id: int, directory: Directory, keep: int, digest: str = "", content: str = "") -> int:
+        blob = encoding.encode(directory)
+        usns = sorted(u.usn for u in directory.users.values())
+        quantiles = [usns[len(usns) * i // 100] for i in range(100)] if usns else []
+        self._sql("BEGIN IMMEDIATE")
+        try:
+            cur = self._sql(
+                "INSERT INTO snapshots(run_id, taken, users, groups, data, usn_quantiles, plan_digest, content_digest, "
+                "stats) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    run_id,
+                    time.time(),
+                    len(directory.users),
+                    len(directory.groups),
+                    blob,
+                    json.dumps(quantiles),
+                    digest,
+                    content,
+                    json.dumps(dict(directory.stats), sort_keys=True, default=str),
+                ),
+            )
+            self._sql(
+                "DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?)", (keep,)
+            )
+            faults.point("state-save")
+            self._sql("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        return int(cur.lastrowid or 0)
+
+    def last_meta(self) -> tuple[list[int], str | None, str | None]:
+        """The last snapshot's USN quantiles, plan digest and content digest (None: no snapshot
+        yet), without loading the snapshot itself."""
+        row = self._sql(
+            "SELECT usn_quantiles, plan_digest, content_digest FROM snapshots ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return (list(json.loads(row[0])), row[1], row[2]) if row else ([], None, None)
+
+    def last_stats(self) -> dict[str, Any]:
+        """The last snapshot's Directory.stats ({} if none), without loading the snapshot."""
+        row = self._sql("SELECT users, groups, stats FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        return {"users": row[0], "groups": row[1], **json.loads(row[2])} if row else {}
+
+    # -- watermark -------------------------------------------------------------------------
+    def watermark(self) -> Watermark | None:
+        row = self._sql(
+            "SELECT dc, invocation_id, usn, fingerprint, taken, last_full, tombstones_seen FROM watermark"
+        ).fetchone()
+        if row is None:
+            return None
+        dc, invocation, usn, fp, taken, last_full, rights = row
+        return Watermark(dc, invocation, usn, fp, taken, last_full, {1: True, 2: False}.get(rights))
+
+    def save_watermark(self, wm: Watermark) -> None:
+        self._sql(
+            "INSERT OR REPLACE INTO watermark(id, dc, invocation_id, usn, fingerprint, taken, last_full, "
+            "tombstones_seen) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+            (wm.dc, wm.invocation_id, wm.usn, wm.fingerprint, wm.taken, wm.last_full, _RIGHTS[wm.tombstone_rights]),
+        )
+
+    # -- homes -----------------------------------------------------------------------------
+    def known_homes(self) -> set[str]:
+        return {r[0] for r in self._sql("SELECT name FROM homes")}
+
+    def departed_homes(self) -> dict[str, float]:
+        """Home name -> when dirkit first saw its user gone (homes dirkit provisioned)."""
+        return {r[0]: float(r[1]) for r in self._sql("SELECT name, departed FROM homes WHERE departed IS NOT NULL")}
+
+    def home_guids(self) -> dict[str, str]:
+        """Home name -> the objectGUID of the user it was provisioned for (where known)."""
+        return {r[0]: r[1] for r in self._sql("SELECT name, guid FROM homes WHERE guid IS NOT NULL")}
+
+    def remember_homes(
+        self, names: Sequence[str], departed: Sequence[str] = (), guids: Mapping[str, str] | None = None
+    ) -> None:
+        """``names``: the homes wanted now (their users are back, if they had left);
+        ``departed``: homes present whose user is gone, dated the first time only; ``guids``:
+        home name -> its user's objectGUID (a home renamed with its user loses its old name)."""
+        now = time.time()
+        guids = guids or {}
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO homes(name, first_seen) VALUES (?, ?)", [(n, now) for n in names]
+            )
+            moved = [(g, n) for n, g in guids.items()]
+            self.db.executemany("DELETE FROM homes WHERE guid = ? AND name != ?", moved)
+            self.db.executemany("UPDATE homes SET guid = ? WHERE name = ?", moved)
+            self.db.executemany("UPDATE homes SET departed = NULL WHERE name = ?", [(n,) for n in names])
+            self.db.executemany(
+                "UPDATE homes SET departed = ? WHERE name = ? AND departed IS NULL", [(now, n) for n in departed]
+            )
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise StateError(f"state.path {self.path}: cannot record home names ({exc})") from exc
+
+    def last_snapshot(self) -> Directory | None:
+        row = self._sql("SELECT data FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        try:
+            return encoding.decode(row[0])
+        except (zlib.error, ValueError, KeyError, TypeError, IndexError) as exc:
+            raise StateError(
+                f"state.path {self.path}: the last snapshot is unreadable ({exc}); move the file "
+                "away to start afresh (the next run is then a first run)"
+            ) from exc

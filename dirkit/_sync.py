@@ -1,0 +1,487 @@
+"""Read -> plan -> apply: the sync engine behind ``Dirkit.plan`` and ``Dirkit.sync``.
+
+The directory comes from a ``DirectorySource`` (AD over LDAP by default) and HDFS homes go to
+a ``HomesTarget`` (WebHDFS by default), so the safety threshold, the lock, every outcome and
+its exit code are unit-tested without services.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from . import _deadline as deadline
+from . import _faults as faults
+from . import _kerberos as kerberos
+from . import _metrics as metrics
+from ._config import Config
+from ._directory.delta import PER_READ_STATS, Watermark, fingerprint
+from ._directory.model import Directory
+from ._directory.reader import LdapSource
+from ._directory.source import DeltaSource, DirectorySource
+from ._homes.provision import HomesResult, HomesTarget, provision
+from ._log import event
+from ._notify import notify
+from ._outputs import files
+from ._plan import Plan, content_digest, make_plan, plan_digest
+from ._state import StateStore
+from .errors import DirkitError, PartialFailure, StateError, ThresholdError
+
+log = logging.getLogger("dirkit.sync")
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    plan: Plan
+    applied: bool
+    run_id: int | None
+    seconds: float
+    stats: Mapping[str, Any]  # Directory.stats of what was read (docs/json.md)
+    files: tuple[files.FileChange, ...] = ()  # documents in output.directory, when configured
+    homes: HomesResult | None = None  # HDFS homes, when [hdfs] is configured
+    # The snapshot; a run that found nothing changed has not loaded it: loaded on first use.
+    loaded: Directory | None = field(default=None, repr=False)
+    load: Callable[[], Directory | None] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def directory(self) -> Directory:
+        if self.loaded is None:
+            d = self.load() if self.load else None
+            if d is None:
+                raise StateError("the run's snapshot is no longer in the state database")
+            object.__setattr__(self, "loaded", replace(d, stats=self.stats))
+        assert self.loaded is not None
+        return self.loaded
+
+
+def read(
+    config: Config,
+    source: DirectorySource | None = None,
+    progress: Progress | None = None,
+    usn_quantiles: list[int] | None = None,
+) -> Directory:
+    """Read the directory (``usn_quantiles`` from the last snapshot balance the work) and log
+    one summary line, plus one line per directory issue at debug level."""
+    kerberos.use_krb5_conf(config.kerberos.krb5_conf)
+    t0 = time.monotonic()
+    d = (source or LdapSource(config)).read(usn_quantiles or (), progress)
+    _log_read(d, time.monotonic() - t0)
+    return d
+
+
+def _log_read(d: Directory, seconds: float) -> None:
+    """One summary line (kind, counts, searches), plus one line per directory issue at debug."""
+    for issue in d.issues:
+        event(log, "directory_issue", logging.DEBUG, kind=issue.kind, dn=issue.dn, detail=issue.detail)
+    _log_stats(d.stats, seconds)
+
+
+def _log_stats(st: Mapping[str, Any], seconds: float) -> None:
+    event(
+        log,
+        "read",
+        kind=st.get("read_kind", "full"),
+        users=st.get("users"),
+        groups=st.get("groups"),
+        memberships=st.get("memberships"),
+        issues=st.get("issues"),
+        ldap_searches=st.get("ldap_searches"),
+        dc=st.get("dc"),
+        **({"changed_objects": st["changed_objects"]} if "changed_objects" in st else {}),
+        seconds=round(seconds, 3),
+    )
+    kinds = st.get("issue_kinds") or {}
+    if kinds:  # one summary line (cron logs stay readable); each issue with -v or in `dirkit snapshot`
+        event(log, "directory_issues", logging.WARNING, total=sum(kinds.values()), **kinds)
+
+
+TOMBSTONE_HINT = (
+    "the sync account may not read CN=Deleted Objects: deltas find deletions by listing every GUID in scope "
+    "when anything changed; grant it List Contents + Read Property there (README: Delta reads)"
+)
+
+
+def _account(config: Config) -> str:
+    return str(config.ldap.principal if config.ldap.bind == "kerberos" else config.ldap.bind_dn)
+
+
+def full_read_reason(config: Config, wm: Watermark | None, force: bool, now: float) -> str | None:
+    """Why this run must read everything (None: a delta read may do)."""
+    ldap = config.ldap
+    if not ldap.delta:
+        return "delta reads are off (ldap.delta = false)"
+    if force:
+        return "asked for (--full)"
+    if wm is None:
+        return "no watermark yet (first run, or no run was applied since delta reads were on)"
+    if wm.fingerprint != fingerprint(config):
+        return "the scope, filters or names policy changed since the watermark"
+    if wm.dc not in ldap.urls:
+        return f"the watermark's DC {wm.dc} is no longer in ldap.urls"
+    if now - wm.taken > ldap.watermark_max_age_hours * 3600:
+        return f"the watermark is older than ldap.watermark_max_age_hours = {ldap.watermark_max_age_hours:g}"
+    if now - wm.last_full > ldap.full_read_every_hours * 3600:
+        return f"the scheduled full read is due (ldap.full_read_every_hours = {ldap.full_read_every_hours:g})"
+    return None
+
+
+@dataclass
+class _Read:
+    directory: Directory | None  # None: nothing changed at all, and the snapshot was not loaded
+    stats: dict[str, Any]  # the read's Directory.stats (the stored snapshot's, when unchanged)
+    plan: Plan
+    digest: str
+    content: str
+    changed: bool  # the plan is not empty (the digest differs from the last snapshot's)
+    save: bool  # the snapshot must be stored: its content (not only the plan) changed
+    watermark: Watermark | None  # to store once the run is applied
+    previous: Callable[[], Directory]  # the last applied snapshot, loaded once when asked for
+
+    def snapshot(self) -> Directory:
+        """What was read: the new snapshot, or (nothing changed) the stored one, loaded now."""
+        return self.directory if self.directory is not None else replace(self.previous(), stats=self.stats)
+
+
+def _read_and_plan(
+    config: Config, store: StateStore, source: DirectorySource | None, progress: Progress | None, full: bool = False
+) -> _Read:
+    """Read (a delta when the watermark allows it) and plan against the last snapshot. When the
+    digest equals the last snapshot's, the plan is empty; after a full read the (large) previous
+    snapshot is then not even loaded, nor after a delta that found nothing changed at all."""
+    quantiles, last_digest, last_content = store.last_meta()
+    wm = store.watermark()
+    now = time.time()
+    why = full_read_reason(config, wm, full, now)
+    src = source or LdapSource(config)
+    loaded: list[Directory | None] = []
+
+    def previous() -> Directory:
+        if not loaded:
+            loaded.append(store.last_snapshot())
+        prev = loaded[0]
+        if prev is None:  # last_meta() said there is one: only a concurrent writer could do this
+            raise StateError(f"state.path {config.state.path}: the last snapshot vanished during the run")
+        return prev
+
+    if why is None and last_digest is None:
+        why = "no applied snapshot to apply a delta to"
+    current: Directory | None = None
+    if why is None and wm is not None and isinstance(src, DeltaSource):
+        kerberos.use_krb5_conf(config.kerberos.krb5_conf)
+        t0 = time.monotonic()
+        delta = src.read_delta(wm, previous)
+        if delta.unchanged:
+            kept = {k: v for k, v in store.last_stats().items() if k not in PER_READ_STATS}
+            stats = {**kept, **delta.stats, "read_why": ""}
+            _log_stats(stats, time.monotonic() - t0)
+            empty = Plan((), 0, int(stats.get("named_objects", 0)), False, "", False)
+            assert last_digest is not None and last_content is not None
+            # The USN moved outside the scope: the watermark moves with it (nothing else is written).
+            moved = int(stats.get("highest_usn", wm.usn))
+            new_wm = replace(wm, usn=moved, taken=now) if moved != wm.usn else None
+            return _Read(None, stats, empty, last_digest, last_content, False, False, new_wm, previous)
+        current, why = delta.directory, delta.why
+        if current is not None:
+            _log_read(current, time.monotonic() - t0)
+    elif why is None:
+        why = "this directory source reads whole snapshots only"
+    if current is None:
+        current = read(config, src, progress, quantiles)
+    faults.point("read")
+    current = replace(current, stats={**current.stats, "read_why": why or ""})
+    delta_read = current.stats.get("read_kind") == "delta"
+    if not delta_read:  # the read's own line says how much; this one says why it was not a delta
+        event(log, "full_read", why=why or "")
+    if current.stats.get("tombstone_rights") is False and (not delta_read or wm is None or wm.tombstone_rights):
+        event(log, "no_tombstone_rights", logging.WARNING, account=_account(config), hint=TOMBSTONE_HINT)
+    new_wm = None
+    if "highest_usn" in current.stats and config.ldap.delta:
+        rights = current.stats.get("tombstone_rights")
+        new_wm = Watermark(
+            str(current.stats["dc"]),
+            str(current.stats["invocation_id"]),
+            int(current.stats["highest_usn"]),
+            fingerprint(config),
+            now,
+            wm.last_full if (delta_read and wm is not None) else now,
+            tombstone_rights=rights if isinstance(rights, bool) else None,
+        )
+    # A delta builds on the stored snapshot: a change the plan does not show (a moved user's
+    # DN, say) must be stored too, or the next delta would build on a stale picture.
+    content = content_digest(current)
+    save = config.ldap.delta and content != last_content
+    digest = plan_digest(current)
+    stats = dict(current.stats)
+    if digest == last_digest:
+        empty = Plan((), 0, int(stats.get("named_objects", 0)), False, "", False)
+        return _Read(current, stats, empty, digest, content, False, save, new_wm, previous)
+    if progress:
+        progress("planning against the last applied snapshot")
+    prev = loaded[0] if loaded else store.last_snapshot()
+    return _Read(current, stats, make_plan(prev, current, config.safety), digest, content, True, True, new_wm, previous)
+
+
+def plan(
+    config: Config, source: DirectorySource | None = None, progress: Progress | None = None
+) -> tuple[Directory, Plan]:
+    """Read and plan against the last applied state. Changes nothing."""
+    with StateStore(config.state.path) as store:
+        r = _read_and_plan(config, store, source, progress)
+        return r.snapshot(), r.plan
+
+
+def _homes(
+    config: Config,
+    current: Directory,
+    counts: dict[str, int],
+    store: StateStore,
+    target: HomesTarget | None,
+    progress: Progress | None,
+    record: dict[str, Any],
+) -> HomesResult | None:
+    """HDFS homes, after the directory state is applied. A failure here leaves that state
+    applied (it is correct) and ends the run as partial; a re-run converges."""
+    if config.hdfs is None:
+        return None
+    try:
+        homes = provision(
+            config.hdfs,
+            current,
+            progress=progress,
+            fs=target,
+            departed=store.departed_homes(),
+            known_guids=store.home_guids(),
+        )
+        store.remember_homes(homes.plan.wanted_names, homes.plan.departed_names, homes.plan.wanted_guids)
+    except DirkitError as exc:
+        raise PartialFailure(f"directory state applied, HDFS homes not (or not all): {exc}") from exc
+    counts["homes_done"] = len(homes.done)
+    record["homes"] = {"actions": len(homes.plan.actions), "done": len(homes.done), "failed": len(homes.failed)}
+    event(
+        log,
+        "homes",
+        wanted=homes.plan.wanted,
+        actions=len(homes.plan.actions),
+        done=len(homes.done),
+        failed=len(homes.failed),
+        reported=len(homes.plan.reports),
+        requests=homes.requests,
+    )
+    if homes.failed:
+        raise PartialFailure(
+            f"{len(homes.failed)} HDFS home action(s) failed: " + "; ".join(e for _, e in homes.failed[:3])
+        )
+    return homes
+
+
+def _read_record(st: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": st.get("read_kind", "full"),
+        "why": st.get("read_why", ""),
+        "dc": st.get("dc"),
+        "searches": st.get("ldap_searches", 0),
+        "changed_objects": st.get("changed_objects"),
+        "failed_over_from": st.get("failed_over_from", []),
+        "users": st.get("users", 0),
+        "groups": st.get("groups", 0),
+    }
+
+
+def sync(
+    config: Config,
+    *,
+    dry_run: bool = False,
+    allow_removals: bool = False,
+    progress: Progress | None = None,
+    source: DirectorySource | None = None,
+    homes_target: HomesTarget | None = None,
+    full: bool = False,
+    approve: str | None = None,
+) -> SyncResult:
+    """Read, plan and (unless ``dry_run``) apply. Raises LockedError if another run is going,
+    ThresholdError (nothing applied; the plan is held for `dirkit approve`) if removals exceed
+    the safety limits, PartialFailure if the directory state was applied but some HDFS homes
+    were not. ``approve``: the digest of a held plan a human approved; the run applies only
+    that plan and refuses (ThresholdError) if the directory has changed it since.
+
+    Every run leaves a record (`dirkit history --run N`), the metrics file if configured, and
+    runs the notifier if the outcome is one it wants."""
+    t0 = time.monotonic()
+    out_dir = config.output.directory
+    if out_dir is not None:
+        files.render_all(config, None)  # a config error in a document section stops us before any read
+        for w in files.warnings(config):
+            event(log, "document_warning", logging.WARNING, warning=w)
+    with StateStore(config.state.path) as store, store.lock():
+        for killed in store.running_runs():  # marked interrupted by start_run below
+            doc = {"run_id": killed.id, "command": killed.command, "started": killed.started, "outcome": "interrupted"}
+            if config.notify is None:  # the one line cron mails (MAILTO), even with -q
+                event(log, "previous_run_interrupted", logging.ERROR, run_id=killed.id, hint="this run converges")
+            notify(config.notify, doc)
+        run_id = store.start_run("sync --dry-run" if dry_run else "sync")
+        record: dict[str, Any] = {"run_id": run_id, "command": "sync --dry-run" if dry_run else "sync"}
+        counts: dict[str, int] = {}
+        outcome, message = "failed", ""
+        try:
+            result = _sync(
+                config,
+                store,
+                run_id,
+                record,
+                counts,
+                dry_run,
+                allow_removals,
+                progress,
+                source,
+                homes_target,
+                full,
+                approve,
+                t0,
+            )
+            outcome = (
+                "dry-run"
+                if dry_run
+                else "applied"
+                if result.applied and _did_something(result, counts)
+                else ("no-changes")
+            )
+            return result
+        except ThresholdError as exc:
+            outcome, message = "threshold", str(exc)
+            raise
+        except PartialFailure as exc:
+            outcome, message = "partial", str(exc)
+            raise
+        except deadline.Expired as exc:
+            applied = "the directory state was applied, HDFS homes not (or not all): the next run finishes them"
+            message = (
+                f"{exc}: {applied if record.get('applied') else 'nothing was applied'}. A DC, the NameNode or a "
+                "command was still answering: check them (-v logs each request), or raise run.deadline_seconds"
+            )
+            raise deadline.Expired(message) from None
+        except BaseException as exc:
+            message = str(exc) if isinstance(exc, DirkitError) else f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            deadline.stop()  # the run's work is over: recording it is not cut short
+            record.update(outcome=outcome, message=message, ended=time.time(), seconds=round(time.monotonic() - t0, 3))
+            record["held_pending"] = bool(store.held_plans())
+            store.end_run(run_id, outcome, counts, message, record)
+            faults.point("recorded")
+            _after_run(config, store, record)
+
+
+def _did_something(result: SyncResult, counts: dict[str, int]) -> bool:
+    return not result.plan.empty or bool(counts.get("files_changed")) or bool(counts.get("homes_done"))
+
+
+def _after_run(config: Config, store: StateStore, record: dict[str, Any]) -> None:
+    """Metrics and notification: neither may change the run's outcome."""
+    if config.metrics.textfile is not None:
+        faults.point("metrics")
+        try:
+            metrics.write(config.metrics.textfile, metrics.render(record, store.last_success()))
+        except DirkitError as exc:
+            event(log, "metrics_failed", logging.ERROR, error=str(exc))
+    notify(config.notify, record)
+
+
+def _sync(
+    config: Config,
+    store: StateStore,
+    run_id: int,
+    record: dict[str, Any],
+    counts: dict[str, int],
+    dry_run: bool,
+    allow_removals: bool,
+    progress: Progress | None,
+    source: DirectorySource | None,
+    homes_target: HomesTarget | None,
+    full: bool,
+    approve: str | None,
+    t0: float,
+) -> SyncResult:
+    out_dir = config.output.directory
+    r = _read_and_plan(config, store, source, progress, full)
+    faults.point("planned")
+    p = r.plan
+    counts.update({k: v for k, v in p.counts().items() if v})
+    record["read"] = _read_record(r.stats)
+    record["issues"] = dict(r.stats.get("issue_kinds") or {})
+    record["plan"] = {
+        "digest": p.digest,
+        "counts": counts.copy(),
+        "removals": p.removals,
+        "first_run": p.first_run,
+        "threshold_exceeded": p.threshold_exceeded,
+        "threshold_reason": p.threshold_reason,
+    }
+    event(log, "plan", changes=len(p.changes), removals=p.removals, first_run=p.first_run, **counts)
+    if approve is not None and p.digest != approve:
+        raise ThresholdError(
+            f"approval refused: the directory has changed the plan since it was held ({approve[:12]}); it is now "
+            f"{p.digest[:12]}. Nothing was applied. Review it with `dirkit plan`."
+        )
+    approved = approve is not None or (p.threshold_exceeded and store.approved(p.digest))
+    if p.threshold_exceeded and not (allow_removals or approved):
+        if not dry_run:
+            store.hold(p.digest, run_id, p.threshold_reason, counts)
+            record["held"] = p.digest
+        held = "would be held" if dry_run else "is held"
+        raise ThresholdError(
+            f"safety threshold: {p.threshold_reason}. Nothing was applied. The plan {held} as {p.digest[:12]}: "
+            f"review it with `dirkit plan`, then `dirkit approve {p.digest[:12]}` (or re-run with --allow-removals)."
+        )
+    # Documents and homes need the snapshot: when nothing changed, it is loaded only for them.
+    current = r.directory if (r.directory is not None or (out_dir is None and config.hdfs is None)) else r.snapshot()
+    docs = files.render_all(config, current) if out_dir is not None else {}
+    changes = tuple(files.compare(out_dir, docs)) if out_dir is not None else ()
+    touched = [f.name for f in changes if f.status != "unchanged"]
+    if touched:
+        counts["files_changed"] = len(touched)
+        record["files_changed"] = touched
+    if dry_run:
+        homes = provision(config.hdfs, current, dry_run=True, fs=homes_target) if current and config.hdfs else None
+        return _result(config, r, current, False, run_id, t0, changes, homes)
+    # Local writes only, each short: once started they finish, even past the deadline.
+    with deadline.shielded():
+        if out_dir is not None and touched:
+            files.write(out_dir, docs, list(changes))
+            event(log, "files_written", directory=out_dir, files=",".join(touched))
+        if (r.changed or r.save) and current is not None:
+            if progress:
+                progress("saving the snapshot")
+            store.save_snapshot(run_id, current, config.state.keep_snapshots, r.digest, r.content)
+        if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
+            store.save_watermark(r.watermark)
+        faults.point("state-saved")
+        if approved:
+            record["approved"] = p.digest
+        if r.changed:  # the applied state moved on: no plan held before can apply as it was
+            store.resolve_held(run_id)
+        record["applied"] = True
+    homes = _homes(config, current, counts, store, homes_target, progress, record) if current else None
+    event(log, "applied", changes=len(p.changes), run_id=run_id, seconds=round(time.monotonic() - t0, 3))
+    return _result(config, r, current, True, run_id, t0, changes, homes)
+
+
+def _result(
+    config: Config,
+    r: _Read,
+    current: Directory | None,
+    applied: bool,
+    run_id: int,
+    t0: float,
+    changes: tuple[files.FileChange, ...],
+    homes: HomesResult | None,
+) -> SyncResult:
+    def load() -> Directory | None:  # after the run: its store is closed
+        with StateStore(config.state.path) as store:
+            return store.last_snapshot()
+
+    loaded = None if current is None else replace(current, stats=r.stats)
+    return SyncResult(r.plan, applied, run_id, time.monotonic() - t0, r.stats, changes, homes, loaded, load)

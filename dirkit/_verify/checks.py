@@ -1,0 +1,263 @@
+"""`dirkit verify`: prove that an AD user can really use the cluster, from outside it.
+
+Per user, in a private credential cache (a fresh 0700 directory; never the admin's):
+  kerberos  TGT from AD, then a cluster-realm service ticket through the trust
+  name      the short name Hadoop's auth_to_local gives the principal = dirkit's name
+  hdfs      the home exists, is the user's, and the user can list it over WebHDFS (SPNEGO)
+  hive      PyHive (Kerberos) connects; SELECT current_user() = the short name; optional probe
+  emrfs     the IAM role EMRFS would pick for each configured S3 path
+Every check has a timeout; a check whose service is not configured is reported as skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import gssapi
+from gssapi.raw.misc import GSSError
+
+from .. import _kerberos as kerberos
+from .._child_env import child_env
+from .._config import Config, VerifyConfig, VerifyUser, ad_site, missing_section, timeouts
+from .._directory.model import Directory
+from .._directory.names import NamePolicy
+from .._homes.webhdfs import WebHdfs
+from .._outputs import hadoop, role_mappings
+from .._outputs.auth_to_local import short_name
+from .._outputs.emr import AWS_MANAGED_AD
+from ..errors import AuthToLocalError, ConfigError, DirkitError, HdfsError
+
+CHECKS = ("kerberos", "name", "hdfs", "hive", "emrfs")
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # pass | fail | skip
+    detail: str
+    seconds: float = 0.0  # how long the check took (a slow service shows before it times out)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.name, "status": self.status, "detail": self.detail, "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class UserReport:
+    user: str
+    principal: str
+    checks: list[Check] = field(default_factory=list)
+    ccache: str = ""  # where this user's tickets lived (removed afterwards)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != FAIL for c in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "principal": self.principal,
+            "ok": self.ok,
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+
+def _require(cfg: Config) -> VerifyConfig:
+    if cfg.verify is None:
+        raise missing_section(cfg, "verify")
+    return cfg.verify
+
+
+def probe_env(ccache: str) -> dict[str, str]:
+    """The Hive probe's environment: the allow-list (child_env), and its own credential cache."""
+    return child_env({"KRB5CCNAME": ccache})
+
+
+def _klist_path(ccache: str, timeout: float) -> list[str]:
+    """The tickets in the user's cache, e.g. the cross-realm TGT then the service ticket."""
+    if not shutil.which("klist"):
+        return []
+    r = subprocess.run(["klist", "-c", ccache], capture_output=True, text=True, timeout=timeout)
+    return [line.split()[-1] for line in r.stdout.splitlines() if "@" in line and line[:1].isdigit()]
+
+
+class _UserRun:
+    def __init__(self, cfg: Config, d: Directory, ident: VerifyUser) -> None:
+        self.cfg, self.d, self.ident = cfg, d, ident
+        self.v = _require(cfg)
+        self.timeouts = timeouts(cfg)
+        self.policy = NamePolicy(cfg.names, cfg.directory.realm)
+        self.expected = self.policy.normalise(ident.name).name or ident.name
+        self.principal = f"{ident.name}@{cfg.directory.realm}"
+        self.tmp = Path(tempfile.mkdtemp(prefix="dirkit-verify-"))  # mode 0700
+        self.ccache = f"FILE:{self.tmp / 'ccache'}"
+        self.creds: gssapi.Credentials | None = None
+
+    def close(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def kerberos(self) -> Check:
+        if self.d.aws_managed_ad:  # the trust this check walks cannot exist with such a directory
+            return Check("kerberos", FAIL, f"{AWS_MANAGED_AD} (this directory is AWS Managed Microsoft AD)")
+        try:
+            if self.ident.keytab is not None:
+                creds = kerberos.keytab_credentials(self.principal, self.ident.keytab, self.ccache)
+            else:
+                assert self.ident.password is not None  # the config allows exactly one
+                creds = kerberos.password_credentials(self.principal, self.ident.password.resolve(), self.ccache)
+        except DirkitError as exc:  # KerberosError, or a SecretError for the password reference
+            return Check("kerberos", FAIL, str(exc).split(" failed: ", 1)[-1])
+        return self._service_ticket(creds)
+
+    def _service_ticket(self, creds: gssapi.Credentials) -> Check:
+        service = self.v.service_principal
+        try:
+            target = gssapi.Name(service, gssapi.NameType.kerberos_principal)
+            gssapi.SecurityContext(name=target, creds=creds, usage="initiate").step()
+        except GSSError as exc:
+            return Check("kerberos", FAIL, "TGT from AD ok; " + str(kerberos.ticket_error(service, exc)))
+        self.creds = creds
+        path = _klist_path(self.ccache, self.timeouts.klist)
+        return Check("kerberos", PASS, " -> ".join(path) if path else f"TGT from AD, ticket for {service}")
+
+    def name(self) -> Check:
+        realm = self.v.cluster_realm or (self.cfg.emr.cluster_realm if self.cfg.emr else None)
+        if realm is None:
+            return Check("name", SKIP, "no verify.cluster_realm or emr.cluster_realm configured")
+        try:
+            mechanism = self.cfg.hadoop.auth_to_local_mechanism if self.cfg.hadoop else "hadoop"
+            got = short_name(hadoop.auth_to_local(ad_site(self.cfg)), self.principal, realm, mechanism)
+        except AuthToLocalError as exc:  # no rule, a malformed principal, a rule Hadoop refuses
+            return Check("name", FAIL, f"auth_to_local: {exc}")
+        if got != self.expected:
+            return Check("name", FAIL, f"Hadoop maps {self.principal} to {got!r}, dirkit's name is {self.expected!r}")
+        if self.d.user_by_name(got) is None:
+            return Check("name", FAIL, f"{got!r} is not a usable user in the AD snapshot")
+        return Check("name", PASS, f"{self.principal} -> {got}")
+
+    def hdfs(self) -> Check:
+        h = self.cfg.hdfs
+        if h is None:
+            return Check("hdfs", SKIP, "no [hdfs] configured")
+        if self.creds is None:
+            return Check("hdfs", SKIP, "no Kerberos credentials (step 1 failed)")
+        home = f"{h.prefix}/{self.expected}"
+        try:
+            with WebHdfs(h.url, self.creds, timeout=self.timeouts.verify_check, pool_size=1, ca_file=h.ca_file) as fs:
+                st = fs.status(home)
+                if st is None:
+                    return Check("hdfs", FAIL, f"no home at {home}")
+                if st.owner != self.expected:
+                    return Check("hdfs", FAIL, f"{home} is owned by {st.owner!r}, not {self.expected!r}")
+                entries = fs.list(home)
+        except HdfsError as exc:
+            return Check("hdfs", FAIL, str(exc))
+        return Check("hdfs", PASS, f"{home} is theirs ({st.permission}), listed {len(entries or [])} entries")
+
+    def hive(self) -> Check:
+        hv = self.v.hive
+        if hv is None:
+            return Check("hive", SKIP, "no [verify.hive] configured")
+        if self.creds is None:
+            return Check("hive", SKIP, "no Kerberos credentials (step 1 failed)")
+        argv = [sys.executable, "-m", "dirkit._verify.hive_probe", hv.host, str(hv.port), hv.service_name]
+        if hv.probe:
+            argv.append(hv.probe)
+        env = probe_env(self.ccache)
+        try:
+            r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=self.timeouts.verify_check)
+        except subprocess.TimeoutExpired:
+            return Check(
+                "hive", FAIL, f"HiveServer2 {hv.host}:{hv.port} did not answer within {self.timeouts.verify_check:g}s"
+            )
+        try:
+            out = json.loads(r.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return Check("hive", FAIL, f"probe crashed: {r.stderr.strip()[-300:]}")
+        if "error" in out:
+            return Check("hive", FAIL, f"HiveServer2 {hv.host}:{hv.port}: {out['error']}")
+        if out["current_user"] != self.expected:
+            return Check("hive", FAIL, f"current_user() is {out['current_user']!r}, expected {self.expected!r}")
+        probe = f"; probe returned {out['probe_rows']} row(s)" if "probe_rows" in out else ""
+        return Check("hive", PASS, f"current_user() = {out['current_user']}{probe}")
+
+    def emrfs(self) -> Check:
+        if self.cfg.emr is None or not self.v.s3_paths:
+            return Check("emrfs", SKIP, "no [emr] role mappings or verify.s3_paths configured")
+        parts = []
+        for path in self.v.s3_paths:
+            dec = role_mappings.explain(self.cfg.emr, self.d, self.policy, self.expected, path)
+            parts.append(f"{path} -> {dec.role.rsplit('/', 1)[-1]}")
+        return Check("emrfs", PASS, "; ".join(parts))
+
+
+def _timed(fn: Callable[[], Check], name: str, timeout: float) -> Check:
+    """Run one check with a timeout. A check stuck in a library call is abandoned and reported;
+    it runs on a daemon thread, so it cannot keep the process alive after the verdict (a
+    ThreadPoolExecutor's workers are joined at interpreter exit)."""
+    box: queue.Queue[Check] = queue.Queue(maxsize=1)
+
+    def run() -> None:
+        try:
+            box.put(fn())
+        except DirkitError as exc:
+            box.put(Check(name, FAIL, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - one check's surprise must not lose the other users' reports
+            box.put(Check(name, FAIL, f"internal error in the {name} check: {type(exc).__name__}: {exc}"))
+
+    threading.Thread(target=run, name=f"dirkit-verify-{name}", daemon=True).start()
+    try:
+        return box.get(timeout=timeout)
+    except queue.Empty:
+        return Check(name, FAIL, f"no answer within {timeout:g}s")
+
+
+def verify_user(cfg: Config, d: Directory, ident: VerifyUser) -> UserReport:
+    run = _UserRun(cfg, d, ident)
+    report = UserReport(ident.name, run.principal, ccache=run.ccache)
+    t = run.timeouts
+    try:
+        for name, fn in (
+            ("kerberos", run.kerberos),
+            ("name", run.name),
+            ("hdfs", run.hdfs),
+            ("hive", run.hive),
+            ("emrfs", run.emrfs),
+        ):
+            t0 = time.monotonic()
+            check = _timed(fn, name, t.hive_check if name == "hive" else t.verify_check)
+            report.checks.append(replace(check, seconds=time.monotonic() - t0))
+    finally:
+        run.close()
+    return report
+
+
+def verify(cfg: Config, d: Directory, names: list[str] | None = None) -> list[UserReport]:
+    """Verify the configured test identities (or those named), concurrently."""
+    v = _require(cfg)
+    idents = v.users
+    if names:
+        by_name = {u.name.lower(): u for u in v.users}
+        missing = [n for n in names if n.lower() not in by_name]
+        if missing:
+            raise ConfigError(
+                f"no credentials for {', '.join(missing)}: add them to [[verify.users]] (keytab or password reference)"
+            )
+        idents = [by_name[n.lower()] for n in names]
+    if not idents:
+        raise ConfigError("verify.users is empty: nothing to verify")
+    kerberos.use_krb5_conf(cfg.kerberos.krb5_conf)
+    with ThreadPoolExecutor(max_workers=min(8, len(idents)), thread_name_prefix="dirkit-verify") as pool:
+        return list(pool.map(lambda i: verify_user(cfg, d, i), idents))
