@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 from . import _deadline as deadline
 from . import _kerberos as kerberos
 from . import _sync as engine
-from ._config import Config, EmrConfig, HdfsConfig, ad_site, load, missing_section
+from ._config import Config, EmrConfig, HdfsConfig, ad_site, load, required
 from ._deploy import AwsChange, Deployer, DeployPlan
 from ._directory.model import Directory, User
 from ._directory.names import NamePolicy
@@ -215,9 +215,7 @@ class Dirkit:
     def hue_config(self, fmt: HueFormat = "ini", *, from_state: bool = False) -> Document:
         """Hue's LDAP block (``ini``) or the EMR ``hue-ini`` classification (``classification``)."""
         _check_format(fmt, HueFormat)
-        h = self.config.hue
-        if h is None:
-            raise missing_section(self.config, "hue")
+        h = required(self.config, "hue", self.config.hue)
         d = self.last_snapshot() if from_state else None
         ad = ad_site(self.config)
         if fmt == "ini":
@@ -228,9 +226,7 @@ class Dirkit:
         """auth_to_local and LDAP group mapping as core-site XML or an EMR classification.
         From the last snapshot, users whose groups LdapGroupsMapping cannot see are warned about."""
         _check_format(fmt, CoreSiteFormat)
-        h = self.config.hadoop
-        if h is None:
-            raise missing_section(self.config, "hadoop")
+        h = required(self.config, "hadoop", self.config.hadoop)
         d = self.last_snapshot() if from_state else None
         ad = ad_site(self.config)
         if fmt == "xml":
@@ -252,9 +248,7 @@ class Dirkit:
         return Document(text, tuple(warnings))
 
     def _emr(self) -> EmrConfig:
-        if self.config.emr is None:
-            raise missing_section(self.config, "emr")
-        return self.config.emr
+        return required(self.config, "emr", self.config.emr)
 
     # -- HDFS homes ----------------------------------------------------------------------
     def provision_homes(
@@ -299,7 +293,7 @@ class Dirkit:
 
     def write_emr_step(self, out_dir: Path, script_uri: str, *, from_state: bool = False) -> list[Path]:
         """Write the `hdfs dfs` homes script and the EMR step that runs it; returns the paths."""
-        steps = script.dumps(script.render_step(script_uri))  # a bad URI fails before reading AD
+        steps = emr.dumps(script.render_step(script_uri))  # a bad URI fails before reading AD
         h = self._hdfs()
         docs = {
             "dirkit-homes.sh": script.render_script(h, self.snapshot(from_state=from_state)),
@@ -313,15 +307,12 @@ class Dirkit:
         return deadline.limit(self.config.run.deadline_seconds)
 
     def _hdfs(self) -> HdfsConfig:
-        if self.config.hdfs is None:
-            raise missing_section(self.config, "hdfs")
-        return self.config.hdfs
+        return required(self.config, "hdfs", self.config.hdfs)
 
     # -- verify --------------------------------------------------------------------------
     def verify(self, users: Sequence[str] = (), *, from_state: bool = False) -> list[UserReport]:
         """Can these configured test identities (default: all) really use the cluster?"""
-        if self.config.verify is None:
-            raise missing_section(self.config, "verify")
+        required(self.config, "verify", self.config.verify)
         from ._verify.checks import verify  # gssapi, requests, a child process: only here
 
         return verify(self.config, self.snapshot(from_state=from_state), list(users) or None)

@@ -14,12 +14,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlparse
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -142,6 +143,32 @@ def _secret(v: Any) -> SecretRef:
     return SecretRef(v)
 
 
+def _optional_secret(v: Any) -> SecretRef | None:
+    return None if v is None else _secret(v)
+
+
+# A config value that holds a secret: a reference to it (env:, file:, command:), never the
+# secret itself. The validator runs on the whole value, so a bad one is one error, not a union's two.
+Secret = Annotated[SecretRef, BeforeValidator(_secret)]
+OptionalSecret = Annotated[SecretRef | None, BeforeValidator(_optional_secret)]
+
+
+# An S3 bucket name (3-63 lowercase letters, digits, dots, hyphens; a letter or digit at each
+# end), and an s3:// URI on one: the one spelling of both, for the config and the EMR step.
+S3_BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+S3_URI = rf"s3://{S3_BUCKET}(/.*)?"
+
+
+def hdfs_path_problem(path: str) -> str | None:
+    """Why ``path`` is not a clean absolute HDFS path (None: it is): the one check, for the
+    config's prefix and for every path the homes code touches."""
+    if not path.startswith("/") or "\x00" in path:
+        return "not absolute"
+    if path != "/" and any(part in ("", ".", "..") for part in path.split("/")[1:]):
+        return "empty, '.' or '..' component"
+    return None
+
+
 def _port_ok(url: str) -> bool:
     try:
         port = urlparse(url).port  # raises ValueError above 65535 or for a malformed host
@@ -189,7 +216,7 @@ class LdapConfig(_Model):
     principal: str | None = None
     keytab: FilePath | None = None
     bind_dn: str | None = None
-    password: SecretRef | None = None
+    password: OptionalSecret = None
     page_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
     timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
     # 0: take what the server sends and follow `member;range=` when it truncates (AD: 1500).
@@ -203,11 +230,6 @@ class LdapConfig(_Model):
     delta: bool = True
     full_read_every_hours: Annotated[float, Field(gt=0, le=24 * 365)] = 24.0
     watermark_max_age_hours: Annotated[float, Field(gt=0, le=24 * 365)] = 168.0
-
-    @field_validator("password", mode="before")
-    @classmethod
-    def _password(cls, v: Any) -> SecretRef | None:
-        return None if v is None else _secret(v)
 
     @field_validator("urls")
     @classmethod
@@ -315,7 +337,7 @@ class RoleMappingConfig(_Model):
     @classmethod
     def _prefixes(cls, v: list[str] | None) -> list[str] | None:
         for i, p in enumerate(v or []):
-            if not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", p):
+            if not re.fullmatch(S3_URI, p):
                 raise ValueError(f"[{i}] {p!r} is not an s3://bucket[/prefix] URI")
         return v
 
@@ -343,17 +365,10 @@ class RoleMappingConfig(_Model):
 class KerberosAttributesConfig(_Model):
     """Inputs of `aws emr create-cluster --kerberos-attributes`; passwords are secret references."""
 
-    kdc_admin_password: SecretRef
-    cross_realm_trust_principal_password: SecretRef | None = None
+    kdc_admin_password: Secret
+    cross_realm_trust_principal_password: OptionalSecret = None
     ad_domain_join_user: str | None = None
-    ad_domain_join_password: SecretRef | None = None
-
-    @field_validator(
-        "kdc_admin_password", "cross_realm_trust_principal_password", "ad_domain_join_password", mode="before"
-    )
-    @classmethod
-    def _secrets(cls, v: Any) -> SecretRef | None:
-        return None if v is None else _secret(v)
+    ad_domain_join_password: OptionalSecret = None
 
 
 class ImdsConfig(_Model):
@@ -391,7 +406,7 @@ class EmrConfig(_Model):
     @classmethod
     def _buckets(cls, v: list[str]) -> list[str]:
         for i, b in enumerate(v):
-            if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", b):
+            if not re.fullmatch(S3_BUCKET, b):
                 raise ValueError(f"[{i}] {b!r} is not an S3 bucket name")
         return v
 
@@ -550,7 +565,7 @@ class HdfsConfig(_Model):
     @field_validator("prefix")
     @classmethod
     def _prefix(cls, v: str) -> str:
-        if not v.startswith("/") or any(part in ("", ".", "..") for part in v.split("/")[1:]) and v != "/":
+        if hdfs_path_problem(v):
             raise ValueError(f"{v!r} must be a clean absolute HDFS path such as /user")
         return v.rstrip("/") or "/"
 
@@ -582,12 +597,7 @@ class VerifyUser(_Model):
 
     name: str
     keytab: FilePath | None = None
-    password: SecretRef | None = None
-
-    @field_validator("password", mode="before")
-    @classmethod
-    def _password(cls, v: Any) -> SecretRef | None:
-        return None if v is None else _secret(v)
+    password: OptionalSecret = None
 
     @model_validator(mode="after")
     def _one(self) -> VerifyUser:
@@ -730,9 +740,14 @@ def ad_site(cfg: Config) -> AdSite:
     return AdSite(tuple(cfg.ldap.urls), cfg.directory, cfg.names.case == "lower")
 
 
-def missing_section(cfg: Config, name: str) -> ConfigError:
-    """The error for a command that needs a config section the file does not have."""
-    return ConfigError(f"{cfg.source or 'config'}: [{name}] section is missing (see config/dirkit.example.toml)")
+_Section = TypeVar("_Section")
+
+
+def required(cfg: Config, name: str, section: _Section | None) -> _Section:
+    """``section`` (``cfg.<name>``) for a command that needs it; ConfigError when the file has none."""
+    if section is None:
+        raise ConfigError(f"{cfg.source or 'config'}: [{name}] section is missing (see config/dirkit.example.toml)")
+    return section
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

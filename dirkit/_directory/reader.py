@@ -112,6 +112,18 @@ def _int(attrs: dict[str, list[bytes]], name: str) -> int | None:
     return int(v) if v is not None else None
 
 
+def _attributes(entry: dict[str, Any]) -> dict[str, list[bytes]]:
+    """An entry's raw values by lower-case attribute name (AD's names are case-insensitive)."""
+    return {k.lower(): v for k, v in entry["raw_attributes"].items()}
+
+
+def _scoped(flt: str, usn_from: int | None, usn_to: int | None, where: str) -> str:
+    """``flt`` narrowed to ``usn_from <= uSNChanged < usn_to`` (either bound optional) and ``where``."""
+    clauses = ([f"(uSNChanged>={usn_from})"] if usn_from else []) + ([f"(!(uSNChanged>={usn_to}))"] if usn_to else [])
+    clauses += [where] if where else []
+    return f"(&{flt}{''.join(clauses)})" if clauses else flt
+
+
 def _identity_of(a: dict[str, list[bytes]], what: str, dn: str) -> tuple[str, str, str]:
     """(objectGUID, objectSid, sAMAccountName) of an entry; without all three nothing may be planned."""
     guid, sid, sam = _one(a, "objectguid"), _one(a, "objectsid"), _text(a, "samaccountname")
@@ -225,16 +237,10 @@ class Reader:
         filter ``where`` (if given)."""
         cfg = self.config
         out: list[RawUser] = []
-        flt = cfg.directory.user_filter
-        clauses = ([f"(uSNChanged>={usn_from})"] if usn_from else []) + (
-            [f"(!(uSNChanged>={usn_to}))"] if usn_to else []
-        )
-        clauses += [where] if where else []
-        if clauses:
-            flt = f"(&{flt}{''.join(clauses)})"
+        flt = _scoped(cfg.directory.user_filter, usn_from, usn_to, where)
         for base in cfg.directory.users_search_bases():
             for e in self._paged(conn, base, flt, USER_ATTRS, "users"):
-                a = {k.lower(): v for k, v in e["raw_attributes"].items()}
+                a = _attributes(e)
                 guid, sid, sam = _identity_of(a, "user", e["dn"])
                 out.append(
                     RawUser(
@@ -289,7 +295,7 @@ class Reader:
                 raise IncompleteReadError(
                     f"group {dn}: reading members from {int(hi) + 1} failed: {conn.result.get('description')}"
                 )
-            a = {k.lower(): v for k, v in conn.response[0]["raw_attributes"].items()}
+            a = _attributes(conn.response[0])
             if not any(k.startswith("member;") for k in a):
                 if int(hi) + 1 == len(members):  # an empty tail: some servers answer so at the end
                     return members
@@ -305,15 +311,11 @@ class Reader:
         cfg = self.config
         out: list[RawGroup] = []
         attrs = [*GROUP_ATTRS, self._member_attr()]
-        flt = cfg.directory.group_filter
-        if usn_from:
-            flt = f"(&{flt}(uSNChanged>={usn_from}))"
-        if where:
-            flt = f"(&{flt}{where})"
+        flt = _scoped(cfg.directory.group_filter, usn_from, None, where)
         pending: list[tuple[dict[str, Any], dict[str, list[bytes]]]] = []
         for base in cfg.directory.groups_search_bases():
             for e in self._paged(conn, base, flt, attrs, "groups"):
-                pending.append((e, {k.lower(): v for k, v in e["raw_attributes"].items()}))
+                pending.append((e, _attributes(e)))
         # Ranges are fetched after the paged search is over: interleaving other searches
         # on the same connection would invalidate the paging cookie on some servers.
         for e, a in pending:
@@ -434,7 +436,6 @@ class Reader:
                 ldap.close(probe)
         read_s = time.monotonic() - t0
         self.progress(f"read {len(users):,} users and {len(groups):,} groups in {read_s:.1f}s: building memberships")
-        policy = NamePolicy(cfg.names, realm=cfg.directory.realm)
         stats = {
             "dc": url,
             **({"failed_over_from": lost} if lost else {}),
@@ -448,14 +449,13 @@ class Reader:
             "catch_up_reads": self.stats.catch_up_reads,
             "read_seconds": round(read_s, 3),
         }
-        return build(
-            users,
-            groups,
-            policy,
-            cfg.directory.users_search_bases(),
-            stats,
-            include_system=cfg.directory.include_system_accounts,
-        )
+        return self._build(users, groups, stats)
+
+    def _build(self, users: list[RawUser], groups: list[RawGroup], stats: dict[str, Any]) -> Directory:
+        """The snapshot from what a read (full or delta) found: names, memberships, closure."""
+        d = self.config.directory
+        policy = NamePolicy(self.config.names, realm=d.realm)
+        return build(users, groups, policy, d.users_search_bases(), stats, include_system=d.include_system_accounts)
 
     def _read_from(
         self, probe: ldap3.Connection, url: str, usn_quantiles: Sequence[int]
@@ -700,16 +700,7 @@ class Reader:
         }
         if not changed and not vanished:
             return DeltaRead(replace(prev, stats=stats), stats=stats)
-        policy = NamePolicy(cfg.names, realm=cfg.directory.realm)
-        d = build(
-            raw_users,
-            raw_groups,
-            policy,
-            cfg.directory.users_search_bases(),
-            stats,
-            include_system=cfg.directory.include_system_accounts,
-        )
-        return DeltaRead(d, stats=stats)
+        return DeltaRead(self._build(raw_users, raw_groups, stats), stats=stats)
 
 
 _BY_GUID_MAX = 300  # changed objects read by objectGUID (beyond: by uSNChanged)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from .._config import HdfsConfig, QuotaRule
+from .._config import HdfsConfig, QuotaRule, hdfs_path_problem
 from .._directory.model import Directory, User
 from ..errors import HdfsError
 
@@ -26,11 +26,9 @@ class Home:
 
 def check_path(path: str) -> str:
     """Refuse anything but a clean absolute path: no `..`/`.` components, no empty components."""
-    if not path.startswith("/") or "\x00" in path:
-        raise HdfsError(f"refusing path {path!r}: not absolute")
-    parts = path.split("/")[1:]
-    if path != "/" and any(part in ("", ".", "..") for part in parts):
-        raise HdfsError(f"refusing path {path!r}: empty, '.' or '..' component")
+    problem = hdfs_path_problem(path)
+    if problem:
+        raise HdfsError(f"refusing path {path!r}: {problem}")
     return path
 
 

@@ -9,12 +9,11 @@ starts one JVM. The homes come from policy.py, the same as WebHDFS provisioning.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from typing import Any
 
-from .._config import HdfsConfig
+from .._config import S3_BUCKET, HdfsConfig
 from .._directory.model import Directory
 from ..errors import UsageError
 from .policy import Home, mode, wanted_homes
@@ -79,7 +78,7 @@ def render_script(cfg: HdfsConfig, d: Directory) -> str:
 
 def render_step(script_uri: str) -> list[dict[str, Any]]:
     """`aws emr add-steps --steps file://steps.json`: fetch the script from S3 and run it."""
-    if not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+", script_uri):
+    if not re.fullmatch(rf"s3://{S3_BUCKET}/\S+", script_uri):
         raise UsageError(f"--script-uri {script_uri!r} must be s3://bucket/key")
     # A fresh private path per run: a fixed /tmp name could be planted by another local user.
     cmd = (
@@ -95,7 +94,3 @@ def render_step(script_uri: str) -> list[dict[str, Any]]:
             "Args": ["bash", "-c", cmd],
         }
     ]
-
-
-def dumps(doc: Any) -> str:
-    return json.dumps(doc, indent=2, sort_keys=True) + "\n"

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from .._config import AdSite, EmrConfig
-from .emr import iam_documents, security_configuration
+from .emr import assume_roles_policy, iam_documents, s3_policy, security_configuration, trust_policy
 
 MANAGED_TAG = {"Key": "managed-by", "Value": "dirkit"}
 
@@ -86,39 +86,14 @@ def template(emr: EmrConfig, site: AdSite) -> dict[str, Any]:
             "RoleName": name,
             "Path": path,
             "Description": "EMRFS role mapping target (dirkit)",
-            "AssumeRolePolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": _role_arn("${Ec2RoleName}")},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
+            "AssumeRolePolicyDocument": trust_policy(_role_arn("${Ec2RoleName}")),
             "Tags": [MANAGED_TAG],
         }
         if emr.buckets:
             props["Policies"] = [
                 {
                     "PolicyName": "dirkit-s3",
-                    "PolicyDocument": {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "ListBuckets",
-                                "Effect": "Allow",
-                                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-                                "Resource": {"Ref": "BucketArns"},
-                            },
-                            {
-                                "Sid": "ReadWriteObjects",
-                                "Effect": "Allow",
-                                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                                "Resource": _object_arns(),
-                            },
-                        ],
-                    },
+                    "PolicyDocument": s3_policy({"Ref": "BucketArns"}, _object_arns()),
                 }
             ]
         resources[logical[name]] = {"Type": "AWS::IAM::Role", "Properties": props}
@@ -128,16 +103,7 @@ def template(emr: EmrConfig, site: AdSite) -> dict[str, Any]:
             "Properties": {
                 "RoleName": {"Ref": "Ec2RoleName"},
                 "PolicyName": "dirkit-assume-mapping-roles",
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "sts:AssumeRole",
-                            "Resource": [{"Fn::GetAtt": [logical[n], "Arn"]} for _, n in roles],
-                        }
-                    ],
-                },
+                "PolicyDocument": assume_roles_policy([{"Fn::GetAtt": [logical[n], "Arn"]} for _, n in roles]),
             },
         }
     parameters: dict[str, Any] = {

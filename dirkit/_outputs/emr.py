@@ -98,45 +98,57 @@ def kerberos_attributes(emr: EmrConfig, reveal: bool = False) -> dict[str, str]:
     return out
 
 
+# The IAM policy documents, written once for both `emr iam` (ARNs) and the CloudFormation
+# template (the same statements over Ref/GetAtt/Fn::Sub expressions).
+def trust_policy(principal: Any) -> dict[str, Any]:
+    """A role's trust policy: ``principal`` (an AWS principal) may assume it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}],
+    }
+
+
+def s3_policy(buckets: Any, objects: Any) -> dict[str, Any]:
+    """The S3 policy skeleton of a mapping role: list ``buckets``, read and write ``objects``."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ListBuckets",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": buckets,
+            },
+            {
+                "Sid": "ReadWriteObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": objects,
+            },
+        ],
+    }
+
+
+def assume_roles_policy(roles: Any) -> dict[str, Any]:
+    """The EC2 role's permission to assume the mapping ``roles``."""
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": roles}]}
+
+
 def iam_documents(emr: EmrConfig) -> dict[str, Any]:
     """Per mapping role: the trust policy (the EC2 instance-profile role may sts:AssumeRole it)
     and an S3 policy skeleton for the configured buckets; for the EC2 role: a permissions policy
     allowing it to assume the mapping roles, and its trust policy (EC2, and the mapping roles)."""
     roles = list(dict.fromkeys(m.role for m in emr.role_mappings))
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": emr.ec2_role_arn}, "Action": "sts:AssumeRole"}],
-    }
+    trust = trust_policy(emr.ec2_role_arn)
     s3 = (
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ListBuckets",
-                    "Effect": "Allow",
-                    "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-                    "Resource": [f"arn:aws:s3:::{b}" for b in emr.buckets],
-                },
-                {
-                    "Sid": "ReadWriteObjects",
-                    "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                    "Resource": [f"arn:aws:s3:::{b}/*" for b in emr.buckets],
-                },
-            ],
-        }
+        s3_policy([f"arn:aws:s3:::{b}" for b in emr.buckets], [f"arn:aws:s3:::{b}/*" for b in emr.buckets])
         if emr.buckets
         else None
     )
     return {
         "base_role": {
             "arn": emr.ec2_role_arn,
-            "assume_mapping_roles_policy": {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": roles}],
-            }
-            if roles
-            else None,
+            "assume_mapping_roles_policy": assume_roles_policy(roles) if roles else None,
             # AWS (EMRFS roles page): "the cluster's EMR role for EC2 must have a trust policy that
             # allows EMRFS roles to assume it". EC2 itself stays trusted: it is an instance profile.
             "trust_policy": {

@@ -30,7 +30,7 @@ from gssapi.raw.misc import GSSError
 
 from .. import _kerberos as kerberos
 from .._child_env import child_env
-from .._config import Config, VerifyConfig, VerifyUser, ad_site, missing_section, timeouts
+from .._config import Config, VerifyUser, ad_site, required, timeouts
 from .._directory.model import Directory
 from .._directory.names import NamePolicy
 from .._homes.webhdfs import WebHdfs
@@ -74,12 +74,6 @@ class UserReport:
         }
 
 
-def _require(cfg: Config) -> VerifyConfig:
-    if cfg.verify is None:
-        raise missing_section(cfg, "verify")
-    return cfg.verify
-
-
 def probe_env(ccache: str) -> dict[str, str]:
     """The Hive probe's environment: the allow-list (child_env), and its own credential cache."""
     return child_env({"KRB5CCNAME": ccache})
@@ -96,7 +90,7 @@ def _klist_path(ccache: str, timeout: float) -> list[str]:
 class _UserRun:
     def __init__(self, cfg: Config, d: Directory, ident: VerifyUser) -> None:
         self.cfg, self.d, self.ident = cfg, d, ident
-        self.v = _require(cfg)
+        self.v = required(cfg, "verify", cfg.verify)
         self.timeouts = timeouts(cfg)
         self.policy = NamePolicy(cfg.names, cfg.directory.realm)
         self.expected = self.policy.normalise(ident.name).name or ident.name
@@ -246,7 +240,7 @@ def verify_user(cfg: Config, d: Directory, ident: VerifyUser) -> UserReport:
 
 def verify(cfg: Config, d: Directory, names: list[str] | None = None) -> list[UserReport]:
     """Verify the configured test identities (or those named), concurrently."""
-    v = _require(cfg)
+    v = required(cfg, "verify", cfg.verify)
     idents = v.users
     if names:
         by_name = {u.name.lower(): u for u in v.users}

@@ -373,20 +373,16 @@ def ready(p: LabPaths, name: str = "dc1") -> bool:
 
 
 def wait_ready(p: LabPaths, name: str = "dc1", timeout: float = 60) -> float:
-    started = time.monotonic()
     dc = p.dc(name)
-
-    def check() -> bool:
-        # `samba -D` writes its PID file a moment after it returns: only a process that is
-        # still missing after a few seconds has really died.
-        if not running(p, name) and time.monotonic() - started > 5:
-            log = dc.log.read_text(errors="replace") if dc.log.exists() else ""
-            raise LabError(
-                f"samba ({name}) exited during start-up; last log lines:\n" + "\n".join(log.splitlines()[-10:])
-            )
-        return running(p, name) and ready(p, name)
-
-    waited = host.wait_until(check, timeout, f"Samba AD DC {dc.host}")
+    waited = host.wait_started(
+        f"samba ({name}, {dc.host})",
+        lambda: running(p, name),
+        lambda: ready(p, name),
+        dc.log,
+        timeout,
+        grace=5,  # `samba -D` writes its PID file a moment after it returns
+        interval=0.1,
+    )
     # Atomically: each DC (container) rewrites it when it starts, while tests on the host read it
     # (a copy in place showed an empty file to an LDAPS connection: NO_CERTIFICATE_OR_CRL_FOUND).
     write_atomic(p.ca_cert, p.samba_ca.read_bytes(), 0o644)

@@ -11,7 +11,6 @@ import importlib.util
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from . import host, java, kdc, namenode
@@ -144,12 +143,12 @@ def answers(p: LabPaths) -> bool:
 
 
 def wait_ready(p: LabPaths, timeout: float = 120) -> float:
-    t0 = time.monotonic()
-
-    def check() -> bool:
-        if not running(p) and time.monotonic() - t0 > 3:
-            tail = (p.logs / "hiveserver.log").read_text(errors="replace").splitlines()[-15:]
-            raise LabError("HiveServer2 (Spark Thrift Server) exited during start-up:\n" + "\n".join(tail))
-        return ready(p)
-
-    return host.wait_until(check, timeout, "HiveServer2", interval=1.0)
+    return host.wait_started(
+        "HiveServer2 (Spark Thrift Server)",
+        lambda: running(p),
+        lambda: ready(p),
+        p.logs / "hiveserver.log",
+        timeout,
+        grace=3,
+        interval=1.0,
+    )

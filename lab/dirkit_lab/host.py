@@ -223,6 +223,29 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
     raise LabError(f"{what} not ready after {timeout:.0f}s" + (f": {last}" if last else ""))
 
 
+def wait_started(
+    what: str,
+    running: Callable[[], bool],
+    ready: Callable[[], bool],
+    log: Path,
+    timeout: float,
+    grace: float,
+    interval: float = 0.5,
+) -> float:
+    """Wait until a daemon just started is ``ready()``. One that is not ``running()`` after
+    ``grace`` seconds (daemons write their PID file a moment after they start) died during
+    start-up: LabError with the last lines of its log, without waiting for the timeout."""
+    t0 = time.monotonic()
+
+    def check() -> bool:
+        if not running() and time.monotonic() - t0 > grace:
+            tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+            raise LabError(f"{what} exited during start-up; last log lines:\n" + "\n".join(tail))
+        return running() and ready()
+
+    return wait_until(check, timeout, what, interval=interval)
+
+
 def require(tool: str) -> str:
     path = shutil.which(tool)
     if not path:

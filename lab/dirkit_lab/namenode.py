@@ -10,13 +10,11 @@ same rules dirkit generates for clusters.
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from . import host, java, kdc
 from . import settings as s
-from .errors import LabError
 from .settings import LabPaths
 
 RPC_PORT = 8020
@@ -170,12 +168,11 @@ def ensure_user_prefix(p: LabPaths) -> None:
 
 
 def wait_ready(p: LabPaths, timeout: float = 120) -> float:
-    t0 = time.monotonic()
-
-    def check() -> bool:
-        if not running(p) and time.monotonic() - t0 > 2:
-            tail = (p.logs / "namenode.log").read_text(errors="replace").splitlines()[-15:]
-            raise LabError("NameNode exited during start-up; last log lines:\n" + "\n".join(tail))
-        return host.port_open("127.0.0.1", HTTP_PORT) and ready(p)
-
-    return host.wait_until(check, timeout, "HDFS NameNode", interval=0.5)
+    return host.wait_started(
+        "HDFS NameNode",
+        lambda: running(p),
+        lambda: host.port_open("127.0.0.1", HTTP_PORT) and ready(p),
+        p.logs / "namenode.log",
+        timeout,
+        grace=2,
+    )
