@@ -124,15 +124,23 @@ def _scoped(flt: str, usn_from: int | None, usn_to: int | None, where: str) -> s
     return f"(&{flt}{''.join(clauses)})" if clauses else flt
 
 
-def _identity_of(a: dict[str, list[bytes]], what: str, dn: str) -> tuple[str, str, str]:
-    """(objectGUID, objectSid, sAMAccountName) of an entry; without all three nothing may be planned."""
+def _identity_of(a: dict[str, list[bytes]], what: str, dn: str) -> dict[str, Any]:
+    """What users and groups share (RawUser's and RawGroup's first fields): the DN, objectGUID,
+    objectSid, sAMAccountName and the USNs. Without the first three nothing may be planned."""
     guid, sid, sam = _one(a, "objectguid"), _one(a, "objectsid"), _text(a, "samaccountname")
     if guid is None or sid is None or sam is None:
         raise IncompleteReadError(
             f"{what} {dn} came back without objectGUID/objectSid/sAMAccountName: the bind account may lack "
             "read rights on it"
         )
-    return str(uuid.UUID(bytes_le=guid)), _sid(sid), sam
+    return {
+        "guid": str(uuid.UUID(bytes_le=guid)),
+        "dn": dn,
+        "sam": sam,
+        "sid": _sid(sid),
+        "usn": _int(a, "usnchanged") or 0,
+        "created_usn": _int(a, "usncreated") or 0,
+    }
 
 
 SCOPES = {ldap3.BASE: "base", ldap3.LEVEL: "one", ldap3.SUBTREE: "sub"}
@@ -241,19 +249,13 @@ class Reader:
         for base in cfg.directory.users_search_bases():
             for e in self._paged(conn, base, flt, USER_ATTRS, "users"):
                 a = _attributes(e)
-                guid, sid, sam = _identity_of(a, "user", e["dn"])
                 out.append(
                     RawUser(
-                        guid=guid,
-                        dn=e["dn"],
-                        sam=sam,
-                        sid=sid,
+                        **_identity_of(a, "user", e["dn"]),
                         upn=_text(a, "userprincipalname"),
                         display_name=_text(a, "displayname"),
                         uac=_int(a, "useraccountcontrol") or 0,
                         primary_group_id=_int(a, "primarygroupid"),
-                        usn=_int(a, "usnchanged") or 0,
-                        created_usn=_int(a, "usncreated") or 0,
                         system=_text(a, "iscriticalsystemobject") == "TRUE",
                     )
                 )
@@ -319,15 +321,9 @@ class Reader:
         # Ranges are fetched after the paged search is over: interleaving other searches
         # on the same connection would invalidate the paging cookie on some servers.
         for e, a in pending:
-            guid, sid, sam = _identity_of(a, "group", e["dn"])
             out.append(
                 RawGroup(
-                    guid=guid,
-                    dn=e["dn"],
-                    sam=sam,
-                    sid=sid,
-                    usn=_int(a, "usnchanged") or 0,
-                    created_usn=_int(a, "usncreated") or 0,
+                    **_identity_of(a, "group", e["dn"]),
                     members=tuple(self._members(conn, e["dn"], a)),
                 )
             )
