@@ -148,6 +148,7 @@ class Dirkit:
             return store.held_plans()
 
     def history(self, limit: int = 20) -> list[Run]:
+        """The most recent runs, newest first."""
         with StateStore(self.config.state.path) as store:
             return store.runs(limit)
 
@@ -177,6 +178,7 @@ class Dirkit:
         return role_mappings.explain(self._emr(), self.snapshot(from_state=from_state), self.names, user, path)
 
     def iam_documents(self) -> Document:
+        """Trust and S3 policy skeletons per mapping role, and the EC2 role's side (`emr iam`)."""
         return Document(emr.dumps(emr.iam_documents(self._emr())))
 
     def cloudformation(self) -> Document:
@@ -209,6 +211,7 @@ class Dirkit:
         )
 
     def kerberos_attributes(self, *, reveal_secrets: bool = False) -> Document:
+        """`--kerberos-attributes` for `aws emr create-cluster`; secrets only with ``reveal_secrets``."""
         doc = emr.dumps(emr.kerberos_attributes(self._emr(), reveal_secrets))
         return Document(doc, secret=reveal_secrets)
 

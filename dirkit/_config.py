@@ -652,6 +652,8 @@ class NotifyConfig(_Model):
 
 
 class Config(_Model):
+    """The whole validated config file: one typed section per table (see config/dirkit.example.toml)."""
+
     ldap: LdapConfig
     directory: DirectoryConfig
     kerberos: KerberosConfig = KerberosConfig()

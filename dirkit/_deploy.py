@@ -42,6 +42,7 @@ class AwsChange:
     action: bool = True  # False: reported only (a role dirkit did not create)
 
     def to_json(self) -> dict[str, Any]:
+        """This change as docs/json.md's `emr apply --json` documents it."""
         return {
             "kind": self.kind,
             "target": self.target,
@@ -53,14 +54,18 @@ class AwsChange:
 
 @dataclass
 class DeployPlan:
+    """What `emr apply` would do: the security configuration's name and every difference found."""
+
     security_configuration: str  # the name a new cluster should use
     changes: list[AwsChange] = field(default_factory=list)
 
     @property
     def actions(self) -> list[AwsChange]:
+        """The changes apply makes (the others are only reported: roles dirkit did not create)."""
         return [c for c in self.changes if c.action]
 
     def to_json(self) -> dict[str, Any]:
+        """The plan as docs/json.md's `emr apply --json` / `emr diff --json` documents it."""
         return {
             "format": "dirkit.emr-deploy/1",
             "security_configuration": self.security_configuration,

@@ -32,17 +32,22 @@ REMOVAL_KINDS = frozenset({"user_removed", "user_disabled", "group_removed"})
 
 @dataclass(frozen=True, slots=True)
 class Change:
+    """One planned change to a user, a group or a membership, matched by objectGUID."""
+
     kind: str
     name: str  # the user's or group's normalised name (the old one for removals)
     guid: str
     detail: str = ""  # e.g. the group of a membership change, the old name of a rename
 
     def to_json(self) -> dict[str, str]:
+        """This change as docs/json.md's plan format documents it."""
         return {"kind": self.kind, "name": self.name, "guid": self.guid, "detail": self.detail}
 
 
 @dataclass(frozen=True)
 class Plan:
+    """What a run would apply against the last applied snapshot, and whether a safety limit holds it."""
+
     changes: tuple[Change, ...]
     removals: int
     removal_base: int  # named users + groups in the previous state
@@ -54,6 +59,7 @@ class Plan:
 
     @property
     def empty(self) -> bool:
+        """Nothing to apply."""
         return not self.changes
 
     @property
@@ -66,12 +72,14 @@ class Plan:
         return h.hexdigest()
 
     def counts(self) -> dict[str, int]:
+        """How many changes of each kind (every kind, zeros included)."""
         out = {k: 0 for k in KINDS}
         for c in self.changes:
             out[c.kind] += 1
         return out
 
     def to_json(self) -> dict[str, Any]:
+        """The plan as docs/json.md documents it (format dirkit.plan/1)."""
         return {
             "format": "dirkit.plan/1",
             "first_run": self.first_run,

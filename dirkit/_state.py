@@ -93,6 +93,8 @@ CREATE TABLE IF NOT EXISTS held (
 
 @dataclass(frozen=True)
 class Run:
+    """One run's row in the state database: when, what kind, its outcome, counts and record."""
+
     id: int
     command: str
     started: float
@@ -103,6 +105,7 @@ class Run:
     record: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """This run as docs/json.md's `history --json` documents it."""
         return {
             "id": self.id,
             "command": self.command,
@@ -128,6 +131,7 @@ class HeldPlan:
     applied_run: int | None
 
     def to_json(self) -> dict[str, Any]:
+        """This held plan as docs/json.md's `history --json` documents it."""
         return {
             "digest": self.digest,
             "run_id": self.run_id,

@@ -36,6 +36,8 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class SyncResult:
+    """What one sync did: the plan, whether it was applied, the run id, documents and homes."""
+
     plan: Plan
     applied: bool
     run_id: int | None
@@ -49,6 +51,7 @@ class SyncResult:
 
     @property
     def directory(self) -> Directory:
+        """The snapshot read (loaded from state on first use when the run found nothing changed)."""
         if self.loaded is None:
             d = self.load() if self.load else None
             if d is None:

@@ -13,6 +13,8 @@ UAC_DISABLED = 0x2
 
 @dataclass(frozen=True, slots=True)
 class User:
+    """An AD user as dirkit sees it: identity, the normalised name (None: unusable), enabled or not."""
+
     guid: str  # objectGUID: the identity; a rename keeps it
     dn: str
     sam: str  # sAMAccountName as AD has it
@@ -25,6 +27,7 @@ class User:
     usn: int
 
     def to_json(self) -> dict[str, Any]:
+        """This user's own fields, as docs/json.md documents them."""
         return {
             "guid": self.guid,
             "dn": self.dn,
@@ -41,6 +44,8 @@ class User:
 
 @dataclass(frozen=True, slots=True)
 class Group:
+    """An AD group: identity, the normalised name (None: unusable) and its direct members."""
+
     guid: str
     dn: str
     sam: str
@@ -50,6 +55,7 @@ class Group:
     member_dns: tuple[str, ...]  # direct `member` values, complete (ranges followed)
 
     def to_json(self) -> dict[str, Any]:
+        """This group's own fields, as docs/json.md documents them."""
         return {
             "guid": self.guid,
             "dn": self.dn,
@@ -70,6 +76,7 @@ class Issue:
     detail: str
 
     def to_json(self) -> dict[str, str]:
+        """This issue as docs/json.md documents it."""
         return {"kind": self.kind, "dn": self.dn, "detail": self.detail}
 
 
@@ -94,6 +101,9 @@ def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class Directory:
+    """One snapshot of AD: users and groups by objectGUID, direct and effective memberships (with
+    the chain behind each), the objects left out as issues, and what the read learned (``stats``)."""
+
     users: Mapping[str, User]  # by GUID
     groups: Mapping[str, Group]  # by GUID
     direct: Mapping[str, frozenset[str]]  # user GUID -> GUIDs of groups they are directly in
@@ -127,12 +137,15 @@ class Directory:
 
     # -- lookups ---------------------------------------------------------------------------
     def user_by_name(self, name: str) -> User | None:
+        """The user with this normalised name, or None."""
         return self._user_names.get(name)
 
     def group_by_name(self, name: str) -> Group | None:
+        """The group with this normalised name, or None."""
         return self._group_names.get(name)
 
     def group_by_sid(self, sid: str) -> Group | None:
+        """The group with this objectSid, or None."""
         return self._group_sids.get(sid)
 
     def named_users(self) -> list[User]:
@@ -140,6 +153,7 @@ class Directory:
         return sorted((u for u in self.users.values() if u.name), key=lambda u: u.name or "")
 
     def named_groups(self) -> list[Group]:
+        """Groups that have a usable name, sorted by name (what every output uses)."""
         return sorted((g for g in self.groups.values() if g.name), key=lambda g: g.name or "")
 
     def group_names_of(self, user: User) -> list[str]:
@@ -184,6 +198,7 @@ class Directory:
         return {**u.to_json(), "groups": groups}
 
     def to_json(self) -> dict[str, Any]:
+        """The snapshot as docs/json.md's `snapshot --json` documents it."""
         users = [self.user_json(u) for u in sorted(self.users.values(), key=lambda u: (u.name or "", u.guid))]
         groups_json = [g.to_json() for g in sorted(self.groups.values(), key=lambda g: (g.name or "", g.guid))]
         return {

@@ -10,6 +10,8 @@ from .model import Directory
 
 
 class DirectorySource(Protocol):
+    """Where a sync reads the directory from: AD over LDAP (LdapSource) or memory (MemorySource)."""
+
     def read(self, usn_quantiles: Sequence[int] = (), progress: Callable[[str], None] | None = None) -> Directory:
         """A complete snapshot, or an exception: never a partial picture."""
         ...
@@ -32,5 +34,6 @@ class MemorySource:
         self.reads = 0
 
     def read(self, usn_quantiles: Sequence[int] = (), progress: Callable[[str], None] | None = None) -> Directory:
+        """The snapshot held now."""
         self.reads += 1
         return self.directory

@@ -25,6 +25,8 @@ Quota = tuple[int, int]  # (namespace, space) as GETQUOTAUSAGE reports them; -1 
 
 @dataclass(frozen=True, slots=True)
 class HomeAction:
+    """One thing to do to one home (create, chown, chmod, quota, lock, rename), or a drift to report."""
+
     kind: str  # create | rename | finish | fix_owner | fix_mode | set_quota | lock
     user: str
     path: str
@@ -37,6 +39,7 @@ class HomeAction:
     space: int | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """This action as docs/json.md's `hdfs provision --json` documents it."""
         return {"kind": self.kind, "user": self.user, "path": self.path, "detail": self.detail}
 
 
@@ -49,11 +52,14 @@ class HomeReport:
     detail: str
 
     def to_json(self) -> dict[str, str]:
+        """This report as docs/json.md's `hdfs provision --json` documents it."""
         return {"kind": self.kind, "path": self.path, "detail": self.detail}
 
 
 @dataclass
 class HomesPlan:
+    """Every home the policy wants, what is there, and the actions that make them agree."""
+
     prefix: str
     actions: list[HomeAction] = field(default_factory=list)
     reports: list[HomeReport] = field(default_factory=list)
@@ -65,6 +71,7 @@ class HomesPlan:
     departed_names: list[str] = field(default_factory=list)  # homes present whose user is gone or disabled
 
     def to_json(self) -> dict[str, Any]:
+        """This plan as docs/json.md's `hdfs provision --json` documents it."""
         return {
             "prefix": self.prefix,
             "wanted": self.wanted,

@@ -48,19 +48,38 @@ class HomesTarget(Protocol):
 
     requests: int
 
-    def status(self, path: str) -> FileStatus | None: ...
-    def list(self, path: str) -> list[FileStatus] | None: ...
-    def mkdirs(self, path: str, permission: str) -> bool: ...
-    def set_owner(self, path: str, owner: str, group: str) -> None: ...
-    def rename(self, path: str, destination: str) -> None: ...
-    def set_permission(self, path: str, permission: str) -> None: ...
-    def set_quota(self, path: str, namespace: int | None, space: int | None) -> None: ...
-    def quota(self, path: str) -> Quota: ...
-    def close(self) -> None: ...
+    def status(self, path: str) -> FileStatus | None:
+        """The path's status, or None if it does not exist."""
+
+    def list(self, path: str) -> list[FileStatus] | None:
+        """The directory's entries, or None if it does not exist."""
+
+    def mkdirs(self, path: str, permission: str) -> bool:
+        """Create the directory (and its parents) with this permission; True if created."""
+
+    def set_owner(self, path: str, owner: str, group: str) -> None:
+        """Set the path's owner and group."""
+
+    def rename(self, path: str, destination: str) -> None:
+        """Move ``path`` to ``destination``."""
+
+    def set_permission(self, path: str, permission: str) -> None:
+        """Set the path's permission (octal, e.g. 750)."""
+
+    def set_quota(self, path: str, namespace: int | None, space: int | None) -> None:
+        """Set the namespace and space quotas (None: leave that one unset)."""
+
+    def quota(self, path: str) -> Quota:
+        """The path's quotas now."""
+
+    def close(self) -> None:
+        """Release the connection."""
 
 
 @dataclass
 class HomesResult:
+    """What provisioning did: the plan, the actions done, those that failed (with why), and its cost."""
+
     plan: HomesPlan
     done: list[HomeAction] = field(default_factory=list)
     failed: list[tuple[HomeAction, str]] = field(default_factory=list)
@@ -68,6 +87,7 @@ class HomesResult:
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
+        """This result as docs/json.md's `hdfs provision --json` documents it."""
         return {
             **self.plan.to_json(),
             "done": len(self.done),

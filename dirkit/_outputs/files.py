@@ -21,10 +21,13 @@ from . import emr, hadoop, hue
 
 @dataclass(frozen=True)
 class FileChange:
+    """A document in output.directory and what the run did to it: new, changed or unchanged."""
+
     name: str
     status: str  # new | changed | unchanged
 
     def to_json(self) -> dict[str, str]:
+        """This file change as docs/json.md's `sync --json` documents it."""
         return {"name": self.name, "status": self.status}
 
 

@@ -20,6 +20,8 @@ from .._directory.names import NamePolicy
 
 @dataclass(frozen=True)
 class Decision:
+    """Which IAM role EMRFS picks for a user and a path, the mapping that decides it, and why."""
+
     user: str
     path: str
     role: str
@@ -30,6 +32,7 @@ class Decision:
     known: bool = True  # False: the user is not in the AD snapshot (so has no groups)
 
     def to_json(self) -> dict[str, Any]:
+        """This decision as docs/json.md's `emr explain --json` documents it."""
         return {
             "user": self.user,
             "path": self.path,

@@ -45,17 +45,22 @@ PASS, FAIL, SKIP = "pass", "fail", "skip"
 
 @dataclass(frozen=True)
 class Check:
+    """One end-to-end check of one user (kinit, hdfs, hive...): pass, fail or skip, with what was seen."""
+
     name: str
     status: str  # pass | fail | skip
     detail: str
     seconds: float = 0.0  # how long the check took (a slow service shows before it times out)
 
     def to_json(self) -> dict[str, Any]:
+        """This check as docs/json.md's `verify --json` documents it."""
         return {"check": self.name, "status": self.status, "detail": self.detail, "seconds": round(self.seconds, 3)}
 
 
 @dataclass
 class UserReport:
+    """Every check of one configured test identity, in order."""
+
     user: str
     principal: str
     checks: list[Check] = field(default_factory=list)
@@ -63,9 +68,11 @@ class UserReport:
 
     @property
     def ok(self) -> bool:
+        """No check failed (skipped ones do not count against it)."""
         return all(c.status != FAIL for c in self.checks)
 
     def to_json(self) -> dict[str, Any]:
+        """This report as docs/json.md's `verify --json` documents it."""
         return {
             "user": self.user,
             "principal": self.principal,
