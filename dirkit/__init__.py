@@ -23,6 +23,7 @@ if _typing.TYPE_CHECKING:
     from ._outputs.files import FileChange
     from ._outputs.role_mappings import Decision
     from ._plan import Change, Plan
+    from ._run_record import HomesRecord, PlanRecord, ReadRecord, RunRecord
     from ._state import HeldPlan, Run
     from ._sync import SyncResult
     from ._verify.checks import Check, UserReport
@@ -64,6 +65,10 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "UserReport": ("_verify.checks", "UserReport"),
     "errors": ("errors", None),
     "load_config": ("_config", "load"),
+    "HomesRecord": ("_run_record", "HomesRecord"),
+    "PlanRecord": ("_run_record", "PlanRecord"),
+    "ReadRecord": ("_run_record", "ReadRecord"),
+    "RunRecord": ("_run_record", "RunRecord"),
 }
 
 
@@ -102,6 +107,7 @@ __all__ = [
     "HomeAction",
     "HomeReport",
     "HomesPlan",
+    "HomesRecord",
     "HomesResult",
     "HomesTarget",
     "HueFormat",
@@ -109,8 +115,11 @@ __all__ = [
     "Membership",
     "MemorySource",
     "Plan",
+    "PlanRecord",
     "Progress",
+    "ReadRecord",
     "Run",
+    "RunRecord",
     "SyncResult",
     "User",
     "UserReport",

@@ -11,7 +11,7 @@ import click
 
 from . import __version__
 from . import _log as dlog
-from .errors import EXIT_CHANGES, EXIT_CHECKS_FAILED, EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, DirkitError
+from .errors import EXIT_CHANGES, EXIT_CHECKS_FAILED, EXIT_FAILURE, EXIT_OK, DirkitError
 
 if TYPE_CHECKING:  # the API is imported when a command runs: `--help` and `--version` stay light
     from ._api import CoreSiteFormat, Dirkit, Document, HueFormat
@@ -302,33 +302,31 @@ def history_cmd(config_path: str | None, as_json: bool, limit: int, run_id: int 
 def _print_record(run: Any) -> None:
     import time as _time
 
-    rec = run.record
+    rec = run.details  # a RunRecord
     when = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(run.started))
     click.echo(f"run #{run.id}: {run.command}, started {when}, outcome {run.outcome}")
-    read = rec.get("read")
-    if read:
-        via = f" (failed over from {', '.join(read['failed_over_from'])})" if read.get("failed_over_from") else ""
-        why = f", because {read['why']}" if read.get("why") else ""
+    if rec.read:
+        read = rec.read
+        via = f" (failed over from {', '.join(read.failed_over_from)})" if read.failed_over_from else ""
+        why = f", because {read.why}" if read.why else ""
         click.echo(
-            f"read:    {read['kind']} read from {read.get('dc')}{via}{why}: {read.get('searches')} LDAP searches, "
-            f"{read.get('users')} users, {read.get('groups')} groups"
+            f"read:    {read.kind} read from {read.dc}{via}{why}: {read.searches} LDAP searches, "
+            f"{read.users} users, {read.groups} groups"
         )
-    plan = rec.get("plan")
-    if plan:
-        counts = ", ".join(f"{v} {k}" for k, v in plan.get("counts", {}).items()) or "no changes"
-        click.echo(f"planned: {counts} (plan {plan['digest'][:12]})")
-        if plan.get("threshold_exceeded"):
-            click.echo(f"         safety threshold: {plan['threshold_reason']}")
-    if rec.get("held"):
-        click.echo(f"held:    plan {rec['held'][:12]}, nothing applied")
-    if rec.get("approved"):
-        click.echo(f"applied: the approved plan {rec['approved'][:12]}")
-    click.echo(f"applied: {'yes' if rec.get('applied') else 'no'}")
-    if rec.get("files_changed"):
-        click.echo(f"files:   {', '.join(rec['files_changed'])}")
-    homes = rec.get("homes")
-    if homes:
-        click.echo(f"homes:   {homes['done']} done, {homes['failed']} failed of {homes['actions']} actions")
+    if rec.plan:
+        counts = ", ".join(f"{v} {k}" for k, v in rec.plan.counts.items()) or "no changes"
+        click.echo(f"planned: {counts} (plan {rec.plan.digest[:12]})")
+        if rec.plan.threshold_exceeded:
+            click.echo(f"         safety threshold: {rec.plan.threshold_reason}")
+    if rec.held:
+        click.echo(f"held:    plan {rec.held[:12]}, nothing applied")
+    if rec.approved:
+        click.echo(f"applied: the approved plan {rec.approved[:12]}")
+    click.echo(f"applied: {'yes' if rec.applied else 'no'}")
+    if rec.files_changed:
+        click.echo(f"files:   {', '.join(rec.files_changed)}")
+    if rec.homes:
+        click.echo(f"homes:   {rec.homes.done} done, {rec.homes.failed} failed of {rec.homes.actions} actions")
     if run.message:
         click.echo(f"message: {run.message}")
 
@@ -629,9 +627,7 @@ def hdfs_provision(
         _emit_json({**result.to_json(), "dry_run": dry_run})
     else:
         _print_homes(result, dry_run)
-    if result.failed:
-        _err(f"dirkit: error: {len(result.failed)} of {len(result.plan.actions)} home action(s) failed")
-        sys.exit(EXIT_PARTIAL)
+    result.raise_for_failures()  # exit 8, after what was done is shown
 
 
 @hdfs.command("emr-step")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
+from ._run_record import HomesRecord, ReadRecord, RunRecord
 from ._safe_files import remove_stale_temps, write_atomic
 
 OUTCOMES = ("applied", "no-changes", "dry-run", "threshold", "partial", "failed", "interrupted")
@@ -30,19 +30,20 @@ def _family(name: str, kind: str, help_text: str, samples: Iterable[Sample]) -> 
     return lines
 
 
-def render(record: dict[str, Any], last_success: float | None) -> str:
+def render(record: RunRecord, last_success: float | None) -> str:
     """The metrics of one run (its record), plus when a run last succeeded."""
-    read = record.get("read") or {}
-    plan = record.get("plan") or {}
-    homes = record.get("homes") or {}
+    read = record.read or ReadRecord(kind="")
+    homes = record.homes or HomesRecord()
     out: list[str] = []
     out += _family(
         "dirkit_last_run_outcome",
         "gauge",
         "1 for the outcome of the last sync run, 0 for the others.",
-        (({"outcome": o}, float(record.get("outcome") == o)) for o in OUTCOMES),
+        (({"outcome": o}, float(record.outcome == o)) for o in OUTCOMES),
     )
-    out += _family("dirkit_last_run_timestamp_seconds", "gauge", "When the last run ended.", [({}, record["ended"])])
+    out += _family(
+        "dirkit_last_run_timestamp_seconds", "gauge", "When the last run ended.", [({}, record.ended or 0.0)]
+    )
     out += _family(
         "dirkit_last_success_timestamp_seconds",
         "gauge",
@@ -50,44 +51,44 @@ def render(record: dict[str, Any], last_success: float | None) -> str:
         [({}, last_success or 0.0)],
     )
     out += _family(
-        "dirkit_last_run_duration_seconds", "gauge", "How long the last run took.", [({}, record.get("seconds", 0.0))]
+        "dirkit_last_run_duration_seconds", "gauge", "How long the last run took.", [({}, record.seconds or 0.0)]
     )
     out += _family(
         "dirkit_read_kind",
         "gauge",
         "1 for the kind of directory read the last run made (full or delta).",
-        (({"kind": k}, float(read.get("kind") == k)) for k in READ_KINDS),
+        (({"kind": k}, float(read.kind == k)) for k in READ_KINDS),
     )
-    out += _family("dirkit_ldap_searches", "gauge", "LDAP searches the last run made.", [({}, read.get("searches", 0))])
+    out += _family("dirkit_ldap_searches", "gauge", "LDAP searches the last run made.", [({}, read.searches)])
     out += _family(
         "dirkit_directory_objects",
         "gauge",
         "Users and groups the last run read.",
-        [({"kind": "users"}, read.get("users", 0)), ({"kind": "groups"}, read.get("groups", 0))],
+        [({"kind": "users"}, read.users), ({"kind": "groups"}, read.groups)],
     )
     out += _family(
         "dirkit_plan_changes",
         "gauge",
         "Changes the last run planned, by kind.",
-        (({"kind": k}, float(v)) for k, v in sorted((plan.get("counts") or {}).items())),
+        (({"kind": k}, float(v)) for k, v in sorted((record.plan.counts if record.plan else {}).items())),
     )
     out += _family(
         "dirkit_plan_held",
         "gauge",
         "1 when a plan is held by a safety limit, waiting for `dirkit approve`.",
-        [({}, float(bool(record.get("held_pending"))))],
+        [({}, float(bool(record.held_pending)))],
     )
     out += _family(
         "dirkit_hdfs_home_actions",
         "gauge",
         "HDFS home actions the last run did, and the ones that failed.",
-        [({"result": "done"}, homes.get("done", 0)), ({"result": "failed"}, homes.get("failed", 0))],
+        [({"result": "done"}, homes.done), ({"result": "failed"}, homes.failed)],
     )
     out += _family(
         "dirkit_directory_issues",
         "gauge",
         "Directory objects left out of the outputs, by kind of issue.",
-        (({"kind": k}, float(v)) for k, v in sorted((record.get("issues") or {}).items())),
+        (({"kind": k}, float(v)) for k, v in sorted((record.issues or {}).items())),
     )
     return "\n".join(out) + "\n"
 

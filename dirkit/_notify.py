@@ -12,25 +12,25 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-from typing import Any
 
 from ._child_env import child_env
 from ._config import NotifyConfig
 from ._log import event
+from ._run_record import RunRecord
 
 log = logging.getLogger("dirkit.notify")  # its name before the module became private
 
 
-def notify(config: NotifyConfig | None, record: dict[str, Any]) -> bool:
+def notify(config: NotifyConfig | None, record: RunRecord) -> bool:
     """Run the notifier for this record if its outcome is one it wants. True if it ran and
     succeeded; never raises."""
-    if config is None or record.get("outcome") not in config.on:
+    if config is None or record.outcome not in config.on:
         return False
     program = config.command[0]
     try:
         done = subprocess.run(
             config.command,
-            input=json.dumps(record, sort_keys=True, default=str),
+            input=json.dumps(record.to_json(), sort_keys=True, default=str),
             text=True,
             capture_output=True,
             timeout=config.timeout_seconds,
@@ -46,5 +46,5 @@ def notify(config: NotifyConfig | None, record: dict[str, Any]) -> bool:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
         event(log, "notify_failed", logging.ERROR, program=program, exit=done.returncode, output=tail[0][:200])
         return False
-    event(log, "notified", program=program, outcome=record.get("outcome"))
+    event(log, "notified", program=program, outcome=record.outcome)
     return True

@@ -23,6 +23,7 @@ from . import _faults as faults
 from ._directory import encoding
 from ._directory.delta import Watermark
 from ._directory.model import Directory
+from ._run_record import RunRecord
 from ._safe_files import check_private_dir, open_private
 from .errors import LockedError, StateError
 
@@ -102,7 +103,12 @@ class Run:
     outcome: str
     counts: dict[str, Any]
     message: str
-    record: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)  # as stored: RunRecord.to_json() of its run
+
+    @property
+    def details(self) -> RunRecord:
+        """The run's record, typed (a killed run's is empty but for its id and command)."""
+        return RunRecord.from_json(self.record, self.id, self.command)
 
     def to_json(self) -> dict[str, Any]:
         """This run as docs/json.md's `history --json` documents it."""

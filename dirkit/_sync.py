@@ -27,6 +27,7 @@ from ._log import event
 from ._notify import notify
 from ._outputs import files
 from ._plan import Plan, content_digest, make_plan, plan_digest
+from ._run_record import HomesRecord, PlanRecord, ReadRecord, RunRecord
 from ._state import StateStore
 from .errors import DirkitError, PartialFailure, StateError, ThresholdError
 
@@ -237,63 +238,6 @@ def plan(
         return r.snapshot(), r.plan
 
 
-def _homes(
-    config: Config,
-    current: Directory,
-    counts: dict[str, int],
-    store: StateStore,
-    target: HomesTarget | None,
-    progress: Progress | None,
-    record: dict[str, Any],
-) -> HomesResult | None:
-    """HDFS homes, after the directory state is applied. A failure here leaves that state
-    applied (it is correct) and ends the run as partial; a re-run converges."""
-    if config.hdfs is None:
-        return None
-    try:
-        homes = provision(
-            config.hdfs,
-            current,
-            progress=progress,
-            fs=target,
-            departed=store.departed_homes(),
-            known_guids=store.home_guids(),
-        )
-        store.remember_homes(homes.plan.wanted_names, homes.plan.departed_names, homes.plan.wanted_guids)
-    except DirkitError as exc:
-        raise PartialFailure(f"directory state applied, HDFS homes not (or not all): {exc}") from exc
-    counts["homes_done"] = len(homes.done)
-    record["homes"] = {"actions": len(homes.plan.actions), "done": len(homes.done), "failed": len(homes.failed)}
-    event(
-        log,
-        "homes",
-        wanted=homes.plan.wanted,
-        actions=len(homes.plan.actions),
-        done=len(homes.done),
-        failed=len(homes.failed),
-        reported=len(homes.plan.reports),
-        requests=homes.requests,
-    )
-    if homes.failed:
-        raise PartialFailure(
-            f"{len(homes.failed)} HDFS home action(s) failed: " + "; ".join(e for _, e in homes.failed[:3])
-        )
-    return homes
-
-
-def _read_record(st: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "kind": st.get("read_kind", "full"),
-        "why": st.get("read_why", ""),
-        "dc": st.get("dc"),
-        "searches": st.get("ldap_searches", 0),
-        "changed_objects": st.get("changed_objects"),
-        "failed_over_from": st.get("failed_over_from", []),
-        "users": st.get("users", 0),
-        "groups": st.get("groups", 0),
-    }
-
-
 def sync(
     config: Config,
     *,
@@ -314,43 +258,23 @@ def sync(
     Every run leaves a record (`dirkit history --run N`), the metrics file if configured, and
     runs the notifier if the outcome is one it wants."""
     t0 = time.monotonic()
-    out_dir = config.output.directory
-    if out_dir is not None:
+    if config.output.directory is not None:
         files.render_all(config, None)  # a config error in a document section stops us before any read
         for w in files.warnings(config):
             event(log, "document_warning", logging.WARNING, warning=w)
     with StateStore(config.state.path) as store, store.lock():
         for killed in store.running_runs():  # marked interrupted by start_run below
-            doc = {"run_id": killed.id, "command": killed.command, "started": killed.started, "outcome": "interrupted"}
+            doc = RunRecord(killed.id, killed.command, outcome="interrupted", started=killed.started)
             if config.notify is None:  # the one line cron mails (MAILTO), even with -q
                 event(log, "previous_run_interrupted", logging.ERROR, run_id=killed.id, hint="this run converges")
             notify(config.notify, doc)
-        run_id = store.start_run("sync --dry-run" if dry_run else "sync")
-        record: dict[str, Any] = {"run_id": run_id, "command": "sync --dry-run" if dry_run else "sync"}
-        counts: dict[str, int] = {}
+        command = "sync --dry-run" if dry_run else "sync"
+        run = SyncRun(config, store, RunRecord(store.start_run(command), command), t0, progress, source, homes_target)
         outcome, message = "failed", ""
         try:
-            result = _sync(
-                config,
-                store,
-                run_id,
-                record,
-                counts,
-                dry_run,
-                allow_removals,
-                progress,
-                source,
-                homes_target,
-                full,
-                approve,
-                t0,
-            )
+            result = run.sync(dry_run=dry_run, allow_removals=allow_removals, full=full, approve=approve)
             outcome = (
-                "dry-run"
-                if dry_run
-                else "applied"
-                if result.applied and _did_something(result, counts)
-                else ("no-changes")
+                "dry-run" if dry_run else "applied" if result.applied and run.did_something(result) else "no-changes"
             )
             return result
         except ThresholdError as exc:
@@ -362,7 +286,7 @@ def sync(
         except deadline.Expired as exc:
             applied = "the directory state was applied, HDFS homes not (or not all): the next run finishes them"
             message = (
-                f"{exc}: {applied if record.get('applied') else 'nothing was applied'}. A DC, the NameNode or a "
+                f"{exc}: {applied if run.record.applied else 'nothing was applied'}. A DC, the NameNode or a "
                 "command was still answering: check them (-v logs each request), or raise run.deadline_seconds"
             )
             raise deadline.Expired(message) from None
@@ -371,120 +295,185 @@ def sync(
             raise
         finally:
             deadline.stop()  # the run's work is over: recording it is not cut short
-            record.update(outcome=outcome, message=message, ended=time.time(), seconds=round(time.monotonic() - t0, 3))
-            record["held_pending"] = bool(store.held_plans())
-            store.end_run(run_id, outcome, counts, message, record)
-            faults.point("recorded")
-            _after_run(config, store, record)
+            run.end(outcome, message)
 
 
-def _did_something(result: SyncResult, counts: dict[str, int]) -> bool:
-    return not result.plan.empty or bool(counts.get("files_changed")) or bool(counts.get("homes_done"))
+@dataclass
+class SyncRun:
+    """One sync run, with the lock held: its config, state store and record, and a method per
+    phase (read and plan, hold or go, documents, state, homes). `sync` and `approve` both run it."""
 
+    config: Config
+    store: StateStore
+    record: RunRecord
+    t0: float
+    progress: Progress | None = None
+    source: DirectorySource | None = None
+    homes_target: HomesTarget | None = None
+    counts: dict[str, int] = field(default_factory=dict)  # non-zero plan counts, files and homes done
 
-def _after_run(config: Config, store: StateStore, record: dict[str, Any]) -> None:
-    """Metrics and notification: neither may change the run's outcome."""
-    if config.metrics.textfile is not None:
-        faults.point("metrics")
+    def sync(self, *, dry_run: bool, allow_removals: bool, full: bool, approve: str | None) -> SyncResult:
+        """Every phase in order; the record says how far the run got."""
+        r = self.read_and_plan(full)
+        approved = self.hold_or_go(r.plan, dry_run, allow_removals, approve)
+        # Documents and homes need the snapshot: when nothing changed, it is loaded only for them.
+        out_dir, cfg = self.config.output.directory, self.config
+        current = r.directory if (r.directory is not None or (out_dir is None and cfg.hdfs is None)) else r.snapshot()
+        docs, changes = self.documents(current)
+        if dry_run:
+            homes = provision(cfg.hdfs, current, dry_run=True, fs=self.homes_target) if current and cfg.hdfs else None
+            return self.result(r, current, False, changes, homes)
+        self.save(r, current, docs, changes, approved)
+        homes = self.homes(current) if current else None
+        event(log, "applied", changes=len(r.plan.changes), run_id=self.record.run_id, seconds=self._seconds())
+        return self.result(r, current, True, changes, homes)
+
+    def read_and_plan(self, full: bool) -> _Read:
+        r = _read_and_plan(self.config, self.store, self.source, self.progress, full)
+        faults.point("planned")
+        p = r.plan
+        self.counts.update({k: v for k, v in p.counts().items() if v})
+        self.record.read = ReadRecord.from_stats(r.stats)
+        self.record.issues = dict(r.stats.get("issue_kinds") or {})
+        self.record.plan = PlanRecord(
+            p.digest, self.counts.copy(), p.removals, p.first_run, p.threshold_exceeded, p.threshold_reason
+        )
+        event(log, "plan", changes=len(p.changes), removals=p.removals, first_run=p.first_run, **self.counts)
+        return r
+
+    def hold_or_go(self, p: Plan, dry_run: bool, allow_removals: bool, approve: str | None) -> bool:
+        """Raise ThresholdError (holding the plan unless ``dry_run``) when a safety limit stops it;
+        return whether it goes as an approved plan."""
+        if approve is not None and p.digest != approve:
+            raise ThresholdError(
+                f"approval refused: the directory has changed the plan since it was held ({approve[:12]}); it is now "
+                f"{p.digest[:12]}. Nothing was applied. Review it with `dirkit plan`."
+            )
+        approved = approve is not None or (p.threshold_exceeded and self.store.approved(p.digest))
+        if p.threshold_exceeded and not (allow_removals or approved):
+            if not dry_run:
+                self.store.hold(p.digest, self.record.run_id, p.threshold_reason, self.counts)
+                self.record.held = p.digest
+            held = "would be held" if dry_run else "is held"
+            raise ThresholdError(
+                f"safety threshold: {p.threshold_reason}. Nothing was applied. The plan {held} as {p.digest[:12]}: "
+                f"review it with `dirkit plan`, then `dirkit approve {p.digest[:12]}` (or re-run with --allow-removals)."
+            )
+        return approved
+
+    def documents(self, current: Directory | None) -> tuple[dict[str, str], tuple[files.FileChange, ...]]:
+        """The documents for output.directory, rendered and compared with what is there."""
+        out_dir = self.config.output.directory
+        if out_dir is None:
+            return {}, ()
+        docs = files.render_all(self.config, current)
+        changes = tuple(files.compare(out_dir, docs))
+        touched = [f.name for f in changes if f.status != "unchanged"]
+        if touched:
+            self.counts["files_changed"] = len(touched)
+            self.record.files_changed = touched
+        return docs, changes
+
+    def save(
+        self,
+        r: _Read,
+        current: Directory | None,
+        docs: dict[str, str],
+        changes: tuple[files.FileChange, ...],
+        approved: bool,
+    ) -> None:
+        """Documents, snapshot, watermark, held plans: local writes only, each short. Once
+        started they finish, even past the deadline."""
+        out_dir = self.config.output.directory
+        with deadline.shielded():
+            touched = [c.name for c in changes if c.status != "unchanged"]
+            if out_dir is not None and touched:
+                files.write(out_dir, docs, list(changes))
+                event(log, "files_written", directory=out_dir, files=",".join(touched))
+            if (r.changed or r.save) and current is not None:
+                if self.progress:
+                    self.progress("saving the snapshot")
+                self.store.save_snapshot(
+                    self.record.run_id, current, self.config.state.keep_snapshots, r.digest, r.content
+                )
+            if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
+                self.store.save_watermark(r.watermark)
+            faults.point("state-saved")
+            if approved:
+                self.record.approved = r.plan.digest
+            if r.changed:  # the applied state moved on: no plan held before can apply as it was
+                self.store.resolve_held(self.record.run_id)
+            self.record.applied = True
+
+    def homes(self, current: Directory) -> HomesResult | None:
+        """HDFS homes, after the directory state is applied. A failure here leaves that state
+        applied (it is correct) and ends the run as partial; a re-run converges."""
+        cfg, store = self.config, self.store
+        if cfg.hdfs is None:
+            return None
         try:
-            metrics.write(config.metrics.textfile, metrics.render(record, store.last_success()))
+            homes = provision(
+                cfg.hdfs,
+                current,
+                progress=self.progress,
+                fs=self.homes_target,
+                departed=store.departed_homes(),
+                known_guids=store.home_guids(),
+            )
+            store.remember_homes(homes.plan.wanted_names, homes.plan.departed_names, homes.plan.wanted_guids)
         except DirkitError as exc:
-            event(log, "metrics_failed", logging.ERROR, error=str(exc))
-    notify(config.notify, record)
-
-
-def _sync(
-    config: Config,
-    store: StateStore,
-    run_id: int,
-    record: dict[str, Any],
-    counts: dict[str, int],
-    dry_run: bool,
-    allow_removals: bool,
-    progress: Progress | None,
-    source: DirectorySource | None,
-    homes_target: HomesTarget | None,
-    full: bool,
-    approve: str | None,
-    t0: float,
-) -> SyncResult:
-    out_dir = config.output.directory
-    r = _read_and_plan(config, store, source, progress, full)
-    faults.point("planned")
-    p = r.plan
-    counts.update({k: v for k, v in p.counts().items() if v})
-    record["read"] = _read_record(r.stats)
-    record["issues"] = dict(r.stats.get("issue_kinds") or {})
-    record["plan"] = {
-        "digest": p.digest,
-        "counts": counts.copy(),
-        "removals": p.removals,
-        "first_run": p.first_run,
-        "threshold_exceeded": p.threshold_exceeded,
-        "threshold_reason": p.threshold_reason,
-    }
-    event(log, "plan", changes=len(p.changes), removals=p.removals, first_run=p.first_run, **counts)
-    if approve is not None and p.digest != approve:
-        raise ThresholdError(
-            f"approval refused: the directory has changed the plan since it was held ({approve[:12]}); it is now "
-            f"{p.digest[:12]}. Nothing was applied. Review it with `dirkit plan`."
+            raise PartialFailure(f"directory state applied, HDFS homes not (or not all): {exc}") from exc
+        self.counts["homes_done"] = len(homes.done)
+        self.record.homes = HomesRecord(len(homes.plan.actions), len(homes.done), len(homes.failed))
+        event(
+            log,
+            "homes",
+            wanted=homes.plan.wanted,
+            actions=len(homes.plan.actions),
+            done=len(homes.done),
+            failed=len(homes.failed),
+            reported=len(homes.plan.reports),
+            requests=homes.requests,
         )
-    approved = approve is not None or (p.threshold_exceeded and store.approved(p.digest))
-    if p.threshold_exceeded and not (allow_removals or approved):
-        if not dry_run:
-            store.hold(p.digest, run_id, p.threshold_reason, counts)
-            record["held"] = p.digest
-        held = "would be held" if dry_run else "is held"
-        raise ThresholdError(
-            f"safety threshold: {p.threshold_reason}. Nothing was applied. The plan {held} as {p.digest[:12]}: "
-            f"review it with `dirkit plan`, then `dirkit approve {p.digest[:12]}` (or re-run with --allow-removals)."
-        )
-    # Documents and homes need the snapshot: when nothing changed, it is loaded only for them.
-    current = r.directory if (r.directory is not None or (out_dir is None and config.hdfs is None)) else r.snapshot()
-    docs = files.render_all(config, current) if out_dir is not None else {}
-    changes = tuple(files.compare(out_dir, docs)) if out_dir is not None else ()
-    touched = [f.name for f in changes if f.status != "unchanged"]
-    if touched:
-        counts["files_changed"] = len(touched)
-        record["files_changed"] = touched
-    if dry_run:
-        homes = provision(config.hdfs, current, dry_run=True, fs=homes_target) if current and config.hdfs else None
-        return _result(config, r, current, False, run_id, t0, changes, homes)
-    # Local writes only, each short: once started they finish, even past the deadline.
-    with deadline.shielded():
-        if out_dir is not None and touched:
-            files.write(out_dir, docs, list(changes))
-            event(log, "files_written", directory=out_dir, files=",".join(touched))
-        if (r.changed or r.save) and current is not None:
-            if progress:
-                progress("saving the snapshot")
-            store.save_snapshot(run_id, current, config.state.keep_snapshots, r.digest, r.content)
-        if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
-            store.save_watermark(r.watermark)
-        faults.point("state-saved")
-        if approved:
-            record["approved"] = p.digest
-        if r.changed:  # the applied state moved on: no plan held before can apply as it was
-            store.resolve_held(run_id)
-        record["applied"] = True
-    homes = _homes(config, current, counts, store, homes_target, progress, record) if current else None
-    event(log, "applied", changes=len(p.changes), run_id=run_id, seconds=round(time.monotonic() - t0, 3))
-    return _result(config, r, current, True, run_id, t0, changes, homes)
+        homes.raise_for_failures()
+        return homes
 
+    def did_something(self, result: SyncResult) -> bool:
+        """Applied a change, rewrote a document or did a homes action (else: "no-changes")."""
+        return not result.plan.empty or bool(self.counts.get("files_changed")) or bool(self.counts.get("homes_done"))
 
-def _result(
-    config: Config,
-    r: _Read,
-    current: Directory | None,
-    applied: bool,
-    run_id: int,
-    t0: float,
-    changes: tuple[files.FileChange, ...],
-    homes: HomesResult | None,
-) -> SyncResult:
-    def load() -> Directory | None:  # after the run: its store is closed
-        with StateStore(config.state.path) as store:
-            return store.last_snapshot()
+    def end(self, outcome: str, message: str) -> None:
+        """Record how the run ended, then metrics and notification (neither may change it)."""
+        rec, store = self.record, self.store
+        rec.outcome, rec.message, rec.ended, rec.seconds = outcome, message, time.time(), self._seconds()
+        rec.held_pending = bool(store.held_plans())
+        store.end_run(rec.run_id, outcome, self.counts, message, rec.to_json())
+        faults.point("recorded")
+        if self.config.metrics.textfile is not None:
+            faults.point("metrics")
+            try:
+                metrics.write(self.config.metrics.textfile, metrics.render(rec, store.last_success()))
+            except DirkitError as exc:
+                event(log, "metrics_failed", logging.ERROR, error=str(exc))
+        notify(self.config.notify, rec)
 
-    loaded = None if current is None else replace(current, stats=r.stats)
-    return SyncResult(r.plan, applied, run_id, time.monotonic() - t0, r.stats, changes, homes, loaded, load)
+    def result(
+        self,
+        r: _Read,
+        current: Directory | None,
+        applied: bool,
+        changes: tuple[files.FileChange, ...],
+        homes: HomesResult | None,
+    ) -> SyncResult:
+        path = self.config.state.path
+
+        def load() -> Directory | None:  # after the run: its store is closed
+            with StateStore(path) as store:
+                return store.last_snapshot()
+
+        loaded = None if current is None else replace(current, stats=r.stats)
+        seconds = time.monotonic() - self.t0
+        return SyncResult(r.plan, applied, self.record.run_id, seconds, r.stats, changes, homes, loaded, load)
+
+    def _seconds(self) -> float:
+        return round(time.monotonic() - self.t0, 3)

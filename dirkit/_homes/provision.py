@@ -20,7 +20,7 @@ from .. import _faults as faults
 from .._config import HdfsConfig, SafetyConfig
 from .._directory.model import Directory
 from .._log import event
-from ..errors import DirkitError, HdfsError, HdfsUnavailable, ThresholdError
+from ..errors import DirkitError, HdfsError, HdfsUnavailable, PartialFailure, ThresholdError
 
 if TYPE_CHECKING:
     from .webhdfs import WebHdfs
@@ -85,6 +85,14 @@ class HomesResult:
     failed: list[tuple[HomeAction, str]] = field(default_factory=list)
     requests: int = 0
     seconds: float = 0.0
+
+    def raise_for_failures(self) -> None:
+        """PartialFailure when some actions failed (the others are done; a re-run converges):
+        the one place that decides it, for `dirkit sync` and `dirkit hdfs provision` alike."""
+        if self.failed:
+            raise PartialFailure(
+                f"{len(self.failed)} HDFS home action(s) failed: " + "; ".join(e for _, e in self.failed[:3])
+            )
 
     def to_json(self) -> dict[str, Any]:
         """This result as docs/json.md's `hdfs provision --json` documents it."""
