@@ -16,7 +16,7 @@ if _typing.TYPE_CHECKING:
     from ._config import Config
     from ._config import load as load_config
     from ._deploy import AwsChange, DeployPlan
-    from ._directory.model import Directory, Group, Issue, Membership, User
+    from ._directory.model import Directory, Group, Issue, Membership, ReadInfo, User
     from ._directory.source import DirectorySource, MemorySource
     from ._homes.plan import HomeAction, HomeReport, HomesPlan
     from ._homes.provision import HomesResult, HomesTarget
@@ -69,6 +69,7 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "PlanRecord": ("_run_record", "PlanRecord"),
     "ReadRecord": ("_run_record", "ReadRecord"),
     "RunRecord": ("_run_record", "RunRecord"),
+    "ReadInfo": ("_directory.model", "ReadInfo"),
 }
 
 
@@ -117,6 +118,7 @@ __all__ = [
     "Plan",
     "PlanRecord",
     "Progress",
+    "ReadInfo",
     "ReadRecord",
     "Run",
     "RunRecord",

@@ -211,8 +211,8 @@ def sync_cmd(config_path: str | None, as_json: bool, dry_run: bool, allow_remova
             _print_homes(result.homes, not result.applied)
         verb = "applied" if result.applied else "dry run, nothing applied"
         click.echo(
-            f"{verb}: {len(result.plan.changes)} change(s), {result.stats['users']} users, "
-            f"{result.stats['groups']} groups in {result.seconds:.2f}s"
+            f"{verb}: {len(result.plan.changes)} change(s), {result.read.users} users, "
+            f"{result.read.groups} groups in {result.seconds:.2f}s"
         )
 
 

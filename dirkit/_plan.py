@@ -125,7 +125,7 @@ def content_digest(d: Directory) -> str:
         g = d.groups[guid]
         # Members as a set: AD returns them in no particular order.
         h.update(repr((guid, g.dn, g.sam, g.name, g.sid, sorted(m.lower() for m in g.member_dns))).encode())
-    h.update(repr(d.stats.get("system_account_dns", ())).encode())
+    h.update(repr(list(d.read.system_account_dns)).encode())  # a list: the digests stay as they were
     return h.hexdigest()
 
 
@@ -139,13 +139,13 @@ def make_plan(previous: Directory | None, current: Directory, safety: SafetyConf
     cu, cg = _named(current)
     changes: list[Change] = []
 
-    arrivals: dict[str, str] = dict(current.stats.get("arrivals") or {})
+    arrivals = current.read.arrivals
     for guid in cu.keys() - pu.keys():
         u = cu[guid]
         detail = "; ".join(x for x in (arrivals.get(guid, ""), "" if u.enabled else "disabled") if x)
         changes.append(Change("user_added", u.name, guid, detail))
     # Why objects left, when the read knows (a delta does: deleted, moved out of the scope...).
-    departures: dict[str, str] = dict(current.stats.get("departures") or {})
+    departures = current.read.departures
     for guid in pu.keys() - cu.keys():
         u = pu[guid]
         why = "no longer readable with a usable name" if guid in current.users else "gone from AD or out of scope"

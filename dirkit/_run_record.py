@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
+from ._directory.model import ReadInfo
+
 _Part = TypeVar("_Part")
 
 
@@ -29,17 +31,17 @@ class ReadRecord:
     groups: int = 0
 
     @classmethod
-    def from_stats(cls, st: Mapping[str, Any]) -> ReadRecord:
-        """From a read's ``Directory.stats``."""
+    def of(cls, info: ReadInfo) -> ReadRecord:
+        """From what the read learned."""
         return cls(
-            kind=st.get("read_kind", "full"),
-            why=st.get("read_why", ""),
-            dc=st.get("dc"),
-            searches=st.get("ldap_searches", 0),
-            changed_objects=st.get("changed_objects"),
-            failed_over_from=list(st.get("failed_over_from", [])),
-            users=st.get("users", 0),
-            groups=st.get("groups", 0),
+            kind=info.kind or "full",
+            why=info.why,
+            dc=info.dc or None,
+            searches=info.searches,
+            changed_objects=info.changed_objects,
+            failed_over_from=list(info.failed_over_from),
+            users=info.users,
+            groups=info.groups,
         )
 
 

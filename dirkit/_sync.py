@@ -19,7 +19,7 @@ from . import _kerberos as kerberos
 from . import _metrics as metrics
 from ._config import Config
 from ._directory.delta import PER_READ_STATS, Watermark, fingerprint
-from ._directory.model import Directory
+from ._directory.model import Directory, ReadInfo
 from ._directory.reader import LdapSource
 from ._directory.source import DeltaSource, DirectorySource
 from ._homes.provision import HomesResult, HomesTarget, provision
@@ -49,6 +49,11 @@ class SyncResult:
     # The snapshot; a run that found nothing changed has not loaded it: loaded on first use.
     loaded: Directory | None = field(default=None, repr=False)
     load: Callable[[], Directory | None] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def read(self) -> ReadInfo:
+        """What the run's read learned, typed (``stats`` is its documented JSON form)."""
+        return ReadInfo.from_stats(self.stats)
 
     @property
     def directory(self) -> Directory:
@@ -182,10 +187,11 @@ def _read_and_plan(
             kept = {k: v for k, v in store.last_stats().items() if k not in PER_READ_STATS}
             stats = {**kept, **delta.stats, "read_why": ""}
             _log_stats(stats, time.monotonic() - t0)
-            empty = Plan((), 0, int(stats.get("named_objects", 0)), False, "", False)
+            info = ReadInfo.from_stats(stats)
+            empty = Plan((), 0, info.named_objects, False, "", False)
             assert last_digest is not None and last_content is not None
             # The USN moved outside the scope: the watermark moves with it (nothing else is written).
-            moved = int(stats.get("highest_usn", wm.usn))
+            moved = wm.usn if info.highest_usn is None else info.highest_usn
             new_wm = replace(wm, usn=moved, taken=now) if moved != wm.usn else None
             return _Read(None, stats, empty, last_digest, last_content, False, False, new_wm, previous)
         current, why = delta.directory, delta.why
@@ -197,22 +203,22 @@ def _read_and_plan(
         current = read(config, src, progress, quantiles)
     faults.point("read")
     current = replace(current, stats={**current.stats, "read_why": why or ""})
-    delta_read = current.stats.get("read_kind") == "delta"
+    info = current.read
+    delta_read = info.kind == "delta"
     if not delta_read:  # the read's own line says how much; this one says why it was not a delta
         event(log, "full_read", why=why or "")
-    if current.stats.get("tombstone_rights") is False and (not delta_read or wm is None or wm.tombstone_rights):
+    if info.tombstone_rights is False and (not delta_read or wm is None or wm.tombstone_rights):
         event(log, "no_tombstone_rights", logging.WARNING, account=_account(config), hint=TOMBSTONE_HINT)
     new_wm = None
-    if "highest_usn" in current.stats and config.ldap.delta:
-        rights = current.stats.get("tombstone_rights")
+    if info.highest_usn is not None and config.ldap.delta:
         new_wm = Watermark(
-            str(current.stats["dc"]),
-            str(current.stats["invocation_id"]),
-            int(current.stats["highest_usn"]),
+            info.dc,
+            info.invocation_id,
+            info.highest_usn,
             fingerprint(config),
             now,
             wm.last_full if (delta_read and wm is not None) else now,
-            tombstone_rights=rights if isinstance(rights, bool) else None,
+            tombstone_rights=info.tombstone_rights,
         )
     # A delta builds on the stored snapshot: a change the plan does not show (a moved user's
     # DN, say) must be stored too, or the next delta would build on a stale picture.
@@ -221,7 +227,7 @@ def _read_and_plan(
     digest = plan_digest(current)
     stats = dict(current.stats)
     if digest == last_digest:
-        empty = Plan((), 0, int(stats.get("named_objects", 0)), False, "", False)
+        empty = Plan((), 0, info.named_objects, False, "", False)
         return _Read(current, stats, empty, digest, content, False, save, new_wm, previous)
     if progress:
         progress("planning against the last applied snapshot")
@@ -333,8 +339,9 @@ class SyncRun:
         faults.point("planned")
         p = r.plan
         self.counts.update({k: v for k, v in p.counts().items() if v})
-        self.record.read = ReadRecord.from_stats(r.stats)
-        self.record.issues = dict(r.stats.get("issue_kinds") or {})
+        info = ReadInfo.from_stats(r.stats)
+        self.record.read = ReadRecord.of(info)
+        self.record.issues = dict(info.issue_kinds)
         self.record.plan = PlanRecord(
             p.digest, self.counts.copy(), p.removals, p.first_run, p.threshold_exceeded, p.threshold_reason
         )

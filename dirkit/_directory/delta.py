@@ -103,8 +103,7 @@ def raw_from(d: Directory) -> tuple[list[RawUser], list[RawGroup]]:
         for u in d.users.values()
     ]
     users += [
-        RawUser(f"system:{dn}", dn, "", "", None, None, 512, None, 0, system=True)
-        for dn in d.stats.get("system_account_dns", ())
+        RawUser(f"system:{dn}", dn, "", "", None, None, 512, None, 0, system=True) for dn in d.read.system_account_dns
     ]
     groups = [RawGroup(g.guid, g.dn, g.sam, g.sid, g.usn, g.member_dns) for g in d.groups.values()]
     return users, groups

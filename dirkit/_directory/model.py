@@ -91,6 +91,57 @@ class Membership:
     depth: int = 1  # groups in the chain: 1 for a direct membership
 
 
+@dataclass(frozen=True)
+class ReadInfo:
+    """What a read learned, typed: how it read (full or delta, and why not a delta), from which
+    DC at which USN, what it cost, and what the snapshot holds. A view of ``Directory.stats``,
+    which stays the stored and documented form (docs/json.md); a source that says less (an
+    in-memory one) leaves the rest at its defaults."""
+
+    kind: str = ""  # "full" | "delta"; "": not read from AD
+    why: str = ""  # why the read was not a delta
+    dc: str = ""
+    invocation_id: str = ""
+    highest_usn: int | None = None  # None: the source has no USNs (no delta can follow)
+    tombstone_rights: bool | None = None  # None: not known
+    failed_over_from: tuple[str, ...] = ()  # DCs lost mid-read
+    searches: int = 0
+    changed_objects: int | None = None  # a delta's
+    departures: Mapping[str, str] = field(default_factory=dict)  # GUID -> why it left the scope (a delta's)
+    arrivals: Mapping[str, str] = field(default_factory=dict)  # GUID -> why it is back (a delta's)
+    users: int = 0
+    groups: int = 0
+    named_objects: int = 0  # users and groups with a usable name
+    issue_kinds: Mapping[str, int] = field(default_factory=dict)
+    system_account_dns: tuple[str, ...] = ()  # left out of the snapshot
+    aws_managed_ad: bool = False
+
+    @classmethod
+    def from_stats(cls, st: Mapping[str, Any]) -> ReadInfo:
+        """The typed view of a ``Directory.stats`` mapping (of any dirkit version)."""
+        usn = st.get("highest_usn")
+        rights = st.get("tombstone_rights")
+        return cls(
+            kind=str(st.get("read_kind", "")),
+            why=str(st.get("read_why", "")),
+            dc=str(st.get("dc", "")),
+            invocation_id=str(st.get("invocation_id", "")),
+            highest_usn=None if usn is None else int(usn),
+            tombstone_rights=rights if isinstance(rights, bool) else None,
+            failed_over_from=tuple(st.get("failed_over_from", ())),
+            searches=int(st.get("ldap_searches", 0)),
+            changed_objects=st.get("changed_objects"),
+            departures=dict(st.get("departures") or {}),
+            arrivals=dict(st.get("arrivals") or {}),
+            users=int(st.get("users", 0)),
+            groups=int(st.get("groups", 0)),
+            named_objects=int(st.get("named_objects", 0)),
+            issue_kinds=dict(st.get("issue_kinds") or {}),
+            system_account_dns=tuple(st.get("system_account_dns", ())),
+            aws_managed_ad=bool(st.get("aws_managed_ad")),
+        )
+
+
 _NO_GROUPS: Mapping[str, Membership] = MappingProxyType({})
 
 
@@ -131,9 +182,14 @@ class Directory:
         object.__setattr__(self, "_names", {})
 
     @property
+    def read(self) -> ReadInfo:
+        """What the read that made this snapshot learned, typed."""
+        return ReadInfo.from_stats(self.stats)
+
+    @property
     def aws_managed_ad(self) -> bool:
         """The directory has AWS Managed Microsoft AD's layout (see build.AWS_MANAGED_OUS)."""
-        return bool(self.stats.get("aws_managed_ad"))
+        return self.read.aws_managed_ad
 
     # -- lookups ---------------------------------------------------------------------------
     def user_by_name(self, name: str) -> User | None:
