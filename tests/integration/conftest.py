@@ -119,7 +119,7 @@ def lab(lab_status: dict[str, Any], request: pytest.FixtureRequest) -> Lab:
 
 class ContainerLab(Lab):
     """The same controls as Lab, on the compose services: a container stopped and started again
-    runs the same entry point (dirkit_lab.serve), so dc2 pairs with dc1 again by itself."""
+    runs the same entry point (dirkit-lab serve), so dc2 pairs with dc1 again by itself."""
 
     SERVICE = {"dc1": "samba-ad", "dc2": "samba-ad-dc2"}
 
