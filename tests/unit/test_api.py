@@ -7,6 +7,8 @@ import dataclasses
 import importlib
 import inspect
 import pkgutil
+import subprocess
+import sys
 import typing
 from pathlib import Path
 from types import ModuleType
@@ -146,3 +148,26 @@ def test_every_public_name_has_a_docstring() -> None:
             if not member.startswith("_") and callable(fn) and not fn.__doc__:
                 missing.append(f"{name}.{member}")
     assert missing == []
+
+
+def test_importing_dirkit_changes_nothing_global() -> None:
+    # Issue 22: `import dirkit` flipped ldap3's CASE_INSENSITIVE_ATTRIBUTE_NAMES for the whole
+    # process. In a fresh interpreter, importing every module leaves the environment and
+    # ldap3's global settings as they were.
+    code = """
+import importlib, os, pkgutil
+from ldap3.utils import config as c
+def ldap3_settings():
+    return {k: c.get_config_parameter(k) for k in ("CASE_INSENSITIVE_ATTRIBUTE_NAMES", "CASE_INSENSITIVE_SCHEMA_NAMES",
+            "ATTRIBUTES_EXCLUDED_FROM_CHECK", "ADDITIONAL_SERVER_ENCODINGS", "RESPONSE_WAITING_TIMEOUT")}
+env, settings = dict(os.environ), ldap3_settings()
+import dirkit
+for m in pkgutil.walk_packages(dirkit.__path__, "dirkit."):
+    if not m.name.endswith("hive_probe"):
+        importlib.import_module(m.name)
+assert dict(os.environ) == env, set(os.environ.items()) ^ set(env.items())
+assert ldap3_settings() == settings
+print("unchanged")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "unchanged", r.stderr
