@@ -24,6 +24,7 @@ if _typing.TYPE_CHECKING:
     from ._outputs.role_mappings import Decision
     from ._plan import Change, Plan
     from ._run_record import HomesRecord, PlanRecord, ReadRecord, RunRecord
+    from ._sssd.view import ClusterView, NodeGroup, NodeUser
     from ._state import HeldPlan, Run
     from ._sync import SyncResult
     from ._verify.checks import Check, UserReport
@@ -70,6 +71,9 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "ReadRecord": ("_run_record", "ReadRecord"),
     "RunRecord": ("_run_record", "RunRecord"),
     "ReadInfo": ("_directory.model", "ReadInfo"),
+    "ClusterView": ("_sssd.view", "ClusterView"),
+    "NodeGroup": ("_sssd.view", "NodeGroup"),
+    "NodeUser": ("_sssd.view", "NodeUser"),
 }
 
 
@@ -93,6 +97,7 @@ __all__ = [
     "AwsChange",
     "Change",
     "Check",
+    "ClusterView",
     "Config",
     "CoreSiteFormat",
     "Decision",
@@ -115,6 +120,8 @@ __all__ = [
     "Issue",
     "Membership",
     "MemorySource",
+    "NodeGroup",
+    "NodeUser",
     "Plan",
     "PlanRecord",
     "Progress",

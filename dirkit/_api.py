@@ -27,9 +27,11 @@ from ._directory.names import NamePolicy
 from ._directory.source import DirectorySource
 from ._homes import script
 from ._homes.provision import HomesResult, HomesTarget, provision
-from ._outputs import cloudformation, emr, hadoop, hue, role_mappings
+from ._outputs import cloudformation, emr, hadoop, hue, role_mappings, sssd
 from ._plan import Plan
 from ._safe_files import write_atomic
+from ._sssd import view as sssd_view
+from ._sssd.view import ClusterView
 from ._state import HeldPlan, Run, StateStore
 from .errors import NotFoundError, UsageError
 
@@ -170,12 +172,25 @@ class Dirkit:
         if check:
             d = self.snapshot(from_state=from_state)
             emr.refuse_aws_managed_ad(d)
-            warnings = role_mappings.warnings(e, d, self.names) if e.role_mappings else []
+            warnings = role_mappings.warnings(e, d, self.names, self.cluster_view(d)) if e.role_mappings else []
         return Document(text, tuple(warnings))
 
     def explain(self, user: str, path: str, *, from_state: bool = False) -> role_mappings.Decision:
-        """Which IAM role EMRFS would use for ``user`` on ``path``, and why."""
-        return role_mappings.explain(self._emr(), self.snapshot(from_state=from_state), self.names, user, path)
+        """Which IAM role EMRFS would use for ``user`` on ``path``, and why; and what the cluster
+        nodes pick instead where a group of the user's does not resolve there (``cluster_role``)."""
+        d = self.snapshot(from_state=from_state)
+        return role_mappings.explain(self._emr(), d, self.names, user, path, self.cluster_view(d))
+
+    # -- the cluster's view (SSSD) ---------------------------------------------------------
+    def cluster_view(self, directory: Directory) -> ClusterView:
+        """What the cluster nodes' SSSD will say of every user of ``directory`` under the
+        ``[sssd]`` settings (SSSD's own, as EMR leaves them, when the section is absent)."""
+        return sssd_view.predict(directory, self.config.sssd, self.config.directory.realm)
+
+    def sssd_config(self) -> Document:
+        """The ``[domain/...]`` block that makes the nodes see what dirkit predicts, with no
+        difference from AD's view (`dirkit sssd config`)."""
+        return Document(sssd.render(self.config.sssd, self.config.directory.realm))
 
     def iam_documents(self) -> Document:
         """Trust and S3 policy skeletons per mapping role, and the EC2 role's side (`emr iam`)."""

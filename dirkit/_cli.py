@@ -232,7 +232,7 @@ def snapshot_cmd(config_path: str | None, as_json: bool, user_name: str | None, 
     kit = _kit(config_path)
     if user_name is not None:
         d, user = kit.find_user(user_name, from_state=from_state)
-        data = d.user_json(user)
+        data = {**d.user_json(user), "cluster": kit.cluster_view(d).users[user.guid].to_json()}
     else:
         data = kit.snapshot(from_state=from_state).to_json()
     if as_json:
@@ -246,6 +246,11 @@ def snapshot_cmd(config_path: str | None, as_json: bool, user_name: str | None, 
                 else ("direct" if g["direct"] else "via " + " > ".join(g["via"]))
             )
             click.echo(f"  {g['group'] or g['sam_account_name'] + ' (unusable name)':<32} {how}")
+        node = data["cluster"]
+        click.echo(f"on the cluster nodes (SSSD): {node['name']} uid={node['uid']} gid={node['gid']}")
+        for g in node["groups"]:
+            mark = "" if g["resolved"] else "  NOT RESOLVED: the nodes show the SID (see `dirkit sssd config`)"
+            click.echo(f"  {g['name']:<32} gid={g['gid']}{mark}")
     else:
         for u in data["users"]:
             flag = "" if u["enabled"] else " [disabled]"
@@ -418,6 +423,9 @@ def emr_explain(config_path: str | None, as_json: bool, from_state: bool, user: 
         click.echo(f"  {line}")
     click.echo(f"role:   {decision.role}")
     click.echo(f"why:    {decision.reason}")
+    if decision.cluster_role is not None:
+        click.echo(f"WARNING: the cluster nodes pick {decision.cluster_role}")
+        click.echo(f"         {decision.cluster_reason}")
 
 
 @emr.command("iam")
@@ -553,6 +561,28 @@ def hue() -> None:
 def hue_config(config_path: str | None, out: str | None, from_state: bool, fmt: HueFormat) -> None:
     """Hue's [desktop] [[auth]] / [[ldap]] / [[[ldap_servers]]] block (search bind, password script)."""
     _write_out(_kit(config_path).hue_config(fmt, from_state=from_state), out)
+
+
+@main.group()
+def sssd() -> None:
+    """What the cluster nodes' SSSD sees, and the settings that make it see AD's view.
+
+    
+    Examples:
+      dirkit sssd config                       # the [domain/...] block for /etc/sssd/sssd.conf
+      dirkit sssd config --out sssd-domain.conf
+      dirkit snapshot --user admin1            # the cluster's view of a user, beside AD's
+    """
+
+
+@sssd.command("config")
+@config_option
+@out_option
+def sssd_config(config_path: str | None, out: str | None) -> None:
+    """The [domain/...] block under which the nodes see every user's groups as dirkit predicts,
+    with no difference from AD's view (unreadable references ignored; the [sssd] names and ID
+    ranges kept)."""
+    _write_out(_kit(config_path).sssd_config(), out)
 
 
 @main.group()

@@ -651,6 +651,33 @@ class NotifyConfig(_Model):
     pass_env: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = []
 
 
+class SssdConfig(_Model):
+    """What the cluster nodes' SSSD is set to (EMR joins every node to AD and runs SSSD's AD
+    provider with ID mapping): dirkit predicts what the nodes will see from it. The defaults
+    are SSSD's own, except the two the EMR reference scripts set (case-insensitive, short names)."""
+
+    domain: str | None = None  # the [domain/...] name; default: directory.realm in lower case
+    # sssd-ldap(5): groups with a member SSSD cannot read (a contact, a foreign security
+    # principal) fail to resolve unless this is true.
+    ignore_unreadable_references: bool = False
+    case_sensitive: bool = False
+    use_fully_qualified_names: bool = False
+    # sssd-ad(5) ID mapping: a slice of ``idmap_range_size`` ids per domain in [min, max).
+    idmap_range_min: Annotated[int, Field(ge=1)] = 200000
+    idmap_range_max: Annotated[int, Field(ge=2)] = 2000200000
+    idmap_range_size: Annotated[int, Field(ge=1)] = 200000
+
+    @model_validator(mode="after")
+    def _range(self) -> SssdConfig:
+        span = self.idmap_range_max - self.idmap_range_min
+        if span < self.idmap_range_size or span % self.idmap_range_size:
+            raise ValueError(
+                "idmap_range_max - idmap_range_min must be a positive multiple of idmap_range_size "
+                "(SSSD refuses the domain otherwise)"
+            )
+        return self
+
+
 class Config(_Model):
     """The whole validated config file: one typed section per table (see config/dirkit.example.toml)."""
 
@@ -669,6 +696,7 @@ class Config(_Model):
     output: OutputConfig = OutputConfig()
     metrics: MetricsConfig = MetricsConfig()
     notify: NotifyConfig | None = None
+    sssd: SssdConfig | None = None  # absent: SSSD as EMR leaves it (SssdConfig()), and no sssd document
     source: FilePath | None = None  # where it was loaded from (set by load())
 
     @model_validator(mode="after")

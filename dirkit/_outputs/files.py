@@ -16,7 +16,7 @@ from .._config import Config, ad_site
 from .._directory.model import Directory
 from .._safe_files import read_nofollow, remove_stale_temps, write_atomic
 from ..errors import OutputError
-from . import emr, hadoop, hue
+from . import emr, hadoop, hue, sssd
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ def render_all(cfg: Config, directory: Directory | None) -> dict[str, str]:
     if cfg.hadoop is not None:
         docs["core-site.xml"] = hadoop.render_xml(cfg.hadoop, ad, directory)
         docs["core-site-classification.json"] = emr.dumps(hadoop.render_classification(cfg.hadoop, ad, directory))
+    if cfg.sssd is not None:
+        docs["sssd-domain.conf"] = sssd.render(cfg.sssd, cfg.directory.realm)
     return docs
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from .._config import EmrConfig, RoleMappingConfig
 from .._directory.model import Directory
 from .._directory.names import NamePolicy
+from .._sssd.view import FIX, ClusterView
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class Decision:
     groups: tuple[str, ...]
     considered: tuple[str, ...] = field(default=())  # one line per mapping tried, in order
     known: bool = True  # False: the user is not in the AD snapshot (so has no groups)
+    # Where the cluster nodes decide otherwise (a group that does not resolve under SSSD's
+    # settings): the role they pick, and why. None: the nodes agree with AD's view.
+    cluster_role: str | None = None
+    cluster_reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """This decision as docs/json.md's `emr explain --json` documents it."""
@@ -41,6 +46,8 @@ class Decision:
             "reason": self.reason,
             "groups": list(self.groups),
             "considered": list(self.considered),
+            "cluster_role": self.cluster_role,
+            "cluster_reason": self.cluster_reason,
         }
 
 
@@ -79,17 +86,44 @@ def decide(
     )
 
 
-def explain(emr: EmrConfig, directory: Directory, policy: NamePolicy, user: str, path: str) -> Decision:
-    """Which role EMRFS would use for ``user`` reading ``path``, from the snapshot's groups."""
+def explain(
+    emr: EmrConfig, directory: Directory, policy: NamePolicy, user: str, path: str, view: ClusterView | None = None
+) -> Decision:
+    """Which role EMRFS would use for ``user`` reading ``path``, from the snapshot's groups;
+    with the cluster ``view``, also what the nodes decide where a group of the user's does not
+    resolve there."""
     name = policy.normalise(user).name or user
     u = directory.user_by_name(name)
     groups = tuple(directory.group_names_of(u)) if u else ()
-    return replace(decide(emr.role_mappings, emr.ec2_role_arn, name, groups, path), known=u is not None)
+    decision = replace(decide(emr.role_mappings, emr.ec2_role_arn, name, groups, path), known=u is not None)
+    node = view.users.get(u.guid) if (view is not None and u is not None) else None
+    if u is None or node is None or not node.unresolved:
+        return decision
+    lost = {g.guid for g in node.unresolved}
+    on_nodes = tuple(n for gid, n in _named_groups(directory, u.guid) if gid not in lost)
+    other = decide(emr.role_mappings, emr.ec2_role_arn, name, on_nodes, path)
+    if other.role == decision.role:
+        return decision
+    missing = ", ".join(sorted(directory.groups[g].sam for g in lost))
+    return replace(
+        decision,
+        cluster_role=other.role,
+        cluster_reason=(
+            f"on the cluster nodes {missing} does not resolve (SSSD's settings, [sssd]): {other.reason}. "
+            f"Fix: {FIX} the contact/foreign member from {missing}"
+        ),
+    )
 
 
-def warnings(emr: EmrConfig, directory: Directory, policy: NamePolicy) -> list[str]:
-    """Mappings that would never match, or be resolved differently by EMR, or are shadowed."""
+def _named_groups(d: Directory, user_guid: str) -> list[tuple[str, str]]:
+    return sorted((gid, d.groups[gid].name or "") for gid in d.effective.get(user_guid, {}) if d.groups[gid].name)
+
+
+def warnings(emr: EmrConfig, directory: Directory, policy: NamePolicy, view: ClusterView | None = None) -> list[str]:
+    """Mappings that would never match, or be resolved differently by EMR, or are shadowed;
+    with the cluster ``view``, group mappings that can match in AD's view only."""
     out: list[str] = []
+    unresolved = {directory.groups[g].name: g for g in (view.unreadable if view else {})}
     users_seen: set[str] = set()  # users an earlier User/Group mapping already decides for
     prefixes_seen: list[str] = []
     members: dict[str, set[str]] = {}  # group name -> effective members, from one pass
@@ -112,6 +146,12 @@ def warnings(emr: EmrConfig, directory: Directory, policy: NamePolicy) -> list[s
                         f"{where}: {m.identifier_type.lower()} {ident!r} is not in the AD snapshot: "
                         "this mapping would never match"
                     )
+            if m.identifier_type == "Group" and ident in unresolved:
+                out.append(
+                    f"{where}: group {ident!r} does not resolve on the cluster nodes with SSSD's settings "
+                    f"([sssd]): this mapping matches in AD's view only, never on the nodes. Fix: {FIX} "
+                    f"the contact/foreign member from {ident}"
+                )
             if m.identifier_type == "User" and ident in users_seen:
                 out.append(f"{where}: user {ident!r} is shadowed by an earlier mapping")
             elif m.identifier_type == "Group" and members.get(ident) and members[ident] <= users_seen:

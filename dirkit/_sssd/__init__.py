@@ -1,0 +1,1 @@
+"""What the cluster's SSSD (AD provider, ID mapping) will make of the directory."""

@@ -1,0 +1,127 @@
+"""The cluster's view: what a node's SSSD (AD provider, ID mapping) will say of each user.
+
+Seen on the lab against a real SSSD (lab-notes.md, "SSSD (EMR's group source)"): a user's
+groups are AD's effective groups, nesting and primary group included (SSSD reads tokenGroups);
+names are sAMAccountNames (lower case unless ``case_sensitive``, ``name@domain`` with
+``use_fully_qualified_names``); ids come from the ID mapping (idmap.py). One difference: a group
+with a member SSSD cannot read as a user or a group (a contact, a foreign security principal)
+does not resolve unless ``ldap_ignore_unreadable_references`` is set. Its members get it under
+its SID as a name, and `getent group` does not find it, so nothing that names it (an EMRFS role
+mapping, an HDFS or Hive permission) matches on the nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .._config import SssdConfig
+from .._directory.build import dn_key
+from .._directory.model import Directory, Group
+from .idmap import IdRange, unix_id
+
+FIX = "set ldap_ignore_unreadable_references = true on the nodes (`dirkit sssd config`), or remove"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeGroup:
+    """A group as a node shows it in `id USER`: the name (the SID when it does not resolve) and gid."""
+
+    guid: str
+    name: str
+    gid: int
+    resolved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NodeUser:
+    """A user as a node sees them: name, uid, primary gid and groups, in `id`'s terms."""
+
+    guid: str
+    name: str
+    uid: int
+    gid: int | None  # the primary group's (None: no primaryGroupID)
+    groups: tuple[NodeGroup, ...]  # every effective group in the snapshot, primary included
+
+    @property
+    def unresolved(self) -> tuple[NodeGroup, ...]:
+        """The groups the node shows under their SID, not their name."""
+        return tuple(g for g in self.groups if not g.resolved)
+
+    def to_json(self) -> dict[str, object]:
+        """This user's cluster view as docs/json.md documents it (``snapshot --user --json``'s ``cluster``)."""
+        return {
+            "name": self.name,
+            "uid": self.uid,
+            "gid": self.gid,
+            "groups": [{"name": g.name, "gid": g.gid, "resolved": g.resolved} for g in self.groups],
+        }
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """Every user and group as the nodes will see them, and why any group differs from AD."""
+
+    users: Mapping[str, NodeUser]  # by GUID
+    unreadable: Mapping[str, tuple[str, ...]]  # group GUID -> the member DNs SSSD cannot read
+    case_sensitive: bool = False  # the nodes' setting: names (and SIDs as names) keep their case
+
+    def group_warnings(self, d: Directory) -> list[str]:
+        """One line per group that will not resolve on the nodes, with the fix."""
+        out = []
+        for guid, members in sorted(self.unreadable.items(), key=lambda kv: d.groups[kv[0]].sam):
+            g = d.groups[guid]
+            who = sum(1 for u in self.users.values() if any(n.guid == guid and not n.resolved for n in u.groups))
+            out.append(
+                f"group {g.sam} will not resolve on the cluster nodes with SSSD's defaults: "
+                f"{len(members)} member(s) are neither users nor groups ({', '.join(members[:3])}); its {who} "
+                f"member(s) get it as {g.sid if self.case_sensitive else g.sid.lower()}, and a role mapping or permission naming it "
+                f"never matches. Fix: {FIX} the contact/foreign member from {g.sam}"
+            )
+        return out
+
+
+def node_name(sam: str, s: SssdConfig, domain: str) -> str:
+    """The name SSSD gives an object of this sAMAccountName."""
+    name = sam if s.case_sensitive else sam.lower()
+    return f"{name}@{domain}" if s.use_fully_qualified_names else name
+
+
+def sid_name(g: Group, s: SssdConfig) -> str:
+    """What a node shows for a group it cannot resolve: its SID (lower case unless case-sensitive)."""
+    return g.sid if s.case_sensitive else g.sid.lower()
+
+
+def unreadable_members(d: Directory) -> dict[str, tuple[str, ...]]:
+    """Groups with a member that is neither a user nor a group: a foreign security principal
+    (by its DN) or an object in the user scope that is not a user (a contact). A member outside
+    the search bases may be a user SSSD reads (its search base is the whole domain): not counted."""
+    known = {dn_key(u.dn) for u in d.users.values()} | {dn_key(g.dn) for g in d.groups.values()}
+    not_readable = {
+        dn_key(i.dn) for i in d.issues if i.kind in ("foreign_member", "non_user_member")
+    }  # build.py's verdicts on unresolved members
+    out = {}
+    for g in d.groups.values():
+        bad = tuple(m for m in g.member_dns if dn_key(m) not in known and dn_key(m) in not_readable)
+        if bad:
+            out[g.guid] = bad
+    return out
+
+
+def predict(d: Directory, settings: SssdConfig | None, realm: str) -> ClusterView:
+    """What the nodes' SSSD will say of every user in the snapshot (``settings`` None: SSSD's
+    own, as EMR leaves them)."""
+    s = settings or SssdConfig()
+    domain = s.domain or realm.lower()
+    r = IdRange(s.idmap_range_min, s.idmap_range_max, s.idmap_range_size)
+    unreadable = {} if s.ignore_unreadable_references else unreadable_members(d)
+    users = {}
+    for u in d.users.values():
+        groups = []
+        for gid in sorted(d.effective.get(u.guid, {}), key=lambda g: d.groups[g].sam.lower()):
+            g = d.groups[gid]
+            ok = gid not in unreadable
+            groups.append(NodeGroup(gid, node_name(g.sam, s, domain) if ok else sid_name(g, s), unix_id(g.sid, r), ok))
+        primary = unix_id(u.primary_group_sid, r) if u.primary_group_sid else None
+        users[u.guid] = NodeUser(u.guid, node_name(u.sam, s, domain), unix_id(u.sid, r), primary, tuple(groups))
+    return ClusterView(users, unreadable, s.case_sensitive)

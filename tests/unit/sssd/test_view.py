@@ -1,0 +1,57 @@
+"""The cluster's view predicted from a snapshot (issue 23): names, ids, and the groups SSSD's
+defaults cannot resolve (a contact or a foreign security principal among the members)."""
+
+from __future__ import annotations
+
+from seed_fixture import BASE, DOM, _g, _u, seed_config
+
+from dirkit._config import SssdConfig
+from dirkit._directory.build import RawGroup, build
+from dirkit._directory.model import Directory
+from dirkit._directory.names import NamePolicy
+from dirkit._sssd.idmap import unix_id
+from dirkit._sssd.view import predict
+
+FSP = f"CN=S-1-5-21-99-98-97-1150,CN=ForeignSecurityPrincipals,{BASE}"
+CONTACT = f"CN=ext-contact1,CN=Users,{BASE}"
+
+
+def _lab_like() -> Directory:
+    users = [_u("Admin1", 1100), _u("dataeng1", 1101)]
+    mixed = _g("grp_mixed", 1300, "Admin1")
+    mixed = RawGroup(mixed.guid, mixed.dn, mixed.sam, mixed.sid, mixed.usn, (*mixed.members, CONTACT, FSP))
+    groups = [_g("Domain Users", 513), _g("grp_data_engineering", 1200, "dataeng1"), mixed]
+    return build(users, groups, NamePolicy(realm="AD.DIRKIT.TEST"), [BASE])
+
+
+def test_defaults_leave_a_group_with_a_contact_or_foreign_member_unresolved() -> None:
+    d = _lab_like()
+    view = predict(d, SssdConfig(), "AD.DIRKIT.TEST")
+    admin = view.users["guid-Admin1"]
+    assert admin.name == "admin1" and admin.uid == unix_id(f"{DOM}-1100")
+    assert admin.gid == unix_id(f"{DOM}-513")  # Domain Users, the primary group
+    by_guid = {g.guid: g for g in admin.groups}
+    mixed = by_guid["guid-grp_mixed"]
+    assert not mixed.resolved and mixed.name == f"{DOM}-1300".lower()  # `id` shows the SID
+    assert by_guid["guid-Domain Users"].resolved and by_guid["guid-Domain Users"].name == "domain users"
+    assert not view.users["guid-dataeng1"].unresolved  # not in grp_mixed: AD's view, exactly
+    assert set(view.unreadable["guid-grp_mixed"]) == {CONTACT, FSP}
+    (warning,) = view.group_warnings(d)
+    assert "grp_mixed" in warning and "ldap_ignore_unreadable_references = true" in warning
+
+
+def test_the_fix_and_the_name_settings_are_honoured() -> None:
+    d = _lab_like()
+    fixed = predict(d, SssdConfig(ignore_unreadable_references=True), "AD.DIRKIT.TEST")
+    assert not any(u.unresolved for u in fixed.users.values()) and fixed.group_warnings(d) == []
+    fq = predict(d, SssdConfig(use_fully_qualified_names=True, case_sensitive=True), "AD.DIRKIT.TEST")
+    assert fq.users["guid-Admin1"].name == "Admin1@ad.dirkit.test"
+
+
+def test_a_member_outside_the_scope_is_not_taken_for_unreadable() -> None:
+    # SSSD searches the whole domain: a user outside dirkit's bases is a user to it.
+    outsider = f"CN=outsider1,OU=Elsewhere,{BASE}"
+    g = _g("grp_wide", 1400, "dataeng1")
+    g = RawGroup(g.guid, g.dn, g.sam, g.sid, g.usn, (*g.members, outsider))
+    d = build([_u("dataeng1", 1101)], [g], NamePolicy(realm="AD.DIRKIT.TEST"), [f"CN=Users,{BASE}"])
+    assert predict(d, seed_config().sssd, "AD.DIRKIT.TEST").unreadable == {}
