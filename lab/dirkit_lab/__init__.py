@@ -19,15 +19,15 @@ from typing import Any
 from dirkit._safe_files import write_atomic
 
 from . import ad_dc as samba
-from . import hiveserver, host, kdc, namenode, tls
+from . import hiveserver, host, kdc, namenode, sssd, tls
 from . import settings as s
 from .config import lab_config_toml
 from .settings import LabPaths
 
 Progress = Callable[[str], None]
 TRUSTSTORE_PASSWORD = "changeit"  # lab trust store of a public CA cert: nothing secret in it
-NAMENODE, HIVESERVER, DC2 = "hdfs-namenode", "hiveserver2", "samba-ad-dc2"  # the optional services
-OPTIONAL = (NAMENODE, HIVESERVER, DC2)
+NAMENODE, HIVESERVER, DC2, SSSD = "hdfs-namenode", "hiveserver2", "samba-ad-dc2", "sssd"  # the optional services
+OPTIONAL = (NAMENODE, HIVESERVER, DC2, SSSD)
 
 
 @dataclass
@@ -58,6 +58,7 @@ class Lab:
         with_hdfs: bool = True,
         with_hive: bool = True,
         with_dc2: bool = True,
+        with_sssd: bool = True,
     ) -> UpReport:
         p = self.paths
         t0 = time.monotonic()
@@ -72,7 +73,8 @@ class Lab:
         for d in (p.root, p.logs, p.ccaches, p.keytabs):
             d.mkdir(parents=True, exist_ok=True)
         # Remembered for `status`: a service left out on purpose is not "not ready".
-        self._services_file.write_text(json.dumps({NAMENODE: with_hdfs, HIVESERVER: with_hive, DC2: with_dc2}) + "\n")
+        wanted = {NAMENODE: with_hdfs, HIVESERVER: with_hive, DC2: with_dc2, SSSD: with_sssd}
+        self._services_file.write_text(json.dumps(wanted) + "\n")
         installed = host.ensure_packages(p.logs / "apt.log")
         if installed:
             step(f"installed Debian packages: {', '.join(installed)}")
@@ -131,6 +133,11 @@ class Lab:
 
         self.write_client_files(with_dc2)
         step(f"lab config written to {p.config}")
+        if with_sssd:
+            if sssd.ensure_root(p):
+                step(f"cluster node root built for SSSD in {sssd.root(p)}")
+            self.start_sssd()
+            step("SSSD (a cluster node joined to AD) answers")
         report.seconds = time.monotonic() - t0
         return report
 
@@ -218,8 +225,20 @@ class Lab:
         """Have DC ``to`` pull the domain's changes from DC ``source`` now."""
         samba.replicate(self.paths, to, source)
 
+    def start_sssd(self, extra: str = "") -> float:
+        """(Re)start the cluster node's SSSD with an empty cache; ``extra``: lines added to its
+        domain section (the settings `dirkit sssd config` renders, say)."""
+        sssd.start(self.paths, extra)
+        return sssd.wait_ready(self.paths)
+
+    def node(self, *argv: str) -> str:
+        """Run ``id``/``getent``... on the cluster node (against its SSSD); its output, or "" if it failed."""
+        r = sssd.query(self.paths, *argv)
+        return r.stdout if r.returncode == 0 else ""
+
     def down(self, purge: bool = False) -> None:
         p = self.paths
+        sssd.stop(p)
         hiveserver.stop(p)
         namenode.stop(p)
         for name in samba.DCS:
@@ -235,6 +254,7 @@ class Lab:
                 p.tls,
                 p.root / "namenode",
                 p.root / "hiveserver",
+                p.root / "sssd",
             ):
                 host.run(["rm", "-rf", d])
             for f in (p.config, p.krb5_conf, p.ca_cert, p.root / "ad-database"):
@@ -317,6 +337,18 @@ class Lab:
             },
         ]
         wanted = self.wanted()
+        sssd_running, sssd_ready = running(partial(sssd.running, p), partial(sssd.ready, p))
+        services.append(
+            {
+                "name": SSSD,
+                "realm": s.AD_REALM,
+                "host": f"{s.NODE_ACCOUNT}.{s.AD_DOMAIN}",
+                "address": "-",
+                "urls": [f"chroot://{sssd.root(p)}"],
+                "running": sssd_running,
+                "ready": sssd_ready,
+            }
+        )
         services = [svc for svc in services if wanted.get(str(svc["name"]), True)]
         keytabs = {kt.stem: str(kt) for kt in sorted(p.keytabs.glob("*.keytab"))} if p.keytabs.exists() else {}
         return {

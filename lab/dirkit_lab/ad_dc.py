@@ -163,6 +163,11 @@ def provision(p: LabPaths, bulk_users: int = 0) -> None:
             kt = p.keytab(user.sam)
             kt.unlink(missing_ok=True)
             _samba_tool(p, "domain", "exportkeytab", str(kt), f"--principal={user.sam}@{s.AD_REALM}")
+    # A cluster node joined to the domain, as EMR joins each node: SSSD binds with its keytab.
+    _samba_tool(p, "computer", "add", s.NODE_ACCOUNT)
+    node = p.keytab(s.NODE_ACCOUNT)
+    node.unlink(missing_ok=True)
+    _samba_tool(p, "domain", "exportkeytab", str(node), f"--principal={s.NODE_ACCOUNT.upper()}$@{s.AD_REALM}")
     if bulk_users:
         bulk.load(p, bulk_users)
 
@@ -273,7 +278,7 @@ def _env(p: LabPaths) -> dict[str, str]:
 
 
 def _ad_keytabs() -> list[str]:
-    return [u.sam for u in seed.SEED.users if u.keytab]
+    return [u.sam for u in seed.SEED.users if u.keytab] + [s.NODE_ACCOUNT]
 
 
 def _sockets(folder: str, names: list[str]) -> set[str]:

@@ -63,8 +63,9 @@ def main() -> None:
 @click.option("--no-hdfs", is_flag=True, help="Do not start the HDFS NameNode (it needs Java and Maven).")
 @click.option("--no-hive", is_flag=True, help="Do not start HiveServer2 (Spark Thrift Server, ~0.5 GB).")
 @click.option("--no-dc2", is_flag=True, help="Do not start the second AD DC (dc2.ad.dirkit.test).")
+@click.option("--no-sssd", is_flag=True, help="Do not start the cluster node's SSSD (its root is built once, ~45 s).")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON when done.")
-def up(bulk_users: int, fresh: bool, no_hdfs: bool, no_hive: bool, no_dc2: bool, as_json: bool) -> None:
+def up(bulk_users: int, fresh: bool, no_hdfs: bool, no_hive: bool, no_dc2: bool, no_sssd: bool, as_json: bool) -> None:
     """Bring the lab up from nothing, idempotently; say when each service is ready."""
     from . import Lab
 
@@ -76,6 +77,7 @@ def up(bulk_users: int, fresh: bool, no_hdfs: bool, no_hive: bool, no_dc2: bool,
         with_hdfs=not no_hdfs,
         with_hive=not no_hive,
         with_dc2=not no_dc2,
+        with_sssd=not no_sssd,
     )
     status = lab.status()  # only the services asked for
     if as_json:

@@ -34,6 +34,8 @@ KDC_MASTER_PASSWORD = "MasterKey!Lab1"
 CROSS_REALM_PASSWORD = "CrossRealm!Lab1"
 
 SYNC_ACCOUNT = "svc-dirkit"
+# The computer account of the lab's cluster node: its keytab is the node's host keytab (SSSD).
+NODE_ACCOUNT = "emrnode1"
 
 HOSTS_BEGIN = "# BEGIN dirkit-lab"
 HOSTS_END = "# END dirkit-lab"

@@ -1,0 +1,180 @@
+"""A cluster node's SSSD, as EMR runs it on every node joined to AD: the AD provider with ID
+mapping, binding with the node's host keytab (a computer account the lab creates).
+
+It runs in its own Debian root (mmdebstrap, cached under the lab directory) whose
+nsswitch.conf says ``passwd: files sss``, so the host's name service is untouched; `id` and
+`getent` run in that root. /dev and /proc are mounted for it in a private mount namespace
+(``unshare --mount``): nothing is left mounted on the host when it stops.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from . import host
+from . import settings as s
+from .errors import LabError
+from .settings import LabPaths
+
+# libsasl2-modules-gssapi-mit: SSSD's GSSAPI bind ("Unknown authentication method" without it).
+PACKAGES = (
+    "ca-certificates",
+    "sssd-ad",
+    "sssd-ldap",
+    "libnss-sss",
+    "sssd-tools",
+    "krb5-user",
+    "libsasl2-modules-gssapi-mit",
+)
+SUITE = "bookworm"
+
+# What EMR's nodes run, as far as it is known (emr-hue-hadoop-facts.md: the AWS reference
+# scripts set case_sensitive = false and short names); everything else is SSSD's default.
+DOMAIN = f"""[sssd]
+domains = {s.AD_DOMAIN}
+services = nss
+
+[domain/{s.AD_DOMAIN}]
+id_provider = ad
+auth_provider = none
+access_provider = permit
+ad_domain = {s.AD_DOMAIN}
+ad_server = {s.AD_HOST}
+krb5_realm = {s.AD_REALM}
+krb5_keytab = /etc/sssd/host.keytab
+ldap_sasl_authid = {s.NODE_ACCOUNT.upper()}$@{s.AD_REALM}
+ldap_id_mapping = true
+case_sensitive = false
+use_fully_qualified_names = false
+ad_gpo_access_control = disabled
+ldap_tls_cacert = /etc/ssl/lab/ca.pem
+# The lab's DCs take no DNS updates from it (a write would move their USNs under the tests).
+dyndns_update = false
+"""
+
+
+def root(p: LabPaths) -> Path:
+    return p.root / "sssd" / "root"
+
+
+def _pid(p: LabPaths) -> Path:
+    return p.root / "sssd" / "sssd.pid"
+
+
+def ensure_root(p: LabPaths) -> bool:
+    """Build the node's root once (about 45 s); True when it was built now."""
+    r = root(p)
+    stamp = r.parent / "root.packages"
+    want = " ".join(PACKAGES)
+    if r.is_dir() and stamp.exists() and stamp.read_text() == want:
+        return False
+    host.require("mmdebstrap")
+    tmp = r.with_name("root.tmp")
+    host.run(["rm", "-rf", tmp, r])
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    host.run(
+        ["mmdebstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, tmp],
+        log=p.logs / "sssd-root.log",
+        timeout=900,
+    )
+    tmp.rename(r)
+    stamp.write_text(want)
+    return True
+
+
+def configure(p: LabPaths, extra: str = "") -> None:
+    """The node's files: the lab's krb5.conf, CA, host names and host keytab, and sssd.conf
+    (``extra``: lines added to the domain section, e.g. dirkit's rendered block)."""
+    r = root(p)
+    (r / "etc/ssl/lab").mkdir(parents=True, exist_ok=True)
+    for src, dst in (
+        (p.ca_cert, "etc/ssl/lab/ca.pem"),
+        (p.krb5_conf, "etc/krb5.conf"),
+        (Path("/etc/hosts"), "etc/hosts"),
+    ):
+        (r / dst).write_bytes(src.read_bytes())
+    for data, dst in (
+        (p.keytab(s.NODE_ACCOUNT).read_bytes(), "etc/sssd/host.keytab"),
+        ((DOMAIN + extra).encode(), "etc/sssd/sssd.conf"),
+    ):
+        f = r / dst
+        f.write_bytes(data)
+        f.chmod(0o600)  # sssd refuses a readable sssd.conf
+
+
+def start(p: LabPaths, extra: str = "") -> None:
+    """Start sssd in the node's root with an empty cache (what it answers comes from AD now)."""
+    stop(p)
+    ensure_root(p)
+    configure(p, extra)
+    r = root(p)
+    for cache in ("var/lib/sss/db", "var/lib/sss/mc"):
+        for f in (r / cache).glob("*"):
+            f.unlink()
+    script = f"mount --rbind /dev {r}/dev && mount -t proc proc {r}/proc && exec chroot {r} /usr/sbin/sssd -i -d 2"
+    with open(p.logs / "sssd.log", "ab") as log:
+        proc = subprocess.Popen(
+            ["unshare", "--mount", "--fork", "sh", "-c", script],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends sssd and its children
+        )
+    _pid(p).write_text(f"{proc.pid}\n")
+
+
+def _reap(pid: int) -> None:
+    # Started by this process (the tests), an ended sssd stays a zombie until waited for.
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def running(p: LabPaths) -> bool:
+    try:
+        pid = int(_pid(p).read_text())
+        _reap(pid)
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def query(p: LabPaths, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` (``id``, ``getent``...) on the node: in its root, against its sssd."""
+    return subprocess.run(["chroot", str(root(p)), *argv], capture_output=True, text=True, timeout=60)
+
+
+def ready(p: LabPaths) -> bool:
+    """sssd is online: it resolves the sync account from AD."""
+    return running(p) and query(p, "getent", "passwd", s.SYNC_ACCOUNT).returncode == 0
+
+
+def wait_ready(p: LabPaths, timeout: float = 60) -> float:
+    return host.wait_started(
+        "SSSD (the cluster node)", lambda: running(p), lambda: ready(p), p.logs / "sssd.log", timeout, 3
+    )
+
+
+def stop(p: LabPaths) -> None:
+    try:
+        pid = int(_pid(p).read_text())
+    except (OSError, ValueError):
+        return
+    try:
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(50):
+            _reap(pid)
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        os.killpg(pid, signal.SIGKILL)
+        _reap(pid)
+    except ProcessLookupError:
+        pass
+    except PermissionError as exc:
+        raise LabError(f"cannot stop sssd (pid {pid}): {exc}") from exc
+    _pid(p).unlink(missing_ok=True)
