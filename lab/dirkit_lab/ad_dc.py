@@ -165,6 +165,8 @@ def provision(p: LabPaths, bulk_users: int = 0) -> None:
             _samba_tool(p, "domain", "exportkeytab", str(kt), f"--principal={user.sam}@{s.AD_REALM}")
     # A cluster node joined to the domain, as EMR joins each node: SSSD binds with its keytab.
     _samba_tool(p, "computer", "add", s.NODE_ACCOUNT)
+    # Without a password set, exportkeytab writes nothing for it (and says it exported one).
+    _samba_tool(p, "user", "setpassword", f"{s.NODE_ACCOUNT.upper()}$", "--random-password")
     node = p.keytab(s.NODE_ACCOUNT)
     node.unlink(missing_ok=True)
     _samba_tool(p, "domain", "exportkeytab", str(node), f"--principal={s.NODE_ACCOUNT.upper()}$@{s.AD_REALM}")

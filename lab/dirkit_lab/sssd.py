@@ -57,6 +57,10 @@ dyndns_update = false
 """
 
 
+# The node's own environment: not this process's (a KRB5_CONFIG naming a host path, say).
+NODE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+
+
 def root(p: LabPaths) -> Path:
     return p.root / "sssd" / "root"
 
@@ -115,6 +119,7 @@ def start(p: LabPaths, extra: str = "") -> None:
     for cache in ("var/lib/sss/db", "var/lib/sss/mc"):
         for f in (r / cache).glob("*"):
             f.unlink()
+    (r / "run/sssd.pid").unlink(missing_ok=True)  # left by one that was killed
     script = f"mount --rbind /dev {r}/dev && mount -t proc proc {r}/proc && exec chroot {r} /usr/sbin/sssd -i -d 2"
     with open(p.logs / "sssd.log", "ab") as log:
         proc = subprocess.Popen(
@@ -122,6 +127,7 @@ def start(p: LabPaths, extra: str = "") -> None:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() ends sssd and its children
+            env=NODE_ENV,
         )
     _pid(p).write_text(f"{proc.pid}\n")
 
@@ -146,7 +152,7 @@ def running(p: LabPaths) -> bool:
 
 def query(p: LabPaths, *argv: str) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` (``id``, ``getent``...) on the node: in its root, against its sssd."""
-    return subprocess.run(["chroot", str(root(p)), *argv], capture_output=True, text=True, timeout=60)
+    return subprocess.run(["chroot", str(root(p)), *argv], capture_output=True, text=True, timeout=60, env=NODE_ENV)
 
 
 def ready(p: LabPaths) -> bool:

@@ -1,0 +1,99 @@
+"""The cluster's view (issue 23) against a real SSSD: the lab's cluster node (AD provider, ID
+mapping, its own computer account) answers `id` and `getent` for every user of dirkit's
+snapshot, and dirkit predicted each answer: under SSSD's defaults (grp_mixed, which has a
+contact and a foreign security principal among its members, shows as its SID) and under the
+settings `dirkit sssd config` renders (no difference from AD at all)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from dirkit import Dirkit
+from dirkit._outputs import sssd as sssd_doc
+from dirkit._sssd.view import ClusterView, predict
+from dirkit_lab import seed
+from dirkit_lab import settings as s
+
+pytestmark = pytest.mark.lab
+
+ID = re.compile(r"uid=(\d+)\((.*?)\) gid=(\d+)\((.*?)\) groups=(.*)")
+
+
+def _node_id(lab: Any, name: str) -> tuple[int, int, dict[int, str]]:
+    out = lab.node("id", "--", name).strip()
+    m = ID.fullmatch(out)
+    assert m, f"id {name!r} on the node: {out!r}"
+    groups = dict((int(g), n) for g, n in re.findall(r"(\d+)\(([^)]*)\)", m.group(5)))
+    return int(m.group(1)), int(m.group(3)), groups
+
+
+def _compare(lab: Any, view: ClusterView) -> list[str]:
+    """Every user's uid, gid and groups as the node says them, against the prediction."""
+    wrong = []
+    for nu in sorted(view.users.values(), key=lambda u: u.name):
+        uid, gid, groups = _node_id(lab, nu.name)
+        want = {g.gid: g.name for g in nu.groups}
+        if (uid, gid, groups) != (nu.uid, nu.gid, want):
+            wrong.append(f"{nu.name}: node {uid} {gid} {groups}, predicted {nu.uid} {nu.gid} {want}")
+    return wrong
+
+
+@pytest.fixture
+def kit(lab_status: dict[str, Any], make_config: Any) -> Dirkit:
+    return Dirkit(make_config())
+
+
+def test_the_prediction_under_sssds_defaults_is_what_the_node_says(kit: Dirkit, lab: Any) -> None:
+    lab.start_sssd()  # EMR's settings: SSSD's defaults, case-insensitive, short names
+    d = kit.read()
+    view = kit.cluster_view(d)
+    assert len(view.users) == len(d.users) >= len(seed.SEED.users) - 1  # all but the one outside the scope
+    assert _compare(lab, view) == []
+    # The known difference, predicted exactly: admin1 gets grp_mixed under its SID.
+    mixed = d.group_by_name("grp_mixed")
+    assert mixed is not None and set(view.unreadable) == {mixed.guid}
+    admin1 = next(u for u in view.users.values() if u.name == "admin1")
+    (lost,) = admin1.unresolved
+    assert lost.name == mixed.sid.lower()
+    assert lab.node("getent", "group", "grp_mixed") == ""  # the node does not know the name
+    engineering = lab.node("getent", "group", "grp_data_engineering")
+    assert engineering.startswith("grp_data_engineering:*:")
+
+
+def test_with_dirkits_rendered_settings_the_node_agrees_with_ad(kit: Dirkit, lab: Any) -> None:
+    block = kit.sssd_config().text
+    assert f"[domain/{s.AD_DOMAIN}]" in block
+    # Merged into the node's domain section, as the block says to.
+    lines = [ln for ln in block.splitlines() if ln and not ln.startswith(("#", "["))]
+    lab.start_sssd("\n".join(lines) + "\n")
+    try:
+        d = kit.read()
+        view = predict(d, sssd_doc.fixed(kit.config.sssd), kit.config.directory.realm)
+        assert view.unreadable == {} and not any(u.unresolved for u in view.users.values())
+        assert _compare(lab, view) == []
+        assert lab.node("getent", "group", "grp_mixed").startswith("grp_mixed:*:")
+    finally:
+        lab.start_sssd()
+
+
+def test_explain_says_a_grp_mixed_mapping_does_not_match_on_the_nodes(make_config: Any) -> None:
+    arn = "arn:aws:iam::123456789012:role"
+    cfg = make_config(
+        emr={
+            "role_mappings": [
+                {"role": f"{arn}/dirkit-mixed", "groups": ["grp_mixed"]},
+                {"role": f"{arn}/dirkit-admin1", "users": ["admin1"]},
+            ]
+        }
+    )
+    kit = Dirkit(cfg)
+    decision = kit.explain("admin1", "s3://dirkit-lab-bucket/data/x")
+    assert decision.role == f"{arn}/dirkit-mixed"  # AD's view: the group mapping decides
+    assert decision.cluster_role == f"{arn}/dirkit-admin1"  # the nodes never see grp_mixed
+    assert "grp_mixed does not resolve" in decision.cluster_reason
+    assert "ldap_ignore_unreadable_references = true" in decision.cluster_reason
+    warnings = kit.security_configuration().warnings
+    assert any("'grp_mixed' does not resolve on the cluster nodes" in w for w in warnings)
