@@ -24,7 +24,7 @@ from types import FrameType
 from dirkit._safe_files import write_atomic
 
 from . import ad_dc as samba
-from . import hiveserver, host, kdc, namenode, tls
+from . import hiveserver, host, kdc, namenode, sssd, tls
 from .errors import LabError
 from .settings import LabPaths
 
@@ -90,6 +90,13 @@ def _start_namenode(p: LabPaths) -> None:
     namenode.ensure_user_prefix(p)
 
 
+def _start_sssd(p: LabPaths) -> None:
+    # The node joins dc1's domain: its computer account and keytab come with dc1's database.
+    host.wait_until(lambda: samba.database_current(p, _bulk()) and samba.ready(p, "dc1"), WAIT_FOR_OTHERS, "dc1", 2)
+    sssd.start(p)
+    sssd.wait_ready(p)
+
+
 @dataclass(frozen=True)
 class Service:
     start: Callable[[LabPaths], None]
@@ -125,6 +132,7 @@ SERVICES = {
         hiveserver.ready,
         lambda p: [hiveserver.pid_file(p)],
     ),
+    "sssd": Service(_start_sssd, sssd.running, sssd.stop, sssd.ready, lambda p: [sssd.pid_file(p)]),
 }
 
 

@@ -1,10 +1,12 @@
 """A cluster node's SSSD, as EMR runs it on every node joined to AD: the AD provider with ID
 mapping, binding with the node's host keytab (a computer account the lab creates).
 
-It runs in its own Debian root (mmdebstrap, cached under the lab directory) whose
+Natively it runs in its own Debian root (mmdebstrap, cached under the lab directory) whose
 nsswitch.conf says ``passwd: files sss``, so the host's name service is untouched; `id` and
 `getent` run in that root. /dev and /proc are mounted for it in a private mount namespace
-(``unshare --mount``): nothing is left mounted on the host when it stops.
+(``unshare --mount``): nothing is left mounted on the host when it stops. In the container lab
+the image is the node's root (``DIRKIT_LAB_SSSD_ROOT=/``), and the host's side runs `id` in the
+container (``DIRKIT_LAB_SSSD_EXEC``, e.g. ``podman exec dirkit-lab-sssd``).
 """
 
 from __future__ import annotations
@@ -62,16 +64,27 @@ NODE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
 def root(p: LabPaths) -> Path:
-    return p.root / "sssd" / "root"
+    return Path(os.environ.get("DIRKIT_LAB_SSSD_ROOT") or p.root / "sssd" / "root")
 
 
-def _pid(p: LabPaths) -> Path:
+def _in_place(p: LabPaths) -> bool:
+    return root(p) == Path("/")  # in the node's own container
+
+
+def extra_file(p: LabPaths) -> Path:
+    """The lines added to the node's domain section (shared with the container lab's node)."""
+    return p.root / "sssd" / "extra.conf"
+
+
+def pid_file(p: LabPaths) -> Path:
     return p.root / "sssd" / "sssd.pid"
 
 
 def ensure_root(p: LabPaths) -> bool:
     """Build the node's root once (about 45 s); True when it was built now."""
     r = root(p)
+    if _in_place(p):
+        return False
     stamp = r.parent / "root.packages"
     want = " ".join(PACKAGES)
     if r.is_dir() and stamp.exists() and stamp.read_text() == want:
@@ -110,10 +123,15 @@ def configure(p: LabPaths, extra: str = "") -> None:
         f.chmod(0o600)  # sssd refuses a readable sssd.conf
 
 
-def start(p: LabPaths, extra: str = "") -> None:
-    """Start sssd in the node's root with an empty cache (what it answers comes from AD now)."""
+def start(p: LabPaths, extra: str | None = None) -> None:
+    """Start sssd in the node's root with an empty cache (what it answers comes from AD now);
+    ``extra`` (None: what the last start was given) is added to its domain section."""
     stop(p)
     ensure_root(p)
+    extra_file(p).parent.mkdir(parents=True, exist_ok=True)
+    if extra is None:
+        extra = extra_file(p).read_text() if extra_file(p).exists() else ""
+    extra_file(p).write_text(extra)
     configure(p, extra)
     r = root(p)
     for cache in ("var/lib/sss/db", "var/lib/sss/mc"):
@@ -121,15 +139,20 @@ def start(p: LabPaths, extra: str = "") -> None:
             f.unlink()
     (r / "run/sssd.pid").unlink(missing_ok=True)  # left by one that was killed
     script = f"mount --rbind /dev {r}/dev && mount -t proc proc {r}/proc && exec chroot {r} /usr/sbin/sssd -i -d 2"
+    argv = (
+        ["sh", "-c", "exec /usr/sbin/sssd -i -d 2"]
+        if _in_place(p)
+        else ["unshare", "--mount", "--fork", "sh", "-c", script]
+    )
     with open(p.logs / "sssd.log", "ab") as log:
         proc = subprocess.Popen(
-            ["unshare", "--mount", "--fork", "sh", "-c", script],
+            argv,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() ends sssd and its children
             env=NODE_ENV,
         )
-    _pid(p).write_text(f"{proc.pid}\n")
+    pid_file(p).write_text(f"{proc.pid}\n")
 
 
 def _reap(pid: int) -> None:
@@ -142,7 +165,7 @@ def _reap(pid: int) -> None:
 
 def running(p: LabPaths) -> bool:
     try:
-        pid = int(_pid(p).read_text())
+        pid = int(pid_file(p).read_text())
         _reap(pid)
         os.kill(pid, 0)
     except (OSError, ValueError):
@@ -152,12 +175,16 @@ def running(p: LabPaths) -> bool:
 
 def query(p: LabPaths, *argv: str) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` (``id``, ``getent``...) on the node: in its root, against its sssd."""
-    return subprocess.run(["chroot", str(root(p)), *argv], capture_output=True, text=True, timeout=60, env=NODE_ENV)
+    exec_in = os.environ.get("DIRKIT_LAB_SSSD_EXEC", "").split()  # the container engine needs its environment
+    runner = exec_in or ([] if _in_place(p) else ["chroot", str(root(p))])
+    env = None if exec_in else NODE_ENV
+    return subprocess.run([*runner, *argv], capture_output=True, text=True, timeout=60, env=env)
 
 
 def ready(p: LabPaths) -> bool:
-    """sssd is online: it resolves the sync account from AD."""
-    return running(p) and query(p, "getent", "passwd", s.SYNC_ACCOUNT).returncode == 0
+    """sssd is online: it resolves the sync account from AD (asked where it runs, so this
+    holds for the container lab's node too)."""
+    return query(p, "getent", "passwd", s.SYNC_ACCOUNT).returncode == 0
 
 
 def wait_ready(p: LabPaths, timeout: float = 60) -> float:
@@ -168,7 +195,7 @@ def wait_ready(p: LabPaths, timeout: float = 60) -> float:
 
 def stop(p: LabPaths) -> None:
     try:
-        pid = int(_pid(p).read_text())
+        pid = int(pid_file(p).read_text())
     except (OSError, ValueError):
         return
     try:
@@ -183,4 +210,4 @@ def stop(p: LabPaths) -> None:
         pass
     except PermissionError as exc:
         raise LabError(f"cannot stop sssd (pid {pid}): {exc}") from exc
-    _pid(p).unlink(missing_ok=True)
+    pid_file(p).unlink(missing_ok=True)

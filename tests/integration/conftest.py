@@ -78,6 +78,8 @@ def _containers_up(request: pytest.FixtureRequest) -> dict[str, Any]:
     except DirkitError as exc:
         _unavailable(str(exc))
     containers.apply_environment(DOCKER_DIR)
+    # The cluster node's `id` and `getent` run in its container (dirkit_lab.sssd).
+    os.environ["DIRKIT_LAB_SSSD_EXEC"] = f"{containers.engine()} exec dirkit-lab-sssd"
     services = request.getfixturevalue("docker_services")  # compose up --build -d
     services.wait_until_responsive(check=lambda: lab.status(external=True)["ready"], timeout=900.0, pause=2.0)
     lab.write_client_files()
@@ -151,6 +153,14 @@ class ContainerLab(Lab):
                 self.paths, bulk_users if bulk_users is not None else int(os.environ.get("DIRKIT_LAB_BULK", "0"))
             )
         return self.start_samba("dc1") + self.start_samba("dc2")
+
+    def start_sssd(self, extra: str = "") -> float:
+        from dirkit_lab import sssd
+
+        sssd.extra_file(self.paths).parent.mkdir(parents=True, exist_ok=True)
+        sssd.extra_file(self.paths).write_text(extra)  # what the container's start reads
+        self.compose.execute("restart sssd")
+        return self._wait(lambda: sssd.ready(self.paths), "sssd (container)")
 
     def stop_namenode(self) -> None:
         self.compose.execute("stop namenode")

@@ -23,7 +23,7 @@ def test_the_entry_point_refuses_an_unknown_service() -> None:
 def test_every_compose_service_runs_a_known_service_with_a_kerberos_health_check() -> None:
     compose = yaml.safe_load((REPO / "docker" / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"samba-ad", "samba-ad-dc2", "mit-kdc", "namenode", "hiveserver2"}
+    assert set(services) == {"samba-ad", "samba-ad-dc2", "sssd", "mit-kdc", "namenode", "hiveserver2"}
     for name, svc in services.items():
         (service,) = svc["command"]
         assert service in serve.SERVICES, name

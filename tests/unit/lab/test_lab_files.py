@@ -52,13 +52,14 @@ def test_seed_has_the_scenario_identities() -> None:
 
 def test_status_leaves_out_the_services_up_was_told_to_skip(tmp_path: Path) -> None:
     """`lab up --no-hive` then `lab status`: HiveServer2 is not asked for, so not "not ready"."""
-    from dirkit_lab import DC2, HIVESERVER, NAMENODE, Lab
+    from dirkit_lab import DC2, HIVESERVER, NAMENODE, SSSD, Lab
 
     lab = Lab(LabPaths(tmp_path))
-    assert lab.wanted() == {NAMENODE: True, HIVESERVER: True, DC2: True}  # never brought up: everything
-    (tmp_path / "services.json").write_text(json.dumps({NAMENODE: True, HIVESERVER: False, DC2: False}))
+    assert lab.wanted() == {NAMENODE: True, HIVESERVER: True, DC2: True, SSSD: True}  # never brought up: everything
+    (tmp_path / "services.json").write_text(json.dumps({NAMENODE: True, HIVESERVER: False, DC2: False, SSSD: False}))
     names = [svc["name"] for svc in lab.status()["services"]]
     assert NAMENODE in names and HIVESERVER not in names and DC2 not in names and "samba-ad-dc" in names
+    assert SSSD not in names
 
 
 def test_the_dc_certificate_names_both_dcs_and_is_remade_when_it_does_not(
