@@ -622,6 +622,9 @@ class VerifyConfig(_Model):
     s3_paths: list[str] = []
     hive: HiveCheckConfig | None = None
     users: list[VerifyUser] = []
+    # How to run `id USER` on a cluster node (an argv prefix, e.g. ["ssh", "hadoop@node1"]);
+    # unset: `id` here when this is a node (SSSD answers), else the check is skipped.
+    node_command: list[str] | None = None
 
 
 class OutputConfig(_Model):

@@ -12,6 +12,7 @@ mapping, an HDFS or Hive permission) matches on the nodes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -79,6 +80,29 @@ class ClusterView:
                 f"never matches. Fix: {FIX} the contact/foreign member from {g.sam}"
             )
         return out
+
+
+_ID = re.compile(r"uid=(\d+)\((.*?)\) gid=(\d+)\((.*?)\)(?: groups=(.*))?")
+
+
+def parse_id(text: str) -> tuple[int, int, dict[int, str]] | None:
+    """``id USER``'s answer as (uid, gid, {gid: group name}); None if it is not one."""
+    m = _ID.fullmatch(text.strip())
+    if m is None:
+        return None
+    groups = {int(g): n for g, n in re.findall(r"(\d+)\(([^)]*)\)", m.group(5) or "")}
+    return int(m.group(1)), int(m.group(3)), groups
+
+
+def differences(nu: NodeUser, answer: tuple[int, int, dict[int, str]]) -> list[str]:
+    """How a node's ``id`` answer differs from the prediction (empty: it is the prediction)."""
+    uid, gid, groups = answer
+    out = [f"uid {uid}, predicted {nu.uid}"] if uid != nu.uid else []
+    out += [f"gid {gid}, predicted {nu.gid}"] if gid != nu.gid else []
+    want = {g.gid: g.name for g in nu.groups}
+    out += [f"group {n} ({g}) not predicted" for g, n in sorted(groups.items()) if want.get(g) != n]
+    out += [f"predicted group {n} ({g}) missing" for g, n in sorted(want.items()) if groups.get(g) != n]
+    return out
 
 
 def node_name(sam: str, s: SssdConfig, domain: str) -> str:

@@ -37,6 +37,8 @@ from .._homes.webhdfs import WebHdfs
 from .._outputs import hadoop, role_mappings
 from .._outputs.auth_to_local import short_name
 from .._outputs.emr import AWS_MANAGED_AD
+from .._sssd import view as sssd_view
+from .._sssd.view import differences, parse_id
 from ..errors import AuthToLocalError, ConfigError, DirkitError, HdfsError
 
 CHECKS = ("kerberos", "name", "hdfs", "hive", "emrfs")
@@ -79,6 +81,9 @@ class UserReport:
             "ok": self.ok,
             "checks": [c.to_json() for c in self.checks],
         }
+
+
+SSSD_PIPE = "/var/lib/sss/pipes/nss"  # where SSSD answers on a node
 
 
 def probe_env(ccache: str) -> dict[str, str]:
@@ -194,6 +199,34 @@ class _UserRun:
         probe = f"; probe returned {out['probe_rows']} row(s)" if "probe_rows" in out else ""
         return Check("hive", PASS, f"current_user() = {out['current_user']}{probe}")
 
+    def node(self) -> Check:
+        """A node's `id USER` against what dirkit predicts its SSSD says."""
+        argv = self.v.node_command if self.v.node_command is not None else ([] if Path(SSSD_PIPE).exists() else None)
+        if argv is None:
+            return Check("node", SKIP, "not on a cluster node (no SSSD here) and no verify.node_command")
+        u = self.d.user_by_name(self.expected)
+        if u is None:
+            return Check("node", FAIL, f"{self.expected!r} is not a usable user in the AD snapshot")
+        nu = sssd_view.predict(self.d, self.cfg.sssd, self.cfg.directory.realm).users[u.guid]
+        try:
+            r = subprocess.run(
+                [*argv, "id", "--", nu.name],
+                capture_output=True,
+                text=True,
+                timeout=self.timeouts.verify_check,
+                env=child_env(),
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return Check("node", FAIL, f"`{' '.join([*argv, 'id'])}` could not run: {exc}")
+        answer = parse_id(r.stdout)
+        if answer is None:
+            return Check("node", FAIL, f"the node does not know {nu.name!r}: {(r.stderr or r.stdout).strip()[:200]}")
+        wrong = differences(nu, answer)
+        if wrong:
+            return Check("node", FAIL, "the node differs from dirkit's prediction: " + "; ".join(wrong[:5]))
+        lost = f"; {len(nu.unresolved)} group(s) shown as SIDs, as predicted" if nu.unresolved else ""
+        return Check("node", PASS, f"uid={nu.uid} gid={nu.gid} and {len(nu.groups)} group(s) as predicted{lost}")
+
     def emrfs(self) -> Check:
         if self.cfg.emr is None or not self.v.s3_paths:
             return Check("emrfs", SKIP, "no [emr] role mappings or verify.s3_paths configured")
@@ -236,6 +269,7 @@ def verify_user(cfg: Config, d: Directory, ident: VerifyUser) -> UserReport:
             ("hdfs", run.hdfs),
             ("hive", run.hive),
             ("emrfs", run.emrfs),
+            ("node", run.node),
         ):
             t0 = time.monotonic()
             check = _timed(fn, name, t.hive_check if name == "hive" else t.verify_check)

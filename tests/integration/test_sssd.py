@@ -6,38 +6,28 @@ settings `dirkit sssd config` renders (no difference from AD at all)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
 from dirkit import Dirkit
 from dirkit._outputs import sssd as sssd_doc
-from dirkit._sssd.view import ClusterView, predict
+from dirkit._sssd.view import ClusterView, differences, parse_id, predict
 from dirkit_lab import seed
 from dirkit_lab import settings as s
 
 pytestmark = pytest.mark.lab
-
-ID = re.compile(r"uid=(\d+)\((.*?)\) gid=(\d+)\((.*?)\) groups=(.*)")
-
-
-def _node_id(lab: Any, name: str) -> tuple[int, int, dict[int, str]]:
-    out = lab.node("id", "--", name).strip()
-    m = ID.fullmatch(out)
-    assert m, f"id {name!r} on the node: {out!r}"
-    groups = dict((int(g), n) for g, n in re.findall(r"(\d+)\(([^)]*)\)", m.group(5)))
-    return int(m.group(1)), int(m.group(3)), groups
 
 
 def _compare(lab: Any, view: ClusterView) -> list[str]:
     """Every user's uid, gid and groups as the node says them, against the prediction."""
     wrong = []
     for nu in sorted(view.users.values(), key=lambda u: u.name):
-        uid, gid, groups = _node_id(lab, nu.name)
-        want = {g.gid: g.name for g in nu.groups}
-        if (uid, gid, groups) != (nu.uid, nu.gid, want):
-            wrong.append(f"{nu.name}: node {uid} {gid} {groups}, predicted {nu.uid} {nu.gid} {want}")
+        answer = parse_id(lab.node("id", "--", nu.name))
+        if answer is None:
+            wrong.append(f"{nu.name}: unknown to the node")
+        elif differences(nu, answer):
+            wrong.append(f"{nu.name}: {differences(nu, answer)}")
     return wrong
 
 

@@ -3,14 +3,16 @@ defaults cannot resolve (a contact or a foreign security principal among the mem
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from seed_fixture import BASE, DOM, _g, _u, seed_config
 
-from dirkit._config import SssdConfig
+from dirkit._config import SssdConfig, VerifyUser
 from dirkit._directory.build import RawGroup, build
 from dirkit._directory.model import Directory
 from dirkit._directory.names import NamePolicy
 from dirkit._sssd.idmap import unix_id
-from dirkit._sssd.view import predict
+from dirkit._sssd.view import parse_id, predict
 
 FSP = f"CN=S-1-5-21-99-98-97-1150,CN=ForeignSecurityPrincipals,{BASE}"
 CONTACT = f"CN=ext-contact1,CN=Users,{BASE}"
@@ -55,3 +57,37 @@ def test_a_member_outside_the_scope_is_not_taken_for_unreadable() -> None:
     g = RawGroup(g.guid, g.dn, g.sam, g.sid, g.usn, (*g.members, outsider))
     d = build([_u("dataeng1", 1101)], [g], NamePolicy(realm="AD.DIRKIT.TEST"), [f"CN=Users,{BASE}"])
     assert predict(d, seed_config().sssd, "AD.DIRKIT.TEST").unreadable == {}
+
+
+def test_verifys_node_check_compares_a_nodes_id_with_the_prediction(tmp_path: Path) -> None:
+    # The node is a stand-in here (a script printing `id`'s answer); tests/integration/test_sssd.py
+    # and test_verify.py run the real SSSD.
+    from dirkit._verify.checks import _UserRun
+
+    d = _lab_like()
+    script = tmp_path / "node"
+    cfg = seed_config(verify={"service_principal": "HTTP/x@EMR.DIRKIT.TEST", "node_command": [str(script)]})
+    nu = predict(d, None, "AD.DIRKIT.TEST").users["guid-Admin1"]
+    right = f"uid={nu.uid}(admin1) gid={nu.gid}(domain users) groups=" + ",".join(
+        f"{g.gid}({g.name})" for g in nu.groups
+    )
+    ident = VerifyUser(name="admin1", password="env:X")
+    for answer, status, words in (
+        (right, "pass", "as predicted; 1 group(s) shown as SIDs"),
+        (right.replace(f"{nu.uid}(", f"{nu.uid + 1}("), "fail", f"uid {nu.uid + 1}, predicted {nu.uid}"),
+    ):
+        script.write_text(f"#!/bin/sh\necho '{answer}'\n")
+        script.chmod(0o755)
+        run = _UserRun(cfg, d, ident)
+        check = run.node()
+        run.close()
+        assert (check.status, words in check.detail) == (status, True), check.detail
+
+
+def test_an_id_answer_is_parsed_as_id_prints_it() -> None:
+    assert parse_id("uid=1(a b) gid=2(domain users) groups=2(domain users),3(s-1-5-21-1-2-3-4)") == (
+        1,
+        2,
+        {2: "domain users", 3: "s-1-5-21-1-2-3-4"},
+    )
+    assert parse_id("id: 'x': no such user") is None
