@@ -172,7 +172,9 @@ class Dirkit:
         if check:
             d = self.snapshot(from_state=from_state)
             emr.refuse_aws_managed_ad(d)
-            warnings = role_mappings.warnings(e, d, self.names, self.cluster_view(d)) if e.role_mappings else []
+            view = self.cluster_view(d)
+            warnings = role_mappings.warnings(e, d, self.names, view) if e.role_mappings else []
+            warnings += view.warnings(d)
         return Document(text, tuple(warnings))
 
     def explain(self, user: str, path: str, *, from_state: bool = False) -> role_mappings.Decision:

@@ -234,7 +234,8 @@ def snapshot_cmd(config_path: str | None, as_json: bool, user_name: str | None, 
         d, user = kit.find_user(user_name, from_state=from_state)
         data = {**d.user_json(user), "cluster": kit.cluster_view(d).users[user.guid].to_json()}
     else:
-        data = kit.snapshot(from_state=from_state).to_json()
+        d = kit.snapshot(from_state=from_state)
+        data = {**d.to_json(), "cluster": {"warnings": kit.cluster_view(d).warnings(d)}}
     if as_json:
         _emit_json(data)
     elif user_name is not None:
@@ -260,6 +261,8 @@ def snapshot_cmd(config_path: str | None, as_json: bool, user_name: str | None, 
             )
         for i in data["issues"]:
             click.echo(f"issue {i['kind']}: {i['dn']}: {i['detail']}")
+        for w in data["cluster"]["warnings"]:
+            click.echo(f"cluster: {w}")
         s = data["stats"]
         click.echo(
             f"{s['users']} users, {s['groups']} groups, {s['memberships']} memberships, "

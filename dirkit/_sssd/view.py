@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from .._config import SssdConfig
 from .._directory.build import dn_key
 from .._directory.model import Directory, Group
-from .idmap import IdRange, unix_id
+from .idmap import IdRange, collisions, unix_id
 
 FIX = "set ldap_ignore_unreadable_references = true on the nodes (`dirkit sssd config`), or remove"
 
@@ -66,6 +66,12 @@ class ClusterView:
     users: Mapping[str, NodeUser]  # by GUID
     unreadable: Mapping[str, tuple[str, ...]]  # group GUID -> the member DNs SSSD cannot read
     case_sensitive: bool = False  # the nodes' setting: names (and SIDs as names) keep their case
+    id_notes: tuple[str, ...] = ()  # ID mapping: domains on one slice, RIDs beyond the range size
+
+    def warnings(self, d: Directory) -> list[str]:
+        """Where the nodes' view differs from AD's: each group that will not resolve (with the
+        fix), and what the ID mapping cannot keep apart or stable."""
+        return [*self.group_warnings(d), *self.id_notes]
 
     def group_warnings(self, d: Directory) -> list[str]:
         """One line per group that will not resolve on the nodes, with the fix."""
@@ -148,4 +154,32 @@ def predict(d: Directory, settings: SssdConfig | None, realm: str) -> ClusterVie
             groups.append(NodeGroup(gid, node_name(g.sam, s, domain) if ok else sid_name(g, s), unix_id(g.sid, r), ok))
         primary = unix_id(u.primary_group_sid, r) if u.primary_group_sid else None
         users[u.guid] = NodeUser(u.guid, node_name(u.sam, s, domain), unix_id(u.sid, r), primary, tuple(groups))
-    return ClusterView(users, unreadable, s.case_sensitive)
+    return ClusterView(users, unreadable, s.case_sensitive, tuple(_id_notes(d, r)))
+
+
+def _id_notes(d: Directory, r: IdRange) -> list[str]:
+    sids = [u.sid for u in d.users.values()] + [g.sid for g in d.groups.values()]
+    ours = sorted({sid.rpartition("-")[0] for sid in sids})
+    # Members from trusted domains (foreign security principals are named by their SID).
+    foreign = sorted(
+        {
+            m.split(",", 1)[0].removeprefix("CN=").rpartition("-")[0]
+            for g in d.groups.values()
+            for m in g.member_dns
+            if ",cn=foreignsecurityprincipals," in dn_key(m)
+        }
+        - set(ours)
+    )
+    out = [
+        f"SSSD ID mapping: domains {a} and {b} hash to the same slice of [{r.min}, {r.max}): "
+        "the one a node learns second moves to the next free slice, so its ids differ between nodes "
+        "that learn them in another order; set ldap_idmap_range_* (or ldap_idmap_default_domain_sid) to keep them apart"
+        for a, b in collisions([*ours, *foreign], r)
+    ]
+    beyond = sum(1 for sid in sids if int(sid.rpartition("-")[2]) >= r.size)
+    if beyond:
+        out.append(
+            f"SSSD ID mapping: {beyond} object(s) have a RID at or beyond ldap_idmap_range_size ({r.size}): "
+            "their ids come from secondary slices (stable, but outside the domain's first range)"
+        )
+    return out

@@ -91,3 +91,15 @@ def test_an_id_answer_is_parsed_as_id_prints_it() -> None:
         {2: "domain users", 3: "s-1-5-21-1-2-3-4"},
     )
     assert parse_id("id: 'x': no such user") is None
+
+
+def test_id_mapping_collisions_and_rids_beyond_the_range_are_reported() -> None:
+    d = _lab_like()
+    assert predict(d, None, "AD.DIRKIT.TEST").id_notes == ()  # one domain, small RIDs
+    # 13 slices: the domain's and the foreign member's domain hash to the same one.
+    thirteen = SssdConfig(idmap_range_min=200000, idmap_range_max=200000 + 13 * 200000, idmap_range_size=200000)
+    (collision,) = predict(d, thirteen, "AD.DIRKIT.TEST").id_notes
+    assert f"domains {DOM} and S-1-5-21-99-98-97 hash to the same slice" in collision
+    small = SssdConfig(idmap_range_min=1000, idmap_range_max=101000, idmap_range_size=1000)
+    (beyond,) = [n for n in predict(d, small, "AD.DIRKIT.TEST").id_notes if "RID at or beyond" in n]
+    assert "4 object(s)" in beyond  # RIDs 1100, 1101, 1200, 1300 >= 1000; 513 is not
