@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .._config import SssdConfig
 from .._directory.build import dn_key
-from .._directory.model import Directory, Group
+from .._directory.model import Directory
 from .idmap import IdRange, collisions, unix_id
 
 FIX = "set ldap_ignore_unreadable_references = true on the nodes (`dirkit sssd config`), or remove"
@@ -80,9 +80,9 @@ class ClusterView:
             g = d.groups[guid]
             who = sum(1 for u in self.users.values() if any(n.guid == guid and not n.resolved for n in u.groups))
             out.append(
-                f"group {g.sam} will not resolve on the cluster nodes with SSSD's defaults: "
+                f"group {g.sam} will not resolve on the cluster nodes with their SSSD settings ([sssd]): "
                 f"{len(members)} member(s) are neither users nor groups ({', '.join(members[:3])}); its {who} "
-                f"member(s) get it as {g.sid if self.case_sensitive else g.sid.lower()}, and a role mapping or permission naming it "
+                f"member(s) get it as {sid_name(g.sid, self.case_sensitive)}, and a role mapping or permission naming it "
                 f"never matches. Fix: {FIX} the contact/foreign member from {g.sam}"
             )
         return out
@@ -117,9 +117,9 @@ def node_name(sam: str, s: SssdConfig, domain: str) -> str:
     return f"{name}@{domain}" if s.use_fully_qualified_names else name
 
 
-def sid_name(g: Group, s: SssdConfig) -> str:
+def sid_name(sid: str, case_sensitive: bool) -> str:
     """What a node shows for a group it cannot resolve: its SID (lower case unless case-sensitive)."""
-    return g.sid if s.case_sensitive else g.sid.lower()
+    return sid if case_sensitive else sid.lower()
 
 
 def unreadable_members(d: Directory) -> dict[str, tuple[str, ...]]:
@@ -151,7 +151,11 @@ def predict(d: Directory, settings: SssdConfig | None, realm: str) -> ClusterVie
         for gid in sorted(d.effective.get(u.guid, {}), key=lambda g: d.groups[g].sam.lower()):
             g = d.groups[gid]
             ok = gid not in unreadable
-            groups.append(NodeGroup(gid, node_name(g.sam, s, domain) if ok else sid_name(g, s), unix_id(g.sid, r), ok))
+            groups.append(
+                NodeGroup(
+                    gid, node_name(g.sam, s, domain) if ok else sid_name(g.sid, s.case_sensitive), unix_id(g.sid, r), ok
+                )
+            )
         primary = unix_id(u.primary_group_sid, r) if u.primary_group_sid else None
         users[u.guid] = NodeUser(u.guid, node_name(u.sam, s, domain), unix_id(u.sid, r), primary, tuple(groups))
     return ClusterView(users, unreadable, s.case_sensitive, tuple(_id_notes(d, r)))
