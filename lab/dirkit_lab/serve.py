@@ -25,6 +25,7 @@ from dirkit._safe_files import write_atomic
 
 from . import ad_dc as samba
 from . import hiveserver, host, kdc, namenode, sssd, tls
+from . import settings as s
 from .errors import LabError
 from .settings import LabPaths
 
@@ -91,8 +92,12 @@ def _start_namenode(p: LabPaths) -> None:
 
 
 def _start_sssd(p: LabPaths) -> None:
-    # The node joins dc1's domain: its computer account and keytab come with dc1's database.
-    host.wait_until(lambda: samba.database_current(p, _bulk()) and samba.ready(p, "dc1"), WAIT_FOR_OTHERS, "dc1", 2)
+    # The node joins dc1's domain: its computer account and keytab come with dc1's database,
+    # in place before dc1 answers. (Not database_current(): its cache key includes Samba's
+    # version, and this image has no Samba.)
+    host.wait_until(
+        lambda: samba.ready(p, "dc1") and p.keytab(s.NODE_ACCOUNT).exists(), WAIT_FOR_OTHERS, "dc1 (for the node)", 2
+    )
     sssd.start(p)
     sssd.wait_ready(p)
 
