@@ -17,6 +17,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from dirkit._safe_files import write_atomic
+
 from . import host
 from . import settings as s
 from .errors import LabError
@@ -114,13 +116,10 @@ def configure(p: LabPaths, extra: str = "") -> None:
         (Path("/etc/hosts"), "etc/hosts"),
     ):
         (r / dst).write_bytes(src.read_bytes())
-    for data, dst in (
-        (p.keytab(s.NODE_ACCOUNT).read_bytes(), "etc/sssd/host.keytab"),
-        ((DOMAIN + extra).encode(), "etc/sssd/sssd.conf"),
-    ):
-        f = r / dst
-        f.write_bytes(data)
-        f.chmod(0o600)  # sssd refuses a readable sssd.conf
+    # Private from the first byte (the keytab is the node's credential; sssd refuses a
+    # readable sssd.conf).
+    write_atomic(r / "etc/sssd/host.keytab", p.keytab(s.NODE_ACCOUNT).read_bytes(), 0o600)
+    write_atomic(r / "etc/sssd/sssd.conf", (DOMAIN + extra).encode(), 0o600)
 
 
 def start(p: LabPaths, extra: str | None = None) -> None:
