@@ -23,6 +23,7 @@ if _typing.TYPE_CHECKING:
     from ._outputs.files import FileChange
     from ._outputs.role_mappings import Decision
     from ._plan import Change, Plan
+    from ._report import Access, AccessReport, UserAccess
     from ._run_record import HomesRecord, PlanRecord, ReadRecord, RunRecord
     from ._sssd.view import ClusterView, NodeGroup, NodeUser
     from ._state import HeldPlan, Run
@@ -74,6 +75,9 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "ClusterView": ("_sssd.view", "ClusterView"),
     "NodeGroup": ("_sssd.view", "NodeGroup"),
     "NodeUser": ("_sssd.view", "NodeUser"),
+    "Access": ("_report", "Access"),
+    "AccessReport": ("_report", "AccessReport"),
+    "UserAccess": ("_report", "UserAccess"),
 }
 
 
@@ -94,6 +98,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Access",
+    "AccessReport",
     "AwsChange",
     "Change",
     "Check",
@@ -131,6 +137,7 @@ __all__ = [
     "RunRecord",
     "SyncResult",
     "User",
+    "UserAccess",
     "UserReport",
     "errors",
     "load_config",

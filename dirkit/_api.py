@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from . import _deadline as deadline
 from . import _kerberos as kerberos
+from . import _report as access_report
 from . import _sync as engine
 from ._config import Config, EmrConfig, HdfsConfig, ad_site, load, required
 from ._deploy import AwsChange, Deployer, DeployPlan
@@ -29,6 +30,7 @@ from ._homes import script
 from ._homes.provision import HomesResult, HomesTarget, provision
 from ._outputs import cloudformation, emr, hadoop, hue, role_mappings, sssd
 from ._plan import Plan
+from ._report import AccessReport
 from ._safe_files import write_atomic
 from ._sssd import view as sssd_view
 from ._sssd.view import ClusterView
@@ -182,6 +184,15 @@ class Dirkit:
         nodes pick instead where a group of the user's does not resolve there (``cluster_role``)."""
         d = self.snapshot(from_state=from_state)
         return role_mappings.explain(self._emr(), d, self.names, user, path, self.cluster_view(d))
+
+    # -- the access report ----------------------------------------------------------------
+    def report(self, *, from_state: bool = True) -> AccessReport:
+        """Who can reach what (`dirkit report`): every user's groups, cluster view, home and role
+        per S3 prefix; per role its grants; per group its members. From the last applied
+        snapshot (an auditor's picture of what is in force), or a fresh read."""
+        d = self.snapshot(from_state=from_state)
+        applied = [r.id for r in self.history(100) if r.outcome in ("applied", "no-changes")]
+        return access_report.build(self.config, d, self.cluster_view(d), applied[0] if applied else None)
 
     # -- the cluster's view (SSSD) ---------------------------------------------------------
     def cluster_view(self, directory: Directory) -> ClusterView:

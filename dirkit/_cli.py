@@ -566,6 +566,32 @@ def hue_config(config_path: str | None, out: str | None, from_state: bool, fmt: 
     _write_out(_kit(config_path).hue_config(fmt, from_state=from_state), out)
 
 
+@main.command("report")
+@config_option
+@out_option
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--fresh", is_flag=True, help="Read AD now instead of reporting the last applied snapshot.")
+def report_cmd(config_path: str | None, out: str | None, fmt: str, fresh: bool) -> None:
+    """Who can reach what: every user's groups (and why), the names and groups the cluster nodes
+    see, the HDFS home, and the IAM role EMRFS picks per S3 prefix; per role who gets it; per
+    group its members. With its evidence (snapshot digest, DC, USN, run, version, time); the
+    sha256 of the file written is printed on stderr.
+
+    \b
+    Examples:
+      dirkit report --out access.json
+      dirkit report --format csv --out access.csv     # one row per user and prefix
+    """
+    import hashlib
+
+    r = _kit(config_path).report(from_state=not fresh)
+    text = r.to_csv() if fmt == "csv" else json.dumps(r.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    from ._api import Document
+
+    _write_out(Document(text), out)
+    _err(f"sha256 {hashlib.sha256(text.encode()).hexdigest()}  {out or '-'}")
+
+
 @main.group()
 def sssd() -> None:
     """What the cluster nodes' SSSD sees, and the settings that make it see AD's view.

@@ -681,6 +681,21 @@ class SssdConfig(_Model):
         return self
 
 
+class ReportConfig(_Model):
+    """`dirkit report`: the S3 prefixes to report each user's role on (default: every prefix a
+    role mapping names, and each configured bucket's root)."""
+
+    s3_paths: list[str] = []
+
+    @field_validator("s3_paths")
+    @classmethod
+    def _paths(cls, v: list[str]) -> list[str]:
+        for i, p in enumerate(v):
+            if not re.fullmatch(S3_URI, p):
+                raise ValueError(f"[{i}] {p!r} is not an s3://bucket[/prefix] URI")
+        return v
+
+
 class Config(_Model):
     """The whole validated config file: one typed section per table (see config/dirkit.example.toml)."""
 
@@ -699,6 +714,7 @@ class Config(_Model):
     output: OutputConfig = OutputConfig()
     metrics: MetricsConfig = MetricsConfig()
     notify: NotifyConfig | None = None
+    report: ReportConfig | None = None
     sssd: SssdConfig | None = None  # absent: SSSD as EMR leaves it (SssdConfig()), and no sssd document
     source: FilePath | None = None  # where it was loaded from (set by load())
 

@@ -24,6 +24,8 @@ PKG = Path(dirkit.__file__).parent
 def test_public_api_is_pinned() -> None:
     assert dirkit.__all__ == sorted(dirkit.__all__)
     assert dirkit.__all__ == [
+        "Access",
+        "AccessReport",
         "AwsChange",
         "Change",
         "Check",
@@ -61,6 +63,7 @@ def test_public_api_is_pinned() -> None:
         "RunRecord",
         "SyncResult",
         "User",
+        "UserAccess",
         "UserReport",
         "errors",
         "load_config",

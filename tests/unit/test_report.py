@@ -1,0 +1,68 @@
+"""`dirkit report` from an in-memory directory (issue 24, first part): the roles per user and
+prefix are explain's, the JSON carries its evidence, the CSV reads back with the csv module."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from seed_fixture import ACCOUNT, seed_directory
+from test_sync_outcomes import kit
+
+from dirkit import MemorySource
+from dirkit import _cli as cli
+from dirkit._cli import main
+from dirkit._plan import content_digest
+
+ARN = f"arn:aws:iam::{ACCOUNT}:role"
+
+
+def test_the_report_gives_each_user_the_role_explain_gives(tmp_path: Path) -> None:
+    k = kit(
+        tmp_path, MemorySource(seed_directory()), report={"s3_paths": ["s3://dirkit-default-bucket/x/", "s3://other/"]}
+    )
+    run_id = k.sync().run_id
+    report = k.report()
+    data = report.to_json()
+    assert data["format"] == "dirkit.report/1" and data["prefixes"] == ["s3://dirkit-default-bucket/x/", "s3://other/"]
+    ev = data["evidence"]
+    assert ev["run_id"] == run_id and ev["snapshot_digest"] == content_digest(k.last_snapshot())
+    assert ev["dirkit_version"] and ev["generated"].endswith("Z")
+    users = {u["name"]: u for u in data["users"]}
+    for name, prefix in (("dataeng1", "s3://other/"), ("datascientist1", "s3://dirkit-default-bucket/x/")):
+        (got,) = [a for a in users[name]["access"] if a["prefix"] == prefix]
+        assert got["role"] == k.explain(name, prefix, from_state=True).role
+    assert users["dataeng1"]["access"][0]["role"] == f"{ARN}/dirkit-data-engineering"
+    (other,) = [a for a in users["datascientist1"]["access"] if a["prefix"] == "s3://other/"]
+    assert other["mapping_index"] is None  # no mapping: the EC2 role's own rights
+    assert {"group": "grp_analytics", "via": ["grp_data_science", "grp_analytics"]} in users["datascientist1"]["groups"]
+    roles = {r["role"]: r["grants"] for r in data["roles"]}
+    assert {"user": "admin1", "prefix": "s3://other/", "mapping_index": 0} in roles[f"{ARN}/dirkit-admin1"]
+    groups = {g["group"]: g for g in data["groups"]}
+    assert groups["grp_analytics"]["direct_members"] == [] and groups["grp_analytics"]["effective_members"] == [
+        "datascientist1"
+    ]
+
+
+def test_the_cli_writes_json_and_csv_and_prints_their_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    k = kit(tmp_path, MemorySource(seed_directory()))
+    k.sync()
+    monkeypatch.setattr(cli, "_kit", lambda path: k)  # the in-memory directory, not a config file's AD
+    out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
+    r = CliRunner().invoke(main, ["report", "--out", str(out_json)])
+    assert r.exit_code == 0, r.output
+    assert f"sha256 {hashlib.sha256(out_json.read_bytes()).hexdigest()}  {out_json}" in r.output
+    data = json.loads(out_json.read_text())
+    r = CliRunner().invoke(main, ["report", "--format", "csv", "--out", str(out_csv)])
+    assert r.exit_code == 0, r.output
+    text = out_csv.read_text()
+    assert text.startswith("# dc: ")  # the evidence first
+    rows = list(csv.DictReader(io.StringIO("".join(ln for ln in text.splitlines(True) if not ln.startswith("#")))))
+    assert len(rows) == sum(len(u["access"]) for u in data["users"])
+    (row,) = [x for x in rows if x["user"] == "dataeng1"]
+    assert row["role"] == f"{ARN}/dirkit-data-engineering" and "grp_data_engineering" in row["groups"].split(";")
