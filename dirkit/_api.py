@@ -183,7 +183,9 @@ class Dirkit:
         """Which IAM role EMRFS would use for ``user`` on ``path``, and why; and what the cluster
         nodes pick instead where a group of the user's does not resolve there (``cluster_role``)."""
         d = self.snapshot(from_state=from_state)
-        return role_mappings.explain(self._emr(), d, self.names, user, path, self.cluster_view(d))
+        u = d.user_by_name(self.names.normalise(user).name or user)
+        view = self.cluster_view(d, only=[u.guid] if u else [])
+        return role_mappings.explain(self._emr(), d, self.names, user, path, view)
 
     # -- the access report ----------------------------------------------------------------
     def report(self, *, from_state: bool = True) -> AccessReport:
@@ -195,10 +197,11 @@ class Dirkit:
         return access_report.build(self.config, d, self.cluster_view(d), applied[0] if applied else None)
 
     # -- the cluster's view (SSSD) ---------------------------------------------------------
-    def cluster_view(self, directory: Directory) -> ClusterView:
-        """What the cluster nodes' SSSD will say of every user of ``directory`` under the
-        ``[sssd]`` settings (SSSD's own, as EMR leaves them, when the section is absent)."""
-        return sssd_view.predict(directory, self.config.sssd, self.config.directory.realm)
+    def cluster_view(self, directory: Directory, *, only: Sequence[str] | None = None) -> ClusterView:
+        """What the cluster nodes' SSSD will say of every user of ``directory`` (or of those
+        whose GUIDs are in ``only``) under the ``[sssd]`` settings (SSSD's own, as EMR leaves
+        them, when the section is absent)."""
+        return sssd_view.predict(directory, self.config.sssd, self.config.directory.realm, only)
 
     def sssd_config(self) -> Document:
         """The ``[domain/...]`` block that makes the nodes see what dirkit predicts, with no

@@ -232,7 +232,7 @@ def snapshot_cmd(config_path: str | None, as_json: bool, user_name: str | None, 
     kit = _kit(config_path)
     if user_name is not None:
         d, user = kit.find_user(user_name, from_state=from_state)
-        data = {**d.user_json(user), "cluster": kit.cluster_view(d).users[user.guid].to_json()}
+        data = {**d.user_json(user), "cluster": kit.cluster_view(d, only=[user.guid]).users[user.guid].to_json()}
     else:
         d = kit.snapshot(from_state=from_state)
         data = {**d.to_json(), "cluster": {"warnings": kit.cluster_view(d).warnings(d)}}

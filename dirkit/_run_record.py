@@ -14,8 +14,6 @@ from typing import Any, TypeVar
 
 from ._directory.model import ReadInfo
 
-_Part = TypeVar("_Part")
-
 
 @dataclass
 class ReadRecord:
@@ -135,9 +133,12 @@ class RunRecord:
         )
 
 
+_Part = TypeVar("_Part", ReadRecord, PlanRecord, HomesRecord)
+
+
 def _part(cls: type[_Part], data: Mapping[str, Any] | None) -> _Part | None:
     # Keys another version wrote and this one does not know are left out, missing ones default.
     if not data:
         return None
-    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    known = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in known})

@@ -15,6 +15,7 @@ exactly; a collision is reported).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 SEED = 0xDEADBEEF
 _M32 = 0xFFFFFFFF
@@ -60,6 +61,7 @@ class IdRange:
         return (self.max - self.min) // self.size
 
 
+@lru_cache(maxsize=1024)  # a domain's SID is hashed once, not once per object of the domain
 def slice_of(name: str, r: IdRange = IdRange()) -> int:
     """The slice SSSD picks for a range named ``name`` (a domain SID) when no other domain holds it."""
     return murmurhash3(name.encode()) % r.slices

@@ -13,7 +13,7 @@ mapping, an HDFS or Hive permission) matches on the nodes.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from .._config import SssdConfig
@@ -138,15 +138,15 @@ def unreadable_members(d: Directory) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def predict(d: Directory, settings: SssdConfig | None, realm: str) -> ClusterView:
-    """What the nodes' SSSD will say of every user in the snapshot (``settings`` None: SSSD's
-    own, as EMR leaves them)."""
+def predict(d: Directory, settings: SssdConfig | None, realm: str, only: Collection[str] | None = None) -> ClusterView:
+    """What the nodes' SSSD will say of every user in the snapshot, or of the users whose GUIDs
+    are in ``only`` (``settings`` None: SSSD's own, as EMR leaves them)."""
     s = settings or SssdConfig()
     domain = s.domain or realm.lower()
     r = IdRange(s.idmap_range_min, s.idmap_range_max, s.idmap_range_size)
     unreadable = {} if s.ignore_unreadable_references else unreadable_members(d)
     users = {}
-    for u in d.users.values():
+    for u in d.users.values() if only is None else (d.users[g] for g in only if g in d.users):
         groups = []
         for gid in sorted(d.effective.get(u.guid, {}), key=lambda g: d.groups[g].sam.lower()):
             g = d.groups[gid]

@@ -38,7 +38,7 @@ from .._outputs import hadoop, role_mappings
 from .._outputs.auth_to_local import short_name
 from .._outputs.emr import AWS_MANAGED_AD
 from .._sssd import view as sssd_view
-from .._sssd.view import differences, parse_id
+from .._sssd.view import ClusterView, differences, parse_id
 from ..errors import AuthToLocalError, ConfigError, DirkitError, HdfsError
 
 CHECKS = ("kerberos", "name", "hdfs", "hive", "emrfs")
@@ -100,8 +100,10 @@ def _klist_path(ccache: str, timeout: float) -> list[str]:
 
 
 class _UserRun:
-    def __init__(self, cfg: Config, d: Directory, ident: VerifyUser) -> None:
+    def __init__(self, cfg: Config, d: Directory, ident: VerifyUser, view: ClusterView | None = None) -> None:
         self.cfg, self.d, self.ident = cfg, d, ident
+        # The cluster's view of the whole directory: predicted once per verify, not per user.
+        self.view = view if view is not None else sssd_view.predict(d, cfg.sssd, cfg.directory.realm)
         self.v = required(cfg, "verify", cfg.verify)
         self.timeouts = timeouts(cfg)
         self.policy = NamePolicy(cfg.names, cfg.directory.realm)
@@ -207,7 +209,7 @@ class _UserRun:
         u = self.d.user_by_name(self.expected)
         if u is None:
             return Check("node", FAIL, f"{self.expected!r} is not a usable user in the AD snapshot")
-        nu = sssd_view.predict(self.d, self.cfg.sssd, self.cfg.directory.realm).users[u.guid]
+        nu = self.view.users[u.guid]
         try:
             r = subprocess.run(
                 [*argv, "id", "--", nu.name],
@@ -258,8 +260,8 @@ def _timed(fn: Callable[[], Check], name: str, timeout: float) -> Check:
         return Check(name, FAIL, f"no answer within {timeout:g}s")
 
 
-def verify_user(cfg: Config, d: Directory, ident: VerifyUser) -> UserReport:
-    run = _UserRun(cfg, d, ident)
+def verify_user(cfg: Config, d: Directory, ident: VerifyUser, view: ClusterView | None = None) -> UserReport:
+    run = _UserRun(cfg, d, ident, view)
     report = UserReport(ident.name, run.principal, ccache=run.ccache)
     t = run.timeouts
     try:
@@ -295,4 +297,5 @@ def verify(cfg: Config, d: Directory, names: list[str] | None = None) -> list[Us
         raise ConfigError("verify.users is empty: nothing to verify")
     kerberos.use_krb5_conf(cfg.kerberos.krb5_conf)
     with ThreadPoolExecutor(max_workers=min(8, len(idents)), thread_name_prefix="dirkit-verify") as pool:
-        return list(pool.map(lambda i: verify_user(cfg, d, i), idents))
+        view = sssd_view.predict(d, cfg.sssd, cfg.directory.realm)
+        return list(pool.map(lambda i: verify_user(cfg, d, i, view), idents))

@@ -19,7 +19,7 @@ def test_a_built_snapshot_says_what_it_holds() -> None:
     assert sum(info.issue_kinds.values()) == len(d.issues)
     assert info.highest_usn is None and info.kind == ""  # not read from AD: no delta can follow
     with pytest.raises(dataclasses.FrozenInstanceError):
-        info.users = 0  # type: ignore[misc]
+        info.users = 0  # type: ignore[misc]  # the assignment a frozen dataclass refuses: what this asserts
 
 
 def test_a_read_from_ad_and_an_old_record_both_read() -> None:
