@@ -322,7 +322,9 @@ class Dirkit:
                 known_guids=store.home_guids(),
             )
             if not dry_run:
-                store.remember_homes(result.plan.wanted_names, result.plan.departed_names, result.plan.wanted_guids)
+                store.remember_homes(
+                    result.plan.wanted_names, result.plan.departed_names, result.plan.wanted_guids, result.statuses()
+                )
         return result
 
     def write_emr_step(self, out_dir: Path, script_uri: str, *, from_state: bool = False) -> list[Path]:

@@ -302,6 +302,9 @@ class NamesConfig(_Model):
 class StateConfig(_Model):
     path: FilePath = Path("/var/lib/dirkit/state.sqlite")
     keep_snapshots: Annotated[int, Field(ge=1, le=10_000)] = 10
+    # Past keep_snapshots, the last snapshot of each UTC day is kept this long (for
+    # `dirkit report --at/--since` and `verify --revoked`); 0 keeps only keep_snapshots.
+    history_days: Annotated[int, Field(ge=0, le=3660)] = 400
 
 
 class RunConfig(_Model):

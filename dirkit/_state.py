@@ -25,7 +25,7 @@ from ._directory.delta import Watermark
 from ._directory.model import Directory
 from ._run_record import RunRecord
 from ._safe_files import check_private_dir, open_private
-from .errors import LockedError, StateError
+from .errors import LockedError, NotFoundError, StateError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     content_digest TEXT NOT NULL DEFAULT '',
     -- Directory.stats as JSON: what a run with nothing changed reports, without loading data.
     stats TEXT NOT NULL DEFAULT '{}'
+    -- An empty data blob: a snapshot thinned out by retention (save_snapshot); its row stays,
+    -- so `dirkit report --at` can say that the picture of that moment is no longer kept.
 );
 -- Every home name dirkit has provisioned (or found wanted): only these may ever be locked
 -- as departed, so a service account's home or an admin's directory never is.
@@ -64,7 +66,12 @@ CREATE TABLE IF NOT EXISTS homes (
     -- When dirkit first saw the home's user gone (or disabled); NULL while they are there.
     departed REAL,
     -- The objectGUID of the user it was provisioned for: a rename is followed, a reused name reported.
-    guid TEXT
+    guid TEXT,
+    -- Owner, group and mode as the last run that listed the prefix left them, and when.
+    owner TEXT,
+    grp TEXT,
+    mode TEXT,
+    checked REAL
 );
 -- Where the last applied read stopped (directory/delta.py): one row.
 CREATE TABLE IF NOT EXISTS watermark (
@@ -90,6 +97,35 @@ CREATE TABLE IF NOT EXISTS held (
     applied_run INTEGER
 );
 """
+
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    """An applied snapshot's row: which run applied it, when, its size and content digest;
+    ``kept`` is False once retention thinned its data out."""
+
+    id: int
+    run_id: int
+    taken: float
+    users: int
+    groups: int
+    content_digest: str
+    kept: bool
+
+
+@dataclass(frozen=True)
+class HomeRecord:
+    """A home dirkit provisioned, as the last run that listed the prefix saw it (None: not seen yet)."""
+
+    name: str
+    owner: str | None
+    group: str | None
+    mode: str | None
+    checked: float | None
+    departed: float | None
 
 
 @dataclass(frozen=True)
@@ -150,7 +186,7 @@ class HeldPlan:
 
 
 _RIGHTS = {None: 0, True: 1, False: 2}  # Watermark.tombstone_rights in the tombstones_seen column
-SCHEMA_VERSION = 8  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
+SCHEMA_VERSION = 9  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
 UNVERSIONED_TABLES = {"runs", "snapshots"}  # what the first dirkit created
 
 
@@ -224,8 +260,16 @@ class StateStore:
             self.db.execute("ALTER TABLE watermark ADD COLUMN tombstones_seen INTEGER NOT NULL DEFAULT 0")
         if "departed" not in {r[1] for r in self.db.execute("PRAGMA table_info(homes)")}:
             self.db.execute("ALTER TABLE homes ADD COLUMN departed REAL")
-        if "guid" not in {r[1] for r in self.db.execute("PRAGMA table_info(homes)")}:
-            self.db.execute("ALTER TABLE homes ADD COLUMN guid TEXT")
+        home_columns = {r[1] for r in self.db.execute("PRAGMA table_info(homes)")}
+        for column, ddl in (
+            ("guid", "TEXT"),
+            ("owner", "TEXT"),
+            ("grp", "TEXT"),
+            ("mode", "TEXT"),
+            ("checked", "REAL"),
+        ):
+            if column not in home_columns:
+                self.db.execute(f"ALTER TABLE homes ADD COLUMN {column} {ddl}")
         if "record" not in {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}:
             self.db.execute("ALTER TABLE runs ADD COLUMN record TEXT NOT NULL DEFAULT '{}'")
         # remember_homes looks homes up by GUID once per home: without the index, a scan each
@@ -359,7 +403,21 @@ class StateStore:
         self._sql("UPDATE held SET applied_run = ? WHERE applied_run IS NULL", (run_id,))
 
     # -- snapshots -------------------------------------------------------------------------
-    def save_snapshot(self, run_id: int, directory: Directory, keep: int, digest: str = "", content: str = "") -> int:
+    def save_snapshot(
+        self,
+        run_id: int,
+        directory: Directory,
+        keep: int,
+        digest: str = "",
+        content: str = "",
+        history_days: int = 0,
+        now: float | None = None,
+    ) -> int:
+        """Store an applied snapshot; then retention: the ``keep`` newest are kept whole; older
+        ones, for ``history_days``, only the last of each UTC day (the picture in force at the
+        day's end, what `report --at DATE` asks for); the others are thinned to their metadata
+        row; rows older than ``history_days`` are deleted."""
+        now = time.time() if now is None else now
         blob = encoding.encode(directory)
         usns = sorted(u.usn for u in directory.users.values())
         quantiles = [usns[len(usns) * i // 100] for i in range(100)] if usns else []
@@ -370,7 +428,7 @@ class StateStore:
                 "stats) VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
-                    time.time(),
+                    now,
                     len(directory.users),
                     len(directory.groups),
                     blob,
@@ -380,9 +438,7 @@ class StateStore:
                     json.dumps(dict(directory.stats), sort_keys=True, default=str),
                 ),
             )
-            self._sql(
-                "DELETE FROM snapshots WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?)", (keep,)
-            )
+            self._retain(keep, history_days, now)
             faults.point("state-save")
             self._sql("COMMIT")
         except BaseException:
@@ -390,6 +446,43 @@ class StateStore:
                 self.db.execute("ROLLBACK")
             raise
         return int(cur.lastrowid or 0)
+
+    def _retain(self, keep: int, history_days: int, now: float) -> None:
+        recent = "SELECT id FROM snapshots ORDER BY id DESC LIMIT ?"
+        self._sql(f"DELETE FROM snapshots WHERE taken < ? AND id NOT IN ({recent})", (now - history_days * DAY, keep))
+        # The last snapshot of each UTC day survives; the rest, past the recent ones, keep their row only.
+        self._sql(
+            f"UPDATE snapshots SET data = x'' WHERE length(data) > 0 AND id NOT IN ({recent}) AND id NOT IN "
+            "(SELECT max(id) FROM snapshots GROUP BY CAST(taken / 86400 AS INTEGER))",
+            (keep,),
+        )
+
+    def snapshots(self) -> list[SnapshotRow]:
+        """Every snapshot row, oldest first, without loading any (thinned ones included)."""
+        rows = self._sql(
+            "SELECT id, run_id, taken, users, groups, content_digest, length(data) > 0 FROM snapshots ORDER BY id"
+        )
+        return [
+            SnapshotRow(int(r[0]), int(r[1]), float(r[2]), int(r[3]), int(r[4]), str(r[5]), bool(r[6])) for r in rows
+        ]
+
+    def snapshot_at(self, when: float) -> tuple[SnapshotRow, Directory]:
+        """The snapshot in force at ``when`` (the newest applied at or before it). NotFoundError
+        when none was applied by then, or when that one was thinned out by retention."""
+        rows = self.snapshots()
+        older = [r for r in rows if r.taken <= when]
+        if not older:
+            first = f"the oldest kept is from {_utc(rows[0].taken)}" if rows else "none is kept yet"
+            raise NotFoundError(f"no snapshot was applied by {_utc(when)}: {first}")
+        row = older[-1]
+        if not row.kept:
+            kept = [_utc(r.taken) for r in rows if r.kept]
+            raise NotFoundError(
+                f"the snapshot in force at {_utc(when)} (applied {_utc(row.taken)} by run {row.run_id}) was "
+                "thinned out: past state.keep_snapshots only the last snapshot of each UTC day is kept, so "
+                f"ask for a day's start (--at YYYY-MM-DD); kept: {', '.join(kept[-5:]) or 'none'}"
+            )
+        return row, self._load(row.id)
 
     def last_meta(self) -> tuple[list[int], str | None, str | None]:
         """The last snapshot's USN quantiles, plan digest and content digest (None: no snapshot
@@ -433,14 +526,25 @@ class StateStore:
         """Home name -> the objectGUID of the user it was provisioned for (where known)."""
         return {r[0]: r[1] for r in self._sql("SELECT name, guid FROM homes WHERE guid IS NOT NULL")}
 
+    def home_statuses(self) -> dict[str, HomeRecord]:
+        """Home name -> what the state knows of it: owner, group, mode as last seen, when, departed since."""
+        rows = self._sql("SELECT name, owner, grp, mode, checked, departed FROM homes")
+        return {r[0]: HomeRecord(*r) for r in rows}
+
     def remember_homes(
-        self, names: Sequence[str], departed: Sequence[str] = (), guids: Mapping[str, str] | None = None
+        self,
+        names: Sequence[str],
+        departed: Sequence[str] = (),
+        guids: Mapping[str, str] | None = None,
+        statuses: Mapping[str, tuple[str, str, str]] | None = None,
     ) -> None:
         """``names``: the homes wanted now (their users are back, if they had left);
         ``departed``: homes present whose user is gone, dated the first time only; ``guids``:
-        home name -> its user's objectGUID (a home renamed with its user loses its old name)."""
+        home name -> its user's objectGUID (a home renamed with its user loses its old name);
+        ``statuses``: home name -> (owner, group, mode) as the run left it (homes dirkit knows)."""
         now = time.time()
         guids = guids or {}
+        statuses = statuses or {}
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.executemany(
@@ -453,6 +557,10 @@ class StateStore:
             self.db.executemany(
                 "UPDATE homes SET departed = ? WHERE name = ? AND departed IS NULL", [(now, n) for n in departed]
             )
+            self.db.executemany(
+                "UPDATE homes SET owner = ?, grp = ?, mode = ?, checked = ? WHERE name = ?",
+                [(*st, now, n) for n, st in statuses.items()],
+            )
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             if self.db.in_transaction:
@@ -460,13 +568,24 @@ class StateStore:
             raise StateError(f"state.path {self.path}: cannot record home names ({exc})") from exc
 
     def last_snapshot(self) -> Directory | None:
-        row = self._sql("SELECT data FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
-        if row is None:
-            return None
+        row = self._sql("SELECT id FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else self._load(row[0])
+
+    def last_snapshot_row(self) -> SnapshotRow | None:
+        """The last applied snapshot's row (None: no sync applied yet), without loading it."""
+        rows = self.snapshots()
+        return rows[-1] if rows else None
+
+    def _load(self, snapshot_id: int) -> Directory:
+        (data,) = self._sql("SELECT data FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
         try:
-            return encoding.decode(row[0])
+            return encoding.decode(data)
         except (zlib.error, ValueError, KeyError, TypeError, IndexError) as exc:
             raise StateError(
-                f"state.path {self.path}: the last snapshot is unreadable ({exc}); move the file "
+                f"state.path {self.path}: snapshot {snapshot_id} is unreadable ({exc}); move the file "
                 "away to start afresh (the next run is then a first run)"
             ) from exc
+
+
+def _utc(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

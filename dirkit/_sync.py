@@ -400,8 +400,9 @@ class SyncRun:
             if (r.changed or r.save) and current is not None:
                 if self.progress:
                     self.progress("saving the snapshot")
+                state = self.config.state
                 self.store.save_snapshot(
-                    self.record.run_id, current, self.config.state.keep_snapshots, r.digest, r.content
+                    self.record.run_id, current, state.keep_snapshots, r.digest, r.content, state.history_days
                 )
             if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
                 self.store.save_watermark(r.watermark)
@@ -427,7 +428,9 @@ class SyncRun:
                 departed=store.departed_homes(),
                 known_guids=store.home_guids(),
             )
-            store.remember_homes(homes.plan.wanted_names, homes.plan.departed_names, homes.plan.wanted_guids)
+            store.remember_homes(
+                homes.plan.wanted_names, homes.plan.departed_names, homes.plan.wanted_guids, homes.statuses()
+            )
         except DirkitError as exc:
             raise PartialFailure(f"directory state applied, HDFS homes not (or not all): {exc}") from exc
         self.counts["homes_done"] = len(homes.done)

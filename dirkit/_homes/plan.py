@@ -21,6 +21,7 @@ CREATE, FINISH, FIX_OWNER, FIX_MODE, QUOTA, LOCK = "create", "finish", "fix_owne
 # RENAME moves a renamed user's home (found by the objectGUID dirkit recorded for it) to the new name.
 RENAME = "rename"
 Quota = tuple[int, int]  # (namespace, space) as GETQUOTAUSAGE reports them; -1 = none
+HomeStatus = tuple[str, str, str]  # (owner, group, mode) of a home directory
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class HomesPlan:
     wanted_names: list[str] = field(default_factory=list)  # the homes' names (kept in the state)
     wanted_guids: dict[str, str] = field(default_factory=dict)  # home name -> its user's objectGUID
     departed_names: list[str] = field(default_factory=list)  # homes present whose user is gone or disabled
+    seen: dict[str, HomeStatus] = field(default_factory=dict)  # home name -> as the listing showed it
 
     def to_json(self) -> dict[str, Any]:
         """This plan as docs/json.md's `hdfs provision --json` documents it."""
@@ -121,6 +123,7 @@ def plan_homes(
     plan = HomesPlan(prefix=prefix)
     existing = {e.name: e for e in listing}
     plan.existing = len(existing)
+    plan.seen = {e.name: (e.owner, e.group, e.permission) for e in listing if e.type == "DIRECTORY"}
     homes, refused = wanted_homes(cfg, d)
     for name in refused:
         plan.reports.append(HomeReport("refused", posixpath.join(prefix, name), f"unsafe home path for {name!r}"))

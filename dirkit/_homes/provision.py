@@ -9,6 +9,7 @@ user's failure is reported and does not stop the others.
 from __future__ import annotations
 
 import logging
+import posixpath
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from .plan import (
     RENAME,
     HomeAction,
     HomesPlan,
+    HomeStatus,
     Quota,
     plan_homes,
     quota_checks,
@@ -93,6 +95,17 @@ class HomesResult:
             raise PartialFailure(
                 f"{len(self.failed)} HDFS home action(s) failed: " + "; ".join(e for _, e in self.failed[:3])
             )
+
+    def statuses(self) -> dict[str, HomeStatus]:
+        """Home name -> (owner, group, mode) as this run left it: the listing it read, with the
+        actions it applied on top (what `dirkit report` shows as the home's last known state)."""
+        out = dict(self.plan.seen)
+        for a in self.done:
+            owner, group, mode = out.get(a.user, ("", "", ""))
+            if a.kind == RENAME:
+                owner, group, mode = out.pop(posixpath.basename(a.source), (owner, group, mode))
+            out[a.user] = (a.owner or owner, a.group or group, a.mode or mode)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """This result as docs/json.md's `hdfs provision --json` documents it."""

@@ -10,8 +10,8 @@ import pytest
 from dirkit._directory.build import RawUser, build
 from dirkit._directory.model import Directory
 from dirkit._directory.names import NamePolicy
-from dirkit._state import StateStore
-from dirkit.errors import LockedError, StateError
+from dirkit._state import SCHEMA_VERSION, StateStore
+from dirkit.errors import LockedError, NotFoundError, StateError
 
 
 def _dir(n: int) -> Directory:
@@ -26,6 +26,35 @@ def test_snapshot_round_trip_and_pruning(tmp_path: Path) -> None:
     last = store.last_snapshot()
     assert last is not None and len(last.users) == 4
     assert store.db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == 2
+
+
+def test_retention_keeps_the_recent_snapshots_and_the_last_of_each_day(tmp_path: Path) -> None:
+    # Issue 24: `report --at` needs the past; keep_snapshots alone kept 10 snapshots, a few
+    # hours of a busy directory. Past them, one snapshot a day survives for history_days.
+    store = StateStore(tmp_path / "s.sqlite")
+    day = 86400.0
+    t0 = 1_790_000_000.0 - 1_790_000_000.0 % day  # a UTC midnight
+    times = [t0 + d * day + h * 3600 for d in range(5) for h in (1, 13)]  # two snapshots a day
+    for i, t in enumerate(times, 1):
+        store.save_snapshot(store.start_run("sync"), _dir(i), keep=3, history_days=3, now=t)
+    rows = store.snapshots()
+    # Older than 3 days before the last save: gone; within: the last of each day kept; the 3 newest whole.
+    assert [(r.taken, r.kept) for r in rows] == [
+        (times[3], True),  # day 1, 13:00 (day 1 at 01:00 is older than 3 days)
+        (times[4], False),
+        (times[5], True),
+        (times[6], False),
+        (times[7], True),
+        (times[8], True),
+        (times[9], True),
+    ]
+    row, d = store.snapshot_at(t0 + 2 * day)  # the start of day 2: day 1's last snapshot was in force
+    assert row.taken == times[3] and len(d.users) == 4
+    with pytest.raises(NotFoundError, match="thinned out.*--at YYYY-MM-DD"):
+        store.snapshot_at(times[4] + 60)  # day 2 at 01:01: that snapshot's data is gone
+    with pytest.raises(NotFoundError, match="no snapshot was applied by"):
+        store.snapshot_at(t0)
+    assert len(store.snapshot_at(times[9] + 1)[1].users) == 10
 
 
 def test_lock_is_exclusive_and_released(tmp_path: Path) -> None:
@@ -132,7 +161,7 @@ def test_foreign_newer_and_corrupt_databases_are_refused_and_left_alone(tmp_path
     store = StateStore(corrupt)
     store.db.execute("INSERT INTO runs(command, started) VALUES ('sync', 0)")
     store.db.execute("INSERT INTO snapshots(run_id, taken, users, groups, data) VALUES (1, 0, 0, 0, x'00ff')")
-    with pytest.raises(StateError, match="last snapshot is unreadable"):
+    with pytest.raises(StateError, match="snapshot 1 is unreadable"):
         store.last_snapshot()
     store.close()
 
@@ -252,4 +281,4 @@ def test_homes_are_found_by_guid_through_an_index_also_in_a_migrated_database(tm
         assert any("USING INDEX homes_by_guid" in row[-1] for row in plan.fetchall()), path
         assert store.home_guids() == {"alice": "g-alice", "bob": "g-bob"}
         store.close()
-    assert sqlite3.connect(old).execute("PRAGMA user_version").fetchone()[0] == 8
+    assert sqlite3.connect(old).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
