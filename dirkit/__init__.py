@@ -23,10 +23,10 @@ if _typing.TYPE_CHECKING:
     from ._outputs.files import FileChange
     from ._outputs.role_mappings import Decision
     from ._plan import Change, Plan
-    from ._report import Access, AccessReport, UserAccess
+    from ._report import Access, AccessReport, Changes, Revoked, UserAccess
     from ._run_record import HomesRecord, PlanRecord, ReadRecord, RunRecord
     from ._sssd.view import ClusterView, NodeGroup, NodeUser
-    from ._state import HeldPlan, Run
+    from ._state import HeldPlan, HomeRecord, Revocation, Run, SnapshotRow
     from ._sync import SyncResult
     from ._verify.checks import Check, UserReport
     from .errors import DirkitError
@@ -78,6 +78,11 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "Access": ("_report", "Access"),
     "AccessReport": ("_report", "AccessReport"),
     "UserAccess": ("_report", "UserAccess"),
+    "Changes": ("_report", "Changes"),
+    "Revoked": ("_report", "Revoked"),
+    "HomeRecord": ("_state", "HomeRecord"),
+    "Revocation": ("_state", "Revocation"),
+    "SnapshotRow": ("_state", "SnapshotRow"),
 }
 
 
@@ -102,6 +107,7 @@ __all__ = [
     "AccessReport",
     "AwsChange",
     "Change",
+    "Changes",
     "Check",
     "ClusterView",
     "Config",
@@ -117,6 +123,7 @@ __all__ = [
     "Group",
     "HeldPlan",
     "HomeAction",
+    "HomeRecord",
     "HomeReport",
     "HomesPlan",
     "HomesRecord",
@@ -133,8 +140,11 @@ __all__ = [
     "Progress",
     "ReadInfo",
     "ReadRecord",
+    "Revocation",
+    "Revoked",
     "Run",
     "RunRecord",
+    "SnapshotRow",
     "SyncResult",
     "User",
     "UserAccess",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
@@ -30,11 +30,11 @@ from ._homes import script
 from ._homes.provision import HomesResult, HomesTarget, provision
 from ._outputs import cloudformation, emr, hadoop, hue, role_mappings, sssd
 from ._plan import Plan
-from ._report import AccessReport
+from ._report import AccessReport, Revoked
 from ._safe_files import write_atomic
 from ._sssd import view as sssd_view
 from ._sssd.view import ClusterView
-from ._state import HeldPlan, Run, StateStore
+from ._state import HeldPlan, Run, SnapshotRow, StateStore
 from .errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -188,13 +188,47 @@ class Dirkit:
         return role_mappings.explain(self._emr(), d, self.names, user, path, view)
 
     # -- the access report ----------------------------------------------------------------
-    def report(self, *, from_state: bool = True) -> AccessReport:
+    def report(
+        self, *, from_state: bool = True, at: float | str | None = None, since: float | str | None = None
+    ) -> AccessReport:
         """Who can reach what (`dirkit report`): every user's groups, cluster view, home and role
         per S3 prefix; per role its grants; per group its members. From the last applied
-        snapshot (an auditor's picture of what is in force), or a fresh read."""
-        d = self.snapshot(from_state=from_state)
-        applied = [r.id for r in self.history(100) if r.outcome in ("applied", "no-changes")]
-        return access_report.build(self.config, d, self.cluster_view(d), applied[0] if applied else None)
+        snapshot (an auditor's picture of what is in force), the one in force at ``at``, or a
+        fresh read (``from_state=False``). ``since``: also who gained and lost each role and
+        group since the snapshot in force then, and who was revoked in between. Times: a UNIX
+        time, ``YYYY-MM-DD`` (that day's start, UTC) or ISO 8601."""
+        at = access_report.parse_time(at, "--at") if isinstance(at, str) else at
+        since = access_report.parse_time(since, "--since") if isinstance(since, str) else since
+        row: SnapshotRow | None
+        with StateStore(self.config.state.path) as store:
+            if at is not None:
+                row, d = store.snapshot_at(at)
+            elif from_state:
+                row, d = store.last_snapshot_row(), self.last_snapshot()
+            else:
+                row, d = None, self.read()
+            base = store.snapshot_at(since) if since is not None else None
+            homes, proofs = store.home_statuses(), store.revocations()
+        report = access_report.build(
+            self.config, d, self.cluster_view(d), row, homes=homes, revocations=proofs, as_of=at
+        )
+        if base is None or since is None:
+            return report
+        old = access_report.build(self.config, base[1], self.cluster_view(base[1]), base[0], as_of=since)
+        return replace(report, changes=access_report.changes(old, report, base[1], d, since, proofs))
+
+    def revoked(self, since: float | str | None = None) -> tuple[Revoked, ...]:
+        """Users enabled in the snapshot in force at ``since`` (default: the oldest kept) and
+        disabled or gone in the last applied one."""
+        since = access_report.parse_time(since, "--since") if isinstance(since, str) else since
+        with StateStore(self.config.state.path) as store:
+            if since is None:
+                kept = [r for r in store.snapshots() if r.kept]
+                if not kept:
+                    raise NotFoundError(f"no applied snapshot in {self.config.state.path} yet: run `dirkit sync` first")
+                since = kept[0].taken
+            old = store.snapshot_at(since)[1]
+        return access_report.revoked(old, self.last_snapshot())
 
     # -- the cluster's view (SSSD) ---------------------------------------------------------
     def cluster_view(self, directory: Directory, *, only: Sequence[str] | None = None) -> ClusterView:

@@ -11,7 +11,7 @@ import click
 
 from . import __version__
 from . import _log as dlog
-from .errors import EXIT_CHANGES, EXIT_CHECKS_FAILED, EXIT_FAILURE, EXIT_OK, DirkitError
+from .errors import EXIT_CHANGES, EXIT_CHECKS_FAILED, EXIT_FAILURE, EXIT_OK, DirkitError, UsageError
 
 if TYPE_CHECKING:  # the API is imported when a command runs: `--help` and `--version` stay light
     from ._api import CoreSiteFormat, Dirkit, Document, HueFormat
@@ -569,24 +569,41 @@ def hue_config(config_path: str | None, out: str | None, from_state: bool, fmt: 
 @main.command("report")
 @config_option
 @out_option
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True)
 @click.option("--fresh", is_flag=True, help="Read AD now instead of reporting the last applied snapshot.")
-def report_cmd(config_path: str | None, out: str | None, fmt: str, fresh: bool) -> None:
+@click.option("--at", "at", metavar="DATE", help="Report the snapshot in force then (UTC; YYYY-MM-DD is its start).")
+@click.option("--since", "since", metavar="DATE", help="Also list who gained and lost each role and group since then.")
+def report_cmd(
+    config_path: str | None, out: str | None, fmt: str, fresh: bool, at: str | None, since: str | None
+) -> None:
     """Who can reach what: every user's groups (and why), the names and groups the cluster nodes
-    see, the HDFS home, and the IAM role EMRFS picks per S3 prefix; per role who gets it; per
-    group its members. With its evidence (snapshot digest, DC, USN, run, version, time); the
-    sha256 of the file written is printed on stderr.
+    see, the HDFS home (and its owner and mode as last seen), and the IAM role EMRFS picks per S3
+    prefix; per role who gets it, through which mapping and group; per group its members. With
+    its evidence (snapshot digest, DC, USN, run, version, time); the sha256 of the file written
+    is printed on stderr. HTML is one self-contained page (sortable, filterable tables and the
+    group nesting as a graph) that fetches nothing.
 
     \b
     Examples:
       dirkit report --out access.json
       dirkit report --format csv --out access.csv     # one row per user and prefix
+      dirkit report --format html --out access.html
+      dirkit report --at 2026-10-01 --format html --out q3.html   # as it was then
+      dirkit report --since 2026-07-01 --out changes.json         # who gained, lost, was revoked
     """
     import hashlib
 
-    r = _kit(config_path).report(from_state=not fresh)
-    text = r.to_csv() if fmt == "csv" else json.dumps(r.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     from ._api import Document
+
+    if fresh and at:
+        raise UsageError("--fresh reads AD now; --at reports a stored snapshot: give one of them")
+    r = _kit(config_path).report(from_state=not fresh, at=at, since=since)
+    if fmt == "csv":
+        text = r.to_csv()
+    elif fmt == "html":
+        text = r.to_html()
+    else:
+        text = json.dumps(r.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     _write_out(Document(text), out)
     _err(f"sha256 {hashlib.sha256(text.encode()).hexdigest()}  {out or '-'}")

@@ -8,7 +8,9 @@ the same first-match `decide` as `dirkit emr explain`; the cluster's view from t
 prediction as `dirkit snapshot --user`.
 
 Every report carries its evidence: the snapshot's content digest, the DC and USN it was read
-from, the run that applied it, dirkit's version and when the report was made.
+from, the run that applied it, dirkit's version and when the report was made. ``--at`` reports
+a past snapshot (the state keeps them, _state.py); ``--since`` adds who gained and lost each
+role and group since an earlier one, and who was revoked (disabled or gone) in that window.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import csv
 import io
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import Any
 
 from . import __version__
@@ -27,6 +30,8 @@ from ._homes.policy import home_path
 from ._outputs.role_mappings import decide
 from ._plan import content_digest
 from ._sssd.view import ClusterView
+from ._state import HomeRecord, Revocation, SnapshotRow
+from .errors import UsageError
 
 FORMAT = "dirkit.report/1"
 CSV_FIELDS = ("user", "enabled", "prefix", "role", "mapping_index", "reason", "groups", "cluster_unresolved")
@@ -54,6 +59,61 @@ class UserAccess:
     cluster_unresolved: tuple[str, ...]  # groups the nodes show as SIDs (AD names)
     home: str | None
     access: tuple[Access, ...]
+    home_state: HomeRecord | None = None  # as the last run that listed the homes left it
+    revocation: Revocation | None = None  # the last `verify --revoked` proof for this user
+
+
+@dataclass(frozen=True)
+class Revoked:
+    """A user enabled at the start of a window and disabled or gone at its end."""
+
+    guid: str
+    name: str
+    sam_account_name: str
+    why: str  # "disabled" | "removed"
+    proof: Revocation | None = None  # the last `verify --revoked` proof for this user
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed between two reports (``--since``): per role the (user, prefix) grants gained
+    and lost, per group the effective members gained and lost, and the users revoked. Both are
+    computed with today's role mappings: what changed in AD, not in the config."""
+
+    since: str
+    since_evidence: Mapping[str, Any]
+    roles: Mapping[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]]  # role -> (gained, lost)
+    groups: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]  # group -> (gained, lost)
+    revoked: tuple[Revoked, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``changes`` object of docs/json.md's ``dirkit.report/1``."""
+        return {
+            "since": self.since,
+            "since_evidence": dict(self.since_evidence),
+            "roles": [
+                {
+                    "role": r,
+                    "gained": [{"user": u, "prefix": p} for u, p in gained],
+                    "lost": [{"user": u, "prefix": p} for u, p in lost],
+                }
+                for r, (gained, lost) in sorted(self.roles.items())
+            ],
+            "groups": [
+                {"group": g, "gained": list(gained), "lost": list(lost)}
+                for g, (gained, lost) in sorted(self.groups.items())
+            ],
+            "revoked": [
+                {
+                    "guid": r.guid,
+                    "name": r.name,
+                    "sam_account_name": r.sam_account_name,
+                    "why": r.why,
+                    "proof": r.proof.to_json() if r.proof else None,
+                }
+                for r in self.revoked
+            ],
+        }
 
 
 @dataclass(frozen=True)
@@ -63,8 +123,10 @@ class AccessReport:
     evidence: Mapping[str, Any]
     prefixes: tuple[str, ...]
     users: tuple[UserAccess, ...]
-    roles: Mapping[str, tuple[tuple[str, str, int | None], ...]]  # role -> (user, prefix, mapping index)
+    roles: Mapping[str, tuple[tuple[str, str, int | None, str], ...]]  # role -> (user, prefix, mapping index, reason)
     groups: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]  # group -> (direct, effective members)
+    nesting: tuple[tuple[str, str], ...] = ()  # (group, the group it is a direct member of), by name
+    changes: Changes | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The report as docs/json.md documents it."""
@@ -80,6 +142,8 @@ class AccessReport:
                     "groups": [{"group": g, "via": list(via)} for g, via in u.groups],
                     "cluster": {"name": u.cluster_name, "unresolved_groups": list(u.cluster_unresolved)},
                     "home": u.home,
+                    "home_state": _home_json(u.home_state),
+                    "revocation": u.revocation.to_json() if u.revocation else None,
                     "access": [
                         {"prefix": a.prefix, "role": a.role, "mapping_index": a.mapping_index, "reason": a.reason}
                         for a in u.access
@@ -88,14 +152,25 @@ class AccessReport:
                 for u in self.users
             ],
             "roles": [
-                {"role": r, "grants": [{"user": u, "prefix": p, "mapping_index": i} for u, p, i in grants]}
+                {
+                    "role": r,
+                    "grants": [{"user": u, "prefix": p, "mapping_index": i, "reason": why} for u, p, i, why in grants],
+                }
                 for r, grants in sorted(self.roles.items())
             ],
             "groups": [
                 {"group": g, "direct_members": list(direct), "effective_members": list(eff)}
                 for g, (direct, eff) in sorted(self.groups.items())
             ],
+            "nesting": [{"group": g, "member_of": parent} for g, parent in self.nesting],
+            "changes": self.changes.to_json() if self.changes else None,
         }
+
+    def to_html(self) -> str:
+        """One self-contained HTML page (_report_html.py): sortable, filterable tables, the nesting graph."""
+        from ._report_html import render
+
+        return render(self)
 
     def to_csv(self) -> str:
         """One row per user and prefix, for a spreadsheet (the evidence in the first lines, as comments)."""
@@ -124,11 +199,24 @@ def prefixes(cfg: Config) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def build(cfg: Config, d: Directory, view: ClusterView, run_id: int | None, now: float | None = None) -> AccessReport:
-    """The report of snapshot ``d`` (applied by run ``run_id``)."""
+def build(
+    cfg: Config,
+    d: Directory,
+    view: ClusterView,
+    snapshot: SnapshotRow | None,
+    *,
+    homes: Mapping[str, HomeRecord] | None = None,
+    revocations: Mapping[str, Revocation] | None = None,
+    as_of: float | None = None,
+    now: float | None = None,
+) -> AccessReport:
+    """The report of snapshot ``d`` (``snapshot``: its row in the state; None for a fresh read),
+    with what the state knows of each home and each user's last revocation proof (by GUID)."""
+    homes = homes or {}
+    revocations = revocations or {}
     emr = cfg.emr
     paths = prefixes(cfg)
-    roles: dict[str, list[tuple[str, str, int | None]]] = {}
+    roles: dict[str, list[tuple[str, str, int | None, str]]] = {}
     users = []
     for u in d.named_users():
         name = u.name or ""
@@ -144,14 +232,25 @@ def build(cfg: Config, d: Directory, view: ClusterView, run_id: int | None, now:
             if dec is None:
                 continue
             access.append(Access(path, dec.role, dec.mapping_index, dec.reason))
-            roles.setdefault(dec.role, []).append((name, path, dec.mapping_index))
+            roles.setdefault(dec.role, []).append((name, path, dec.mapping_index, dec.reason))
         node = view.users.get(u.guid)
         unresolved = (
             tuple(sorted(d.groups[g.guid].name or d.groups[g.guid].sam for g in node.unresolved)) if node else ()
         )
         home = home_path(cfg.hdfs.prefix, name) if cfg.hdfs is not None else None
         users.append(
-            UserAccess(name, u.sam, u.enabled, chains, node.name if node else name, unresolved, home, tuple(access))
+            UserAccess(
+                name,
+                u.sam,
+                u.enabled,
+                chains,
+                node.name if node else name,
+                unresolved,
+                home,
+                tuple(access),
+                homes.get(name) if home else None,
+                revocations.get(u.guid),
+            )
         )
     direct: dict[str, list[str]] = {g.guid: [] for g in d.named_groups()}
     effective: dict[str, list[str]] = {g.guid: [] for g in d.named_groups()}
@@ -166,8 +265,76 @@ def build(cfg: Config, d: Directory, view: ClusterView, run_id: int | None, now:
         "snapshot_digest": content_digest(d),
         "dc": info.dc or None,
         "usn": info.highest_usn,
-        "run_id": run_id,
+        "run_id": snapshot.run_id if snapshot else None,
+        "snapshot_taken": utc(snapshot.taken) if snapshot else None,
+        "as_of": utc(as_of) if as_of is not None else None,
         "dirkit_version": __version__,
-        "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now if now is not None else time.time())),
+        "generated": utc(now if now is not None else time.time()),
     }
-    return AccessReport(evidence, paths, tuple(users), {r: tuple(v) for r, v in roles.items()}, groups)
+    by_dn = {g.dn.lower(): g for g in d.groups.values()}
+    nesting = sorted(
+        {
+            (child.name, parent.name)
+            for parent in d.groups.values()
+            for m in parent.member_dns
+            if (child := by_dn.get(m.lower())) is not None and child.name and parent.name
+        }
+    )
+    return AccessReport(evidence, paths, tuple(users), {r: tuple(v) for r, v in roles.items()}, groups, tuple(nesting))
+
+
+def changes(
+    old: AccessReport,
+    new: AccessReport,
+    old_d: Directory,
+    new_d: Directory,
+    since: float,
+    proofs: Mapping[str, Revocation] | None = None,
+) -> Changes:
+    """Who gained and lost each role (per prefix) and group, and who was revoked (with the last
+    revocation proof of each, from ``proofs`` by objectGUID), from ``old`` to ``new``."""
+    proofs = proofs or {}
+    roles: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {}
+    for role in sorted(set(old.roles) | set(new.roles)):
+        before = {(g[0], g[1]) for g in old.roles.get(role, ())}
+        after = {(g[0], g[1]) for g in new.roles.get(role, ())}
+        if before != after:
+            roles[role] = (tuple(sorted(after - before)), tuple(sorted(before - after)))
+    groups: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for g in sorted(set(old.groups) | set(new.groups)):
+        before_m = set(old.groups.get(g, ((), ()))[1])
+        after_m = set(new.groups.get(g, ((), ()))[1])
+        if before_m != after_m:
+            groups[g] = (tuple(sorted(after_m - before_m)), tuple(sorted(before_m - after_m)))
+    gone = tuple(replace(r, proof=proofs.get(r.guid)) for r in revoked(old_d, new_d))
+    return Changes(utc(since), old.evidence, roles, groups, gone)
+
+
+def revoked(old: Directory, new: Directory) -> tuple[Revoked, ...]:
+    """Users enabled in ``old`` and disabled or gone in ``new`` (by objectGUID: a rename is not a removal)."""
+    out = []
+    for u in old.named_users():
+        now = new.users.get(u.guid)
+        if u.enabled and (now is None or not now.enabled):
+            out.append(Revoked(u.guid, u.name or "", u.sam, "removed" if now is None else "disabled"))
+    return tuple(out)
+
+
+def parse_time(text: str, option: str) -> float:
+    """``YYYY-MM-DD`` (that day's start, UTC) or an ISO 8601 time (UTC unless it has an offset)."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: not a date: give YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z]") from None
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def utc(t: float) -> str:
+    """A time as the report writes it: UTC, ISO 8601, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _home_json(h: HomeRecord | None) -> dict[str, Any] | None:
+    if h is None or h.checked is None:
+        return None
+    return {"owner": h.owner, "group": h.group, "mode": h.mode, "checked": utc(h.checked)}

@@ -85,6 +85,15 @@ CREATE TABLE IF NOT EXISTS watermark (
     -- May the sync account read tombstones there? 0 not known, 1 yes, 2 no (delta.Watermark).
     tombstones_seen INTEGER NOT NULL DEFAULT 0
 );
+-- The last `dirkit verify --revoked` proof per user (by objectGUID): was each access denied?
+CREATE TABLE IF NOT EXISTS revocations (
+    guid TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    checked REAL NOT NULL,
+    denied INTEGER NOT NULL,
+    -- [{"check", "status", "detail"}...] as `verify --json` writes them.
+    checks TEXT NOT NULL
+);
 -- Plans held by a safety limit, by Plan.digest: approved (by `dirkit approve`), and settled
 -- (applied_run) by the next run that applies a plan, whichever it is.
 CREATE TABLE IF NOT EXISTS held (
@@ -126,6 +135,22 @@ class HomeRecord:
     mode: str | None
     checked: float | None
     departed: float | None
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """The last revocation proof of one user: when, whether every access was denied, each check."""
+
+    guid: str
+    name: str
+    checked: float
+    denied: bool
+    checks: tuple[Mapping[str, Any], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """As docs/json.md's report documents it (``users[].revocation``)."""
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.checked))
+        return {"checked": when, "denied": self.denied, "checks": [dict(c) for c in self.checks]}
 
 
 @dataclass(frozen=True)
@@ -186,7 +211,7 @@ class HeldPlan:
 
 
 _RIGHTS = {None: 0, True: 1, False: 2}  # Watermark.tombstone_rights in the tombstones_seen column
-SCHEMA_VERSION = 9  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
+SCHEMA_VERSION = 10  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
 UNVERSIONED_TABLES = {"runs", "snapshots"}  # what the first dirkit created
 
 
@@ -525,6 +550,25 @@ class StateStore:
     def home_guids(self) -> dict[str, str]:
         """Home name -> the objectGUID of the user it was provisioned for (where known)."""
         return {r[0]: r[1] for r in self._sql("SELECT name, guid FROM homes WHERE guid IS NOT NULL")}
+
+    def revocations(self) -> dict[str, Revocation]:
+        """objectGUID -> the last revocation proof recorded for that user."""
+        rows = self._sql("SELECT guid, name, checked, denied, checks FROM revocations")
+        return {r[0]: Revocation(r[0], r[1], float(r[2]), bool(r[3]), tuple(json.loads(r[4]))) for r in rows}
+
+    def record_revocations(self, proofs: Sequence[Revocation]) -> None:
+        """Keep each user's newest proof (one transaction)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO revocations(guid, name, checked, denied, checks) VALUES (?,?,?,?,?)",
+                [(p.guid, p.name, p.checked, int(p.denied), json.dumps([dict(c) for c in p.checks])) for p in proofs],
+            )
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise StateError(f"state.path {self.path}: cannot record revocation proofs ({exc})") from exc
 
     def home_statuses(self) -> dict[str, HomeRecord]:
         """Home name -> what the state knows of it: owner, group, mode as last seen, when, departed since."""
