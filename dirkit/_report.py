@@ -217,6 +217,8 @@ def build(
     emr = cfg.emr
     paths = prefixes(cfg)
     roles: dict[str, list[tuple[str, str, int | None, str]]] = {}
+    listed = {n for m in (emr.role_mappings if emr else []) for n in (m.users or [])}
+    decided: dict[int, tuple[Access, ...]] = {}
     users = []
     for u in d.named_users():
         name = u.name or ""
@@ -226,13 +228,20 @@ def build(
             for gid in sorted(d.effective.get(u.guid, {}), key=lambda g: d.groups[g].name or "")
             if d.groups[gid].name
         )
-        access = []
-        for path in paths:
-            dec = decide(emr.role_mappings, emr.ec2_role_arn, name, group_names, path) if emr else None
-            if dec is None:
-                continue
-            access.append(Access(path, dec.role, dec.mapping_index, dec.reason))
-            roles.setdefault(dec.role, []).append((name, path, dec.mapping_index, dec.reason))
+        # Users with the same groups share one membership map (build.py): unless a user mapping
+        # names them, EMRFS decides the same for all of them, so each decision is made once.
+        key = None if name in listed else id(d.effective.get(u.guid))
+        access = decided.get(key) if key is not None else None
+        if access is None:
+            access = tuple(
+                Access(path, dec.role, dec.mapping_index, dec.reason)
+                for path in paths
+                if (dec := decide(emr.role_mappings, emr.ec2_role_arn, name, group_names, path) if emr else None)
+            )
+            if key is not None:
+                decided[key] = access
+        for a in access:
+            roles.setdefault(a.role, []).append((name, a.prefix, a.mapping_index, a.reason))
         node = view.users.get(u.guid)
         unresolved = (
             tuple(sorted(d.groups[g.guid].name or d.groups[g.guid].sam for g in node.unresolved)) if node else ()
@@ -247,7 +256,7 @@ def build(
                 node.name if node else name,
                 unresolved,
                 home,
-                tuple(access),
+                access,
                 homes.get(name) if home else None,
                 revocations.get(u.guid),
             )

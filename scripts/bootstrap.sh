@@ -9,8 +9,9 @@ PKGS="python3 python3-venv python3-dev gcc libkrb5-dev krb5-user
       samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind krb5-kdc krb5-admin-server
       ldap-utils ldb-tools libsasl2-modules-gssapi-mit iproute2
       python3-ldap
-      podman runc mmdebstrap"  # python3-ldap: Hue's LDAP client, for the Hue failover test;
-# podman (rootful, runc) + mmdebstrap: the lab in containers, where there is no Docker engine
+      podman runc mmdebstrap chromium chromium-driver"  # python3-ldap: Hue's LDAP client, for the Hue failover test;
+# podman (rootful, runc) + mmdebstrap: the lab in containers, where there is no Docker engine;
+# chromium + chromium-driver: the HTML access report is tested in a real headless browser
 # Java (with jshell, keytool) and Maven: the lab runs Hadoop's own classes from Maven Central.
 command -v java >/dev/null && command -v jshell >/dev/null || PKGS="$PKGS openjdk-17-jdk-headless"
 command -v mvn >/dev/null || PKGS="$PKGS maven"
