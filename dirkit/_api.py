@@ -11,6 +11,7 @@ subclasses (see ``dirkit.errors``) carrying the exit code the CLI uses.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
@@ -34,7 +35,7 @@ from ._report import AccessReport, Revoked
 from ._safe_files import write_atomic
 from ._sssd import view as sssd_view
 from ._sssd.view import ClusterView
-from ._state import HeldPlan, Run, SnapshotRow, StateStore
+from ._state import HeldPlan, Revocation, Run, SnapshotRow, StateStore
 from .errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -386,6 +387,28 @@ class Dirkit:
         from ._verify.checks import verify  # gssapi, requests, a child process: only here
 
         return verify(self.config, self.snapshot(from_state=from_state), list(users) or None)
+
+    def verify_revoked(self, since: float | str | None = None) -> list[UserReport]:
+        """Prove that every user revoked since ``since`` (see ``revoked``) is really out: each
+        end-to-end check passes when the access is refused. Each user's proof is kept in the
+        state (the access report shows the last one)."""
+        required(self.config, "verify", self.config.verify)
+        from ._verify.revoked import prove  # gssapi, requests, a child process: only here
+
+        gone = self.revoked(since)
+        with self._deadline():
+            reports = prove(self.config, self.last_snapshot(), gone)
+        when = time.time()
+        with StateStore(self.config.state.path) as store:
+            store.record_revocations([_proof(r, rep, when) for r, rep in zip(gone, reports, strict=True)])
+        return reports
+
+
+def _proof(r: Revoked, report: UserReport, when: float) -> Revocation:
+    from ._verify.revoked import denied
+
+    checks = tuple({"check": c.name, "status": c.status, "detail": c.detail} for c in report.checks)
+    return Revocation(r.guid, r.name, when, denied(report), checks)
 
 
 def _check_format(fmt: str, allowed: object) -> None:

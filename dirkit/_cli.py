@@ -757,7 +757,11 @@ def _print_homes(result: Any, dry_run: bool) -> None:
 @json_option
 @from_state_option
 @click.option("--user", "users", multiple=True, help="Verify only this configured test identity (repeatable).")
-def verify_cmd(config_path: str | None, as_json: bool, from_state: bool, users: tuple[str, ...]) -> None:
+@click.option("--revoked", is_flag=True, help="Prove users disabled or removed in AD are refused everywhere.")
+@click.option("--since", metavar="DATE", help="With --revoked: the window's start (default: the oldest kept snapshot).")
+def verify_cmd(
+    config_path: str | None, as_json: bool, from_state: bool, users: tuple[str, ...], revoked: bool, since: str | None
+) -> None:
     """Prove AD users can really use the cluster: Kerberos through the trust, name mapping,
     HDFS home over WebHDFS, HiveServer2 (PyHive), and the EMRFS role for their S3 paths.
 
@@ -765,15 +769,28 @@ def verify_cmd(config_path: str | None, as_json: bool, from_state: bool, users: 
     check. A service that is not configured is shown as skipped (-). Exit code 10 if any
     check failed.
 
+    With --revoked, every user enabled at the window's start and disabled or removed in the
+    last applied snapshot is checked the other way round: a check passes when AD refuses a
+    ticket (with the user's [[verify.users]] credentials), the NameNode refuses WebHDFS and
+    HiveServer2 refuses a session. Each proof is kept for `dirkit report`.
+
     \b
     Examples:
       dirkit verify                       # every [[verify.users]] identity
       dirkit verify --user dataeng1 --json
+      dirkit verify --revoked --since 2026-10-01
     """
-    reports = _kit(config_path).verify(users, from_state=from_state)
+    if since and not revoked:
+        raise UsageError("--since goes with --revoked")
+    if revoked and users:
+        raise UsageError("--revoked checks every revoked user: drop --user")
+    kit = _kit(config_path)
+    reports = kit.verify_revoked(since) if revoked else kit.verify(users, from_state=from_state)
+    if revoked and not reports:
+        _err("no user was disabled or removed in that window")
     if as_json:
         _emit_json([r.to_json() for r in reports])
-    else:
+    elif reports:
         marks = {"pass": "✔", "fail": "✗", "skip": "-"}
         width = max(len(r.user) for r in reports)
         click.echo(f"{'user':<{width}}  " + "  ".join(f"{c.name:<8}" for c in reports[0].checks))

@@ -176,7 +176,7 @@ class AccessReport:
         """One row per user and prefix, for a spreadsheet (the evidence in the first lines, as comments)."""
         out = io.StringIO()
         for k, v in sorted(self.evidence.items()):
-            out.write(f"# {k}: {v}\n")
+            out.write(f"# {k}: {'' if v is None else v}\n")
         w = csv.writer(out, lineterminator="\n")
         w.writerow(CSV_FIELDS)
         for u in self.users:

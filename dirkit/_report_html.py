@@ -78,6 +78,12 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
+def _shown(key: str, value: object) -> str:
+    if value is None:
+        return "now: the last applied snapshot" if key == "as_of" else "-"
+    return str(value)
+
+
 def _role_name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
@@ -202,7 +208,7 @@ def render(report: AccessReport) -> str:
         f"<style>{STYLE}</style></head><body>",
         "<h1>Who can reach what</h1>",
         '<table class="ev"><tbody>',
-        *(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in sorted(ev.items())),
+        *(f"<tr><th>{escape(k)}</th><td>{escape(_shown(k, v))}</td></tr>" for k, v in sorted(ev.items())),
         "</tbody></table>",
         "<p>This file's sha256 is printed by <code>dirkit report</code> beside its name.</p>",
     ]

@@ -30,7 +30,7 @@ from gssapi.raw.misc import GSSError
 
 from .. import _kerberos as kerberos
 from .._child_env import child_env
-from .._config import Config, VerifyUser, ad_site, required, timeouts
+from .._config import Config, VerifyConfig, VerifyUser, ad_site, required, timeouts
 from .._directory.model import Directory
 from .._directory.names import NamePolicy
 from .._homes.webhdfs import WebHdfs
@@ -97,6 +97,30 @@ def _klist_path(ccache: str, timeout: float) -> list[str]:
         return []
     r = subprocess.run(["klist", "-c", ccache], capture_output=True, text=True, timeout=timeout)
     return [line.split()[-1] for line in r.stdout.splitlines() if "@" in line and line[:1].isdigit()]
+
+
+def hive_session(v: VerifyConfig, ccache: str, expected: str, timeout: float) -> Check:
+    """PyHive (Kerberos, the tickets in ``ccache``) opens a HiveServer2 session in a child
+    process (PyHive's SASL layer reads only the default cache) and `current_user()` is ``expected``."""
+    hv = v.hive
+    assert hv is not None
+    argv = [sys.executable, "-m", "dirkit._verify.hive_probe", hv.host, str(hv.port), hv.service_name]
+    if hv.probe:
+        argv.append(hv.probe)
+    try:
+        r = subprocess.run(argv, env=probe_env(ccache), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return Check("hive", FAIL, f"HiveServer2 {hv.host}:{hv.port} did not answer within {timeout:g}s")
+    try:
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return Check("hive", FAIL, f"probe crashed: {r.stderr.strip()[-300:]}")
+    if "error" in out:
+        return Check("hive", FAIL, f"HiveServer2 {hv.host}:{hv.port}: {out['error']}")
+    if out["current_user"] != expected:
+        return Check("hive", FAIL, f"current_user() is {out['current_user']!r}, expected {expected!r}")
+    probe = f"; probe returned {out['probe_rows']} row(s)" if "probe_rows" in out else ""
+    return Check("hive", PASS, f"current_user() = {out['current_user']}{probe}")
 
 
 class _UserRun:
@@ -175,31 +199,11 @@ class _UserRun:
         return Check("hdfs", PASS, f"{home} is theirs ({st.permission}), listed {len(entries or [])} entries")
 
     def hive(self) -> Check:
-        hv = self.v.hive
-        if hv is None:
+        if self.v.hive is None:
             return Check("hive", SKIP, "no [verify.hive] configured")
         if self.creds is None:
             return Check("hive", SKIP, "no Kerberos credentials (step 1 failed)")
-        argv = [sys.executable, "-m", "dirkit._verify.hive_probe", hv.host, str(hv.port), hv.service_name]
-        if hv.probe:
-            argv.append(hv.probe)
-        env = probe_env(self.ccache)
-        try:
-            r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=self.timeouts.verify_check)
-        except subprocess.TimeoutExpired:
-            return Check(
-                "hive", FAIL, f"HiveServer2 {hv.host}:{hv.port} did not answer within {self.timeouts.verify_check:g}s"
-            )
-        try:
-            out = json.loads(r.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            return Check("hive", FAIL, f"probe crashed: {r.stderr.strip()[-300:]}")
-        if "error" in out:
-            return Check("hive", FAIL, f"HiveServer2 {hv.host}:{hv.port}: {out['error']}")
-        if out["current_user"] != self.expected:
-            return Check("hive", FAIL, f"current_user() is {out['current_user']!r}, expected {self.expected!r}")
-        probe = f"; probe returned {out['probe_rows']} row(s)" if "probe_rows" in out else ""
-        return Check("hive", PASS, f"current_user() = {out['current_user']}{probe}")
+        return hive_session(self.v, self.ccache, self.expected, self.timeouts.verify_check)
 
     def node(self) -> Check:
         """A node's `id USER` against what dirkit predicts its SSSD says."""
@@ -239,7 +243,7 @@ class _UserRun:
         return Check("emrfs", PASS, "; ".join(parts))
 
 
-def _timed(fn: Callable[[], Check], name: str, timeout: float) -> Check:
+def timed(fn: Callable[[], Check], name: str, timeout: float) -> Check:
     """Run one check with a timeout. A check stuck in a library call is abandoned and reported;
     it runs on a daemon thread, so it cannot keep the process alive after the verdict (a
     ThreadPoolExecutor's workers are joined at interpreter exit)."""
@@ -274,7 +278,7 @@ def verify_user(cfg: Config, d: Directory, ident: VerifyUser, view: ClusterView 
             ("node", run.node),
         ):
             t0 = time.monotonic()
-            check = _timed(fn, name, t.hive_check if name == "hive" else t.verify_check)
+            check = timed(fn, name, t.hive_check if name == "hive" else t.verify_check)
             report.checks.append(replace(check, seconds=time.monotonic() - t0))
     finally:
         run.close()

@@ -251,12 +251,12 @@ def test_insecure_settings_are_warned_about(caplog: pytest.LogCaptureFixture) ->
 
 
 def test_a_check_that_raises_something_unexpected_is_one_failed_check() -> None:
-    from dirkit._verify.checks import _timed
+    from dirkit._verify.checks import timed
 
     def broken() -> Any:
         raise KeyError("FileStatus")
 
-    c = _timed(broken, "hdfs", 5)
+    c = timed(broken, "hdfs", 5)
     assert (c.status, c.detail) == ("fail", "internal error in the hdfs check: KeyError: 'FileStatus'")
 
 

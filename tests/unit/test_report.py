@@ -7,17 +7,20 @@ import csv
 import hashlib
 import io
 import json
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from memory_hdfs import MemoryHdfs
 from seed_fixture import ACCOUNT, seed_directory
-from test_sync_outcomes import kit
+from test_sync_outcomes import kit, without_users
 
 from dirkit import MemorySource
 from dirkit import _cli as cli
 from dirkit._cli import main
 from dirkit._plan import content_digest
+from dirkit.errors import NotFoundError, UsageError
 
 ARN = f"arn:aws:iam::{ACCOUNT}:role"
 
@@ -42,7 +45,12 @@ def test_the_report_gives_each_user_the_role_explain_gives(tmp_path: Path) -> No
     assert other["mapping_index"] is None  # no mapping: the EC2 role's own rights
     assert {"group": "grp_analytics", "via": ["grp_data_science", "grp_analytics"]} in users["datascientist1"]["groups"]
     roles = {r["role"]: r["grants"] for r in data["roles"]}
-    assert {"user": "admin1", "prefix": "s3://other/", "mapping_index": 0} in roles[f"{ARN}/dirkit-admin1"]
+    assert {
+        "user": "admin1",
+        "prefix": "s3://other/",
+        "mapping_index": 0,
+        "reason": "mapping #0 (User): user 'admin1' is listed",
+    } in roles[f"{ARN}/dirkit-admin1"]
     groups = {g["group"]: g for g in data["groups"]}
     assert groups["grp_analytics"]["direct_members"] == [] and groups["grp_analytics"]["effective_members"] == [
         "datascientist1"
@@ -61,8 +69,52 @@ def test_the_cli_writes_json_and_csv_and_prints_their_sha256(tmp_path: Path, mon
     r = CliRunner().invoke(main, ["report", "--format", "csv", "--out", str(out_csv)])
     assert r.exit_code == 0, r.output
     text = out_csv.read_text()
-    assert text.startswith("# dc: ")  # the evidence first
+    assert text.startswith("# as_of: \n# dc: ")  # the evidence first (None: empty)
     rows = list(csv.DictReader(io.StringIO("".join(ln for ln in text.splitlines(True) if not ln.startswith("#")))))
     assert len(rows) == sum(len(u["access"]) for u in data["users"])
     (row,) = [x for x in rows if x["user"] == "dataeng1"]
     assert row["role"] == f"{ARN}/dirkit-data-engineering" and "grp_data_engineering" in row["groups"].split(";")
+
+
+def test_at_reports_the_past_and_since_lists_who_gained_lost_and_was_revoked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 24: `--at` on a date before a change shows the old access; `--since` who changed.
+    clock = [1_790_000_000.0]
+    monkeypatch.setattr("dirkit._state.time.time", lambda: clock[0])
+    source = MemorySource(seed_directory())
+    k = kit(tmp_path, source, memory := MemoryHdfs("/user"), report={"s3_paths": ["s3://other/"]})
+    k.sync()
+    before = clock[0] + 60
+    clock[0] += 86400
+    source.directory = without_users(seed_directory(), "dataeng1")
+    k.sync(allow_removals=True)
+    old, new = k.report(at=before), k.report()
+    role = f"{ARN}/dirkit-data-engineering"
+    assert ("dataeng1", "s3://other/") in {(g[0], g[1]) for g in old.roles[role]}
+    assert ("dataeng1", "s3://other/") not in {(g[0], g[1]) for g in new.roles.get(role, ())}
+    assert old.evidence["as_of"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(before))
+    assert old.evidence["snapshot_digest"] != new.evidence["snapshot_digest"]
+    ch = k.report(since=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(before))).changes
+    assert ch is not None
+    assert [(r.name, r.why) for r in ch.revoked] == [("dataeng1", "removed")]
+    assert k.revoked(before) == ch.revoked
+    assert ch.roles[role][1] == (("dataeng1", "s3://other/"),)  # lost
+    assert "dataeng1" in ch.groups["grp_data_engineering"][1]
+    homes = {u.name: u.home_state for u in old.users}
+    assert homes["dataeng1"] is not None and (homes["dataeng1"].owner, homes["dataeng1"].mode) == ("dataeng1", "750")
+    with pytest.raises(NotFoundError, match="no snapshot was applied by"):
+        k.report(at="2020-01-01")
+    with pytest.raises(UsageError, match="--at 'yesterday': not a date"):
+        k.report(at="yesterday")
+    assert memory  # the homes were made in it
+
+
+def test_html_escapes_what_ad_says(tmp_path: Path) -> None:
+    # A hostile group name is text in the page, never markup (the CSP would refuse a script anyway).
+    from dirkit._report import AccessReport
+    from dirkit._report_html import render
+
+    evil = '<script>alert(1)</script>"'
+    page = render(AccessReport({"generated": evil}, (), (), {}, {evil: ((evil,), (evil,))}, ((evil, "g"),)))
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;&quot;" in page
