@@ -110,9 +110,11 @@ def _user_row(u: UserAccess) -> str:
     if u.cluster_unresolved:
         cluster += f' <span class="warn">shows as SIDs: {escape(", ".join(u.cluster_unresolved))}</span>'
     home = escape(u.home or "")
-    if u.home_state is not None and u.home_state.checked is not None:
-        h = u.home_state
+    h = u.home_state
+    if h is not None and h.checked is not None:
         home += f' <span class="via">{escape(f"{h.owner}:{h.group} {h.mode}")}</span>'
+    elif u.home:
+        home += ' <span class="via">not provisioned</span>'
     proof = ""
     if u.revocation is not None:
         cls, word = ("ok", "denied") if u.revocation.denied else ("warn", "NOT denied")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -291,3 +292,31 @@ def ad_admin(lab_status: dict[str, Any]) -> Iterator[Any]:
     conn = ldap3.Connection(server, user=f"Administrator@{s.AD_REALM}", password=s.ADMIN_PASSWORD, auto_bind=True)
     yield conn
     conn.unbind()
+
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"  # Debian's, from bootstrap.sh
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, headless, driven by Selenium through Debian's chromedriver; it logs the
+    console and DevTools network events (what the report tests read)."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+            raise RuntimeError(f"{CHROMIUM} or {CHROMEDRIVER} is missing (scripts/bootstrap.sh installs them)")
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = CHROMIUM
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
+            opts.add_argument(arg)
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    except Exception as exc:  # noqa: BLE001 - whatever keeps the browser from starting is the reason
+        if IN_CI:
+            pytest.fail(f"headless chromium did not start (CI=true makes this a failure): {exc}", pytrace=False)
+        pytest.skip(f"no headless chromium: {exc}")
+    driver.set_page_load_timeout(120)
+    yield driver
+    driver.quit()

@@ -10,42 +10,15 @@ opened the same way in test_report_lab.py. With CI=true a browser that does not 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from conftest import IN_CI, REPO
+from conftest import REPO
 
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-
-        if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-            raise RuntimeError(f"{CHROMIUM} or {CHROMEDRIVER} is missing (scripts/bootstrap.sh installs them)")
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = CHROMIUM
-        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
-            opts.add_argument(arg)
-        opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    except Exception as exc:  # noqa: BLE001 - whatever keeps the browser from starting is the reason
-        if IN_CI:
-            pytest.fail(f"headless chromium did not start (CI=true makes this a failure): {exc}", pytrace=False)
-        pytest.skip(f"no headless chromium: {exc}")
-    driver.set_page_load_timeout(120)
-    yield driver
-    driver.quit()
+ARTIFACTS = REPO / "test-artifacts"  # screenshots (the `browser` fixture is in conftest.py)
 
 
 def open_page(driver: Any, page: Path) -> None:

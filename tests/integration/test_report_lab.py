@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,3 +36,93 @@ def test_the_report_shows_the_seed_scenarios_roles(make_config_file: Any, tmp_pa
     assert data["evidence"]["dc"].startswith("ldaps://") and data["evidence"]["usn"] > 0
     users = {u["name"]: u for u in data["users"]}
     assert users["admin1"]["cluster"]["unresolved_groups"] == ["grp_mixed"]  # the nodes' view, as in #23
+
+
+REVOKED = "revokeme1"
+PASSWORD = "Revoke-Me-2026!x"
+
+
+def test_a_disabled_user_is_proven_out_and_at_shows_the_access_they_had(
+    make_config: Any, ad_admin: Any, restore_ad: None, superfs: Any, tmp_path: Path
+) -> None:
+    # Issue 24's revocation proof, for real: a user who really had access (a ticket through the
+    # trust, their HDFS home, a HiveServer2 session) is disabled in AD; after a sync,
+    # `verify --revoked` shows AD, the NameNode and HiveServer2 all refusing them, `--at` a time
+    # before shows their old role, and `--since` lists them as revoked with the proof.
+    import ldap3
+
+    from dirkit import Dirkit
+    from dirkit_lab import seed
+
+    dn = f"CN={REVOKED},{seed.USERS_CN}"
+    assert ad_admin.add(dn, ["top", "person", "organizationalPerson", "user"], {"sAMAccountName": REVOKED})
+    pw = f'"{PASSWORD}"'.encode("utf-16-le")
+    assert ad_admin.modify(dn, {"unicodePwd": [(ldap3.MODIFY_REPLACE, [pw])]}), ad_admin.result
+    assert ad_admin.modify(dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [512])]}), ad_admin.result
+    group = f"CN=grp_data_engineering,{seed.USERS_CN}"
+    assert ad_admin.modify(group, {"member": [(ldap3.MODIFY_ADD, [dn])]}), ad_admin.result
+    secret = tmp_path / "revoked.password"
+    secret.write_text(PASSWORD)
+    secret.chmod(0o600)
+    base = make_config()
+    assert base.verify is not None
+    users = [u.model_dump(mode="json", exclude_none=True) for u in base.verify.users]
+    kit = Dirkit(make_config(verify={"users": [*users, {"name": REVOKED, "password": f"file:{secret}"}]}))
+    try:
+        kit.sync()
+        [had] = kit.verify([REVOKED])
+        assert had.ok and {c.name: c.status for c in had.checks}["hive"] == "pass", had.to_json()
+        before = time.time()
+        time.sleep(1.1)
+        assert ad_admin.modify(dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [514])]}), ad_admin.result
+        kit.sync()
+
+        [proof] = kit.verify_revoked(since=before)
+        checks = {c.name: c for c in proof.checks}
+        assert proof.user == REVOKED and proof.ok, proof.to_json()
+        assert checks["kerberos"].status == "pass" and "disabled or locked out" in checks["kerberos"].detail
+        assert checks["hdfs"].status == "pass" and "401" in checks["hdfs"].detail
+        assert checks["hive"].status == "pass" and checks["hive"].detail.startswith("denied: ")
+
+        role = f"{ARN}/dirkit-data-engineering"
+        old = {(u.name, a.prefix): a.role for u in kit.report(at=before).users for a in u.access}
+        assert old[(REVOKED, "s3://dirkit-data-engineering/")] == role
+        now = kit.report(since=before)
+        assert not next(u for u in now.users if u.name == REVOKED).enabled
+        assert now.changes is not None
+        [gone] = now.changes.revoked
+        assert (gone.name, gone.why) == (REVOKED, "disabled")
+        assert gone.proof is not None and gone.proof.denied
+    finally:
+        superfs.call("DELETE", f"/user/{REVOKED}", "DELETE", recursive="true")
+
+
+def test_the_lab_report_in_a_browser(make_config_file: Any, tmp_path: Path, browser: Any) -> None:
+    # The "done when" of issue 24: after a sync, the HTML report shows every seed user with the
+    # role the seed scenario expects per bucket.
+    from selenium.webdriver.common.by import By
+    from test_report_browser import ARTIFACTS, open_page, requests_made, rows
+
+    cfg = make_config_file()
+    cli = [sys.executable, "-m", "dirkit._cli"]
+    assert subprocess.run([*cli, "-q", "sync", "-c", str(cfg)], capture_output=True, timeout=300).returncode == 0
+    page = tmp_path / "report.html"
+    r = subprocess.run(
+        [*cli, "report", "-c", str(cfg), "--format", "html", "--out", str(page)], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    open_page(browser, page)
+    heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#users-table thead th")]
+    users = {row[0]: row for row in rows(browser, "users-table")}
+    for bucket in ("s3://dirkit-data-engineering/", "s3://dirkit-default-bucket/"):
+        col = heads.index(bucket)
+        assert users["admin1"][col] == "dirkit-admin1 #0"
+        assert users["dataeng1"][col] == "dirkit-data-engineering #1"
+    assert users["datascientist1"][heads.index("s3://dirkit-default-bucket/")] == "dirkit-default-bucket #2"
+    assert users["datascientist1"][heads.index("s3://dirkit-data-engineering/")] == "EMR_EC2_DefaultRole"
+    assert "grp_mixed" in users["admin1"][heads.index("on the nodes")]  # shown as its SID on the nodes
+    assert "dataeng1:dataeng1 750" in users["dataeng1"][heads.index("HDFS home")]
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "report-lab.png"))
+    assert requests_made(browser) == ([page.as_uri()], [])
+    assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
