@@ -62,6 +62,7 @@ def peak_mib() -> float:
 def child(kind: str, tmp: str, prefixes: int, html_out: str | None) -> dict[str, float]:
     from dirkit import Dirkit
     from dirkit import _config as cfg
+    from dirkit._api import write_chunks
 
     kit = Dirkit(cfg.from_dict(config(tmp, prefixes)))
     t0 = time.perf_counter()
@@ -72,12 +73,11 @@ def child(kind: str, tmp: str, prefixes: int, html_out: str | None) -> dict[str,
     built, built_peak = time.perf_counter() - t0, peak_mib()
     if kind == "report":
         return {"seconds": built, "peak_mib": built_peak}
-    text = {"json": lambda: json.dumps(report.to_json(), indent=2, sort_keys=True), "csv": report.to_csv}.get(
-        kind, report.to_html
-    )()
-    if html_out and kind == "html":
-        Path(html_out).write_text(text)
-    return {"seconds": time.perf_counter() - t0, "peak_mib": peak_mib(), "mb": len(text.encode()) / 1e6}
+    # As `dirkit report --format F --out FILE` writes it (JSON a user at a time).
+    out = Path(html_out) if html_out and kind == "html" else Path(tmp) / f"report.{kind}"
+    chunks = report.json_chunks() if kind == "json" else iter([report.to_csv() if kind == "csv" else report.to_html()])
+    write_chunks(chunks, out)
+    return {"seconds": time.perf_counter() - t0, "peak_mib": peak_mib(), "mb": out.stat().st_size / 1e6}
 
 
 def main() -> None:

@@ -11,8 +11,9 @@ subclasses (see ``dirkit.errors``) carrying the exit code the CLI uses.
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -416,6 +417,20 @@ def _check_format(fmt: str, allowed: object) -> None:
     choices = get_args(allowed)
     if fmt not in choices:
         raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(choices)}")
+
+
+def write_chunks(chunks: Iterable[str], out: Path) -> str:
+    """Write text that comes in parts (a long report) atomically as it comes; its sha256."""
+    digest = hashlib.sha256()
+
+    def encoded() -> Iterator[bytes]:
+        for chunk in chunks:
+            data = chunk.encode()
+            digest.update(data)
+            yield data
+
+    write_atomic(out, encoded(), 0o644, key="--out")
+    return digest.hexdigest()
 
 
 def write_document(doc: Document, out: Path) -> None:

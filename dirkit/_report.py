@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -128,43 +129,50 @@ class AccessReport:
     nesting: tuple[tuple[str, str], ...] = ()  # (group, the group it is a direct member of), by name
     changes: Changes | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The report as docs/json.md documents it."""
+    def _sections(self) -> dict[str, Any]:
+        """The top-level fields; the long lists as generators (json_chunks writes them a user at a time)."""
         return {
             "format": FORMAT,
             "evidence": dict(self.evidence),
             "prefixes": list(self.prefixes),
-            "users": [
-                {
-                    "name": u.name,
-                    "sam_account_name": u.sam_account_name,
-                    "enabled": u.enabled,
-                    "groups": [{"group": g, "via": list(via)} for g, via in u.groups],
-                    "cluster": {"name": u.cluster_name, "unresolved_groups": list(u.cluster_unresolved)},
-                    "home": u.home,
-                    "home_state": _home_json(u.home_state),
-                    "revocation": u.revocation.to_json() if u.revocation else None,
-                    "access": [
-                        {"prefix": a.prefix, "role": a.role, "mapping_index": a.mapping_index, "reason": a.reason}
-                        for a in u.access
-                    ],
-                }
-                for u in self.users
-            ],
-            "roles": [
-                {
-                    "role": r,
-                    "grants": [{"user": u, "prefix": p, "mapping_index": i, "reason": why} for u, p, i, why in grants],
-                }
+            "users": (_user_json(u) for u in self.users),
+            "roles": (
+                {"role": r, "grants": [{"user": u, "prefix": p, "mapping_index": i} for u, p, i, _ in grants]}
                 for r, grants in sorted(self.roles.items())
-            ],
-            "groups": [
+            ),
+            "groups": (
                 {"group": g, "direct_members": list(direct), "effective_members": list(eff)}
                 for g, (direct, eff) in sorted(self.groups.items())
-            ],
+            ),
             "nesting": [{"group": g, "member_of": parent} for g, parent in self.nesting],
             "changes": self.changes.to_json() if self.changes else None,
         }
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as docs/json.md documents it."""
+        return {k: list(v) if isinstance(v, Iterator) else v for k, v in self._sections().items()}
+
+    def json_chunks(self) -> Iterator[str]:
+        """``json.dumps(self.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\\n"``, a
+        user (role, group) at a time: at 10k users x 20 prefixes the whole document as Python
+        objects peaked at ~700 MiB, written this way it never exists at once."""
+
+        def dumps(value: Any, indent: int) -> str:
+            text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+            return text.replace("\n", "\n" + " " * indent)
+
+        yield "{"
+        for n, (key, value) in enumerate(sorted(self._sections().items())):
+            yield f"{',' if n else ''}\n  {json.dumps(key)}: "
+            if not isinstance(value, Iterator):
+                yield dumps(value, 2)
+                continue
+            first = True
+            for item in value:
+                yield ("[\n    " if first else ",\n    ") + dumps(item, 4)
+                first = False
+            yield "[]" if first else "\n  ]"
+        yield "\n}\n"
 
     def to_html(self) -> str:
         """One self-contained HTML page (_report_html.py): sortable, filterable tables, the nesting graph."""
@@ -290,6 +298,22 @@ def build(
         }
     )
     return AccessReport(evidence, paths, tuple(users), {r: tuple(v) for r, v in roles.items()}, groups, tuple(nesting))
+
+
+def _user_json(u: UserAccess) -> dict[str, Any]:
+    return {
+        "name": u.name,
+        "sam_account_name": u.sam_account_name,
+        "enabled": u.enabled,
+        "groups": [{"group": g, "via": list(via)} for g, via in u.groups],
+        "cluster": {"name": u.cluster_name, "unresolved_groups": list(u.cluster_unresolved)},
+        "home": u.home,
+        "home_state": _home_json(u.home_state),
+        "revocation": u.revocation.to_json() if u.revocation else None,
+        "access": [
+            {"prefix": a.prefix, "role": a.role, "mapping_index": a.mapping_index, "reason": a.reason} for a in u.access
+        ],
+    }
 
 
 def changes(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 from . import _faults as faults
@@ -34,8 +35,8 @@ def _create_temp(dir_fd: int, name: str, mode: int) -> tuple[int, str]:
     raise FileExistsError(f"no free temp name for {name} after {_TEMP_ATTEMPTS} tries")
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644, *, key: str = "") -> None:
-    """Replace ``path`` with ``data`` atomically, ``mode`` set on the descriptor (the umask
+def write_atomic(path: Path, data: bytes | Iterable[bytes], mode: int = 0o644, *, key: str = "") -> None:
+    """Replace ``path`` with ``data`` (bytes, or chunks of them, written as they come) atomically, ``mode`` set on the descriptor (the umask
     cannot narrow or widen it). ``key`` (a config key, ``--out``) starts the error message.
     Raises OutputError. A temp file (``.<name>.<hex>.tmp``) a killed writer left behind is
     removed by ``remove_stale_temps``, which writers that hold the run lock call first (another
@@ -51,9 +52,10 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, *, key: str = "") -
         try:
             try:
                 os.fchmod(fd, mode)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
+                for chunk in [data] if isinstance(data, bytes) else data:
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view) :]
                 os.fsync(fd)
             finally:
                 os.close(fd)
