@@ -101,6 +101,10 @@ def main() -> None:
         source = MemorySource(build(users, groups, NamePolicy(), [BASE]))
         kit = Dirkit(cfg.from_dict(config(tmp, a.prefixes)), source=source, homes_target=_NameNode())
         kit.sync()  # the snapshot and every home's owner and mode, stored
+        from dirkit._state import StateStore
+
+        with StateStore(Path(tmp) / "state.sqlite") as store:
+            (snapshot_mb,) = store.db.execute("SELECT length(data) / 1e6 FROM snapshots").fetchone()
         del kit, users, groups
 
         def run(kind: str) -> dict[str, float]:
@@ -112,7 +116,9 @@ def main() -> None:
 
         base = run("baseline")
         got = {kind: run(kind) for kind in ("report", "json", "csv", "html")}
-    print(f"{a.users} users x {a.prefixes} prefixes, each in its own process")
+    print(
+        f"{a.users} users x {a.prefixes} prefixes, each in its own process; one stored snapshot: {snapshot_mb:.2f} MB"
+    )
     print(f"baseline (load + snapshot --json): {base['seconds']:.2f} s, peak {base['peak_mib']:.0f} MiB")
     for kind, r in got.items():
         what = "built (load + report)" if kind == "report" else f"built and written as {kind}"
