@@ -25,14 +25,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import __version__
-from ._config import Config
+from ._config import Config, ad_site
 from ._directory.model import Directory
 from ._homes.policy import home_path
+from ._outputs import hadoop
+from ._outputs.auth_to_local import short_name
 from ._outputs.role_mappings import decide
 from ._plan import content_digest
 from ._sssd.view import ClusterView
 from ._state import HomeRecord, Revocation, SnapshotRow
-from .errors import UsageError
+from .errors import AuthToLocalError, UsageError
 
 FORMAT = "dirkit.report/1"
 CSV_FIELDS = ("user", "enabled", "prefix", "role", "mapping_index", "reason", "groups", "cluster_unresolved")
@@ -60,6 +62,8 @@ class UserAccess:
     cluster_unresolved: tuple[str, ...]  # groups the nodes show as SIDs (AD names)
     home: str | None
     access: tuple[Access, ...]
+    hadoop_name: str = ""  # what Hadoop's auth_to_local makes of sAMAccountName@REALM ("" : nothing)
+    hue_name: str = ""  # the login name Hue syncs ("": no [hue])
     home_state: HomeRecord | None = None  # as the last run that listed the homes left it
     revocation: Revocation | None = None  # the last `verify --revoked` proof for this user
 
@@ -226,6 +230,7 @@ def build(
     paths = prefixes(cfg)
     roles: dict[str, list[tuple[str, str, int | None, str]]] = {}
     listed = {n for m in (emr.role_mappings if emr else []) for n in (m.users or [])}
+    rules, lower = hadoop.auth_to_local(ad_site(cfg)), cfg.names.case == "lower"  # Hue: force_username_lowercase
     decided: dict[int, tuple[Access, ...]] = {}
     users = []
     for u in d.named_users():
@@ -265,6 +270,8 @@ def build(
                 unresolved,
                 home,
                 access,
+                _hadoop_name(rules, u.sam, cfg),
+                (u.sam.lower() if lower else u.sam) if cfg.hue is not None else "",
                 homes.get(name) if home else None,
                 revocations.get(u.guid),
             )
@@ -300,6 +307,15 @@ def build(
     return AccessReport(evidence, paths, tuple(users), {r: tuple(v) for r, v in roles.items()}, groups, tuple(nesting))
 
 
+def _hadoop_name(rules: list[str], sam: str, cfg: Config) -> str:
+    """The name Hadoop's KerberosName gives ``sam@REALM`` under the rendered core-site ("" if none)."""
+    mechanism = cfg.hadoop.auth_to_local_mechanism if cfg.hadoop else "hadoop"
+    try:
+        return short_name(rules, f"{sam}@{cfg.directory.realm}", cfg.directory.realm, mechanism)
+    except AuthToLocalError:
+        return ""
+
+
 def _user_json(u: UserAccess) -> dict[str, Any]:
     return {
         "name": u.name,
@@ -307,6 +323,8 @@ def _user_json(u: UserAccess) -> dict[str, Any]:
         "enabled": u.enabled,
         "groups": [{"group": g, "via": list(via)} for g, via in u.groups],
         "cluster": {"name": u.cluster_name, "unresolved_groups": list(u.cluster_unresolved)},
+        "hadoop_name": u.hadoop_name or None,
+        "hue_name": u.hue_name or None,
         "home": u.home,
         "home_state": _home_json(u.home_state),
         "revocation": u.revocation.to_json() if u.revocation else None,

@@ -107,6 +107,11 @@ def _user_row(u: UserAccess) -> str:
         for g, via in u.groups
     )
     cluster = escape(u.cluster_name)
+    others = [
+        f"{k} {n}" for k, n in (("Hadoop:", u.hadoop_name or "no rule"), ("Hue:", u.hue_name)) if n != u.name and n
+    ]
+    if others:
+        cluster += f' <span class="warn">{escape("; ".join(others))}</span>'
     if u.cluster_unresolved:
         cluster += f' <span class="warn">shows as SIDs: {escape(", ".join(u.cluster_unresolved))}</span>'
     home = escape(u.home or "")
@@ -134,8 +139,9 @@ def _user_row(u: UserAccess) -> str:
 
 
 def _layers(edges: Sequence[tuple[str, str]]) -> dict[str, int]:
-    """Each group's column: 0 for a group in no other group, else one more than its deepest
-    parent's; an edge that closes a cycle is left out of the depth (AD allows cycles)."""
+    """Each group's column, members left of the groups they are in. A group's depth is 0 when it
+    is in no other group, else one more than its deepest parent's; its column is the greatest
+    depth minus its own. An edge that closes a cycle is left out of the depths (AD allows cycles)."""
     parents: dict[str, list[str]] = {}
     for child, parent in edges:
         parents.setdefault(child, []).append(parent)
@@ -154,7 +160,7 @@ def _layers(edges: Sequence[tuple[str, str]]) -> dict[str, int]:
             on_path.discard(node)
             depth[node] = 1 + max((depth[p] for p in parents[node] if p in depth), default=-1)
     top = max(depth.values(), default=0)
-    return {g: top - d for g, d in depth.items()}  # parents on the left, members to the right
+    return {g: top - d for g, d in depth.items()}  # members on the left, the groups they are in to the right
 
 
 def nesting_svg(edges: Sequence[tuple[str, str]]) -> str:
@@ -180,8 +186,8 @@ def nesting_svg(edges: Sequence[tuple[str, str]]) -> str:
     ]
     for child, parent in shown:
         (cx, cy), (px, py) = pos[child], pos[parent]
-        back = cx <= px  # a cycle's closing edge points right to left
-        x1, x2 = (cx + width, px) if back else (cx, px + width)
+        back = cx >= px  # an edge that closes a cycle points right to left
+        x1, x2 = (cx, px + width) if back else (cx + width, px)
         parts.append(
             f'<line x1="{x1}" y1="{cy + height / 2}" x2="{x2}" y2="{py + height / 2}" stroke="{"#c60" if back else "#555"}" '
             f'marker-end="url(#arrow)"><title>{escape(child)} is a member of {escape(parent)}</title></line>'
@@ -226,7 +232,7 @@ def render(report: AccessReport) -> str:
         "<p>Per S3 prefix: the IAM role EMRFS picks (<code>#n</code>: the role mapping that decides it; "
         "no number: no mapping matched, the EC2 role's own rights).</p>"
     )
-    heads = ["user", "enabled", "groups", "on the nodes", "HDFS home", "revocation proof", *report.prefixes]
+    heads = ["user", "enabled", "groups", "name on the nodes", "HDFS home", "revocation proof", *report.prefixes]
     out.append(_table("users-table", heads, (_user_row(u) for u in users), "users"))
     out.append('<h2 id="roles">Roles</h2>')
     out.append(_table("roles-table", ["role", "prefix", "mapping", "users", "who"], _role_rows(report), "roles"))

@@ -120,7 +120,7 @@ def test_the_lab_report_in_a_browser(make_config_file: Any, tmp_path: Path, brow
         assert users["dataeng1"][col] == "dirkit-data-engineering #1"
     assert users["datascientist1"][heads.index("s3://dirkit-default-bucket/")] == "dirkit-default-bucket #2"
     assert users["datascientist1"][heads.index("s3://dirkit-data-engineering/")] == "EMR_EC2_DefaultRole"
-    assert "grp_mixed" in users["admin1"][heads.index("on the nodes")]  # shown as its SID on the nodes
+    assert "grp_mixed" in users["admin1"][heads.index("name on the nodes")]  # shown as its SID on the nodes
     assert "dataeng1:dataeng1 750" in users["dataeng1"][heads.index("HDFS home")]
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "report-lab.png"))

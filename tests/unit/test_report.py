@@ -44,6 +44,8 @@ def test_the_report_gives_each_user_the_role_explain_gives(tmp_path: Path) -> No
     (other,) = [a for a in users["datascientist1"]["access"] if a["prefix"] == "s3://other/"]
     assert other["mapping_index"] is None  # no mapping: the EC2 role's own rights
     assert {"group": "grp_analytics", "via": ["grp_data_science", "grp_analytics"]} in users["datascientist1"]["groups"]
+    # The names Hadoop (auth_to_local of sAMAccountName@REALM) and Hue (sAMAccountName, lower case) see.
+    assert (users["dataeng1"]["hadoop_name"], users["dataeng1"]["hue_name"]) == ("dataeng1", "dataeng1")
     roles = {r["role"]: r["grants"] for r in data["roles"]}
     assert {"user": "admin1", "prefix": "s3://other/", "mapping_index": 0} in roles[f"{ARN}/dirkit-admin1"]
     groups = {g["group"]: g for g in data["groups"]}
