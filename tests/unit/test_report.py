@@ -127,3 +127,19 @@ def test_the_json_written_a_user_at_a_time_is_the_json_of_the_whole(tmp_path: Pa
     assert "".join(r.json_chunks()) == whole
     empty = AccessReport({"generated": "x"}, (), (), {}, {})
     assert "".join(empty.json_chunks()) == json.dumps(empty.to_json(), indent=2, sort_keys=True) + "\n"
+
+
+def test_the_cli_refuses_contradictory_options_with_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    k = kit(tmp_path, MemorySource(seed_directory()))
+    k.sync()
+    monkeypatch.setattr(cli, "_kit", lambda path: k)
+    for argv, says in (
+        (["report", "--fresh", "--at", "2026-01-01"], "give one of them"),
+        (["report", "--at", "last tuesday"], "not a date"),
+        (["verify", "--since", "2026-01-01"], "--since goes with --revoked"),
+    ):
+        r = CliRunner().invoke(main, argv)
+        assert r.exit_code == UsageError.exit_code and says in r.output, (argv, r.output)
+        assert "Traceback" not in r.output
