@@ -222,6 +222,9 @@ class Dirkit:
     def revoked(self, since: float | str | None = None) -> tuple[Revoked, ...]:
         """Users enabled in the snapshot in force at ``since`` (default: the oldest kept) and
         disabled or gone in the last applied one."""
+        return self._revoked(since)[0]
+
+    def _revoked(self, since: float | str | None) -> tuple[tuple[Revoked, ...], Directory]:
         since = access_report.parse_time(since, "--since") if isinstance(since, str) else since
         with StateStore(self.config.state.path) as store:
             if since is None:
@@ -230,7 +233,8 @@ class Dirkit:
                     raise NotFoundError(f"no applied snapshot in {self.config.state.path} yet: run `dirkit sync` first")
                 since = kept[0].taken
             old = store.snapshot_at(since)[1]
-        return access_report.revoked(old, self.last_snapshot())
+        now = self.last_snapshot()
+        return access_report.revoked(old, now), now
 
     # -- the cluster's view (SSSD) ---------------------------------------------------------
     def cluster_view(self, directory: Directory, *, only: Sequence[str] | None = None) -> ClusterView:
@@ -396,9 +400,9 @@ class Dirkit:
         required(self.config, "verify", self.config.verify)
         from ._verify.revoked import prove  # gssapi, requests, a child process: only here
 
-        gone = self.revoked(since)
+        gone, now = self._revoked(since)
         with self._deadline():
-            reports = prove(self.config, self.last_snapshot(), gone)
+            reports = prove(self.config, now, gone)
         when = time.time()
         with StateStore(self.config.state.path) as store:
             store.record_revocations([_proof(r, rep, when) for r, rep in zip(gone, reports, strict=True)])
