@@ -11,7 +11,8 @@ is *refused*:
   hdfs      WebHDFS on the user's home, with the tickets step 1 got (none, when refused):
             the NameNode must answer 401/403.
   hive      the same PyHive probe as `verify`, in a credential cache holding what step 1 got:
-            HiveServer2 must refuse the session.
+            HiveServer2 must be reachable and the session must fail.
+A service that does not answer proves nothing: that check fails as "not proven".
 Tickets issued before the revocation stay valid until they expire (AD: 10 h by default):
 that is Kerberos, and the proof says so.
 """
@@ -19,6 +20,7 @@ that is Kerberos, and the proof says so.
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Sequence
@@ -34,7 +36,7 @@ from .._directory.model import Directory
 from .._homes.policy import home_path
 from .._homes.webhdfs import WebHdfs
 from .._report import Revoked
-from ..errors import HdfsError, KerberosError
+from ..errors import HdfsError, HdfsUnavailable, KerberosError
 from .checks import FAIL, PASS, SKIP, Check, UserReport, hive_session, timed
 
 # A login refused for one of these proves the credential is out; any other failure (no KDC,
@@ -86,6 +88,8 @@ def _prove(cfg: Config, d: Directory, r: Revoked, ident: VerifyUser | None) -> U
             try:
                 with WebHdfs(h.url, creds[0], timeout=t.verify_check, pool_size=1, ca_file=h.ca_file) as fs:
                     entries = fs.list(home)
+            except HdfsUnavailable as exc:  # no answer proves nothing
+                return Check("hdfs", FAIL, f"not proven: {exc}")
             except HdfsError as exc:
                 return Check("hdfs", PASS, f"denied: {exc}")
             return Check("hdfs", FAIL, f"NOT denied: listed {home} ({len(entries or [])} entries)")
@@ -104,6 +108,10 @@ def _prove(cfg: Config, d: Directory, r: Revoked, ident: VerifyUser | None) -> U
         v = required(cfg, "verify", cfg.verify)
         if v.hive is None:
             return Check("hive", SKIP, "no [verify.hive] configured")
+        try:  # a server that is not there refuses nobody: that proves nothing
+            socket.create_connection((v.hive.host, v.hive.port), timeout=t.verify_check).close()
+        except OSError as exc:
+            return Check("hive", FAIL, f"not proven: HiveServer2 {v.hive.host}:{v.hive.port} unreachable ({exc})")
         got = hive_session(v, ccache, r.name, t.verify_check)
         if got.status == PASS:
             return Check("hive", FAIL, f"NOT denied: {got.detail}")

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from memory_hdfs import MemoryHdfs
 from seed_fixture import ACCOUNT, seed_directory
-from test_sync_outcomes import kit, without_users
+from test_sync_outcomes import HDFS, kit, without_users
 
 from dirkit import AccessReport, MemorySource
 from dirkit import _cli as cli
@@ -143,3 +143,29 @@ def test_the_cli_refuses_contradictory_options_with_a_usage_error(
         r = CliRunner().invoke(main, argv)
         assert r.exit_code == UsageError.exit_code and says in r.output, (argv, r.output)
         assert "Traceback" not in r.output
+
+
+def test_a_revocation_is_not_proven_by_services_that_do_not_answer(tmp_path: Path) -> None:
+    # A NameNode or HiveServer2 that is down refuses nobody: that must read "not proven", never
+    # "denied". Nothing listens on the ports below (bound, then closed); no KDC is asked, since
+    # the config has no credentials for the user.
+    import socket
+
+    from dirkit._report import Revoked
+    from dirkit._verify.revoked import denied, prove
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    k = kit(
+        tmp_path,
+        MemorySource(seed_directory()),
+        hdfs={**HDFS, "url": f"http://127.0.0.1:{port}/webhdfs/v1", "allow_insecure_http": True},
+        verify={"service_principal": "HTTP/localhost@EMR.DIRKIT.TEST", "hive": {"host": "localhost", "port": port}},
+    )
+    [report] = prove(k.config, seed_directory(), [Revoked("guid-dataeng1", "dataeng1", "dataeng1", "disabled")])
+    checks = {c.name: c for c in report.checks}
+    assert checks["kerberos"].status == "skip" and "no credentials for dataeng1" in checks["kerberos"].detail
+    assert checks["hdfs"].status == "fail" and checks["hdfs"].detail.startswith("not proven:")
+    assert checks["hive"].status == "fail" and checks["hive"].detail.startswith("not proven:")
+    assert not denied(report)
