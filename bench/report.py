@@ -50,9 +50,12 @@ def config(tmp: str, prefixes: int) -> dict[str, Any]:
             "role_mappings": mappings,
         },
         "report": {"s3_paths": [f"s3://bucket{k}/data/" for k in range(prefixes)]},
-        "hdfs": {"url": "https://nn.example.com:9871/webhdfs/v1", "principal": "nn/nn@EXAMPLE.COM",
-                 "keytab": "/etc/nn.keytab"},
-    }  # fmt: off
+        "hdfs": {
+            "url": "https://nn.example.com:9871/webhdfs/v1",
+            "principal": "nn/nn@EXAMPLE.COM",
+            "keytab": "/etc/nn.keytab",
+        },
+    }
 
 
 def peak_mib() -> float:

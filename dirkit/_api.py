@@ -36,7 +36,7 @@ from ._report import AccessReport, Revoked
 from ._safe_files import write_atomic
 from ._sssd import view as sssd_view
 from ._sssd.view import ClusterView
-from ._state import HeldPlan, Revocation, Run, SnapshotRow, StateStore
+from ._state import HeldPlan, Run, SnapshotRow, StateStore
 from .errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -84,7 +84,10 @@ class Dirkit:
     def last_snapshot(self) -> Directory:
         """The last applied snapshot; NotFoundError when no sync has been applied yet."""
         with StateStore(self.config.state.path) as store:
-            d = store.last_snapshot()
+            return self._last_snapshot(store)
+
+    def _last_snapshot(self, store: StateStore) -> Directory:
+        d = store.last_snapshot()
         if d is None:
             raise NotFoundError(
                 f"no applied snapshot in {self.config.state.path} yet: run `dirkit sync` first, or drop --from-state"
@@ -206,7 +209,7 @@ class Dirkit:
             if at is not None:
                 row, d = store.snapshot_at(at)
             elif from_state:
-                row, d = store.last_snapshot_row(), self.last_snapshot()
+                row, d = store.last_snapshot_row(), self._last_snapshot(store)
             else:
                 row, d = None, self.read()
             base = store.snapshot_at(since) if since is not None else None
@@ -222,19 +225,13 @@ class Dirkit:
     def revoked(self, since: float | str | None = None) -> tuple[Revoked, ...]:
         """Users enabled in the snapshot in force at ``since`` (default: the oldest kept) and
         disabled or gone in the last applied one."""
-        return self._revoked(since)[0]
-
-    def _revoked(self, since: float | str | None) -> tuple[tuple[Revoked, ...], Directory]:
         since = access_report.parse_time(since, "--since") if isinstance(since, str) else since
         with StateStore(self.config.state.path) as store:
-            if since is None:
-                kept = [r for r in store.snapshots() if r.kept]
-                if not kept:
-                    raise NotFoundError(f"no applied snapshot in {self.config.state.path} yet: run `dirkit sync` first")
-                since = kept[0].taken
+            now = self._last_snapshot(store)  # none yet: "run `dirkit sync` first"
+            if since is None:  # the widest window the state can prove: its oldest kept snapshot
+                since = next(r.taken for r in store.snapshots() if r.kept)
             old = store.snapshot_at(since)[1]
-        now = self.last_snapshot()
-        return access_report.revoked(old, now), now
+        return access_report.revoked(old, now)
 
     # -- the cluster's view (SSSD) ---------------------------------------------------------
     def cluster_view(self, directory: Directory, *, only: Sequence[str] | None = None) -> ClusterView:
@@ -398,22 +395,15 @@ class Dirkit:
         end-to-end check passes when the access is refused. Each user's proof is kept in the
         state (the access report shows the last one)."""
         required(self.config, "verify", self.config.verify)
-        from ._verify.revoked import prove  # gssapi, requests, a child process: only here
+        from ._verify.revoked import proof, prove  # gssapi, requests, a child process: only here
 
-        gone, now = self._revoked(since)
+        gone = self.revoked(since)
         with self._deadline():
-            reports = prove(self.config, now, gone)
+            reports = prove(self.config, gone)
         when = time.time()
         with StateStore(self.config.state.path) as store:
-            store.record_revocations([_proof(r, rep, when) for r, rep in zip(gone, reports, strict=True)])
+            store.record_revocations([proof(r, rep, when) for r, rep in zip(gone, reports, strict=True)])
         return reports
-
-
-def _proof(r: Revoked, report: UserReport, when: float) -> Revocation:
-    from ._verify.revoked import denied
-
-    checks = tuple({"check": c.name, "status": c.status, "detail": c.detail} for c in report.checks)
-    return Revocation(r.guid, r.name, when, denied(report), checks)
 
 
 def _check_format(fmt: str, allowed: object) -> None:

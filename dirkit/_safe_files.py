@@ -36,8 +36,8 @@ def _create_temp(dir_fd: int, name: str, mode: int) -> tuple[int, str]:
 
 
 def write_atomic(path: Path, data: bytes | Iterable[bytes], mode: int = 0o644, *, key: str = "") -> None:
-    """Replace ``path`` with ``data`` (bytes, or chunks of them, written as they come) atomically, ``mode`` set on the descriptor (the umask
-    cannot narrow or widen it). ``key`` (a config key, ``--out``) starts the error message.
+    """Replace ``path`` with ``data`` (bytes, or chunks of them, written as they come)
+    atomically, ``mode`` set on the descriptor (the umask cannot narrow or widen it). ``key`` (a config key, ``--out``) starts the error message.
     Raises OutputError. A temp file (``.<name>.<hex>.tmp``) a killed writer left behind is
     removed by ``remove_stale_temps``, which writers that hold the run lock call first (another
     concurrent writer's temp file would be removed under it)."""

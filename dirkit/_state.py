@@ -498,14 +498,16 @@ class StateStore:
         older = [r for r in rows if r.taken <= when]
         if not older:
             first = f"the oldest kept is from {_utc(rows[0].taken)}" if rows else "none is kept yet"
-            raise NotFoundError(f"no snapshot was applied by {_utc(when)}: {first}")
+            raise NotFoundError(
+                f"no snapshot was applied by {_utc(when)}: {first} (state.history_days sets how far back they go)"
+            )
         row = older[-1]
         if not row.kept:
             kept = [_utc(r.taken) for r in rows if r.kept]
             raise NotFoundError(
                 f"the snapshot in force at {_utc(when)} (applied {_utc(row.taken)} by run {row.run_id}) was "
                 "thinned out: past state.keep_snapshots only the last snapshot of each UTC day is kept, so "
-                f"ask for a day's start (--at YYYY-MM-DD); kept: {', '.join(kept[-5:]) or 'none'}"
+                f"ask for a day's start (a date, YYYY-MM-DD); the newest kept: {', '.join(kept[-5:]) or 'none'}"
             )
         return row, self._load(row.id)
 

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,7 +30,7 @@ from gssapi.raw.misc import GSSError
 
 from .. import _kerberos as kerberos
 from .._child_env import child_env
-from .._config import Config, VerifyConfig, VerifyUser, ad_site, required, timeouts
+from .._config import Config, Timeouts, VerifyConfig, VerifyUser, ad_site, required, timeouts
 from .._directory.model import Directory
 from .._directory.names import NamePolicy
 from .._homes.webhdfs import WebHdfs
@@ -99,6 +99,25 @@ def _klist_path(ccache: str, timeout: float) -> list[str]:
     return [line.split()[-1] for line in r.stdout.splitlines() if "@" in line and line[:1].isdigit()]
 
 
+def login(ident: VerifyUser, principal: str, ccache: str) -> gssapi.Credentials:
+    """A TGT from AD for ``principal`` with the identity's keytab or password, into ``ccache``.
+    Raises KerberosError, or SecretError when the password reference cannot be read."""
+    if ident.keytab is not None:
+        return kerberos.keytab_credentials(principal, ident.keytab, ccache)
+    assert ident.password is not None  # the config allows exactly one
+    return kerberos.password_credentials(principal, ident.password.resolve(), ccache)
+
+
+def run_checks(steps: Sequence[tuple[str, Callable[[], Check]]], t: Timeouts) -> list[Check]:
+    """Each step in order, each bounded by its timeout (timed), with how long it took."""
+    out = []
+    for name, fn in steps:
+        t0 = time.monotonic()
+        check = timed(fn, name, t.hive_check if name == "hive" else t.verify_check)
+        out.append(replace(check, seconds=time.monotonic() - t0))
+    return out
+
+
 def hive_session(v: VerifyConfig, ccache: str, expected: str, timeout: float) -> Check:
     """PyHive (Kerberos, the tickets in ``ccache``) opens a HiveServer2 session in a child
     process (PyHive's SASL layer reads only the default cache) and `current_user()` is ``expected``."""
@@ -144,11 +163,7 @@ class _UserRun:
         if self.d.aws_managed_ad:  # the trust this check walks cannot exist with such a directory
             return Check("kerberos", FAIL, f"{AWS_MANAGED_AD} (this directory is AWS Managed Microsoft AD)")
         try:
-            if self.ident.keytab is not None:
-                creds = kerberos.keytab_credentials(self.principal, self.ident.keytab, self.ccache)
-            else:
-                assert self.ident.password is not None  # the config allows exactly one
-                creds = kerberos.password_credentials(self.principal, self.ident.password.resolve(), self.ccache)
+            creds = login(self.ident, self.principal, self.ccache)
         except DirkitError as exc:  # KerberosError, or a SecretError for the password reference
             return Check("kerberos", FAIL, str(exc).split(" failed: ", 1)[-1])
         return self._service_ticket(creds)
@@ -267,19 +282,16 @@ def timed(fn: Callable[[], Check], name: str, timeout: float) -> Check:
 def verify_user(cfg: Config, d: Directory, ident: VerifyUser, view: ClusterView | None = None) -> UserReport:
     run = _UserRun(cfg, d, ident, view)
     report = UserReport(ident.name, run.principal, ccache=run.ccache)
-    t = run.timeouts
+    steps = (
+        ("kerberos", run.kerberos),
+        ("name", run.name),
+        ("hdfs", run.hdfs),
+        ("hive", run.hive),
+        ("emrfs", run.emrfs),
+        ("node", run.node),
+    )
     try:
-        for name, fn in (
-            ("kerberos", run.kerberos),
-            ("name", run.name),
-            ("hdfs", run.hdfs),
-            ("hive", run.hive),
-            ("emrfs", run.emrfs),
-            ("node", run.node),
-        ):
-            t0 = time.monotonic()
-            check = timed(fn, name, t.hive_check if name == "hive" else t.verify_check)
-            report.checks.append(replace(check, seconds=time.monotonic() - t0))
+        report.checks = run_checks(steps, run.timeouts)
     finally:
         run.close()
     return report

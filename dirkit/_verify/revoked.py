@@ -22,7 +22,6 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
@@ -31,13 +30,13 @@ import gssapi
 import requests
 
 from .. import _kerberos as kerberos
-from .._config import Config, VerifyUser, required, timeouts
-from .._directory.model import Directory
+from .._config import Config, VerifyConfig, VerifyUser, required, timeouts
 from .._homes.policy import home_path
 from .._homes.webhdfs import WebHdfs
 from .._report import Revoked
+from .._state import Revocation
 from ..errors import HdfsError, HdfsUnavailable, KerberosError
-from .checks import FAIL, PASS, SKIP, Check, UserReport, hive_session, timed
+from .checks import FAIL, PASS, SKIP, Check, UserReport, hive_session, login, run_checks
 
 # A login refused for one of these proves the credential is out; any other failure (no KDC,
 # clock skew...) proves nothing.
@@ -45,15 +44,21 @@ DENIED = frozenset({"revoked", "unknown_principal", "expired", "bad_key", "stale
 TICKET_NOTE = "tickets issued before the revocation stay valid until they expire"
 
 
-def prove(cfg: Config, d: Directory, revoked: Sequence[Revoked]) -> list[UserReport]:
+def prove(cfg: Config, revoked: Sequence[Revoked]) -> list[UserReport]:
     """One report per revoked user: a check passes when the access was refused."""
     v = required(cfg, "verify", cfg.verify)
     known = {u.name.lower(): u for u in v.users}
     kerberos.use_krb5_conf(cfg.kerberos.krb5_conf)
-    return [_prove(cfg, d, r, known.get(r.sam_account_name.lower()) or known.get(r.name.lower())) for r in revoked]
+    return [_prove(cfg, v, r, known.get(r.sam_account_name.lower()) or known.get(r.name.lower())) for r in revoked]
 
 
-def _prove(cfg: Config, d: Directory, r: Revoked, ident: VerifyUser | None) -> UserReport:
+def proof(r: Revoked, report: UserReport, when: float) -> Revocation:
+    """What the state keeps of one user's proof (the report shows it)."""
+    checks = tuple({"check": c.name, "status": c.status, "detail": c.detail} for c in report.checks)
+    return Revocation(r.guid, r.name, when, denied(report), checks)
+
+
+def _prove(cfg: Config, v: VerifyConfig, r: Revoked, ident: VerifyUser | None) -> UserReport:
     t = timeouts(cfg)
     principal = f"{r.sam_account_name}@{cfg.directory.realm}"
     report = UserReport(r.name, principal)
@@ -67,11 +72,7 @@ def _prove(cfg: Config, d: Directory, r: Revoked, ident: VerifyUser | None) -> U
                 "kerberos", SKIP, f"no credentials for {r.sam_account_name} in [[verify.users]]: AD {r.why} the account"
             )
         try:
-            if ident.keytab is not None:
-                got = kerberos.keytab_credentials(principal, ident.keytab, ccache)
-            else:
-                assert ident.password is not None  # the config allows exactly one
-                got = kerberos.password_credentials(principal, ident.password.resolve(), ccache)
+            got = login(ident, principal, ccache)
         except KerberosError as exc:
             verdict = PASS if exc.reason in DENIED else FAIL
             word = "denied" if verdict == PASS else "not proven"
@@ -105,7 +106,6 @@ def _prove(cfg: Config, d: Directory, r: Revoked, ident: VerifyUser | None) -> U
 
     def hive() -> Check:
         # `verify`'s own probe, in this user's cache: empty unless AD issued a ticket.
-        v = required(cfg, "verify", cfg.verify)
         if v.hive is None:
             return Check("hive", SKIP, "no [verify.hive] configured")
         try:  # a server that is not there refuses nobody: that proves nothing
@@ -118,10 +118,7 @@ def _prove(cfg: Config, d: Directory, r: Revoked, ident: VerifyUser | None) -> U
         return Check("hive", PASS, f"denied: {got.detail}")
 
     try:
-        for name, fn in (("kerberos", ticket), ("hdfs", hdfs), ("hive", hive)):
-            t0 = time.monotonic()
-            check = timed(fn, name, t.hive_check if name == "hive" else t.verify_check)
-            report.checks.append(Check(check.name, check.status, check.detail, time.monotonic() - t0))
+        report.checks = run_checks((("kerberos", ticket), ("hdfs", hdfs), ("hive", hive)), t)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return report

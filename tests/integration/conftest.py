@@ -19,7 +19,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -30,12 +30,13 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _unavailable(reason: str) -> None:
-    # CI (and anyone with CI=true) must see a broken lab as a failure. The skip is only for a
-    # developer without root, who cannot run the native lab at all on that machine.
+def _unavailable(reason: str, what: str = "lab") -> NoReturn:
+    # CI (and anyone with CI=true) must see a broken lab or browser as a failure. The skip is
+    # only for a developer without root, who cannot run the native lab at all on that machine,
+    # or without Debian's chromium (scripts/bootstrap.sh installs it).
     if IN_CI:
-        pytest.fail(f"lab failed to start (CI=true makes this a failure): {reason}", pytrace=False)
-    pytest.skip(f"lab not available: {reason}")
+        pytest.fail(f"{what} failed to start (CI=true makes this a failure): {reason}", pytrace=False)
+    pytest.skip(f"{what} not available: {reason}")
 
 
 DOCKER_DIR = REPO / "docker"
@@ -303,20 +304,23 @@ def browser() -> Iterator[Any]:
     console and DevTools network events (what the report tests read)."""
     try:
         from selenium import webdriver
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.chrome.service import Service
-
-        if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-            raise RuntimeError(f"{CHROMIUM} or {CHROMEDRIVER} is missing (scripts/bootstrap.sh installs them)")
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = CHROMIUM
-        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
-            opts.add_argument(arg)
-        opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    except ImportError as exc:  # the test extras were not installed
+        _unavailable(str(exc), "headless chromium")
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        _unavailable(
+            f"{CHROMIUM} or {CHROMEDRIVER} is missing (scripts/bootstrap.sh installs them)", "headless chromium"
+        )
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    try:
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    except Exception as exc:  # noqa: BLE001 - whatever keeps the browser from starting is the reason
-        if IN_CI:
-            pytest.fail(f"headless chromium did not start (CI=true makes this a failure): {exc}", pytrace=False)
-        pytest.skip(f"no headless chromium: {exc}")
+    except (OSError, WebDriverException) as exc:  # chromedriver would not run, or chromium not start
+        _unavailable(str(exc), "headless chromium")
     driver.set_page_load_timeout(120)
     yield driver
     driver.quit()

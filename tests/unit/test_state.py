@@ -50,7 +50,7 @@ def test_retention_keeps_the_recent_snapshots_and_the_last_of_each_day(tmp_path:
     ]
     row, d = store.snapshot_at(t0 + 2 * day)  # the start of day 2: day 1's last snapshot was in force
     assert row.taken == times[3] and len(d.users) == 4
-    with pytest.raises(NotFoundError, match="thinned out.*--at YYYY-MM-DD"):
+    with pytest.raises(NotFoundError, match="thinned out.*a date, YYYY-MM-DD"):
         store.snapshot_at(times[4] + 60)  # day 2 at 01:01: that snapshot's data is gone
     with pytest.raises(NotFoundError, match="no snapshot was applied by"):
         store.snapshot_at(t0)
