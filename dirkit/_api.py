@@ -23,7 +23,7 @@ from . import _deadline as deadline
 from . import _kerberos as kerberos
 from . import _report as access_report
 from . import _sync as engine
-from ._config import Config, EmrConfig, HdfsConfig, ad_site, load, required
+from ._config import Config, EmrConfig, HdfsConfig, ad_site, load, required, reserved_names
 from ._deploy import AwsChange, Deployer, DeployPlan
 from ._directory.model import Directory, User
 from ._directory.names import NamePolicy
@@ -73,7 +73,7 @@ class Dirkit:
         self.source = source
         self.homes_target = homes_target
         self.progress = progress
-        self.names = NamePolicy(self.config.names, self.config.directory.realm)
+        self.names = NamePolicy(self.config.names, self.config.directory.realm, reserved_names(self.config))
 
     # -- the directory -------------------------------------------------------------------
     def read(self) -> Directory:
@@ -182,6 +182,7 @@ class Dirkit:
             view = self.cluster_view(d)
             warnings = role_mappings.warnings(e, d, self.names, view) if e.role_mappings else []
             warnings += view.warnings(d)
+            warnings += d.superuser_warnings()
         return Document(text, tuple(warnings))
 
     def explain(self, user: str, path: str, *, from_state: bool = False) -> role_mappings.Decision:
@@ -305,6 +306,13 @@ class Dirkit:
         else:
             text = emr.dumps(hadoop.render_classification(h, ad, d))
         warnings = []
+        if d is not None and h.group_lookup == "memberof":
+            for dn in hadoop.reserved_cn_groups(d, ad.reserved):
+                warnings.append(
+                    f"{dn}: its CN is a reserved name, and with hadoop.group_lookup = memberof Hadoop names groups "
+                    "by CN and filters none: its members get that group on the cluster. Rename it in AD, or use "
+                    "group_lookup = nested (its group filter leaves reserved names out)"
+                )
         gaps = hadoop.mapping_gaps(d, h.group_lookup) if d is not None else {}
         if gaps:
             user, groups = next(iter(gaps.items()))
@@ -350,18 +358,17 @@ class Dirkit:
                 dry_run=dry_run,
                 fix_drift=fix_drift,
                 lock_departed=lock_departed,
-                known=store.known_homes(),
+                owned=store.owned_homes(),
                 safety=self.config.safety,
                 allow_removals=allow_removals,
                 progress=self.progress,
                 fs=self.homes_target,
                 departed=store.departed_homes(),
-                known_guids=store.home_guids(),
+                protected=reserved_names(self.config),
+                record_pending=store.record_pending,
             )
             if not dry_run:
-                store.remember_homes(
-                    result.plan.wanted_names, result.plan.departed_names, result.plan.wanted_guids, result.statuses()
-                )
+                store.remember_homes(result.owned_homes(), result.plan.departed_names, result.statuses())
         return result
 
     def write_emr_step(self, out_dir: Path, script_uri: str, *, from_state: bool = False) -> list[Path]:

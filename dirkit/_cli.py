@@ -15,6 +15,7 @@ from .errors import EXIT_CHANGES, EXIT_CHECKS_FAILED, EXIT_FAILURE, EXIT_OK, Dir
 
 if TYPE_CHECKING:  # the API is imported when a command runs: `--help` and `--version` stay light
     from ._api import CoreSiteFormat, Dirkit, Document, HueFormat
+    from ._directory.model import Directory
 
 
 def _emit_json(data: Any) -> None:
@@ -125,7 +126,8 @@ def plan_cmd(config_path: str | None, as_json: bool) -> None:
       dirkit plan --json | jq '.changes[] | select(.kind=="user_removed")'
     """
     kit = _kit(config_path)
-    _, p = kit.plan()
+    d, p = kit.plan()
+    _warn_superusers(d)
     held = kit.held_plans()
     if as_json:
         _emit_json({**p.to_json(), "held": [h.to_json() for h in held]})
@@ -133,6 +135,12 @@ def plan_cmd(config_path: str | None, as_json: bool) -> None:
         _print_plan(p)
         _print_held(held, p.digest)
     sys.exit(EXIT_CHANGES if not p.empty else EXIT_OK)
+
+
+def _warn_superusers(d: Directory | None) -> None:
+    """AD groups named like a superuser group of the cluster: on stderr, whatever the format."""
+    for w in d.superuser_warnings() if d is not None else ():
+        _err(f"warning: {w}")
 
 
 def _print_held(held: list[Any], current: str) -> None:
@@ -191,6 +199,7 @@ def sync_cmd(config_path: str | None, as_json: bool, dry_run: bool, allow_remova
       dirkit --log-format json sync    # one JSON log line per event, for log shippers
     """
     result = _kit(config_path).sync(dry_run=dry_run, allow_removals=allow_removals, full=full)
+    _warn_superusers(result.directory)
     if as_json:
         _emit_json(
             {

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from . import _reserved
 from .errors import ConfigError, SecretError
 
 if sys.version_info >= (3, 11):
@@ -287,6 +288,17 @@ class NamesConfig(_Model):
     max_length: Annotated[int, Field(ge=1, le=255)] = 64
     # Optional stricter policy, e.g. "[a-z_][a-z0-9_.-]*" for POSIX-style names only.
     allowed_pattern: str | None = None
+    # Names no AD user or group may take on the cluster, on top of EMR's service users, the
+    # superuser groups and the nodes' accounts (dirkit/_reserved.py): these extend the set,
+    # never replace it. superuser_groups: the site's dfs.permissions.superusergroup and other
+    # groups whose members are cluster admins (reserved too; reported with their members).
+    reserved: list[str] = []
+    superuser_groups: list[str] = []
+
+    @field_validator("reserved", "superuser_groups")
+    @classmethod
+    def _reserved(cls, v: list[str], info: Any) -> list[str]:
+        return _reserved.validate(v, f"names.{info.field_name}")
 
     @field_validator("allowed_pattern")
     @classmethod
@@ -494,6 +506,9 @@ class HadoopConfig(_Model):
     group_lookup: Literal["nested", "memberof"] = "nested"
     truststore: str | None = None
     truststore_password_file: str | None = None
+    # auth_to_local maps AD principals with one component (user@AD). Two (user/host@AD) only
+    # when this is true: `nn/anyhost@AD` would otherwise be `nn`, whoever made that principal.
+    map_host_principals: bool = False
 
     @field_validator("auth_to_local_mechanism", mode="before")
     @classmethod
@@ -515,25 +530,6 @@ class QuotaRule(_Model):
         return self
 
 
-# Homes of Hadoop's own service users: never locked as "departed".
-SERVICE_HOMES = (
-    "hadoop",
-    "hdfs",
-    "hive",
-    "history",
-    "hbase",
-    "hue",
-    "livy",
-    "mapred",
-    "oozie",
-    "presto",
-    "spark",
-    "trino",
-    "yarn",
-    "zeppelin",
-)
-
-
 class HdfsConfig(_Model):
     # WebHDFS base URL of the NameNode (SPNEGO), and the HDFS superuser's principal + keytab.
     url: Annotated[str, Field(pattern=r"^https?://[^/\s]+/webhdfs/v1/?$")]
@@ -552,11 +548,17 @@ class HdfsConfig(_Model):
     # superuser's identity) travels in clear on every request. Opt in; every run then warns.
     allow_insecure_http: bool = False
     ca_file: FilePath | None = None  # CA bundle for https:// (default: the system store)
-    # Homes that --lock-departed never locks: service accounts' homes, whoever owns them.
-    lock_exclude: list[str] = list(SERVICE_HOMES)
+    # Directories under the prefix dirkit never creates, renames, hands over or locks, whoever
+    # owns them: these extend the reserved names (names.reserved), which are protected already.
+    lock_exclude: list[str] = []
     # A departed user's home is kept and reported (with the date dirkit first saw them gone)
     # for this long before `--lock-departed` may lock it; 0 = at once.
     departed_grace_days: Annotated[float, Field(ge=0, le=3650)] = 30.0
+
+    @field_validator("lock_exclude")
+    @classmethod
+    def _protected(cls, v: list[str]) -> list[str]:
+        return _reserved.validate(v, "hdfs.lock_exclude")
 
     @field_validator("url")
     @classmethod
@@ -757,6 +759,8 @@ class AdSite:
     urls: tuple[str, ...]
     directory: DirectoryConfig
     lower_case: bool
+    reserved: _reserved.Reserved = _reserved.Reserved()
+    map_host_principals: bool = False  # hadoop.map_host_principals
 
     @property
     def realm(self) -> str:
@@ -789,7 +793,30 @@ def timeouts(cfg: Config) -> Timeouts:
 
 
 def ad_site(cfg: Config) -> AdSite:
-    return AdSite(tuple(cfg.ldap.urls), cfg.directory, cfg.names.case == "lower")
+    h = cfg.hadoop
+    return AdSite(
+        tuple(cfg.ldap.urls),
+        cfg.directory,
+        cfg.names.case == "lower",
+        reserved_names(cfg),
+        h.map_host_principals if h else False,
+    )
+
+
+def reserved_names(cfg: Config) -> _reserved.Reserved:
+    """EMR's reserved names, ``names.reserved``, and what this config implies: the HDFS
+    superuser dirkit acts as, ``hdfs.lock_exclude``, the services ``dirkit verify`` checks."""
+    n = cfg.names
+    sources: list[tuple[list[str], str]] = []
+    if cfg.hdfs is not None:
+        sources += [([cfg.hdfs.superuser], "the HDFS superuser (hdfs.principal)")]
+        sources += [(cfg.hdfs.lock_exclude, "protected by hdfs.lock_exclude")]
+    if cfg.verify is not None:
+        service = cfg.verify.service_principal.split("@", 1)[0].split("/", 1)[0]
+        sources += [([service], "a cluster service principal (verify.service_principal)")]
+        if cfg.verify.hive is not None:
+            sources += [([cfg.verify.hive.service_name], "HiveServer2's service principal (verify.hive)")]
+    return _reserved.defaults(n.reserved, n.superuser_groups).extended(*sources)
 
 
 _Section = TypeVar("_Section")

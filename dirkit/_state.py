@@ -23,6 +23,7 @@ from . import _faults as faults
 from ._directory import encoding
 from ._directory.delta import Watermark
 from ._directory.model import Directory
+from ._homes.plan import Owned
 from ._run_record import RunRecord
 from ._safe_files import check_private_dir, open_private
 from .errors import LockedError, NotFoundError, StateError
@@ -58,8 +59,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     -- An empty data blob: a snapshot thinned out by retention (save_snapshot); its row stays,
     -- so `dirkit report --at` can say that the picture of that moment is no longer kept.
 );
--- Every home name dirkit has provisioned (or found wanted): only these may ever be locked
--- as departed, so a service account's home or an admin's directory never is.
+-- Every home dirkit made: only these are ever renamed, handed over or locked, so a service
+-- account's directory, or an admin's, never is, whatever AD account takes its name.
 CREATE TABLE IF NOT EXISTS homes (
     name TEXT PRIMARY KEY,
     first_seen REAL NOT NULL,
@@ -67,6 +68,10 @@ CREATE TABLE IF NOT EXISTS homes (
     departed REAL,
     -- The objectGUID of the user it was provisioned for: a rename is followed, a reused name reported.
     guid TEXT,
+    -- 'pending': recorded before its MKDIRS (or the RENAME to it); 'created': dirkit made it and
+    -- handed it over; 'legacy': a row from before schema 11, when every wanted name was recorded
+    -- whether dirkit made the directory or found it: never trusted (no GUID kept).
+    origin TEXT NOT NULL DEFAULT 'legacy',
     -- Owner, group and mode as the last run that listed the prefix left them, and when.
     owner TEXT,
     grp TEXT,
@@ -211,7 +216,7 @@ class HeldPlan:
 
 
 _RIGHTS = {None: 0, True: 1, False: 2}  # Watermark.tombstone_rights in the tombstones_seen column
-SCHEMA_VERSION = 10  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
+SCHEMA_VERSION = 11  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
 UNVERSIONED_TABLES = {"runs", "snapshots"}  # what the first dirkit created
 
 
@@ -297,6 +302,11 @@ class StateStore:
                 self.db.execute(f"ALTER TABLE homes ADD COLUMN {column} {ddl}")
         if "record" not in {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}:
             self.db.execute("ALTER TABLE runs ADD COLUMN record TEXT NOT NULL DEFAULT '{}'")
+        if "origin" not in home_columns:
+            # Schema < 11 recorded every wanted name, made or found, with its user's GUID: which
+            # directories dirkit really created cannot be told from it, so none is trusted.
+            self.db.execute("ALTER TABLE homes ADD COLUMN origin TEXT NOT NULL DEFAULT 'legacy'")
+            self.db.execute("UPDATE homes SET guid = NULL")
         # remember_homes looks homes up by GUID once per home: without the index, a scan each
         # (10k homes: 9.7 s a sync, quadratic in the users).
         self.db.execute("CREATE INDEX IF NOT EXISTS homes_by_guid ON homes(guid)")
@@ -542,16 +552,26 @@ class StateStore:
         )
 
     # -- homes -----------------------------------------------------------------------------
-    def known_homes(self) -> set[str]:
-        return {r[0] for r in self._sql("SELECT name FROM homes")}
+    def owned_homes(self) -> dict[str, Owned]:
+        """Home name -> the objectGUID dirkit made it for (and whether that is still pending):
+        the only homes dirkit renames, hands over or locks."""
+        rows = self._sql("SELECT name, guid, origin FROM homes WHERE origin != 'legacy' AND guid IS NOT NULL")
+        return {r[0]: Owned(r[1], r[2] == "pending") for r in rows}
 
     def departed_homes(self) -> dict[str, float]:
         """Home name -> when dirkit first saw its user gone (homes dirkit provisioned)."""
         return {r[0]: float(r[1]) for r in self._sql("SELECT name, departed FROM homes WHERE departed IS NOT NULL")}
 
-    def home_guids(self) -> dict[str, str]:
-        """Home name -> the objectGUID of the user it was provisioned for (where known)."""
-        return {r[0]: r[1] for r in self._sql("SELECT name, guid FROM homes WHERE guid IS NOT NULL")}
+    def record_pending(self, homes: Mapping[str, str]) -> None:
+        """Before MKDIRS or RENAME: home name -> the objectGUID it is being made for (pending
+        until ``remember_homes`` confirms it), so an interrupted create is known to be dirkit's."""
+        now = time.time()
+        with self._write("cannot record homes about to be made"):
+            self.db.executemany(
+                "INSERT INTO homes(name, first_seen, guid, origin) VALUES (?, ?, ?, 'pending') "
+                "ON CONFLICT(name) DO UPDATE SET guid = excluded.guid, origin = 'pending', departed = NULL",
+                [(n, now, g) for n, g in homes.items()],
+            )
 
     def revocations(self) -> dict[str, Revocation]:
         """objectGUID -> the last revocation proof recorded for that user."""
@@ -579,27 +599,24 @@ class StateStore:
 
     def remember_homes(
         self,
-        names: Sequence[str],
+        owned: Mapping[str, str],
         departed: Sequence[str] = (),
-        guids: Mapping[str, str] | None = None,
         statuses: Mapping[str, tuple[str, str, str]] | None = None,
     ) -> None:
-        """``names``: the homes wanted now (their users are back, if they had left);
-        ``departed``: homes present whose user is gone, dated the first time only; ``guids``:
-        home name -> its user's objectGUID (a home renamed with its user loses its old name);
+        """``owned``: home name -> objectGUID of the homes that are dirkit's after the run
+        (``HomesResult.owned_homes``; a home renamed with its user loses its old name);
+        ``departed``: dirkit's homes whose user is gone, dated the first time only;
         ``statuses``: home name -> (owner, group, mode) as the run left it (homes dirkit knows)."""
         now = time.time()
-        guids = guids or {}
         statuses = statuses or {}
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            self.db.executemany(
-                "INSERT OR IGNORE INTO homes(name, first_seen) VALUES (?, ?)", [(n, now) for n in names]
-            )
-            moved = [(g, n) for n, g in guids.items()]
+        with self._write("cannot record home names"):
+            moved = [(g, n) for n, g in owned.items()]
             self.db.executemany("DELETE FROM homes WHERE guid = ? AND name != ?", moved)
-            self.db.executemany("UPDATE homes SET guid = ? WHERE name = ?", moved)
-            self.db.executemany("UPDATE homes SET departed = NULL WHERE name = ?", [(n,) for n in names])
+            self.db.executemany(
+                "INSERT INTO homes(name, first_seen, guid, origin) VALUES (?, ?, ?, 'created') "
+                "ON CONFLICT(name) DO UPDATE SET guid = excluded.guid, origin = 'created', departed = NULL",
+                [(n, now, g) for n, g in owned.items()],
+            )
             self.db.executemany(
                 "UPDATE homes SET departed = ? WHERE name = ? AND departed IS NULL", [(now, n) for n in departed]
             )
@@ -607,11 +624,20 @@ class StateStore:
                 "UPDATE homes SET owner = ?, grp = ?, mode = ?, checked = ? WHERE name = ?",
                 [(*st, now, n) for n, st in statuses.items()],
             )
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[None]:
+        """One transaction: committed, or rolled back on any error (StateError for SQLite's)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
             self.db.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except BaseException as exc:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
-            raise StateError(f"state.path {self.path}: cannot record home names ({exc})") from exc
+            if isinstance(exc, sqlite3.Error):
+                raise StateError(f"state.path {self.path}: {what} ({exc})") from exc
+            raise
 
     def last_snapshot(self) -> Directory | None:
         row = self._sql("SELECT id FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()

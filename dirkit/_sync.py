@@ -17,7 +17,7 @@ from . import _deadline as deadline
 from . import _faults as faults
 from . import _kerberos as kerberos
 from . import _metrics as metrics
-from ._config import Config
+from ._config import Config, reserved_names
 from ._directory.delta import PER_READ_STATS, Watermark, fingerprint
 from ._directory.model import Directory, ReadInfo
 from ._directory.reader import LdapSource
@@ -426,11 +426,11 @@ class SyncRun:
                 progress=self.progress,
                 fs=self.homes_target,
                 departed=store.departed_homes(),
-                known_guids=store.home_guids(),
+                owned=store.owned_homes(),
+                protected=reserved_names(cfg),
+                record_pending=store.record_pending,
             )
-            store.remember_homes(
-                homes.plan.wanted_names, homes.plan.departed_names, homes.plan.wanted_guids, homes.statuses()
-            )
+            store.remember_homes(homes.owned_homes(), homes.plan.departed_names, homes.statuses())
         except DirkitError as exc:
             raise PartialFailure(f"directory state applied, HDFS homes not (or not all): {exc}") from exc
         self.counts["homes_done"] = len(homes.done)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from .._reserved import key as reserved_key
 from .model import UAC_DISABLED, Directory, Group, Issue, Membership, User
 from .names import NamePolicy
 
@@ -73,7 +74,7 @@ def _names(objs: Sequence[RawUser | RawGroup], policy: NamePolicy, issues: list[
         r = policy.directory_name(o.sam)
         proposed[o.guid] = o.sam if r.name == o.sam else r.name  # one string, not two equal ones
         if r.name is None:
-            issues.append(Issue("unsafe_name", o.dn, f"{o.sam!r}: {r.reason}"))
+            issues.append(Issue("reserved_name" if r.reserved else "unsafe_name", o.dn, f"{o.sam!r}: {r.reason}"))
     counts = Counter(n for n in proposed.values() if n)
     by_guid = {o.guid: o for o in objs}
     for name, n in sorted(counts.items()):
@@ -86,6 +87,29 @@ def _names(objs: Sequence[RawUser | RawGroup], policy: NamePolicy, issues: list[
                 others = "; ".join(d for d in dns if d != dn)
                 issues.append(Issue("name_collision", dn, f"normalises to {name!r}, as does {others}"))
     return proposed
+
+
+def _superuser_groups(
+    groups: Iterable[Group],
+    users: Mapping[str, User],
+    effective: Mapping[str, Mapping[str, Membership]],
+    policy: NamePolicy,
+) -> list[Issue]:
+    """AD groups named like a group whose members the cluster treats as superusers: left out of
+    every output already (reserved), reported with who would have been a superuser through them."""
+    out = []
+    for g in groups:
+        if not policy.reserved.is_superuser_group(g.sam):
+            continue
+        members = sorted(users[u].name or users[u].sam for u, m in effective.items() if g.guid in m)
+        shown = ", ".join(members[:20]) + (f" and {len(members) - 20} more" if len(members) > 20 else "")
+        detail = (
+            f"{g.sam!r} is named like the cluster's superuser group {reserved_key(g.sam)!r}: left out of "
+            f"every output (core-site's group filter, SSSD's filter_groups); its {len(members)} effective member(s) "
+            f"would be HDFS superusers through it{': ' + shown if members else ''}"
+        )
+        out.append(Issue("superuser_group", g.dn, detail))
+    return out
 
 
 def _memberships(
@@ -227,6 +251,7 @@ def build(
         if key[0]:
             frozen_direct[uid] = sets.setdefault(key[0], frozenset(key[0]))
 
+    issues += _superuser_groups(groups.values(), users, effective, policy)
     stats = dict(stats or {})
     stats.update(
         users=len(users),

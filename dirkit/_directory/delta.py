@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._config import Config
+from .._config import Config, reserved_names
 from .build import RawGroup, RawUser, dn_key
 from .model import UAC_DISABLED, Directory
 
@@ -80,6 +80,8 @@ def fingerprint(config: Config) -> str:
     d, n = config.directory, config.names
     data: list[object] = [d.base_dn, d.realm, d.user_bases, d.group_bases, d.user_filter, d.group_filter]
     data += [d.include_system_accounts, n.case, n.max_length, n.allowed_pattern]
+    reserved = reserved_names(config)
+    data += [sorted(reserved.why.items()), sorted(reserved.superuser)]
     # Another account may see another scope (ACLs) and may or may not read tombstones.
     data += [config.ldap.principal if config.ldap.bind == "kerberos" else config.ldap.bind_dn]
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:16]

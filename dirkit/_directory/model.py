@@ -71,7 +71,9 @@ class Group:
 class Issue:
     """Something about the directory an admin should know; the object is left out of outputs."""
 
-    kind: str  # unsafe_name | name_collision | foreign_member | outside_scope | non_user_member
+    # unsafe_name | reserved_name | superuser_group | name_collision | foreign_member | outside_scope
+    # | non_user_member
+    kind: str
     dn: str
     detail: str
 
@@ -207,6 +209,10 @@ class Directory:
     def named_users(self) -> list[User]:
         """Users that have a usable name, sorted by name (what every output uses)."""
         return sorted((u for u in self.users.values() if u.name), key=lambda u: u.name or "")
+
+    def superuser_warnings(self) -> list[str]:
+        """One line per AD group named like one of the cluster's superuser groups, with its members."""
+        return [f"{i.dn}: {i.detail}" for i in self.issues if i.kind == "superuser_group"]
 
     def named_groups(self) -> list[Group]:
         """Groups that have a usable name, sorted by name (what every output uses)."""

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .. import _reserved
 from .._config import NamesConfig
 
 # Characters that are never allowed: path separators, ':' (HDFS rejects it in path names),
@@ -22,12 +23,19 @@ _FORBIDDEN = re.compile(r"[/\\:\x00-\x1f\x7f-\x9f]")
 class NameResult:
     name: str | None  # None: unusable, see reason
     reason: str = ""
+    reserved: bool = False  # refused because the cluster reserves the name (see _reserved.py)
 
 
 class NamePolicy:
-    def __init__(self, config: NamesConfig | None = None, realm: str | None = None) -> None:
+    """``reserved``: the names no AD object may take (``config.reserved_names`` for a whole
+    config; by default EMR's and ``names.reserved``)."""
+
+    def __init__(
+        self, config: NamesConfig | None = None, realm: str | None = None, reserved: _reserved.Reserved | None = None
+    ) -> None:
         self.config = config or NamesConfig()
         self.realm = realm
+        self.reserved = reserved or _reserved.defaults(self.config.reserved, self.config.superuser_groups)
         self._allowed = re.compile(self.config.allowed_pattern) if self.config.allowed_pattern else None
 
     def strip_realm(self, raw: str) -> str:
@@ -71,4 +79,7 @@ class NamePolicy:
             return NameResult(None, f"longer than names.max_length={self.config.max_length}")
         if self._allowed and not self._allowed.fullmatch(name):
             return NameResult(None, f"does not match names.allowed_pattern {self.config.allowed_pattern!r}")
+        why = self.reserved.reason(name)
+        if why is not None:
+            return NameResult(None, f"would be the cluster's {_reserved.key(name)!r}: {why}", reserved=True)
         return NameResult(name)

@@ -26,7 +26,7 @@ from ldap3.utils.dn import escape_rdn
 
 from .. import _deadline as deadline
 from .. import _faults as faults
-from .._config import Config, LdapConfig
+from .._config import Config, LdapConfig, reserved_names
 from .._log import event
 from ..errors import DirectoryConnectionLost, DirectoryUnreachable, IncompleteReadError
 from . import ldap
@@ -450,7 +450,7 @@ class Reader:
     def _build(self, users: list[RawUser], groups: list[RawGroup], stats: dict[str, Any]) -> Directory:
         """The snapshot from what a read (full or delta) found: names, memberships, closure."""
         d = self.config.directory
-        policy = NamePolicy(self.config.names, realm=d.realm)
+        policy = NamePolicy(self.config.names, realm=d.realm, reserved=reserved_names(self.config))
         return build(users, groups, policy, d.users_search_bases(), stats, include_system=d.include_system_accounts)
 
     def _read_from(

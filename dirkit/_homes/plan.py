@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import posixpath
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._config import HdfsConfig, SafetyConfig
 from .._directory.model import Directory
 from .._plan import over_limit
+from .._reserved import Reserved, defaults
 from .file_status import FileStatus
-from .policy import home_path, wanted_homes
+from .policy import Home, home_path, wanted_homes
 
 # Action kinds, in the order a run applies them per user. FINISH hands over a home whose create
 # was interrupted after MKDIRS (owned by the superuser, with the create mode): not drift.
@@ -48,13 +49,22 @@ class HomeAction:
 class HomeReport:
     """Something about a home that is reported, not (or not yet) acted on."""
 
-    kind: str  # drift | departed | refused | reused
+    kind: str  # drift | departed | refused | reused | foreign | protected | not_renamed
     path: str
     detail: str
 
     def to_json(self) -> dict[str, str]:
         """This report as docs/json.md's `hdfs provision --json` documents it."""
         return {"kind": self.kind, "path": self.path, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class Owned:
+    """A home the state says dirkit made, for which objectGUID; ``pending``: recorded before
+    its MKDIRS (or the RENAME to it) and not yet confirmed, so it may be unfinished."""
+
+    guid: str
+    pending: bool = False
 
 
 @dataclass
@@ -67,9 +77,12 @@ class HomesPlan:
     wanted: int = 0
     existing: int = 0
     held: str = ""  # why the locks in this plan exceed the safety limits ("" if they do not)
-    wanted_names: list[str] = field(default_factory=list)  # the homes' names (kept in the state)
-    wanted_guids: dict[str, str] = field(default_factory=dict)  # home name -> its user's objectGUID
-    departed_names: list[str] = field(default_factory=list)  # homes present whose user is gone or disabled
+    wanted_names: list[str] = field(default_factory=list)  # the homes' names
+    # Home name -> objectGUID: homes this plan creates or renames to (recorded as pending in the
+    # state before the first request), and homes that are dirkit's and stay so.
+    pending: dict[str, str] = field(default_factory=dict)
+    owned: dict[str, str] = field(default_factory=dict)
+    departed_names: list[str] = field(default_factory=list)  # dirkit's homes whose user is gone or disabled
     seen: dict[str, HomeStatus] = field(default_factory=dict)  # home name -> as the listing showed it
 
     def to_json(self) -> dict[str, Any]:
@@ -101,22 +114,28 @@ def plan_homes(
     quotas: dict[str, Quota] | None = None,
     fix_drift: bool = False,
     lock_departed: bool = False,
-    known: set[str] | None = None,
+    owned: Mapping[str, Owned] | None = None,
     safety: SafetyConfig | None = None,
     departed: Mapping[str, float] | None = None,
     now: float | None = None,
-    known_guids: Mapping[str, str] | None = None,
+    protected: Reserved | None = None,
 ) -> HomesPlan:
     """The snapshot, one listing of the prefix and the quotas of ``quota_checks`` -> actions
-    and reports. ``lock_departed`` locks only homes named in ``known`` (those dirkit has
-    provisioned before), not in ``hdfs.lock_exclude``, and whose user left (``departed``:
-    name -> when dirkit first saw them gone) more than ``hdfs.departed_grace_days`` ago; more
-    locks than ``safety`` allows (its removal limits, against the homes present) hold the plan.
-    ``known_guids`` (home name -> the objectGUID it was provisioned for) lets a renamed user's
-    home follow them (renamed, not left behind), and a name taken by another account be reported."""
+    and reports.
+
+    What is dirkit's comes from the state only (``owned``: home name -> the objectGUID dirkit
+    created it for), never from a name: a directory that exists and is not dirkit's is
+    reported and never touched, whoever in AD has its name. FINISH only completes a pending
+    create or rename; RENAME moves a home only when the state says dirkit made it for that
+    objectGUID and the listing shows it still owned by the old name. ``protected`` (the
+    reserved names) and ``hdfs.lock_exclude`` are never created, renamed, handed over or
+    locked. ``lock_departed`` locks dirkit's homes whose user left (``departed``: name -> when
+    dirkit first saw them gone) more than ``hdfs.departed_grace_days`` ago; more locks than
+    ``safety`` allows (its removal limits, against the homes present) hold the plan."""
     quotas = quotas or {}
-    known = known or set()
+    owned = owned or {}
     departed = departed or {}
+    reserved = protected or defaults()
     now = time.time() if now is None else now
     grace = cfg.departed_grace_days * 86400
     prefix = cfg.prefix
@@ -124,44 +143,38 @@ def plan_homes(
     existing = {e.name: e for e in listing}
     plan.existing = len(existing)
     plan.seen = {e.name: (e.owner, e.group, e.permission) for e in listing if e.type == "DIRECTORY"}
+
+    def protected_why(name: str) -> str | None:
+        if name in cfg.lock_exclude:
+            return "protected by hdfs.lock_exclude"
+        return reserved.reason(name)
+
     homes, refused = wanted_homes(cfg, d)
     for name in refused:
         plan.reports.append(HomeReport("refused", posixpath.join(prefix, name), f"unsafe home path for {name!r}"))
     plan.wanted = len(homes)
     plan.wanted_names = [h.user for h in homes]
-    plan.wanted_guids = {h.user: h.guid for h in homes if h.guid}
-    known_guids = known_guids or {}
-    home_of = {g: n for n, g in known_guids.items()}  # objectGUID -> the name its home has
+    home_of = {o.guid: n for n, o in owned.items() if not o.pending}  # objectGUID -> its confirmed home
     wanted = {h.user for h in homes}
     renamed: set[str] = set()
     for h in homes:
-        have = existing.get(h.user)
-        old = home_of.get(h.guid, h.user) if h.guid else h.user
-        old_path = home_path(prefix, old) if old != h.user else None
-        old_home = existing.get(old) if old_path else None
-        if have is None and old_home is not None and old_path and old not in wanted and old not in cfg.lock_exclude:
-            if old_home.type == "DIRECTORY":
-                detail = f"{old} was renamed to {h.user} in AD (same objectGUID): {old_path} moves to {h.path}"
-                plan.actions.append(
-                    HomeAction(RENAME, h.user, h.path, detail, owner=h.owner, group=h.group, source=old_path)
-                )
-                renamed.add(old)
-                continue
-        if have is not None and known_guids.get(h.user, h.guid) != h.guid:
-            other = known_guids[h.user]
-            detail = (
-                f"provisioned for another AD account of this name (objectGUID {other}), now {h.user} is {h.guid}: "
-                "not handed over; move it away and the next run makes a new home"
-            )
-            plan.reports.append(HomeReport("reused", h.path, detail))
-            plan.wanted_guids.pop(h.user, None)  # still the other account's home in the state
+        why = protected_why(h.user)
+        if why is not None:
+            plan.reports.append(HomeReport("protected", h.path, f"{h.user!r} is {why}: no home is made or handed over"))
             continue
-        if have is not None and old_path and have.owner == old != h.owner:
-            # A rename interrupted after RENAME, before SETOWNER: finish it (not drift).
-            detail = f"unfinished rename from {old}: hand over to {h.owner}:{h.group}"
-            plan.actions.append(HomeAction(FINISH, h.user, h.path, detail, owner=h.owner, group=h.group))
-            continue
+        have, mine = existing.get(h.user), owned.get(h.user)
+        old = home_of.get(h.guid) if h.guid else None
         if have is None:
+            if old is not None and old != h.user and old in existing:
+                rename, detail = _rename(cfg, h.user, old, existing[old], wanted, protected_why(old))
+                if rename:
+                    plan.actions.append(
+                        HomeAction(RENAME, h.user, h.path, detail, owner=h.owner, group=h.group, source=rename)
+                    )
+                    plan.pending[h.user] = h.guid
+                    renamed.add(old)
+                    continue
+                plan.reports.append(HomeReport("not_renamed", home_path(prefix, old) or old, detail))
             plan.actions.append(
                 HomeAction(
                     CREATE,
@@ -173,6 +186,7 @@ def plan_homes(
                     mode=h.mode,
                 )
             )
+            plan.pending[h.user] = h.guid
             if h.quota:
                 plan.actions.append(
                     HomeAction(
@@ -185,55 +199,128 @@ def plan_homes(
                     )
                 )
             continue
+        if mine is None:
+            detail = (
+                f"exists (owner {have.owner}:{have.group}) and dirkit did not create it: left alone. If it is "
+                f"{h.user}'s home, `dirkit hdfs adopt {h.user}` makes it dirkit's"
+            )
+            plan.reports.append(HomeReport("foreign", h.path, detail))
+            continue
+        if mine.guid != h.guid:
+            detail = (
+                f"provisioned for another AD account of this name (objectGUID {mine.guid}), now {h.user} is {h.guid}: "
+                "not handed over; move it away and the next run makes a new home"
+            )
+            plan.reports.append(HomeReport("reused", h.path, detail))
+            continue
         if have.type != "DIRECTORY":
             plan.reports.append(HomeReport("drift", h.path, f"is a {(have.type or '?').lower()}, not a directory"))
             continue
-        unfinished = have.owner == cfg.superuser != h.owner and have.permission == h.mode
-        if unfinished:
-            detail = f"unfinished create (owner {cfg.superuser}, mode {h.mode}): hand over to {h.owner}:{h.group}"
+        if mine.pending and have.owner != h.owner:
+            if have.owner == cfg.superuser and have.permission == h.mode:
+                detail = f"unfinished create (owner {cfg.superuser}, mode {h.mode}): hand over to {h.owner}:{h.group}"
+            elif old is not None and have.owner == old:
+                detail = f"unfinished rename from {old}: hand over to {h.owner}:{h.group}"
+            else:
+                detail = f"dirkit's create did not finish and it is owned by {have.owner}:{have.group}: left alone"
+                plan.reports.append(HomeReport("foreign", h.path, detail))
+                continue
             plan.actions.append(HomeAction(FINISH, h.user, h.path, detail, owner=h.owner, group=h.group))
-        elif (have.owner, have.group) != (h.owner, h.group):
-            detail = f"owner {have.owner}:{have.group}, want {h.owner}:{h.group}"
-            if fix_drift:
-                plan.actions.append(HomeAction(FIX_OWNER, h.user, h.path, detail, owner=h.owner, group=h.group))
-            else:
-                plan.reports.append(HomeReport("drift", h.path, detail + " (--fix-drift fixes it)"))
-        if have.permission != h.mode:
-            detail = f"mode {have.permission}, want {h.mode}"
-            if fix_drift:
-                plan.actions.append(HomeAction(FIX_MODE, h.user, h.path, detail, mode=h.mode))
-            else:
-                plan.reports.append(HomeReport("drift", h.path, detail + " (--fix-drift fixes it)"))
-        q = h.quota
-        if q is not None and h.path in quotas:
-            ns, space = quotas[h.path]
-            if (q.namespace not in (None, ns)) or (q.space_bytes not in (None, space)):
-                detail = f"quota namespace {ns} space {space}, want {q.namespace} {q.space_bytes}"
-                plan.actions.append(
-                    HomeAction(QUOTA, h.user, h.path, detail, namespace=q.namespace, space=q.space_bytes)
-                )
-    enabled = {h.user for h in homes} | set(refused)
+            plan.pending[h.user] = h.guid
+            continue
+        plan.owned[h.user] = h.guid
+        _drift(plan, cfg, h, have, quotas, fix_drift)
     named = {u.name for u in d.named_users()}
-    for name, entry in sorted(existing.items()):
-        if name in enabled or name in renamed:
-            continue
-        path = home_path(prefix, name)
-        if path is None:  # the NameNode listed a name no home could have: never acted on
-            plan.reports.append(HomeReport("refused", posixpath.join(prefix, name), "not a direct child of the prefix"))
-            continue
-        if name not in named:
-            why = "no AD user by this name (left AD, out of scope, or not an AD home)"
+    accounted = wanted | set(refused) | renamed
+    _departed(plan, cfg, existing, accounted, named, owned, departed, lock_departed, now, grace, protected_why)
+    locks = sum(1 for a in plan.actions if a.kind == LOCK)
+    if safety is not None and locks:
+        plan.held = over_limit(
+            locks, plan.existing, safety.max_removals, safety.max_removal_percent, "homes to lock", "homes present"
+        )
+    return plan
+
+
+def _rename(
+    cfg: HdfsConfig, new: str, old: str, src: FileStatus, wanted: set[str], protected: str | None
+) -> tuple[str, str]:
+    """(the source path, why) when dirkit's home ``old`` may move to ``new``, else ("", why not)."""
+    old_path = home_path(cfg.prefix, old)
+    if old_path is None:
+        return "", f"{old!r} is not a direct child of the prefix: not renamed"
+    if protected is not None:
+        return "", f"{old_path} is {protected}: not renamed to {new}"
+    if old in wanted:
+        return "", f"{old_path} is wanted by another AD user now: not renamed to {new}"
+    if src.type != "DIRECTORY" or src.owner != old:
+        return "", f"{old_path} is no longer {old}'s directory (owner {src.owner}): not renamed to {new}"
+    return (
+        old_path,
+        f"{old} was renamed to {new} in AD (same objectGUID): {old_path} moves to {home_path(cfg.prefix, new)}",
+    )
+
+
+def _drift(
+    plan: HomesPlan, cfg: HdfsConfig, h: Home, have: FileStatus, quotas: Mapping[str, Quota], fix_drift: bool
+) -> None:
+    """Owner, mode and quota of one of dirkit's homes against the policy."""
+    if (have.owner, have.group) != (h.owner, h.group):
+        detail = f"owner {have.owner}:{have.group}, want {h.owner}:{h.group}"
+        if fix_drift:
+            plan.actions.append(HomeAction(FIX_OWNER, h.user, h.path, detail, owner=h.owner, group=h.group))
         else:
-            why = "the AD user is disabled"
+            plan.reports.append(HomeReport("drift", h.path, detail + " (--fix-drift fixes it)"))
+    if have.permission != h.mode:
+        detail = f"mode {have.permission}, want {h.mode}"
+        if fix_drift:
+            plan.actions.append(HomeAction(FIX_MODE, h.user, h.path, detail, mode=h.mode))
+        else:
+            plan.reports.append(HomeReport("drift", h.path, detail + " (--fix-drift fixes it)"))
+    q = h.quota
+    if q is not None and h.path in quotas:
+        ns, space = quotas[h.path]
+        if (q.namespace not in (None, ns)) or (q.space_bytes not in (None, space)):
+            detail = f"quota namespace {ns} space {space}, want {q.namespace} {q.space_bytes}"
+            plan.actions.append(HomeAction(QUOTA, h.user, h.path, detail, namespace=q.namespace, space=q.space_bytes))
+
+
+def _departed(
+    plan: HomesPlan,
+    cfg: HdfsConfig,
+    existing: Mapping[str, FileStatus],
+    accounted: set[str],
+    named: set[str | None],
+    owned: Mapping[str, Owned],
+    departed: Mapping[str, float],
+    lock_departed: bool,
+    now: float,
+    grace: float,
+    protected_why: Callable[[str], str | None],
+) -> None:
+    """Directories present that no wanted home accounts for: dirkit's are departed homes (kept,
+    or locked when asked), anything else is reported as not dirkit's."""
+    for name, entry in sorted(existing.items()):
+        if name in accounted:
+            continue
+        path = home_path(cfg.prefix, name)
+        if path is None:  # the NameNode listed a name no home could have: never acted on
+            plan.reports.append(
+                HomeReport("refused", posixpath.join(cfg.prefix, name), "not a direct child of the prefix")
+            )
+            continue
+        mine = owned.get(name)
+        if mine is None or mine.pending:
+            plan.reports.append(HomeReport("foreign", path, "dirkit did not create it: left alone"))
+            continue
+        why = "the AD user is disabled" if name in named else "no AD user by this name (left AD or out of scope)"
         plan.departed_names.append(name)
         since = departed.get(name)
         why += f"; departed since {_day(since)}" if since is not None else "; departed (first seen now)"
+        protected = protected_why(name)
         if not lock_departed or entry.type != "DIRECTORY" or entry.permission == "0":
             plan.reports.append(HomeReport("departed", path, why + "; home kept"))
-        elif name in cfg.lock_exclude:
-            plan.reports.append(HomeReport("departed", path, why + "; not locked: in hdfs.lock_exclude"))
-        elif name not in known:
-            plan.reports.append(HomeReport("departed", path, why + "; not locked: dirkit never provisioned it"))
+        elif protected is not None:
+            plan.reports.append(HomeReport("departed", path, why + f"; not locked: {protected}"))
         elif grace > 0 and (since is None or now - since < grace):
             until = _day((now if since is None else since) + grace)
             plan.reports.append(
@@ -241,9 +328,3 @@ def plan_homes(
             )
         else:
             plan.actions.append(HomeAction(LOCK, name, path, why, mode="0"))
-    locks = sum(1 for a in plan.actions if a.kind == LOCK)
-    if safety is not None and locks:
-        plan.held = over_limit(
-            locks, plan.existing, safety.max_removals, safety.max_removal_percent, "homes to lock", "homes present"
-        )
-    return plan

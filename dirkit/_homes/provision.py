@@ -21,6 +21,7 @@ from .. import _faults as faults
 from .._config import HdfsConfig, SafetyConfig
 from .._directory.model import Directory
 from .._log import event
+from .._reserved import Reserved
 from ..errors import DirkitError, HdfsError, HdfsUnavailable, PartialFailure, ThresholdError
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ from .plan import (
     HomeAction,
     HomesPlan,
     HomeStatus,
+    Owned,
     Quota,
     plan_homes,
     quota_checks,
@@ -95,6 +97,15 @@ class HomesResult:
             raise PartialFailure(
                 f"{len(self.failed)} HDFS home action(s) failed: " + "; ".join(e for _, e in self.failed[:3])
             )
+
+    def owned_homes(self) -> dict[str, str]:
+        """Home name -> objectGUID of every home that is dirkit's after this run: those it owned
+        and kept, and those whose create, rename or finish was done (others stay pending)."""
+        out = dict(self.plan.owned)
+        for a in self.done:
+            if a.kind in (CREATE, RENAME, FINISH) and a.user in self.plan.pending:
+                out[a.user] = self.plan.pending[a.user]
+        return out
 
     def statuses(self) -> dict[str, HomeStatus]:
         """Home name -> (owner, group, mode) as this run left it: the listing it read, with the
@@ -162,18 +173,21 @@ def provision(
     dry_run: bool = False,
     fix_drift: bool = False,
     lock_departed: bool = False,
-    known: set[str] | None = None,
+    owned: Mapping[str, Owned] | None = None,
     safety: SafetyConfig | None = None,
     allow_removals: bool = False,
     progress: Callable[[str], None] | None = None,
     fs: HomesTarget | None = None,
     departed: Mapping[str, float] | None = None,
-    known_guids: Mapping[str, str] | None = None,
+    protected: Reserved | None = None,
+    record_pending: Callable[[Mapping[str, str]], None] | None = None,
 ) -> HomesResult:
     """Read what exists (one listing), plan, and unless ``dry_run`` apply with per-user
     isolation. ``fs`` defaults to WebHDFS at ``cfg.url`` as ``cfg.principal``. Locks beyond
     the ``safety`` limits raise ThresholdError before anything is applied, unless
-    ``allow_removals``; see ``plan_homes`` for ``known``."""
+    ``allow_removals``; see ``plan_homes`` for ``owned`` and ``protected``. Homes about to be
+    created or renamed to go to ``record_pending`` (the state) before the first request, so
+    that only what dirkit recorded making is ever dirkit's."""
     t0 = time.monotonic()
     target = fs if fs is not None else connect(cfg)
     try:
@@ -192,10 +206,10 @@ def provision(
             quotas=quotas,
             fix_drift=fix_drift,
             lock_departed=lock_departed,
-            known=known,
+            owned=owned,
             safety=safety,
             departed=departed,
-            known_guids=known_guids,
+            protected=protected,
         )
         result = HomesResult(plan)
         if plan.held and not allow_removals and not dry_run:
@@ -204,6 +218,8 @@ def provision(
                 "re-run with --allow-removals if this is intended."
             )
         if not dry_run and plan.actions:
+            if plan.pending and record_pending is not None:
+                record_pending(plan.pending)
             _apply(target, cfg, plan, result, progress)
         result.requests, result.seconds = target.requests, time.monotonic() - t0
         return result

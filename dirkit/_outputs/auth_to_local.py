@@ -19,9 +19,10 @@ else Java-only is refused with an error naming the rule, never guessed.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .. import _reserved
 from ..errors import AuthToLocalError, MalformedPrincipal, NoMatchingRule
 
 MECHANISMS = ("hadoop", "mit")
@@ -32,16 +33,30 @@ _PARAM = re.compile(r"([^$]*)(\$(\d*))?")
 _RULE = re.compile(r"\s*((DEFAULT)|(RULE:\[(\d*):([^\]]*)](\(([^)]*)\))?(s/([^/]*)/([^/]*)/(g)?)?))/?(L)?")
 
 
-def rules_for_realm(realm: str, lower: bool = True) -> list[str]:
-    """Rules mapping ``user@REALM`` and ``user/host@REALM`` to ``user`` (lower-cased with /L),
-    then DEFAULT for the cluster's own realm."""
+def rules_for_realm(
+    realm: str, lower: bool = True, reserved: Iterable[str] | None = None, host_principals: bool = False
+) -> list[str]:
+    """Rules mapping ``user@REALM`` to ``user`` (lower-cased with /L), then DEFAULT for the
+    cluster's own realm; ``user/host@REALM`` too only with ``host_principals``.
+
+    A reserved name (``reserved``: compare keys, default EMR's, see _reserved.py) is never
+    mapped: a rule before the catch-all matches those principals in any letter case and
+    leaves them whole. Under the ``hadoop`` mechanism a result that is not a simple name is
+    an error, so Hadoop refuses the principal; under ``mit`` it stays ``hdfs@REALM``, a name
+    that owns nothing. (No lookahead can exclude names from the catch-all: KerberosName's
+    rule grammar allows no ')' inside a match pattern, so the deny rule uses only character
+    classes and a top-level '|'.)"""
     escaped = re.escape(realm).replace("\\-", "-")  # Java regex: dots escaped
     flag = "/L" if lower else ""
-    return [
-        f"RULE:[1:$1@$0](.*@{escaped})s/@.*//{flag}",
-        f"RULE:[2:$1@$0](.*@{escaped})s/@.*//{flag}",
-        "DEFAULT",
+    names = sorted(_reserved.defaults().names() if reserved is None else reserved)
+    components = (1, 2) if host_principals else (1,)
+    rules = [
+        f"RULE:[{n}:$1@$0](" + "|".join(f"{_reserved.java_pattern(k)}@{escaped}" for k in names[i : i + 8]) + ")"
+        for n in components
+        for i in range(0, len(names), 8)
     ]
+    rules += [f"RULE:[{n}:$1@$0](.*@{escaped})s/@.*//{flag}" for n in components]
+    return [*rules, "DEFAULT"]
 
 
 @dataclass(frozen=True)

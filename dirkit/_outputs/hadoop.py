@@ -7,18 +7,20 @@ gives; DEFAULT only covers the cluster's default realm.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from xml.sax.saxutils import escape
 
 from .._config import AdSite, HadoopConfig
 from .._directory.model import Directory
+from .._reserved import Reserved
 from .auth_to_local import rules_for_realm
 
 P = "hadoop.security.group.mapping"
 
 
 def auth_to_local(ad: AdSite) -> list[str]:
-    return rules_for_realm(ad.realm, ad.lower_case)
+    return rules_for_realm(ad.realm, ad.lower_case, ad.reserved.names(), ad.map_host_principals)
 
 
 # AD's LDAP_MATCHING_RULE_IN_CHAIN: `member:<this>:=<user DN>` matches every group the user is
@@ -41,7 +43,7 @@ def properties(h: HadoopConfig, ad: AdSite, directory: Directory | None = None) 
         f"{P}.ldap.bind.password.file": h.bind_password_file,
         f"{P}.ldap.base": d.base_dn,
         f"{P}.ldap.search.filter.user": f"(&{d.user_filter}(sAMAccountName={{0}}))",
-        f"{P}.ldap.search.filter.group": d.group_filter,
+        f"{P}.ldap.search.filter.group": group_filter(d.group_filter, ad.reserved.names()),
         **_lookup(h.group_lookup),
     }
     if len(d.user_bases) == 1:
@@ -55,6 +57,29 @@ def properties(h: HadoopConfig, ad: AdSite, directory: Directory | None = None) 
     if h.truststore_password_file:
         props[f"{P}.ldap.ssl.truststore.password.file"] = h.truststore_password_file
     return props
+
+
+def group_filter(base: str, reserved: Iterable[str]) -> str:
+    """The group search filter without the groups named like a reserved name (AD compares
+    sAMAccountName case-blind): a group ``supergroup`` or ``hadoop`` made in AD never reaches
+    Hadoop as one. Only the "nested" lookup searches groups; "memberof" takes names from the
+    user's memberOf values as they are (``reserved_cn_groups`` reports what it would let in)."""
+    names = sorted(reserved)
+    if not names:
+        return base
+    excluded = "".join(f"(sAMAccountName={escape_filter_chars(n)})" for n in names)
+    return f"(&{base}(!(|{excluded})))"
+
+
+def escape_filter_chars(value: str) -> str:
+    """An LDAP filter value (RFC 4515): \\ * ( ) and NUL as \\XX."""
+    return "".join(f"\\{ord(c):02x}" if c in "\\*()\x00" else c for c in value)
+
+
+def reserved_cn_groups(directory: Directory, reserved: Reserved) -> list[str]:
+    """DNs of groups whose CN is a reserved name: with group_lookup = "memberof" Hadoop names
+    groups by CN and filters none, so their members get that group on the cluster."""
+    return sorted(g.dn for g in directory.groups.values() if reserved.reason(_cn(g.dn)) is not None)
 
 
 def _lookup(kind: str) -> dict[str, str]:

@@ -30,7 +30,7 @@ from gssapi.raw.misc import GSSError
 
 from .. import _kerberos as kerberos
 from .._child_env import child_env
-from .._config import Config, Timeouts, VerifyConfig, VerifyUser, ad_site, required, timeouts
+from .._config import Config, Timeouts, VerifyConfig, VerifyUser, ad_site, required, reserved_names, timeouts
 from .._directory.model import Directory
 from .._directory.names import NamePolicy
 from .._homes.webhdfs import WebHdfs
@@ -149,7 +149,7 @@ class _UserRun:
         self.view = view if view is not None else sssd_view.predict(d, cfg.sssd, cfg.directory.realm)
         self.v = required(cfg, "verify", cfg.verify)
         self.timeouts = timeouts(cfg)
-        self.policy = NamePolicy(cfg.names, cfg.directory.realm)
+        self.policy = NamePolicy(cfg.names, cfg.directory.realm, reserved_names(cfg))
         self.expected = self.policy.normalise(ident.name).name or ident.name
         self.principal = f"{ident.name}@{cfg.directory.realm}"
         self.tmp = Path(tempfile.mkdtemp(prefix="dirkit-verify-"))  # mode 0700

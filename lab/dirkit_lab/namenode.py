@@ -33,11 +33,19 @@ def _xml(props: dict[str, str]) -> str:
     return f'<?xml version="1.0"?>\n<configuration>\n{body}</configuration>\n'
 
 
-def auth_to_local_rules() -> str:
-    """The rules dirkit generates for clusters (lower-case names policy), for the lab's AD realm."""
-    from dirkit._outputs.auth_to_local import rules_for_realm as rules
+# The lab's own service identities, which the lab's dirkit config implies as reserved names
+# (hdfs.principal nn/..., verify.service_principal HTTP/..., verify.hive's hive/...).
+LAB_SERVICES = ("nn", "HTTP", "hive")
 
-    return "\n".join(rules(s.AD_REALM, lower=True))
+
+def auth_to_local_rules() -> str:
+    """The rules dirkit renders for the lab's config (lower-case names policy, EMR's reserved
+    names and the lab's services refused), for the lab's AD realm."""
+    from dirkit._outputs.auth_to_local import rules_for_realm as rules
+    from dirkit._reserved import defaults
+
+    reserved = defaults().extended((LAB_SERVICES, "the lab's service principals"))
+    return "\n".join(rules(s.AD_REALM, lower=True, reserved=reserved.names()))
 
 
 def write_conf(p: LabPaths) -> Path:

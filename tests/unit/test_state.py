@@ -276,9 +276,9 @@ def test_homes_are_found_by_guid_through_an_index_also_in_a_migrated_database(tm
     store.close()
     for path in (old, tmp_path / "new.sqlite"):
         store = StateStore(path)
-        store.remember_homes(["alice", "bob"], guids={"alice": "g-alice", "bob": "g-bob"})
+        store.remember_homes({"alice": "g-alice", "bob": "g-bob"})
         plan = store.db.execute("EXPLAIN QUERY PLAN DELETE FROM homes WHERE guid = ? AND name != ?", ("g", "n"))
         assert any("USING INDEX homes_by_guid" in row[-1] for row in plan.fetchall()), path
-        assert store.home_guids() == {"alice": "g-alice", "bob": "g-bob"}
+        assert {n: o.guid for n, o in store.owned_homes().items()} == {"alice": "g-alice", "bob": "g-bob"}
         store.close()
     assert sqlite3.connect(old).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
