@@ -14,8 +14,8 @@ from . import _log as dlog
 from .errors import EXIT_CHANGES, EXIT_CHECKS_FAILED, EXIT_FAILURE, EXIT_OK, DirkitError, UsageError
 
 if TYPE_CHECKING:  # the API is imported when a command runs: `--help` and `--version` stay light
+    from . import Directory
     from ._api import CoreSiteFormat, Dirkit, Document, HueFormat
-    from ._directory.model import Directory
 
 
 def _emit_json(data: Any) -> None:
