@@ -239,12 +239,14 @@ class Dirkit:
         """What the cluster nodes' SSSD will say of every user of ``directory`` (or of those
         whose GUIDs are in ``only``) under the ``[sssd]`` settings (SSSD's own, as EMR leaves
         them, when the section is absent)."""
-        return sssd_view.predict(directory, self.config.sssd, self.config.directory.realm, only)
+        return sssd_view.predict(
+            directory, self.config.sssd, self.config.directory.realm, only, reserved_names(self.config)
+        )
 
     def sssd_config(self) -> Document:
         """The ``[domain/...]`` block that makes the nodes see what dirkit predicts, with no
         difference from AD's view (`dirkit sssd config`)."""
-        return Document(sssd.render(self.config.sssd, self.config.directory.realm))
+        return Document(sssd.render(self.config.sssd, self.config.directory.realm, reserved_names(self.config)))
 
     def iam_documents(self) -> Document:
         """Trust and S3 policy skeletons per mapping role, and the EC2 role's side (`emr iam`)."""

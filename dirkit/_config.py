@@ -674,6 +674,11 @@ class SssdConfig(_Model):
     idmap_range_min: Annotated[int, Field(ge=1)] = 200000
     idmap_range_max: Annotated[int, Field(ge=2)] = 2000200000
     idmap_range_size: Annotated[int, Field(ge=1)] = 200000
+    # sssd.conf(5) filter_users / filter_groups as the nodes have them (SSSD's default: root).
+    # The rendered block adds every reserved name (names.reserved), so that no AD account is
+    # `hdfs` or `supergroup` on a node; these are what the prediction assumes without it.
+    filter_users: list[str] = ["root"]
+    filter_groups: list[str] = ["root"]
 
     @model_validator(mode="after")
     def _range(self) -> SssdConfig:

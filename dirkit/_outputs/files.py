@@ -46,7 +46,7 @@ def render_all(cfg: Config, directory: Directory | None) -> dict[str, str]:
         docs["core-site.xml"] = hadoop.render_xml(cfg.hadoop, ad, directory)
         docs["core-site-classification.json"] = emr.dumps(hadoop.render_classification(cfg.hadoop, ad, directory))
     if cfg.sssd is not None:
-        docs["sssd-domain.conf"] = sssd.render(cfg.sssd, cfg.directory.realm)
+        docs["sssd-domain.conf"] = sssd.render(cfg.sssd, cfg.directory.realm, ad.reserved)
     return docs
 
 

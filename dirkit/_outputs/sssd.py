@@ -10,6 +10,7 @@ bootstrap action that waits for EMR's file.
 from __future__ import annotations
 
 from .._config import SssdConfig
+from .._reserved import Reserved
 
 
 def domain_name(cfg: SssdConfig | None, realm: str) -> str:
@@ -17,15 +18,23 @@ def domain_name(cfg: SssdConfig | None, realm: str) -> str:
     return (cfg.domain if cfg and cfg.domain else None) or realm.lower()
 
 
-def fixed(cfg: SssdConfig | None) -> SssdConfig:
+def fixed(cfg: SssdConfig | None, reserved: Reserved) -> SssdConfig:
     """The settings the rendered block gives the nodes: the configured ones (or SSSD's as EMR
-    leaves them), with unreadable references ignored, so that every group resolves."""
-    return (cfg or SssdConfig()).model_copy(update={"ignore_unreadable_references": True})
+    leaves them), with unreadable references ignored, so that every group resolves, and every
+    reserved name filtered (SSSD's own mechanism), so that no AD account is a service there."""
+    s = cfg or SssdConfig()
+    return s.model_copy(
+        update={
+            "ignore_unreadable_references": True,
+            "filter_users": sorted({*s.filter_users, *reserved.names()}),
+            "filter_groups": sorted({*s.filter_groups, *reserved.names()}),
+        }
+    )
 
 
-def render(cfg: SssdConfig | None, realm: str) -> str:
+def render(cfg: SssdConfig | None, realm: str, reserved: Reserved) -> str:
     """The ``[domain/...]`` block, in sssd.conf(5) syntax."""
-    s = fixed(cfg)
+    s = fixed(cfg, reserved)
     flag = {True: "true", False: "false"}
     return (
         "# SSSD settings for the cluster nodes, from dirkit (`dirkit sssd config`). Merge them into the\n"
@@ -41,4 +50,8 @@ def render(cfg: SssdConfig | None, realm: str) -> str:
         f"ldap_idmap_range_min = {s.idmap_range_min}\n"
         f"ldap_idmap_range_max = {s.idmap_range_max}\n"
         f"ldap_idmap_range_size = {s.idmap_range_size}\n"
+        "# Names reserved for the cluster (EMR's service users, superuser and admin groups, dirkit's\n"
+        "# names.reserved): an AD user or group of that name is not fetched, so `id hdfs` is never AD's.\n"
+        f"filter_users = {', '.join(s.filter_users)}\n"
+        f"filter_groups = {', '.join(s.filter_groups)}\n"
     )

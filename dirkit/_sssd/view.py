@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from .._config import SssdConfig
 from .._directory.build import dn_key
 from .._directory.model import Directory
+from .._reserved import Reserved
 from .idmap import IdRange, collisions, unix_id
 
 FIX = "set ldap_ignore_unreadable_references = true on the nodes (`dirkit sssd config`), or remove"
@@ -67,11 +68,20 @@ class ClusterView:
     unreadable: Mapping[str, tuple[str, ...]]  # group GUID -> the member DNs SSSD cannot read
     case_sensitive: bool = False  # the nodes' setting: names (and SIDs as names) keep their case
     id_notes: tuple[str, ...] = ()  # ID mapping: domains on one slice, RIDs beyond the range size
+    # AD objects with a reserved name that the nodes' filter_users/filter_groups let through:
+    # (DN, the name a node gives it).
+    unfiltered: tuple[tuple[str, str], ...] = ()
 
     def warnings(self, d: Directory) -> list[str]:
         """Where the nodes' view differs from AD's: each group that will not resolve (with the
-        fix), and what the ID mapping cannot keep apart or stable."""
-        return [*self.group_warnings(d), *self.id_notes]
+        fix), what the ID mapping cannot keep apart or stable, and each AD object a node would
+        take for one of the cluster's reserved identities."""
+        taken = [
+            f"{dn}: the nodes' SSSD (filter_users/filter_groups in [sssd]) fetches it as {name!r}, a reserved "
+            "name of the cluster: set the filters `dirkit sssd config` renders"
+            for dn, name in self.unfiltered
+        ]
+        return [*self.group_warnings(d), *self.id_notes, *taken]
 
     def group_warnings(self, d: Directory) -> list[str]:
         """One line per group that will not resolve on the nodes, with the fix."""
@@ -138,18 +148,32 @@ def unreadable_members(d: Directory) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def predict(d: Directory, settings: SssdConfig | None, realm: str, only: Collection[str] | None = None) -> ClusterView:
+def predict(
+    d: Directory,
+    settings: SssdConfig | None,
+    realm: str,
+    only: Collection[str] | None = None,
+    reserved: Reserved | None = None,
+) -> ClusterView:
     """What the nodes' SSSD will say of every user in the snapshot, or of the users whose GUIDs
-    are in ``only`` (``settings`` None: SSSD's own, as EMR leaves them)."""
+    are in ``only`` (``settings`` None: SSSD's own, as EMR leaves them). A user or group the
+    settings' filter_users/filter_groups name is not fetched: absent from the view; one with a
+    ``reserved`` name that they do not filter is in ``unfiltered``."""
     s = settings or SssdConfig()
     domain = s.domain or realm.lower()
     r = IdRange(s.idmap_range_min, s.idmap_range_max, s.idmap_range_size)
     unreadable = {} if s.ignore_unreadable_references else unreadable_members(d)
+    users_out = {_filter_key(n, s) for n in s.filter_users}
+    groups_out = {_filter_key(n, s) for n in s.filter_groups}
     users = {}
     for u in d.users.values() if only is None else (d.users[g] for g in only if g in d.users):
+        if _filter_key(u.sam, s) in users_out:
+            continue
         groups = []
         for gid in sorted(d.effective.get(u.guid, {}), key=lambda g: d.groups[g].sam.lower()):
             g = d.groups[gid]
+            if _filter_key(g.sam, s) in groups_out:
+                continue
             ok = gid not in unreadable
             groups.append(
                 NodeGroup(
@@ -158,7 +182,20 @@ def predict(d: Directory, settings: SssdConfig | None, realm: str, only: Collect
             )
         primary = unix_id(u.primary_group_sid, r) if u.primary_group_sid else None
         users[u.guid] = NodeUser(u.guid, node_name(u.sam, s, domain), unix_id(u.sid, r), primary, tuple(groups))
-    return ClusterView(users, unreadable, s.case_sensitive, tuple(_id_notes(d, r)))
+    unfiltered: list[tuple[str, str]] = []
+    if reserved is not None:
+        for objs, out in ((d.users.values(), users_out), (d.groups.values(), groups_out)):
+            unfiltered += [
+                (o.dn, node_name(o.sam, s, domain))
+                for o in objs
+                if reserved.reason(o.sam) is not None and _filter_key(o.sam, s) not in out
+            ]
+    return ClusterView(users, unreadable, s.case_sensitive, tuple(_id_notes(d, r)), tuple(sorted(unfiltered)))
+
+
+def _filter_key(name: str, s: SssdConfig) -> str:
+    """How SSSD compares a name with filter_users/filter_groups: case-blind unless case_sensitive."""
+    return name if s.case_sensitive else name.lower()
 
 
 def _id_notes(d: Directory, r: IdRange) -> list[str]:

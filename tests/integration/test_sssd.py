@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from dirkit import Dirkit
+from dirkit._config import reserved_names
 from dirkit._outputs import sssd as sssd_doc
 from dirkit._sssd.view import ClusterView, differences, parse_id, predict
 from dirkit_lab import seed
@@ -63,7 +64,7 @@ def test_with_dirkits_rendered_settings_the_node_agrees_with_ad(kit: Dirkit, lab
     lab.start_sssd("\n".join(lines) + "\n")
     try:
         d = kit.read()
-        view = predict(d, sssd_doc.fixed(kit.config.sssd), kit.config.directory.realm)
+        view = predict(d, sssd_doc.fixed(kit.config.sssd, reserved_names(kit.config)), kit.config.directory.realm)
         assert view.unreadable == {} and not any(u.unresolved for u in view.users.values())
         assert _compare(lab, view) == []
         assert lab.node("getent", "group", "grp_mixed").startswith("grp_mixed:*:")

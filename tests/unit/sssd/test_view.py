@@ -103,3 +103,30 @@ def test_id_mapping_collisions_and_rids_beyond_the_range_are_reported() -> None:
     small = SssdConfig(idmap_range_min=1000, idmap_range_max=101000, idmap_range_size=1000)
     (beyond,) = [n for n in predict(d, small, "AD.DIRKIT.TEST").id_notes if "RID at or beyond" in n]
     assert "4 object(s)" in beyond  # RIDs 1100, 1101, 1200, 1300 >= 1000; 513 is not
+
+
+def test_reserved_names_are_filtered_on_the_nodes_by_the_rendered_block() -> None:
+    # Issue 30, item 4: an AD user `hdfs` and group `supergroup` are what SSSD would serve as
+    # `id hdfs` and dataeng1's group unless filter_users/filter_groups name them.
+    from dirkit._config import reserved_names
+    from dirkit._outputs import sssd
+
+    users = [_u("dataeng1", 1101), _u("HDFS", 1400)]
+    groups = [_g("Domain Users", 513), _g("supergroup", 1401, "dataeng1")]
+    d = build(users, groups, NamePolicy(realm="AD.DIRKIT.TEST"), [BASE])
+    cfg = seed_config()
+    reserved = reserved_names(cfg)
+    as_emr_leaves_it = predict(d, None, "AD.DIRKIT.TEST", reserved=reserved)
+    assert "guid-HDFS" in as_emr_leaves_it.users
+    assert "supergroup" in {g.name for g in as_emr_leaves_it.users["guid-dataeng1"].groups}
+    warned = "\n".join(as_emr_leaves_it.warnings(d))
+    assert "fetches it as 'hdfs', a reserved name" in warned and "'supergroup', a reserved" in warned
+    fixed = predict(d, sssd.fixed(cfg.sssd, reserved), "AD.DIRKIT.TEST", reserved=reserved)
+    assert "guid-HDFS" not in fixed.users and fixed.unfiltered == ()
+    assert {g.name for g in fixed.users["guid-dataeng1"].groups} == {"domain users"}
+    block = sssd.render(cfg.sssd, "AD.DIRKIT.TEST", reserved)
+    line = next(x for x in block.splitlines() if x.startswith("filter_users = "))
+    assert {"root", "hdfs", "hive", "yarn", "supergroup", "hadoop"} <= set(
+        line.removeprefix("filter_users = ").split(", ")
+    )
+    assert any(x.startswith("filter_groups = ") and "supergroup" in x for x in block.splitlines())
