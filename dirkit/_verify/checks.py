@@ -41,7 +41,7 @@ from .._sssd import view as sssd_view
 from .._sssd.view import ClusterView, differences, parse_id
 from ..errors import AuthToLocalError, ConfigError, DirkitError, HdfsError
 
-CHECKS = ("kerberos", "name", "hdfs", "hive", "emrfs")
+CHECKS = ("identity", "kerberos", "name", "hdfs", "hive", "emrfs", "node")
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
 
@@ -158,6 +158,26 @@ class _UserRun:
 
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def identity(self) -> Check:
+        """The AD account is a person, not one of the cluster's identities: its name is not
+        reserved, and no group it is in (through any nesting) is a superuser group."""
+        named = self.policy.normalise(self.ident.name)
+        if named.reserved:
+            return Check("identity", FAIL, f"{self.ident.name!r} is a reserved name: {named.reason}")
+        u = self.d.user_by_name(named.name or self.ident.name)
+        if u is None:
+            return Check("identity", SKIP, f"{self.ident.name!r} is not a usable user in the AD snapshot")
+        for g in sorted(self.d.groups.values(), key=lambda g: g.sam):
+            if g.guid in self.d.effective.get(u.guid, {}) and self.policy.reserved.is_superuser_group(g.sam):
+                via = " -> ".join(self.d.groups[x].sam for x in self.d.chain(u.guid, g.guid))
+                return Check(
+                    "identity",
+                    FAIL,
+                    f"in {g.sam!r}, named like the cluster's superuser group (via {via}): a cluster whose group "
+                    "mapping sees it makes this user an HDFS superuser",
+                )
+        return Check("identity", PASS, "not a reserved name, in no superuser group")
 
     def kerberos(self) -> Check:
         if self.d.aws_managed_ad:  # the trust this check walks cannot exist with such a directory
@@ -283,6 +303,7 @@ def verify_user(cfg: Config, d: Directory, ident: VerifyUser, view: ClusterView 
     run = _UserRun(cfg, d, ident, view)
     report = UserReport(ident.name, run.principal, ccache=run.ccache)
     steps = (
+        ("identity", run.identity),
         ("kerberos", run.kerberos),
         ("name", run.name),
         ("hdfs", run.hdfs),
