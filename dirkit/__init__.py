@@ -18,7 +18,7 @@ if _typing.TYPE_CHECKING:
     from ._deploy import AwsChange, DeployPlan
     from ._directory.model import Directory, Group, Issue, Membership, ReadInfo, User
     from ._directory.source import DirectorySource, MemorySource
-    from ._homes.plan import HomeAction, HomeReport, HomesPlan
+    from ._homes.plan import Adoption, HomeAction, HomeReport, HomesPlan
     from ._homes.provision import HomesResult, HomesTarget
     from ._outputs.files import FileChange
     from ._outputs.role_mappings import Decision
@@ -35,6 +35,7 @@ if _typing.TYPE_CHECKING:
 # dirkit` (and the CLI, for a cron run with nothing to do) loads none of ldap3, requests,
 # boto3 or configobj until needed.
 _PUBLIC: dict[str, tuple[str, str | None]] = {
+    "Adoption": ("_homes.plan", "Adoption"),
     "AwsChange": ("_deploy", "AwsChange"),
     "Change": ("_plan", "Change"),
     "Check": ("_verify.checks", "Check"),
@@ -105,6 +106,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "Access",
     "AccessReport",
+    "Adoption",
     "AwsChange",
     "Change",
     "Changes",

@@ -29,7 +29,8 @@ from ._directory.model import Directory, User
 from ._directory.names import NamePolicy
 from ._directory.source import DirectorySource
 from ._homes import script
-from ._homes.provision import HomesResult, HomesTarget, provision
+from ._homes.plan import Adoption, plan_adoptions
+from ._homes.provision import HomesResult, HomesTarget, connect, provision
 from ._outputs import cloudformation, emr, hadoop, hue, role_mappings, sssd
 from ._plan import Plan
 from ._report import AccessReport, Revoked
@@ -372,6 +373,27 @@ class Dirkit:
             if not dry_run:
                 store.remember_homes(result.owned_homes(), result.plan.departed_names, result.statuses())
         return result
+
+    def adopt_homes(self, names: Sequence[str], *, dry_run: bool = False, from_state: bool = False) -> list[Adoption]:
+        """Make existing directories under the prefix dirkit's homes (`dirkit hdfs adopt`):
+        each must already be owned by the enabled AD user of its name. Only adopted homes are
+        ever renamed, handed over or locked by dirkit; the rest of the prefix is left alone."""
+        h = self._hdfs()
+        d = self.snapshot(from_state=from_state)
+        kerberos.use_krb5_conf(self.config.kerberos.krb5_conf)
+        target = self.homes_target if self.homes_target is not None else connect(h)
+        try:
+            listing = target.list(h.prefix) or []
+        finally:
+            if self.homes_target is None:
+                target.close()
+        with StateStore(self.config.state.path) as store, store.lock() if not dry_run else nullcontext():
+            out = plan_adoptions(h, d, listing, list(names), store.owned_homes(), reserved_names(self.config))
+            adopted = {a.name: a.guid for a in out if a.guid}
+            if adopted and not dry_run:
+                seen = {e.name: (e.owner, e.group, e.permission) for e in listing if e.name in adopted}
+                store.remember_homes(adopted, statuses=seen)
+        return out
 
     def write_emr_step(self, out_dir: Path, script_uri: str, *, from_state: bool = False) -> list[Path]:
         """Write the `hdfs dfs` homes script and the EMR step that runs it; returns the paths."""

@@ -11,7 +11,15 @@ import click
 
 from . import __version__
 from . import _log as dlog
-from .errors import EXIT_CHANGES, EXIT_CHECKS_FAILED, EXIT_FAILURE, EXIT_OK, DirkitError, UsageError
+from .errors import (
+    EXIT_CHANGES,
+    EXIT_CHECKS_FAILED,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    DirkitError,
+    UsageError,
+)
 
 if TYPE_CHECKING:  # the API is imported when a command runs: `--help` and `--version` stay light
     from . import Directory
@@ -717,6 +725,36 @@ def hdfs_provision(
     else:
         _print_homes(result, dry_run)
     result.raise_for_failures()  # exit 8, after what was done is shown
+
+
+@hdfs.command("adopt")
+@config_option
+@json_option
+@from_state_option
+@click.option("--dry-run", is_flag=True, help="Check only: say which would be adopted.")
+@click.argument("names", nargs=-1, required=True)
+def hdfs_adopt(config_path: str | None, as_json: bool, from_state: bool, dry_run: bool, names: tuple[str, ...]) -> None:
+    """Make existing directories under hdfs.prefix dirkit's homes, by name.
+
+    dirkit only renames, hands over or locks homes it created itself; a directory that was
+    already there (made by hand, by EMR's scripts, or by a dirkit older than schema 11) is
+    reported as `foreign` and left alone. This claims one explicitly: it must be a directory
+    owned by the enabled AD user of that name. Exit code 8 if any name was refused.
+
+    \b
+    Examples:
+      dirkit hdfs adopt --dry-run alice bob
+      dirkit hdfs adopt alice
+    """
+    out = _kit(config_path).adopt_homes(list(names), dry_run=dry_run, from_state=from_state)
+    if as_json:
+        _emit_json({"dry_run": dry_run, "homes": [a.to_json() for a in out]})
+    else:
+        for a in out:
+            verb = ("would adopt" if dry_run else "adopted") if a.guid else "refused"
+            click.echo(f"{verb:<11} {a.path}: {a.detail}")
+    if not all(a.guid for a in out):
+        sys.exit(EXIT_PARTIAL)
 
 
 @hdfs.command("emr-step")

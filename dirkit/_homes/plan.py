@@ -328,3 +328,54 @@ def _departed(
             )
         else:
             plan.actions.append(HomeAction(LOCK, name, path, why, mode="0"))
+
+
+@dataclass(frozen=True, slots=True)
+class Adoption:
+    """`dirkit hdfs adopt`: a directory made dirkit's home for an AD user (``guid``), or why not."""
+
+    name: str
+    path: str
+    guid: str = ""  # "": refused, see detail
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """As docs/json.md's `hdfs adopt --json` documents it."""
+        return {"name": self.name, "path": self.path, "adopted": bool(self.guid), "detail": self.detail}
+
+
+def plan_adoptions(
+    cfg: HdfsConfig,
+    d: Directory,
+    listing: list[FileStatus],
+    names: list[str],
+    owned: Mapping[str, Owned],
+    protected: Reserved,
+) -> list[Adoption]:
+    """Which of the directories ``names`` (under the prefix) may become dirkit's homes: only one
+    that exists, is a directory, and is already owned by the enabled AD user of its name, who
+    has no home of dirkit's elsewhere. The admin's explicit claim, never inferred from a name."""
+    homes = {h.user: h for h in wanted_homes(cfg, d)[0]}
+    existing = {e.name: e for e in listing}
+    home_of = {o.guid: n for n, o in owned.items() if not o.pending}
+    out = []
+    for name in names:
+        path = home_path(cfg.prefix, name) or posixpath.join(cfg.prefix, name)
+        h, e, mine = homes.get(name), existing.get(name), owned.get(name)
+        why = "protected by hdfs.lock_exclude" if name in cfg.lock_exclude else protected.reason(name)
+        if why is not None:
+            out.append(Adoption(name, path, detail=f"{name!r} is {why}: never a home"))
+        elif h is None:
+            out.append(Adoption(name, path, detail="no enabled AD user has this name: no home is wanted"))
+        elif mine is not None and mine.guid != h.guid:
+            out.append(Adoption(name, path, detail=f"dirkit made it for another AD account (objectGUID {mine.guid})"))
+        elif home_of.get(h.guid, name) != name:
+            out.append(Adoption(name, path, detail=f"{name} already has a home of dirkit's: {home_of[h.guid]}"))
+        elif e is None or e.type != "DIRECTORY":
+            out.append(Adoption(name, path, detail="no such directory (`dirkit sync` makes the home)"))
+        elif e.owner != h.owner:
+            detail = f"owned by {e.owner}, not {h.owner}: if it is theirs, hand it over first (hdfs dfs -chown {h.owner} {path})"
+            out.append(Adoption(name, path, detail=detail))
+        else:
+            out.append(Adoption(name, path, h.guid, f"now dirkit's home of {name} (objectGUID {h.guid})"))
+    return out

@@ -26,6 +26,7 @@ def test_public_api_is_pinned() -> None:
     assert dirkit.__all__ == [
         "Access",
         "AccessReport",
+        "Adoption",
         "AwsChange",
         "Change",
         "Changes",

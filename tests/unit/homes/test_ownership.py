@@ -170,3 +170,45 @@ def test_a_state_from_before_ownership_keeps_no_guid_for_directories(tmp_path: P
     source = MemorySource(directory(renamed(_u("etl", 1300), "mallory")))
     kit(tmp_path, source, fs).sync()
     assert fs.files["/user/etl"]["owner"] == "etl"
+
+
+def test_adopt_claims_only_a_directory_the_user_of_its_name_already_owns(tmp_path: Path) -> None:
+    # After an upgrade (or for homes made by hand), an admin claims homes explicitly; a renamed
+    # user's adopted home then follows them again.
+    fs = MemoryHdfs("/user")
+    service_dir(fs, "alice")  # owned by alice: hers
+    service_dir(fs, "dataeng1", owner="ops")  # someone else's
+    service_dir(fs, "hive")
+    alice = _u("alice", 1310)
+    source = MemorySource(directory(alice, _u("hive", 1311)))
+    k = kit(tmp_path, source, fs)
+    dry = k.adopt_homes(["alice"], dry_run=True)
+    assert [a.guid for a in dry] == ["guid-alice"]
+    with StateStore(tmp_path / "state.sqlite") as store:
+        assert store.owned_homes() == {}  # a dry run records nothing
+    out = {a.name: a for a in k.adopt_homes(["alice", "dataeng1", "hive", "carol"])}
+    assert out["alice"].guid == "guid-alice"
+    assert "owned by ops, not dataeng1" in out["dataeng1"].detail and not out["dataeng1"].guid
+    assert "EMR service identity" in out["hive"].detail
+    assert "no enabled AD user" in out["carol"].detail
+    source.directory = directory(renamed(alice, "alice2"))
+    result = k.sync().homes
+    assert result is not None and [a.kind for a in result.done if a.user == "alice2"] == ["rename"]
+    assert fs.files["/user/alice2"]["owner"] == "alice2"
+
+
+def test_the_cli_adopt_exits_8_when_a_name_is_refused(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dirkit import _cli
+
+    fs = MemoryHdfs("/user")
+    service_dir(fs, "dataeng1", owner="ops")
+    k = kit(tmp_path, MemorySource(directory()), fs)
+    runner = CliRunner()
+    import unittest.mock
+
+    with unittest.mock.patch.object(_cli, "_kit", return_value=k):
+        r = runner.invoke(_cli.main, ["hdfs", "adopt", "dataeng1"])
+    assert r.exit_code == 8, r.output
+    assert "refused     /user/dataeng1: owned by ops, not dataeng1" in r.output
