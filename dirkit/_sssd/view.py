@@ -27,7 +27,8 @@ FIX = "set ldap_ignore_unreadable_references = true on the nodes (`dirkit sssd c
 
 @dataclass(frozen=True, slots=True)
 class NodeGroup:
-    """A group as a node shows it in `id USER`: the name (the SID when it does not resolve) and gid."""
+    """A group as a node shows it in `id USER`: the name (the SID when it does not resolve, the
+    gid when filter_groups hides it) and gid."""
 
     guid: str
     name: str
@@ -106,7 +107,9 @@ def parse_id(text: str) -> tuple[int, int, dict[int, str]] | None:
     m = _ID.fullmatch(text.strip())
     if m is None:
         return None
-    groups = {int(g): n for g, n in re.findall(r"(\d+)\(([^)]*)\)", m.group(5) or "")}
+    # A group with no name (filtered by filter_groups) is shown as its bare gid.
+    found = re.findall(r"(\d+)(?:\(([^)]*)\))?", m.group(5) or "")
+    groups = {int(g): n or g for g, n in found}
     return int(m.group(1)), int(m.group(3)), groups
 
 
@@ -173,6 +176,9 @@ def predict(
         for gid in sorted(d.effective.get(u.guid, {}), key=lambda g: d.groups[g].sam.lower()):
             g = d.groups[gid]
             if _filter_key(g.sam, s) in groups_out:
+                # Seen on the lab: a filtered group keeps its gid in `id USER`, with no name
+                # (`id -Gn` fails on it; Hadoop's shell group mapping then names it by number).
+                groups.append(NodeGroup(gid, str(unix_id(g.sid, r)), unix_id(g.sid, r), False))
                 continue
             ok = gid not in unreadable
             groups.append(

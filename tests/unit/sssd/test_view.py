@@ -123,7 +123,14 @@ def test_reserved_names_are_filtered_on_the_nodes_by_the_rendered_block() -> Non
     assert "fetches it as 'hdfs', a reserved name" in warned and "'supergroup', a reserved" in warned
     fixed = predict(d, sssd.fixed(cfg.sssd, reserved), "AD.DIRKIT.TEST", reserved=reserved)
     assert "guid-HDFS" not in fixed.users and fixed.unfiltered == ()
-    assert {g.name for g in fixed.users["guid-dataeng1"].groups} == {"domain users"}
+    # filter_groups hides the name, not the membership: the node shows the bare gid (lab-checked).
+    hidden = [g for g in fixed.users["guid-dataeng1"].groups if g.name != "domain users"]
+    assert [(g.name, g.resolved) for g in hidden] == [(str(hidden[0].gid), False)]
+    assert parse_id(f"uid=1(dataeng1) gid=2(domain users) groups=2(domain users),{hidden[0].gid}") == (
+        1,
+        2,
+        {2: "domain users", hidden[0].gid: str(hidden[0].gid)},
+    )
     block = sssd.render(cfg.sssd, "AD.DIRKIT.TEST", reserved)
     line = next(x for x in block.splitlines() if x.startswith("filter_users = "))
     assert {"root", "hdfs", "hive", "yarn", "supergroup", "hadoop"} <= set(
