@@ -26,7 +26,7 @@ from typing import Any
 
 from . import __version__
 from ._config import Config, ad_site
-from ._directory.model import Directory
+from ._directory.model import Directory, Issue
 from ._homes.policy import home_path
 from ._outputs import hadoop
 from ._outputs.auth_to_local import short_name
@@ -132,6 +132,9 @@ class AccessReport:
     groups: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]  # group -> (direct, effective members)
     nesting: tuple[tuple[str, str], ...] = ()  # (group, the group it is a direct member of), by name
     changes: Changes | None = None
+    # AD objects refused a name because the cluster reserves it (who tried to become hdfs...),
+    # and groups named like a superuser group, with their members: the snapshot's issues.
+    reserved: tuple[Issue, ...] = ()
 
     def _sections(self) -> dict[str, Any]:
         """The top-level fields; the long lists as generators (json_chunks writes them a user at a time)."""
@@ -150,6 +153,7 @@ class AccessReport:
             ),
             "nesting": [{"group": g, "member_of": parent} for g, parent in self.nesting],
             "changes": self.changes.to_json() if self.changes else None,
+            "reserved": [i.to_json() for i in self.reserved],
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -304,7 +308,16 @@ def build(
             if (child := by_dn.get(m.lower())) is not None and child.name and parent.name
         }
     )
-    return AccessReport(evidence, paths, tuple(users), {r: tuple(v) for r, v in roles.items()}, groups, tuple(nesting))
+    reserved = tuple(i for i in d.issues if i.kind in ("reserved_name", "superuser_group"))
+    return AccessReport(
+        evidence,
+        paths,
+        tuple(users),
+        {r: tuple(v) for r, v in roles.items()},
+        groups,
+        tuple(nesting),
+        reserved=reserved,
+    )
 
 
 def _hadoop_name(rules: list[str], sam: str, cfg: Config) -> str:

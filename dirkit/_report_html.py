@@ -242,6 +242,15 @@ def render(report: AccessReport) -> str:
         for g, (direct, eff) in sorted(report.groups.items())
     )
     out.append(_table("groups-table", ["group", "direct members", "effective members"], group_rows, "groups"))
+    if report.reserved:
+        out.append('<h2 id="reserved">Reserved names: AD accounts refused a cluster identity</h2>')
+        reserved_rows = (
+            f"<tr><td>{escape(i.kind)}</td><td>{escape(i.dn)}</td><td>{escape(i.detail)}</td></tr>"
+            for i in report.reserved
+        )
+        out.append(
+            _table("reserved-table", ["issue", "AD object", "what it would have become"], reserved_rows, "reserved")
+        )
     out.append('<h2 id="nesting">Group nesting</h2>')
     out.append(nesting_svg(report.nesting))
     edge_rows = (f"<tr><td>{escape(c)}</td><td>{escape(p)}</td></tr>" for c, p in report.nesting)

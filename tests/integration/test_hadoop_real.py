@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from dirkit import _sync as sync
-from dirkit._config import ad_site
+from dirkit._config import ad_site, reserved_names
 from dirkit._directory.names import NamePolicy
 from dirkit._outputs import hadoop
+from dirkit.errors import NoMatchingRule
 from dirkit_lab import java
 from dirkit_lab import settings as s
 from dirkit_lab.settings import LabPaths
@@ -46,7 +47,7 @@ def setup(make_config: Any, tmp_path: Path, hadoop_lib: Path, lab_status: dict[s
 
 def test_auth_to_local_agrees_with_the_names_policy(setup: Setup) -> None:
     cfg, d = setup.cfg, setup.d
-    policy = NamePolicy(cfg.names, cfg.directory.realm)
+    policy = NamePolicy(cfg.names, cfg.directory.realm, reserved_names(cfg))
     users = ["admin1", "dataeng1", "datascientist1", "Mixed.Case", "odd#hash", "rangeuser01"]
     principals = [f"{u}@{cfg.directory.realm}" for u in users] + [
         f"svc/host.ad.dirkit.test@{cfg.directory.realm}",
@@ -57,13 +58,18 @@ def test_auth_to_local_agrees_with_the_names_policy(setup: Setup) -> None:
         expected = policy.normalise(u).name
         assert expected is not None and d.user_by_name(expected) is not None
         assert got[f"{u}@{cfg.directory.realm}"] == expected
-    assert got[f"svc/host.ad.dirkit.test@{cfg.directory.realm}"] == "svc"  # two-component AD principal
+    # A two-component AD principal is not mapped (hadoop.map_host_principals is off): refused.
+    assert got[f"svc/host.ad.dirkit.test@{cfg.directory.realm}"] is None
     assert got["hive/localhost@EMR.DIRKIT.TEST"] == "hive"  # DEFAULT: the cluster realm
     # dirkit's own evaluator (used by `dirkit verify`) agrees with Hadoop on every principal.
     from dirkit._outputs.auth_to_local import short_name
 
     for principal, short in got.items():
-        assert short_name(hadoop.auth_to_local(ad_site(cfg)), principal, "EMR.DIRKIT.TEST") == short
+        if short is None:
+            with pytest.raises(NoMatchingRule):
+                short_name(hadoop.auth_to_local(ad_site(cfg)), principal, "EMR.DIRKIT.TEST")
+        else:
+            assert short_name(hadoop.auth_to_local(ad_site(cfg)), principal, "EMR.DIRKIT.TEST") == short
 
 
 def test_ldap_group_mapping_agrees_with_the_snapshot(setup: Setup, ad_admin: Any) -> None:

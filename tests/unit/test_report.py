@@ -170,3 +170,30 @@ def test_a_revocation_is_not_proven_by_services_that_do_not_answer(tmp_path: Pat
     assert checks["hdfs"].status == "fail" and checks["hdfs"].detail.startswith("not proven:")
     assert checks["hive"].status == "fail" and checks["hive"].detail.startswith("not proven:")
     assert not denied(report)
+
+
+def test_the_report_lists_who_tried_to_take_a_reserved_name_and_gives_them_no_access(tmp_path: Path) -> None:
+    from seed_fixture import BASE, _g, _u
+
+    from dirkit._directory.build import build
+    from dirkit._directory.names import NamePolicy
+    from dirkit._report_html import render
+
+    d = build(
+        [_u("dataeng1", 1101), _u("HDFS", 1400)],
+        [_g("Domain Users", 513), _g("supergroup", 1401, "dataeng1")],
+        NamePolicy(realm="AD.DIRKIT.TEST"),
+        [BASE],
+    )
+    k = kit(tmp_path, MemorySource(d))
+    k.sync()
+    data = k.report().to_json()
+    assert "hdfs" not in {u["name"] for u in data["users"]} and "HDFS" not in {u["name"] for u in data["users"]}
+    kinds = {(r["kind"], r["dn"].split(",")[0]) for r in data["reserved"]}
+    assert kinds == {
+        ("reserved_name", "CN=HDFS"),
+        ("reserved_name", "CN=supergroup"),
+        ("superuser_group", "CN=supergroup"),
+    }
+    page = render(k.report())
+    assert 'id="reserved-table"' in page and "HDFS superusers through it: dataeng1" in page
