@@ -327,7 +327,7 @@ class SyncRun:
         current = r.directory if (r.directory is not None or (out_dir is None and cfg.hdfs is None)) else r.snapshot()
         docs, changes = self.documents(current)
         if dry_run:
-            homes = provision(cfg.hdfs, current, dry_run=True, fs=self.homes_target) if current and cfg.hdfs else None
+            homes = self.homes(current, dry_run=True) if current else None
             return self.result(r, current, False, changes, homes)
         self.save(r, current, docs, changes, approved)
         homes = self.homes(current) if current else None
@@ -413,9 +413,10 @@ class SyncRun:
                 self.store.resolve_held(self.record.run_id)
             self.record.applied = True
 
-    def homes(self, current: Directory) -> HomesResult | None:
-        """HDFS homes, after the directory state is applied. A failure here leaves that state
-        applied (it is correct) and ends the run as partial; a re-run converges."""
+    def homes(self, current: Directory, dry_run: bool = False) -> HomesResult | None:
+        """HDFS homes, after the directory state is applied (planned only with ``dry_run``, from
+        the same state). A failure here leaves that state applied (it is correct) and ends the
+        run as partial; a re-run converges."""
         cfg, store = self.config, self.store
         if cfg.hdfs is None:
             return None
@@ -423,6 +424,7 @@ class SyncRun:
             homes = provision(
                 cfg.hdfs,
                 current,
+                dry_run=dry_run,
                 progress=self.progress,
                 fs=self.homes_target,
                 departed=store.departed_homes(),
@@ -430,8 +432,12 @@ class SyncRun:
                 protected=reserved_names(cfg),
                 record_pending=store.record_pending,
             )
+            if dry_run:
+                return homes
             store.remember_homes(homes.owned_homes(), homes.plan.departed_names, homes.statuses())
         except DirkitError as exc:
+            if dry_run:
+                raise
             raise PartialFailure(f"directory state applied, HDFS homes not (or not all): {exc}") from exc
         self.counts["homes_done"] = len(homes.done)
         self.record.homes = HomesRecord(len(homes.plan.actions), len(homes.done), len(homes.failed))

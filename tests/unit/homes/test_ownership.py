@@ -212,3 +212,11 @@ def test_the_cli_adopt_exits_8_when_a_name_is_refused(tmp_path: Path) -> None:
         r = runner.invoke(_cli.main, ["hdfs", "adopt", "dataeng1"])
     assert r.exit_code == 8, r.output
     assert "refused     /user/dataeng1: owned by ops, not dataeng1" in r.output
+
+
+def test_a_dry_run_plans_homes_from_the_same_state_as_a_real_run(tmp_path: Path) -> None:
+    fs = MemoryHdfs("/user")
+    k = kit(tmp_path, MemorySource(directory()), fs)
+    k.sync()
+    dry = k.sync(dry_run=True).homes
+    assert dry is not None and dry.plan.actions == [] and dry.plan.reports == []  # dataeng1's home is dirkit's
