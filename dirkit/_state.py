@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import _deadline as deadline
 from . import _faults as faults
 from ._directory import encoding
 from ._directory.delta import Watermark
@@ -456,8 +457,7 @@ class StateStore:
         blob = encoding.encode(directory)
         usns = sorted(u.usn for u in directory.users.values())
         quantiles = [usns[len(usns) * i // 100] for i in range(100)] if usns else []
-        self._sql("BEGIN IMMEDIATE")
-        try:
+        with self._write("cannot store the snapshot"):
             cur = self._sql(
                 "INSERT INTO snapshots(run_id, taken, users, groups, data, usn_quantiles, plan_digest, content_digest, "
                 "stats) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -475,11 +475,6 @@ class StateStore:
             )
             self._retain(keep, history_days, now)
             faults.point("state-save")
-            self._sql("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            raise
         return int(cur.lastrowid or 0)
 
     def _retain(self, keep: int, history_days: int, now: float) -> None:
@@ -580,17 +575,11 @@ class StateStore:
 
     def record_revocations(self, proofs: Sequence[Revocation]) -> None:
         """Keep each user's newest proof (one transaction)."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write("cannot record revocation proofs"):
             self.db.executemany(
                 "INSERT OR REPLACE INTO revocations(guid, name, checked, denied, checks) VALUES (?,?,?,?,?)",
                 [(p.guid, p.name, p.checked, int(p.denied), json.dumps([dict(c) for c in p.checks])) for p in proofs],
             )
-            self.db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            raise StateError(f"state.path {self.path}: cannot record revocation proofs ({exc})") from exc
 
     def home_statuses(self) -> dict[str, HomeRecord]:
         """Home name -> what the state knows of it: owner, group, mode as last seen, when, departed since."""
@@ -627,17 +616,22 @@ class StateStore:
 
     @contextmanager
     def _write(self, what: str) -> Iterator[None]:
-        """One transaction: committed, or rolled back on any error (StateError for SQLite's)."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self.db.execute("COMMIT")
-        except BaseException as exc:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise StateError(f"state.path {self.path}: {what} ({exc})") from exc
-            raise
+        """Every multi-statement write: one transaction, shielded from the run's deadline (an
+        alarm waits until it ends), committed, or rolled back on anything at all (a deadline or
+        a kill signal is a BaseException: a transaction left open would take the run's own
+        record, written next, down with it when the connection closes). SQLite's errors become
+        StateError saying ``what`` failed."""
+        with deadline.shielded():
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException as exc:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StateError(f"state.path {self.path}: {what} ({exc})") from exc
+                raise
 
     def last_snapshot(self) -> Directory | None:
         row = self._sql("SELECT id FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()

@@ -282,3 +282,41 @@ def test_homes_are_found_by_guid_through_an_index_also_in_a_migrated_database(tm
         assert {n: o.guid for n, o in store.owned_homes().items()} == {"alice": "g-alice", "bob": "g-bob"}
         store.close()
     assert sqlite3.connect(old).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("write", ["revocations", "homes", "pending"])
+def test_a_deadline_inside_a_state_write_leaves_no_open_transaction_to_eat_the_runs_record(
+    tmp_path: Path, write: str
+) -> None:
+    # Issue 31, item 3: the deadline is a BaseException; the writes caught only sqlite3.Error,
+    # skipped the ROLLBACK, and end_run then wrote into the still-open transaction, which the
+    # close rolled back: the run stayed 'running' (later: 'interrupted'), not 'failed'.
+    from dirkit._deadline import Expired
+    from dirkit._state import Revocation
+
+    path = tmp_path / "state.sqlite"
+    store = StateStore(path)
+    run = store.start_run("sync")
+    real = store.db
+
+    class Expiring:  # the connection, with the alarm going off inside the write
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def executemany(self, *args: object) -> None:
+            raise Expired("the run passed its deadline (run.deadline_seconds = 1)")
+
+    store.db = Expiring()  # type: ignore[assignment]
+    with pytest.raises(Expired):
+        if write == "revocations":
+            store.record_revocations([Revocation("g", "alice", 1.0, True, ())])
+        elif write == "homes":
+            store.remember_homes({"alice": "g"})
+        else:
+            store.record_pending({"alice": "g"})
+    store.db = real
+    assert not real.in_transaction
+    store.end_run(run, "failed", message="deadline")
+    store.close()
+    with StateStore(path) as again:
+        assert [(r.id, r.outcome) for r in again.runs(1)] == [(run, "failed")]
