@@ -199,10 +199,20 @@ class AccessReport:
             for a in u.access:
                 groups = ";".join(g for g, _ in u.groups)
                 index = "" if a.mapping_index is None else a.mapping_index
-                w.writerow(
-                    (u.name, u.enabled, a.prefix, a.role, index, a.reason, groups, ";".join(u.cluster_unresolved))
-                )
+                row = (u.name, u.enabled, a.prefix, a.role, index, a.reason, groups, ";".join(u.cluster_unresolved))
+                w.writerow([inert(c) if isinstance(c, str) else c for c in row])
         return out.getvalue()
+
+
+# A spreadsheet evaluates a cell that starts with one of these (OWASP, "CSV Injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as the text it is: one that would start a formula gets a
+    leading apostrophe (OWASP's rule). AD names may start with '=' or '+'; this keeps
+    ``=image(...)`` in a group name from running when an auditor opens the report."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
 def prefixes(cfg: Config) -> tuple[str, ...]:

@@ -12,6 +12,13 @@ PKGS="python3 python3-venv python3-dev gcc libkrb5-dev krb5-user
       podman runc mmdebstrap chromium chromium-driver"  # python3-ldap: Hue's LDAP client, for the Hue failover test;
 # podman (rootful, runc) + mmdebstrap: the lab in containers, where there is no Docker engine;
 # chromium + chromium-driver: the HTML access report is tested in a real headless browser
+# libreoffice-calc-nogui (headless, without its recommends): the CSV report is opened by a real
+# spreadsheet engine to prove that no AD name in it is evaluated as a formula.
+dpkg-query -W -f='${Status}' libreoffice-calc-nogui 2>/dev/null | grep -q "install ok installed" || {
+  echo "bootstrap: apt-get install libreoffice-calc-nogui" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui >/dev/null
+}
 # Java (with jshell, keytool) and Maven: the lab runs Hadoop's own classes from Maven Central.
 command -v java >/dev/null && command -v jshell >/dev/null || PKGS="$PKGS openjdk-17-jdk-headless"
 command -v mvn >/dev/null || PKGS="$PKGS maven"

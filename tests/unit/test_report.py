@@ -197,3 +197,71 @@ def test_the_report_lists_who_tried_to_take_a_reserved_name_and_gives_them_no_ac
     }
     page = render(k.report())
     assert 'id="reserved-table"' in page and "HDFS superusers through it: dataeng1" in page
+
+
+def _hostile_report(tmp_path: Path) -> AccessReport:
+    from seed_fixture import BASE, _g, _u
+
+    from dirkit._directory.build import build
+    from dirkit._directory.names import NamePolicy
+
+    d = build(
+        [_u("+sum(1)", 1101), _u("alice", 1102)],
+        [_g("Domain Users", 513), _g("=1+1", 1401, "+sum(1)"), _g("+cmd", 1402, "alice")],
+        NamePolicy(realm="AD.DIRKIT.TEST"),
+        [BASE],
+    )
+    k = kit(tmp_path, MemorySource(d))
+    k.sync()
+    return k.report()
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO("".join(ln for ln in text.splitlines(True) if not ln.startswith("#")))))
+
+
+def test_csv_cells_a_spreadsheet_would_evaluate_are_written_inert(tmp_path: Path) -> None:
+    # Issue 31, item 4: the names policy allows a leading '=' or '+', and the CSV held them as they are.
+    rows = {r["user"]: r for r in _csv_rows(_hostile_report(tmp_path).to_csv())}
+    assert set(rows) == {"'+sum(1)", "alice"}
+    assert rows["'+sum(1)"]["groups"].startswith("'=1+1;") and rows["alice"]["groups"].startswith("'+cmd;")
+
+
+SOFFICE = "/usr/bin/soffice"  # Debian's libreoffice-calc-nogui, from scripts/bootstrap.sh
+
+
+def test_the_csv_opened_by_libreoffice_calc_evaluates_nothing(tmp_path: Path) -> None:
+    """The report's CSV through a real spreadsheet engine, formulas evaluated on import (CSV
+    filter token 13): every cell comes back as the text dirkit wrote, less the apostrophe."""
+    import os
+    import shutil
+    import subprocess
+
+    if not shutil.which(SOFFICE):
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{SOFFICE} is missing (scripts/bootstrap.sh installs libreoffice-calc-nogui)")
+        pytest.skip(f"{SOFFICE} is missing (scripts/bootstrap.sh installs it)")
+    src = tmp_path / "report.csv"
+    text = _hostile_report(tmp_path).to_csv()
+    src.write_text("".join(ln for ln in text.splitlines(True) if not ln.startswith("#")))
+    out = tmp_path / "out"
+    subprocess.run(
+        [
+            SOFFICE,
+            f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}",
+            "--headless",
+            "--infilter=CSV:44,34,76,1,,1033,false,false,false,false,false,-1,true",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76,1,,1033,false,false,true",
+            "--outdir",
+            str(out),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    calc = {r["user"]: r for r in _csv_rows((out / "report.csv").read_text())}
+    wrote = {r["user"]: r for r in _csv_rows(src.read_text())}
+    assert calc == wrote  # nothing was evaluated: Calc shows exactly what was written
+    assert calc["'+sum(1)"]["groups"].startswith("'=1+1;")
