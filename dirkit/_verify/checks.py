@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import queue
+import shlex
 import shutil
 import subprocess
 import sys
@@ -251,7 +252,7 @@ class _UserRun:
         nu = self.view.users[u.guid]
         try:
             r = subprocess.run(
-                [*argv, "id", "--", nu.name],
+                node_argv(argv, nu.name),
                 capture_output=True,
                 text=True,
                 timeout=self.timeouts.verify_check,
@@ -276,6 +277,16 @@ class _UserRun:
             dec = role_mappings.explain(self.cfg.emr, self.d, self.policy, self.expected, path)
             parts.append(f"{path} -> {dec.role.rsplit('/', 1)[-1]}")
         return Check("emrfs", PASS, "; ".join(parts))
+
+
+def node_argv(prefix: Sequence[str], name: str) -> list[str]:
+    """``id -- NAME`` run through ``verify.node_command``. ssh joins its arguments with spaces
+    and hands them to the remote user's shell, which parses them again: there the command goes
+    as one shell-quoted string, so a name holding ``;``, ``$(...)`` or spaces stays one argument."""
+    command = ["id", "--", name]
+    if prefix and Path(prefix[0]).name == "ssh":
+        return [*prefix, shlex.join(command)]
+    return [*prefix, *command]
 
 
 def timed(fn: Callable[[], Check], name: str, timeout: float) -> Check:
