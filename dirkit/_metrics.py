@@ -85,6 +85,12 @@ def render(record: RunRecord, last_success: float | None) -> str:
         [({"result": "done"}, homes.done), ({"result": "failed"}, homes.failed)],
     )
     out += _family(
+        "dirkit_retention_skipped",
+        "gauge",
+        "1 if the last run applied no snapshot retention because its clock could not be trusted.",
+        [({}, float(bool(record.retention_skipped)))],
+    )
+    out += _family(
         "dirkit_directory_issues",
         "gauge",
         "Directory objects left out of the outputs, by kind of issue.",

@@ -84,6 +84,7 @@ class RunRecord:
     files_changed: list[str] | None = None
     homes: HomesRecord | None = None
     held_pending: bool | None = None  # a plan is held after this run (any run's)
+    retention_skipped: str | None = None  # why this run applied no snapshot retention (its clock)
 
     def to_json(self) -> dict[str, Any]:
         """The record as docs/json.md documents it: parts the run did not reach are absent."""
@@ -97,6 +98,7 @@ class RunRecord:
             "approved": self.approved,
             "files_changed": self.files_changed,
             "homes": asdict(self.homes) if self.homes else None,
+            "retention_skipped": self.retention_skipped,
         }
         out.update({k: v for k, v in parts.items() if v is not None})
         if self.applied:
@@ -130,6 +132,7 @@ class RunRecord:
             files_changed=data.get("files_changed"),
             homes=_part(HomesRecord, homes),
             held_pending=data.get("held_pending"),
+            retention_skipped=data.get("retention_skipped"),
         )
 
 

@@ -115,6 +115,17 @@ CREATE TABLE IF NOT EXISTS held (
 
 
 DAY = 86400.0
+# A run more than this after the previous one applies no retention: a clock that jumped ahead
+# (or a machine restored from an old image) must not thin or delete a year of history at once.
+CLOCK_GAP_DAYS = 30.0
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A stored snapshot's id, and why retention was not applied ("" when it was)."""
+
+    id: int
+    retention: str = ""
 
 
 @dataclass(frozen=True)
@@ -448,12 +459,16 @@ class StateStore:
         content: str = "",
         history_days: int = 0,
         now: float | None = None,
-    ) -> int:
-        """Store an applied snapshot; then retention: the ``keep`` newest are kept whole; older
-        ones, for ``history_days``, only the last of each UTC day (the picture in force at the
-        day's end, what `report --at DATE` asks for); the others are thinned to their metadata
-        row; rows older than ``history_days`` are deleted."""
+    ) -> Saved:
+        """Store an applied snapshot; then retention, by the snapshots' own order, never by the
+        clock alone: the ``keep`` newest are kept whole; past them, for the newest
+        ``history_days`` UTC days that have snapshots, the last of each day (the picture in force
+        at the day's end, what `report --at DATE` asks for), the others thinned to their metadata
+        row; rows of older days are deleted. A run whose clock reads earlier than the newest
+        snapshot, or more than CLOCK_GAP_DAYS after the previous run, applies no retention and
+        says why (``Saved.retention``): one wrong clock must not delete or reorder history."""
         now = time.time() if now is None else now
+        why_not = self._clock_problem(run_id, now)
         blob = encoding.encode(directory)
         usns = sorted(u.usn for u in directory.users.values())
         quantiles = [usns[len(usns) * i // 100] for i in range(100)] if usns else []
@@ -473,19 +488,42 @@ class StateStore:
                     json.dumps(dict(directory.stats), sort_keys=True, default=str),
                 ),
             )
-            self._retain(keep, history_days, now)
+            if not why_not:
+                self._retain(keep, history_days)
             faults.point("state-save")
-        return int(cur.lastrowid or 0)
+        return Saved(int(cur.lastrowid or 0), why_not)
 
-    def _retain(self, keep: int, history_days: int, now: float) -> None:
-        recent = "SELECT id FROM snapshots ORDER BY id DESC LIMIT ?"
-        self._sql(f"DELETE FROM snapshots WHERE taken < ? AND id NOT IN ({recent})", (now - history_days * DAY, keep))
-        # The last snapshot of each UTC day survives; the rest, past the recent ones, keep their row only.
-        self._sql(
-            f"UPDATE snapshots SET data = x'' WHERE length(data) > 0 AND id NOT IN ({recent}) AND id NOT IN "
-            "(SELECT max(id) FROM snapshots GROUP BY CAST(taken / 86400 AS INTEGER))",
-            (keep,),
-        )
+    def _clock_problem(self, run_id: int, now: float) -> str:
+        """Why this run's clock cannot be trusted to order history ("" when it can)."""
+        newest = self._sql("SELECT max(taken) FROM snapshots").fetchone()[0]
+        if newest is not None and now < newest:
+            return (
+                f"no retention this run: the clock ({_utc(now)}) is earlier than the newest stored snapshot "
+                f"({_utc(newest)}); check the host's clock (NTP)"
+            )
+        previous = self._sql("SELECT max(started) FROM runs WHERE id != ?", (run_id,)).fetchone()[0]
+        if previous is not None and now - previous > CLOCK_GAP_DAYS * DAY:
+            return (
+                f"no retention this run: the clock ({_utc(now)}) is more than {CLOCK_GAP_DAYS:g} days after the "
+                f"previous run ({_utc(previous)}); check the host's clock (NTP)"
+            )
+        return ""
+
+    def _retain(self, keep: int, history_days: int) -> None:
+        rows = self._sql("SELECT id, taken, length(data) > 0 FROM snapshots ORDER BY id").fetchall()
+        days = [int(t // DAY) for t in _in_force_from([float(r[1]) for r in rows])]
+        recent = {r[0] for r in rows[-keep:]}
+        last_of_day = {day: r[0] for r, day in zip(rows, days, strict=True)}  # ids ascend: the last wins
+        kept_days = set(sorted(last_of_day)[-history_days:]) if history_days else set()
+        gone = [(r[0],) for r, day in zip(rows, days, strict=True) if r[0] not in recent and day not in kept_days]
+        thin = [
+            (r[0],)
+            for r, day in zip(rows, days, strict=True)
+            if r[0] not in recent and day in kept_days and last_of_day[day] != r[0] and r[2]
+        ]
+        self.db.executemany("DELETE FROM snapshots WHERE id = ?", gone)
+        # The last snapshot of each kept day survives; the rest, past the recent ones, keep their row only.
+        self.db.executemany("UPDATE snapshots SET data = x'' WHERE id = ?", thin)
 
     def snapshots(self) -> list[SnapshotRow]:
         """Every snapshot row, oldest first, without loading any (thinned ones included)."""
@@ -497,10 +535,12 @@ class StateStore:
         ]
 
     def snapshot_at(self, when: float) -> tuple[SnapshotRow, Directory]:
-        """The snapshot in force at ``when`` (the newest applied at or before it). NotFoundError
+        """The snapshot in force at ``when``: the newest applied at or before it, in run order (a
+        snapshot is in force from its own time or its predecessor's, whichever is later, so one
+        stored under a clock that went back never stands for an earlier moment). NotFoundError
         when none was applied by then, or when that one was thinned out by retention."""
         rows = self.snapshots()
-        older = [r for r in rows if r.taken <= when]
+        older = [r for r, t in zip(rows, _in_force_from([r.taken for r in rows]), strict=True) if t <= when]
         if not older:
             first = f"the oldest kept is from {_utc(rows[0].taken)}" if rows else "none is kept yet"
             raise NotFoundError(
@@ -651,6 +691,15 @@ class StateStore:
                 f"state.path {self.path}: snapshot {snapshot_id} is unreadable ({exc}); move the file "
                 "away to start afresh (the next run is then a first run)"
             ) from exc
+
+
+def _in_force_from(taken: Sequence[float]) -> list[float]:
+    """Each snapshot's time, consistent with the order runs applied them (ids): the running
+    maximum, so a snapshot taken under a clock that went back is dated by the one before it."""
+    out: list[float] = []
+    for t in taken:
+        out.append(max(t, out[-1]) if out else t)
+    return out
 
 
 def _utc(t: float) -> str:

@@ -401,9 +401,12 @@ class SyncRun:
                 if self.progress:
                     self.progress("saving the snapshot")
                 state = self.config.state
-                self.store.save_snapshot(
+                saved = self.store.save_snapshot(
                     self.record.run_id, current, state.keep_snapshots, r.digest, r.content, state.history_days
                 )
+                if saved.retention:
+                    self.record.retention_skipped = saved.retention
+                    event(log, "retention_skipped", logging.WARNING, why=saved.retention)
             if r.watermark is not None:  # after the snapshot it belongs to: a crash between re-reads, never skips
                 self.store.save_watermark(r.watermark)
             faults.point("state-saved")

@@ -38,23 +38,68 @@ def test_retention_keeps_the_recent_snapshots_and_the_last_of_each_day(tmp_path:
     for i, t in enumerate(times, 1):
         store.save_snapshot(store.start_run("sync"), _dir(i), keep=3, history_days=3, now=t)
     rows = store.snapshots()
-    # Older than 3 days before the last save: gone; within: the last of each day kept; the 3 newest whole.
+    # Days past the 3 newest that have snapshots: gone; within: the last of each day kept; the 3 newest whole.
     assert [(r.taken, r.kept) for r in rows] == [
-        (times[3], True),  # day 1, 13:00 (day 1 at 01:00 is older than 3 days)
-        (times[4], False),
+        (times[4], False),  # day 2, 01:00 (days 0 and 1 are past the 3 newest days)
         (times[5], True),
         (times[6], False),
         (times[7], True),
         (times[8], True),
         (times[9], True),
     ]
-    row, d = store.snapshot_at(t0 + 2 * day)  # the start of day 2: day 1's last snapshot was in force
-    assert row.taken == times[3] and len(d.users) == 4
+    row, d = store.snapshot_at(t0 + 3 * day)  # the start of day 3: day 2's last snapshot was in force
+    assert row.taken == times[5] and len(d.users) == 6
     with pytest.raises(NotFoundError, match="thinned out.*a date, YYYY-MM-DD"):
         store.snapshot_at(times[4] + 60)  # day 2 at 01:01: that snapshot's data is gone
     with pytest.raises(NotFoundError, match="no snapshot was applied by"):
-        store.snapshot_at(t0)
+        store.snapshot_at(t0 + day)
     assert len(store.snapshot_at(times[9] + 1)[1].users) == 10
+
+
+def _daily(store: StateStore, days: int, t0: float) -> list[float]:
+    """One sync a day (a snapshot each), noon UTC, as a quiet cron'd directory would have."""
+    times = [t0 + d * 86400.0 + 43200 for d in range(days)]
+    for i, t in enumerate(times, 1):
+        run = store.start_run("sync")
+        store.db.execute("UPDATE runs SET started = ? WHERE id = ?", (t, run))
+        assert store.save_snapshot(run, _dir(i % 7 + 1), keep=10, history_days=400, now=t).retention == ""
+    return times
+
+
+def _run_at(store: StateStore, t: float, users: int) -> str:
+    run = store.start_run("sync")
+    store.db.execute("UPDATE runs SET started = ? WHERE id = ?", (t, run))
+    return store.save_snapshot(run, _dir(users), keep=10, history_days=400, now=t).retention
+
+
+def test_a_clock_jumping_ahead_deletes_no_history(tmp_path: Path) -> None:
+    # Issue 31, item 2: 100 daily snapshots, then one run with the clock 401 days ahead: the
+    # wall-clock retention left 10 rows and `report --at` day 30 failed for good.
+    store = StateStore(tmp_path / "s.sqlite")
+    t0 = 1_790_000_000.0 - 1_790_000_000.0 % 86400
+    times = _daily(store, 100, t0)
+    why = _run_at(store, times[-1] + 401 * 86400, 3)
+    assert "more than 30 days after the previous run" in why
+    assert len(store.snapshots()) == 101
+    row, _ = store.snapshot_at(t0 + 30 * 86400 + 86399)  # the end of day 30: its snapshot
+    assert row.taken == times[30]
+    # Back to the right time: the next run's clock is earlier than that stored snapshot.
+    assert "earlier than the newest stored snapshot" in _run_at(store, times[-1] + 86400, 4)
+    assert len(store.snapshots()) == 102
+
+
+def test_a_clock_going_back_neither_thins_nor_stands_in_for_the_past(tmp_path: Path) -> None:
+    # One run with the clock two days back thinned the real snapshot of that day, and `--at`
+    # its end returned the later picture (admin1 missing, a revocation not yet happened).
+    store = StateStore(tmp_path / "s.sqlite")
+    t0 = 1_790_000_000.0 - 1_790_000_000.0 % 86400
+    times = _daily(store, 30, t0)
+    day1 = times[-3]  # "day 1": two days before the last run
+    why = _run_at(store, times[-1] - 2 * 86400 + 3600, 2)  # a later run, its clock two days back
+    assert "earlier than the newest stored snapshot" in why
+    row, d = store.snapshot_at(day1 - 43200 + 86399)  # the end of that day
+    assert row.taken == day1 and row.kept and len(d.users) != 2
+    assert len(store.snapshot_at(times[-1] + 60)[1].users) == 2  # and the newest is still the newest
 
 
 def test_lock_is_exclusive_and_released(tmp_path: Path) -> None:
