@@ -54,17 +54,15 @@ def test_rerun_does_nothing_with_a_constant_number_of_requests(hcfg: Any, make_c
 
 
 def test_drift_is_reported_and_fixed_only_with_the_option(hcfg: Any, superfs: WebHdfs, prefix: str) -> None:
-    d = sync.read(hcfg)
-    homes.provision(hcfg.hdfs, d)
+    kit = Dirkit(hcfg)  # the state says which homes are dirkit's: only those have drift to fix
+    kit.provision_homes()
     superfs.set_permission(f"{prefix}/admin1", "777")
-    # Another owner than the superuser: a superuser-owned home with the create mode is an
-    # unfinished create, which a plain run finishes (test_sync_outcomes, test_homes_plan).
     superfs.set_owner(f"{prefix}/dataeng1", "hive", "supergroup")
-    reported = homes.provision(hcfg.hdfs, d)
+    reported = kit.provision_homes()
     kinds = {(r.kind, r.path.rsplit("/", 1)[1]) for r in reported.plan.reports}
     assert ("drift", "admin1") in kinds and ("drift", "dataeng1") in kinds and not reported.done
     assert superfs.status(f"{prefix}/admin1").permission == "777"
-    fixed = homes.provision(hcfg.hdfs, d, fix_drift=True)
+    fixed = kit.provision_homes(fix_drift=True)
     assert {a.kind for a in fixed.done} == {"fix_mode", "fix_owner"}
     assert superfs.status(f"{prefix}/admin1").permission == "750"
     assert superfs.status(f"{prefix}/dataeng1").owner == "dataeng1"

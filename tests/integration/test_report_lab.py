@@ -97,13 +97,18 @@ def test_a_disabled_user_is_proven_out_and_at_shows_the_access_they_had(
         superfs.call("DELETE", f"/user/{REVOKED}", "DELETE", recursive="true")
 
 
-def test_the_lab_report_in_a_browser(make_config_file: Any, tmp_path: Path, browser: Any) -> None:
+def test_the_lab_report_in_a_browser(
+    make_config_file: Any, tmp_path: Path, browser: Any, hdfs_scratch: str, superfs: Any
+) -> None:
     # The "done when" of issue 24: after a sync, the HTML report shows every seed user with the
-    # role the seed scenario expects per bucket.
+    # role the seed scenario expects per bucket. Homes under a fresh prefix: this state makes
+    # them (the lab's /user holds homes other states made, which are not this one's).
     from selenium.webdriver.common.by import By
     from test_report_browser import ARTIFACTS, open_page, requests_made, rows
 
-    cfg = make_config_file()
+    prefix = f"{hdfs_scratch}/user"
+    superfs.mkdirs(prefix, "755")
+    cfg = make_config_file(hdfs={"prefix": prefix})
     cli = [sys.executable, "-m", "dirkit._cli"]
     assert subprocess.run([*cli, "-q", "sync", "-c", str(cfg)], capture_output=True, timeout=300).returncode == 0
     page = tmp_path / "report.html"
