@@ -25,9 +25,9 @@ from . import _report as access_report
 from . import _sync as engine
 from ._config import Config, EmrConfig, HdfsConfig, ad_site, load, required, reserved_names
 from ._deploy import AwsChange, Deployer, DeployPlan
-from ._directory.model import Directory, User
+from ._directory.model import AccountState, Directory, User
 from ._directory.names import NamePolicy
-from ._directory.source import DirectorySource
+from ._directory.source import AccountSource, DirectorySource
 from ._homes import script
 from ._homes.plan import Adoption, plan_adoptions
 from ._homes.provision import HomesResult, HomesTarget, connect, provision
@@ -38,7 +38,7 @@ from ._safe_files import write_atomic
 from ._sssd import view as sssd_view
 from ._sssd.view import ClusterView
 from ._state import HeldPlan, Run, SnapshotRow, StateStore
-from .errors import NotFoundError, UsageError
+from .errors import DirectoryError, NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from ._verify.checks import UserReport
@@ -430,11 +430,28 @@ class Dirkit:
 
         gone = self.revoked(since)
         with self._deadline():
-            reports = prove(self.config, gone)
+            reports = prove(self.config, gone, self._account_states([r.guid for r in gone]))
         when = time.time()
         with StateStore(self.config.state.path) as store:
             store.record_revocations([proof(r, rep, when) for r, rep in zip(gone, reports, strict=True)])
         return reports
+
+    def _account_states(self, guids: list[str]) -> dict[str, AccountState] | str:
+        """The accounts as AD says they are now (``verify --revoked``'s evidence), or why AD
+        could not be asked."""
+        if not guids:
+            return {}
+        source = self.source
+        if source is None:
+            from ._directory.reader import LdapSource  # ldap3: only when AD is asked
+
+            source = LdapSource(self.config)
+        if not isinstance(source, AccountSource):
+            return "this directory source cannot re-read accounts"
+        try:
+            return source.account_states(guids)
+        except DirectoryError as exc:
+            return str(exc)
 
 
 def _check_format(fmt: str, allowed: object) -> None:

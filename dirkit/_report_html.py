@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 from ._report import AccessReport, UserAccess
+from ._state import Revocation
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#111}
@@ -101,6 +102,16 @@ def _names(names: Sequence[str]) -> str:
     return f'<td data-sort="{len(names)}"><div class="list">{escape(", ".join(names))}</div></td>'
 
 
+def _proof(r: Revocation) -> str:
+    """A revocation verdict, when it was checked, and what it rests on (each check's answer)."""
+    cls = "ok" if r.denied else "warn"
+    rests = "; ".join(f"{e['check']}: {e['detail']}" for e in r.evidence) or "no evidence"
+    return (
+        f'<span class="{cls}">{escape(r.verdict)}</span> <span class="via">{escape(r.to_json()["checked"])}'
+        f'</span> <span class="via">on {escape(rests)}</span>'
+    )
+
+
 def _user_row(u: UserAccess) -> str:
     groups = ", ".join(
         escape(g) + (f' <span class="via">via {escape(" > ".join(via[:-1]))}</span>' if len(via) > 1 else "")
@@ -122,8 +133,7 @@ def _user_row(u: UserAccess) -> str:
         home += ' <span class="via">not provisioned</span>'
     proof = ""
     if u.revocation is not None:
-        cls, word = ("ok", "denied") if u.revocation.denied else ("warn", "NOT denied")
-        proof = f'<span class="{cls}">{word}</span> <span class="via">{u.revocation.to_json()["checked"]}</span>'
+        proof = _proof(u.revocation)
     cells = [
         f"<td>{escape(u.name)}</td>",
         f'<td class="{"" if u.enabled else "off"}">{"yes" if u.enabled else "no"}</td>',
@@ -290,15 +300,16 @@ def _changes(report: AccessReport) -> str:
     revoked = []
     for r in ch.revoked:
         p = r.proof
-        verdict = "no proof yet: run dirkit verify --revoked" if p is None else ("denied" if p.denied else "NOT denied")
+        verdict = "no proof yet: run dirkit verify --revoked" if p is None else p.verdict
+        rests = "; ".join(f"{e['check']}: {e['detail']}" for e in p.evidence) if p else ""
         revoked.append(
             f"<tr><td>{escape(r.name)}</td><td>{escape(r.why)}</td><td>{escape(verdict)}</td>"
-            f"<td>{escape(p.to_json()['checked'] if p else '')}</td></tr>"
+            f"<td>{escape(rests or '-')}</td><td>{escape(p.to_json()['checked'] if p else '')}</td></tr>"
         )
     return (
         f'<h2 id="changes">Changes since {escape(ch.since)}</h2>'
         + _table("role-changes-table", ["role", "change", "user", "prefix"], rows, "role changes")
         + _table("group-changes-table", ["group", "change", "user"], group_rows, "group changes")
         + "<h3>Revoked users (disabled or removed in AD)</h3>"
-        + _table("revoked-table", ["user", "why", "proof", "checked"], revoked, "revoked users")
+        + _table("revoked-table", ["user", "why", "proof", "rests on", "checked"], revoked, "revoked users")
     )

@@ -164,10 +164,32 @@ class Revocation:
     denied: bool
     checks: tuple[Mapping[str, Any], ...]
 
+    @property
+    def verdict(self) -> str:
+        """ "denied", "NOT denied" (some check found access), or "not proven" (no evidence either way)."""
+        if self.denied:
+            return "denied"
+        if any(str(c.get("detail", "")).startswith("NOT denied") for c in self.checks):
+            return "NOT denied"
+        return "not proven"
+
+    @property
+    def evidence(self) -> list[dict[str, str]]:
+        """What the verdict rests on: each check that found the access refused, with its answer."""
+        return [
+            {"check": str(c["check"]), "detail": str(c["detail"])} for c in self.checks if c.get("status") == "pass"
+        ]
+
     def to_json(self) -> dict[str, Any]:
         """As docs/json.md's report documents it (``users[].revocation``)."""
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.checked))
-        return {"checked": when, "denied": self.denied, "checks": [dict(c) for c in self.checks]}
+        return {
+            "checked": when,
+            "denied": self.denied,
+            "verdict": self.verdict,
+            "evidence": self.evidence,
+            "checks": [dict(c) for c in self.checks],
+        }
 
 
 @dataclass(frozen=True)

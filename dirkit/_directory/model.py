@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -91,6 +92,36 @@ class Membership:
     via: str | None  # the group (a member of group_guid) the chain comes through; None: direct
     primary: bool = False  # the chain starts at the user's primaryGroupID group
     depth: int = 1  # groups in the chain: 1 for a direct membership
+
+
+# accountExpires: 0 or this (FILETIME's largest) mean "never".
+NEVER_EXPIRES = (0, 0x7FFFFFFFFFFFFFFF)
+_FILETIME_EPOCH = 11644473600  # seconds from 1601-01-01 (FILETIME's epoch) to 1970-01-01
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """An AD account as a DC says it is now, re-read by objectGUID (``verify --revoked``'s
+    evidence): whether it exists, its userAccountControl and accountExpires, which DC said so."""
+
+    guid: str
+    found: bool
+    dc: str = ""
+    sam: str = ""
+    uac: int = 0
+    expires: int = 0  # accountExpires, FILETIME (100 ns since 1601); see NEVER_EXPIRES
+
+    def out(self, now: float) -> str | None:
+        """Why AD itself keeps this account out now (None: AD lets it in)."""
+        at = f" (asked {self.dc})" if self.dc else ""
+        if not self.found:
+            return f"AD has no account with objectGUID {self.guid}{at}"
+        if self.uac & UAC_DISABLED:
+            return f"AD: {self.sam} has userAccountControl 0x{self.uac:x}, ACCOUNTDISABLE set{at}"
+        if self.expires not in NEVER_EXPIRES and self.expires / 1e7 - _FILETIME_EPOCH <= now:
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.expires / 1e7 - _FILETIME_EPOCH))
+            return f"AD: {self.sam}'s accountExpires passed ({when}){at}"
+        return None
 
 
 @dataclass(frozen=True)

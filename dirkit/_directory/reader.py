@@ -44,7 +44,7 @@ from .delta import (
     primary_group_moves,
 )
 from .ldap import GROUP_ATTRS, USER_ATTRS
-from .model import Directory
+from .model import AccountState, Directory
 from .names import NamePolicy
 
 log = logging.getLogger("dirkit.directory.reader")  # its name before the module became private
@@ -728,6 +728,33 @@ class LdapSource:
     def read_delta(self, since: Watermark, previous: Callable[[], Directory]) -> DeltaRead:
         self._warn()
         return Reader(self.config).read_delta(since, previous)
+
+    def account_states(self, guids: Sequence[str]) -> dict[str, AccountState]:
+        """Each account as a DC says it is now: one search by objectGUID over the whole domain
+        (an account moved out of the synced scope is still an account), deleted objects not
+        shown, so a removed one is not found. DirectoryError when no DC answers."""
+        self._warn()
+        cfg = self.config
+        reader = Reader(cfg)
+        attrs = ["objectGUID", "sAMAccountName", "userAccountControl", "accountExpires"]
+        with ldap.connection(cfg.ldap) as conn:
+            dc = str(conn.server.host)
+            out = {g: AccountState(g, False, dc) for g in guids}
+            for i in range(0, len(guids), 100):
+                where = "(|" + "".join(f"(objectGUID={_guid_filter(g)})" for g in guids[i : i + 100]) + ")"
+                flt = f"(&(objectClass=user){where})"
+                for e in reader._paged(conn, cfg.directory.base_dn, flt, attrs, "the revoked accounts"):
+                    raw = e["raw_attributes"]
+                    guid = str(uuid.UUID(bytes_le=raw["objectGUID"][0]))
+                    out[guid] = AccountState(
+                        guid,
+                        True,
+                        dc,
+                        (raw.get("sAMAccountName") or [b""])[0].decode(),
+                        int((raw.get("userAccountControl") or [b"0"])[0]),
+                        int((raw.get("accountExpires") or [b"0"])[0]),
+                    )
+        return out
 
     def _warn(self) -> None:
         if not self.config.ldap.verify_tls:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from .delta import DeltaRead, Watermark
-from .model import Directory
+from .model import AccountState, Directory
 
 
 class DirectorySource(Protocol):
@@ -25,6 +25,13 @@ class DeltaSource(DirectorySource, Protocol):
         ...
 
 
+@runtime_checkable
+class AccountSource(DirectorySource, Protocol):
+    def account_states(self, guids: Sequence[str]) -> dict[str, AccountState]:
+        """Each account as the directory says it is now (by objectGUID; found or not)."""
+        ...
+
+
 class MemorySource:
     """A source serving a snapshot already in memory (unit tests use it to drive ``sync``
     without a directory server). Assign ``directory`` to change what the next read sees."""
@@ -37,3 +44,15 @@ class MemorySource:
         """The snapshot held now."""
         self.reads += 1
         return self.directory
+
+    def account_states(self, guids: Sequence[str]) -> dict[str, AccountState]:
+        """The accounts as the snapshot held now has them (an absent one does not exist)."""
+        out = {}
+        for g in guids:
+            u = self.directory.users.get(g)
+            out[g] = (
+                AccountState(g, False)
+                if u is None
+                else AccountState(g, True, "memory", u.sam, 512 | (0 if u.enabled else 2))
+            )
+        return out

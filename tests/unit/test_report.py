@@ -9,6 +9,7 @@ import io
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -146,30 +147,82 @@ def test_the_cli_refuses_contradictory_options_with_a_usage_error(
         assert "Traceback" not in r.output
 
 
-def test_a_revocation_is_not_proven_by_services_that_do_not_answer(tmp_path: Path) -> None:
-    # A NameNode or HiveServer2 that is down refuses nobody: that must read "not proven", never
-    # "denied". Nothing listens on the ports below (bound, then closed); no KDC is asked, since
-    # the config has no credentials for the user.
+def _refusing_namenode_and_closing_hive() -> tuple[Any, int, Any]:
+    """A stand-in NameNode that answers 401 to everything (as any SPNEGO NameNode does to a
+    request without a ticket) and a port that accepts and closes at once (a Hive that says nothing)."""
+    import http.server
     import socket
+    import threading
 
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", "Negotiate")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    nn = http.server.HTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=nn.serve_forever, daemon=True).start()
+    hive = socket.socket()
+    hive.bind(("127.0.0.1", 0))
+    hive.listen()
+
+    def close_all() -> None:
+        while True:
+            try:
+                conn, _ = hive.accept()
+            except OSError:
+                return
+            conn.close()
+
+    threading.Thread(target=close_all, daemon=True).start()
+    return nn, hive.getsockname()[1], hive
+
+
+def test_an_enabled_user_without_credentials_is_never_denied(tmp_path: Path) -> None:
+    # Issue 31, item 1, reproduced: dataeng1 is ENABLED; no credentials in [[verify.users]]; a
+    # NameNode answering 401 and a Hive that closes. kerberos skip, hdfs pass, hive pass ->
+    # denied() was True, a green "denied" for a user who can log in.
     from dirkit._report import Revoked
     from dirkit._verify.revoked import denied, prove
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    k = kit(
-        tmp_path,
-        MemorySource(seed_directory()),
-        hdfs={**HDFS, "url": f"http://127.0.0.1:{port}/webhdfs/v1", "allow_insecure_http": True},
-        verify={"service_principal": "HTTP/localhost@EMR.DIRKIT.TEST", "hive": {"host": "localhost", "port": port}},
-    )
-    [report] = prove(k.config, [Revoked("guid-dataeng1", "dataeng1", "dataeng1", "disabled")])
-    checks = {c.name: c for c in report.checks}
-    assert checks["kerberos"].status == "skip" and "no credentials for dataeng1" in checks["kerberos"].detail
-    assert checks["hdfs"].status == "fail" and checks["hdfs"].detail.startswith("not proven:")
-    assert checks["hive"].status == "fail" and checks["hive"].detail.startswith("not proven:")
-    assert not denied(report)
+    nn, hive_port, hive = _refusing_namenode_and_closing_hive()
+    try:
+        source = MemorySource(seed_directory())
+        k = kit(
+            tmp_path,
+            source,
+            hdfs={**HDFS, "url": f"http://127.0.0.1:{nn.server_port}/webhdfs/v1", "allow_insecure_http": True},
+            verify={"service_principal": "HTTP/x@EMR.DIRKIT.TEST", "hive": {"host": "127.0.0.1", "port": hive_port}},
+        )
+        who = [Revoked("guid-dataeng1", "dataeng1", "dataeng1", "removed")]
+        [report] = prove(k.config, who, k._account_states(["guid-dataeng1"]))
+        checks = {c.name: c for c in report.checks}
+        assert checks["ad"].status == "fail" and checks["ad"].detail.startswith("NOT denied: AD has dataeng1 enabled")
+        assert checks["kerberos"].status == "skip" and "no credentials for dataeng1" in checks["kerberos"].detail
+        assert checks["hdfs"].status == "skip" and checks["hive"].status == "skip"  # ticketless: proves nothing
+        assert not denied(report)
+        # Disabled in AD: denied on AD's own evidence, and the verdict says it rests on that alone.
+        from dirkit._verify.revoked import proof
+
+        source.directory = without_users(seed_directory(), "nobody1")  # "disabled1" is disabled in the seed
+        [report] = prove(
+            k.config,
+            [Revoked("guid-disabled1", "disabled1", "disabled1", "disabled")],
+            k._account_states(["guid-disabled1"]),
+        )
+        assert denied(report)
+        kept = proof(Revoked("guid-disabled1", "disabled1", "disabled1", "disabled"), report, 0.0).to_json()
+        assert kept["verdict"] == "denied" and [e["check"] for e in kept["evidence"]] == ["ad"]
+        assert "ACCOUNTDISABLE" in kept["evidence"][0]["detail"]
+        # AD cannot be asked: not proven, never denied.
+        [report] = prove(k.config, who, "no domain controller could be reached")
+        assert not denied(report) and report.checks[0].detail.startswith("not proven: AD could not be asked")
+    finally:
+        nn.shutdown()
+        hive.close()
 
 
 def test_the_report_lists_who_tried_to_take_a_reserved_name_and_gives_them_no_access(tmp_path: Path) -> None:
