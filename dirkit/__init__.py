@@ -24,7 +24,7 @@ if _typing.TYPE_CHECKING:
     from ._outputs.role_mappings import Decision
     from ._plan import Change, Plan
     from ._report import Access, AccessReport, Changes, Revoked, UserAccess
-    from ._run_record import HomesRecord, PlanRecord, ReadRecord, RunRecord
+    from ._run_record import HomeActionCounts, PlanRecord, ReadRecord, RunRecord
     from ._sssd.view import ClusterView, NodeGroup, NodeUser
     from ._state import HeldPlan, HomeRecord, Revocation, Run, SnapshotRow
     from ._sync import SyncResult
@@ -68,7 +68,7 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "UserReport": ("_verify.checks", "UserReport"),
     "errors": ("errors", None),
     "load_config": ("_config", "load"),
-    "HomesRecord": ("_run_record", "HomesRecord"),
+    "HomeActionCounts": ("_run_record", "HomeActionCounts"),
     "PlanRecord": ("_run_record", "PlanRecord"),
     "ReadRecord": ("_run_record", "ReadRecord"),
     "RunRecord": ("_run_record", "RunRecord"),
@@ -125,10 +125,10 @@ __all__ = [
     "Group",
     "HeldPlan",
     "HomeAction",
+    "HomeActionCounts",
     "HomeRecord",
     "HomeReport",
     "HomesPlan",
-    "HomesRecord",
     "HomesResult",
     "HomesTarget",
     "HueFormat",

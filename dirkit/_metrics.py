@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from ._run_record import HomesRecord, ReadRecord, RunRecord
+from ._run_record import HomeActionCounts, ReadRecord, RunRecord
 from ._safe_files import remove_stale_temps, write_atomic
 
 OUTCOMES = ("applied", "no-changes", "dry-run", "threshold", "partial", "failed", "interrupted")
@@ -33,7 +33,7 @@ def _family(name: str, kind: str, help_text: str, samples: Iterable[Sample]) -> 
 def render(record: RunRecord, last_success: float | None) -> str:
     """The metrics of one run (its record), plus when a run last succeeded."""
     read = record.read or ReadRecord(kind="")
-    homes = record.homes or HomesRecord()
+    homes = record.homes or HomeActionCounts()
     out: list[str] = []
     out += _family(
         "dirkit_last_run_outcome",

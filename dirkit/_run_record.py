@@ -56,7 +56,7 @@ class PlanRecord:
 
 
 @dataclass
-class HomesRecord:
+class HomeActionCounts:
     """The HDFS homes part of the run: actions planned, done and failed."""
 
     actions: int = 0
@@ -82,7 +82,7 @@ class RunRecord:
     approved: str | None = None  # the digest of the held plan this run applied
     applied: bool = False
     files_changed: list[str] | None = None
-    homes: HomesRecord | None = None
+    homes: HomeActionCounts | None = None
     held_pending: bool | None = None  # a plan is held after this run (any run's)
     retention_skipped: str | None = None  # why this run applied no snapshot retention (its clock)
 
@@ -130,13 +130,13 @@ class RunRecord:
             approved=data.get("approved"),
             applied=bool(data.get("applied")),
             files_changed=data.get("files_changed"),
-            homes=_part(HomesRecord, homes),
+            homes=_part(HomeActionCounts, homes),
             held_pending=data.get("held_pending"),
             retention_skipped=data.get("retention_skipped"),
         )
 
 
-_Part = TypeVar("_Part", ReadRecord, PlanRecord, HomesRecord)
+_Part = TypeVar("_Part", ReadRecord, PlanRecord, HomeActionCounts)
 
 
 def _part(cls: type[_Part], data: Mapping[str, Any] | None) -> _Part | None:

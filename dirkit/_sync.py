@@ -27,7 +27,7 @@ from ._log import event
 from ._notify import notify
 from ._outputs import files
 from ._plan import Plan, content_digest, make_plan, plan_digest
-from ._run_record import HomesRecord, PlanRecord, ReadRecord, RunRecord
+from ._run_record import HomeActionCounts, PlanRecord, ReadRecord, RunRecord
 from ._state import StateStore
 from .errors import DirkitError, PartialFailure, StateError, ThresholdError
 
@@ -443,7 +443,7 @@ class SyncRun:
                 raise
             raise PartialFailure(f"directory state applied, HDFS homes not (or not all): {exc}") from exc
         self.counts["homes_done"] = len(homes.done)
-        self.record.homes = HomesRecord(len(homes.plan.actions), len(homes.done), len(homes.failed))
+        self.record.homes = HomeActionCounts(len(homes.plan.actions), len(homes.done), len(homes.failed))
         event(
             log,
             "homes",

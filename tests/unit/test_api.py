@@ -45,10 +45,10 @@ def test_public_api_is_pinned() -> None:
         "Group",
         "HeldPlan",
         "HomeAction",
+        "HomeActionCounts",
         "HomeRecord",
         "HomeReport",
         "HomesPlan",
-        "HomesRecord",
         "HomesResult",
         "HomesTarget",
         "HueFormat",
@@ -73,7 +73,7 @@ def test_public_api_is_pinned() -> None:
         "UserReport",
         "errors",
         "load_config",
-    ]
+]
     for name in dirkit.__all__:
         assert getattr(dirkit, name) is not None
 
