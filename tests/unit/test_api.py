@@ -73,7 +73,7 @@ def test_public_api_is_pinned() -> None:
         "UserReport",
         "errors",
         "load_config",
-]
+    ]
     for name in dirkit.__all__:
         assert getattr(dirkit, name) is not None
 
