@@ -1,12 +1,17 @@
 """`dirkit verify`: prove that an AD user can really use the cluster, from outside it.
 
 Per user, in a private credential cache (a fresh 0700 directory; never the admin's):
+  identity  not a reserved name, in no superuser group (the cluster's identities stay its own)
   kerberos  TGT from AD, then a cluster-realm service ticket through the trust
   name      the short name Hadoop's auth_to_local gives the principal = dirkit's name
   hdfs      the home exists, is the user's, and the user can list it over WebHDFS (SPNEGO)
   hive      PyHive (Kerberos) connects; SELECT current_user() = the short name; optional probe
   emrfs     the IAM role EMRFS would pick for each configured S3 path
-Every check has a timeout; a check whose service is not configured is reported as skipped.
+  node      a cluster node's `id USER` is what dirkit predicts its SSSD says
+Each check is a ``CheckDef``: a name, its timeout, and a function of the user (``Subject``,
+read-only) and the credentials an earlier check obtained, returning its ``Check``. A check
+whose service is not configured is reported as skipped. `verify --revoked` (revoked.py) runs
+its own list of the same shape, some of them these probes with the verdict inverted.
 """
 
 from __future__ import annotations
@@ -20,18 +25,31 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 
 import gssapi
+from gssapi import Credentials
 from gssapi.raw.misc import GSSError
 
 from .. import _kerberos as kerberos
 from .._child_env import child_env
-from .._config import Config, Timeouts, VerifyConfig, VerifyUser, ad_site, required, reserved_names, timeouts
+from .._config import (
+    Config,
+    HdfsConfig,
+    Timeouts,
+    VerifyConfig,
+    VerifyUser,
+    ad_site,
+    required,
+    reserved_names,
+    timeouts,
+)
 from .._directory.model import Directory
 from .._directory.names import NamePolicy
 from .._homes.webhdfs import WebHdfs
@@ -40,10 +58,15 @@ from .._outputs.auth_to_local import short_name
 from .._outputs.emr import AWS_MANAGED_AD
 from .._sssd import view as sssd_view
 from .._sssd.view import ClusterView, differences, parse_id
-from ..errors import AuthToLocalError, ConfigError, DirkitError, HdfsError
+from ..errors import AuthToLocalError, ConfigError, DirkitError, HdfsError, HdfsUnavailable
 
-CHECKS = ("identity", "kerberos", "name", "hdfs", "hive", "emrfs", "node")
-PASS, FAIL, SKIP = "pass", "fail", "skip"
+Status = Literal["pass", "fail", "skip"]
+PASS: Status = "pass"
+FAIL: Status = "fail"
+SKIP: Status = "skip"
+# Why a check failed, where a service was asked: it said no ("refused"), or said nothing
+# ("unanswered"); "": it answered, and what it said was wrong. `verify --revoked` inverts on it.
+Outcome = Literal["", "refused", "unanswered"]
 
 
 @dataclass(frozen=True)
@@ -51,13 +74,52 @@ class Check:
     """One end-to-end check of one user (kinit, hdfs, hive...): pass, fail or skip, with what was seen."""
 
     name: str
-    status: str  # pass | fail | skip
+    status: Status
     detail: str
     seconds: float = 0.0  # how long the check took (a slow service shows before it times out)
+    outcome: Outcome = ""
+    # What a login check obtained, for the checks after it (the runner passes it on; never printed).
+    credentials: Credentials | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """This check as docs/json.md's `verify --json` documents it."""
         return {"check": self.name, "status": self.status, "detail": self.detail, "seconds": round(self.seconds, 3)}
+
+
+def inverted(check: Check) -> Check:
+    """A probe's verdict the other way round, for `verify --revoked`: access granted is "NOT
+    denied", a refusal is "denied", no answer proves nothing ("not proven"); a skip stays one."""
+    if check.status == PASS:
+        return replace(check, status=FAIL, detail=f"NOT denied: {check.detail}")
+    if check.status == SKIP:
+        return check
+    if check.outcome == "refused":
+        return replace(check, status=PASS, detail=f"denied: {check.detail}")
+    if check.outcome == "unanswered":
+        return replace(check, status=FAIL, detail=f"not proven: {check.detail}")
+    return replace(check, status=FAIL, detail=f"NOT denied: {check.detail}")
+
+
+S = TypeVar("S")
+
+
+def per_check(t: Timeouts) -> float:
+    return t.verify_check
+
+
+def hive_timeout(t: Timeouts) -> float:
+    return t.hive_check
+
+
+@dataclass(frozen=True)
+class CheckDef(Generic[S]):
+    """One check: its name, its timeout, and ``run(subject, credentials) -> Check``. Inputs are
+    passed and the result returned: a check that times out is abandoned, and whatever it would
+    have obtained never reaches the checks after it."""
+
+    name: str
+    run: Callable[[S, Credentials | None], Check]
+    timeout: Callable[[Timeouts], float] = per_check
 
 
 @dataclass
@@ -109,13 +171,16 @@ def login(ident: VerifyUser, principal: str, ccache: str) -> gssapi.Credentials:
     return kerberos.password_credentials(principal, ident.password.resolve(), ccache)
 
 
-def run_checks(steps: Sequence[tuple[str, Callable[[], Check]]], t: Timeouts) -> list[Check]:
-    """Each step in order, each bounded by its timeout (timed), with how long it took."""
+def run_checks(checks: Sequence[CheckDef[S]], subject: S, t: Timeouts) -> list[Check]:
+    """Each check in order, each bounded by its timeout (timed), with how long it took; the
+    credentials a check returns go to the ones after it."""
     out = []
-    for name, fn in steps:
+    creds: Credentials | None = None
+    for c in checks:
         t0 = time.monotonic()
-        check = timed(fn, name, t.hive_check if name == "hive" else t.verify_check)
-        out.append(replace(check, seconds=time.monotonic() - t0))
+        check = timed(partial(c.run, subject, creds), c.name, c.timeout(t))
+        creds = check.credentials or creds
+        out.append(replace(check, seconds=time.monotonic() - t0, credentials=None))
     return out
 
 
@@ -130,153 +195,19 @@ def hive_session(v: VerifyConfig, ccache: str, expected: str, timeout: float) ->
     try:
         r = subprocess.run(argv, env=probe_env(ccache), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return Check("hive", FAIL, f"HiveServer2 {hv.host}:{hv.port} did not answer within {timeout:g}s")
+        return Check(
+            "hive", FAIL, f"HiveServer2 {hv.host}:{hv.port} did not answer within {timeout:g}s", outcome="unanswered"
+        )
     try:
         out = json.loads(r.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        return Check("hive", FAIL, f"probe crashed: {r.stderr.strip()[-300:]}")
-    if "error" in out:
-        return Check("hive", FAIL, f"HiveServer2 {hv.host}:{hv.port}: {out['error']}")
+        return Check("hive", FAIL, f"probe crashed: {r.stderr.strip()[-300:]}", outcome="unanswered")
+    if "error" in out:  # the session failed: the server (reachable, the caller checks) said no
+        return Check("hive", FAIL, f"HiveServer2 {hv.host}:{hv.port}: {out['error']}", outcome="refused")
     if out["current_user"] != expected:
         return Check("hive", FAIL, f"current_user() is {out['current_user']!r}, expected {expected!r}")
     probe = f"; probe returned {out['probe_rows']} row(s)" if "probe_rows" in out else ""
     return Check("hive", PASS, f"current_user() = {out['current_user']}{probe}")
-
-
-class _UserRun:
-    def __init__(self, cfg: Config, d: Directory, ident: VerifyUser, view: ClusterView | None = None) -> None:
-        self.cfg, self.d, self.ident = cfg, d, ident
-        # The cluster's view of the whole directory: predicted once per verify, not per user.
-        self.view = view if view is not None else sssd_view.predict(d, cfg.sssd, cfg.directory.realm)
-        self.v = required(cfg, "verify", cfg.verify)
-        self.timeouts = timeouts(cfg)
-        self.policy = NamePolicy(cfg.names, cfg.directory.realm, reserved_names(cfg))
-        self.expected = self.policy.normalise(ident.name).name or ident.name
-        self.principal = f"{ident.name}@{cfg.directory.realm}"
-        self.tmp = Path(tempfile.mkdtemp(prefix="dirkit-verify-"))  # mode 0700
-        self.ccache = f"FILE:{self.tmp / 'ccache'}"
-        self.creds: gssapi.Credentials | None = None
-
-    def close(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def identity(self) -> Check:
-        """The AD account is a person, not one of the cluster's identities: its name is not
-        reserved, and no group it is in (through any nesting) is a superuser group."""
-        named = self.policy.normalise(self.ident.name)
-        if named.reserved:
-            return Check("identity", FAIL, f"{self.ident.name!r} is a reserved name: {named.reason}")
-        u = self.d.user_by_name(named.name or self.ident.name)
-        if u is None:
-            return Check("identity", SKIP, f"{self.ident.name!r} is not a usable user in the AD snapshot")
-        for g in sorted(self.d.groups.values(), key=lambda g: g.sam):
-            if g.guid in self.d.effective.get(u.guid, {}) and self.policy.reserved.is_superuser_group(g.sam):
-                via = " -> ".join(self.d.groups[x].sam for x in self.d.chain(u.guid, g.guid))
-                return Check(
-                    "identity",
-                    FAIL,
-                    f"in {g.sam!r}, named like the cluster's superuser group (via {via}): a cluster whose group "
-                    "mapping sees it makes this user an HDFS superuser",
-                )
-        return Check("identity", PASS, "not a reserved name, in no superuser group")
-
-    def kerberos(self) -> Check:
-        if self.d.aws_managed_ad:  # the trust this check walks cannot exist with such a directory
-            return Check("kerberos", FAIL, f"{AWS_MANAGED_AD} (this directory is AWS Managed Microsoft AD)")
-        try:
-            creds = login(self.ident, self.principal, self.ccache)
-        except DirkitError as exc:  # KerberosError, or a SecretError for the password reference
-            return Check("kerberos", FAIL, str(exc).split(" failed: ", 1)[-1])
-        return self._service_ticket(creds)
-
-    def _service_ticket(self, creds: gssapi.Credentials) -> Check:
-        service = self.v.service_principal
-        try:
-            target = gssapi.Name(service, gssapi.NameType.kerberos_principal)
-            gssapi.SecurityContext(name=target, creds=creds, usage="initiate").step()
-        except GSSError as exc:
-            return Check("kerberos", FAIL, "TGT from AD ok; " + str(kerberos.ticket_error(service, exc)))
-        self.creds = creds
-        path = _klist_path(self.ccache, self.timeouts.klist)
-        return Check("kerberos", PASS, " -> ".join(path) if path else f"TGT from AD, ticket for {service}")
-
-    def name(self) -> Check:
-        realm = self.v.cluster_realm or (self.cfg.emr.cluster_realm if self.cfg.emr else None)
-        if realm is None:
-            return Check("name", SKIP, "no verify.cluster_realm or emr.cluster_realm configured")
-        try:
-            mechanism = self.cfg.hadoop.auth_to_local_mechanism if self.cfg.hadoop else "hadoop"
-            got = short_name(hadoop.auth_to_local(ad_site(self.cfg)), self.principal, realm, mechanism)
-        except AuthToLocalError as exc:  # no rule, a malformed principal, a rule Hadoop refuses
-            return Check("name", FAIL, f"auth_to_local: {exc}")
-        if got != self.expected:
-            return Check("name", FAIL, f"Hadoop maps {self.principal} to {got!r}, dirkit's name is {self.expected!r}")
-        if self.d.user_by_name(got) is None:
-            return Check("name", FAIL, f"{got!r} is not a usable user in the AD snapshot")
-        return Check("name", PASS, f"{self.principal} -> {got}")
-
-    def hdfs(self) -> Check:
-        h = self.cfg.hdfs
-        if h is None:
-            return Check("hdfs", SKIP, "no [hdfs] configured")
-        if self.creds is None:
-            return Check("hdfs", SKIP, "no Kerberos credentials (step 1 failed)")
-        home = f"{h.prefix}/{self.expected}"
-        try:
-            with WebHdfs(h.url, self.creds, timeout=self.timeouts.verify_check, pool_size=1, ca_file=h.ca_file) as fs:
-                st = fs.status(home)
-                if st is None:
-                    return Check("hdfs", FAIL, f"no home at {home}")
-                if st.owner != self.expected:
-                    return Check("hdfs", FAIL, f"{home} is owned by {st.owner!r}, not {self.expected!r}")
-                entries = fs.list(home)
-        except HdfsError as exc:
-            return Check("hdfs", FAIL, str(exc))
-        return Check("hdfs", PASS, f"{home} is theirs ({st.permission}), listed {len(entries or [])} entries")
-
-    def hive(self) -> Check:
-        if self.v.hive is None:
-            return Check("hive", SKIP, "no [verify.hive] configured")
-        if self.creds is None:
-            return Check("hive", SKIP, "no Kerberos credentials (step 1 failed)")
-        return hive_session(self.v, self.ccache, self.expected, self.timeouts.verify_check)
-
-    def node(self) -> Check:
-        """A node's `id USER` against what dirkit predicts its SSSD says."""
-        argv = self.v.node_command if self.v.node_command is not None else ([] if Path(SSSD_PIPE).exists() else None)
-        if argv is None:
-            return Check("node", SKIP, "not on a cluster node (no SSSD here) and no verify.node_command")
-        u = self.d.user_by_name(self.expected)
-        if u is None:
-            return Check("node", FAIL, f"{self.expected!r} is not a usable user in the AD snapshot")
-        nu = self.view.users[u.guid]
-        try:
-            r = subprocess.run(
-                node_argv(argv, nu.name),
-                capture_output=True,
-                text=True,
-                timeout=self.timeouts.verify_check,
-                env=child_env(),
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return Check("node", FAIL, f"`{' '.join([*argv, 'id'])}` could not run: {exc}")
-        answer = parse_id(r.stdout)
-        if answer is None:
-            return Check("node", FAIL, f"the node does not know {nu.name!r}: {(r.stderr or r.stdout).strip()[:200]}")
-        wrong = differences(nu, answer)
-        if wrong:
-            return Check("node", FAIL, "the node differs from dirkit's prediction: " + "; ".join(wrong[:5]))
-        lost = f"; {len(nu.unresolved)} group(s) shown as SIDs, as predicted" if nu.unresolved else ""
-        return Check("node", PASS, f"uid={nu.uid} gid={nu.gid} and {len(nu.groups)} group(s) as predicted{lost}")
-
-    def emrfs(self) -> Check:
-        if self.cfg.emr is None or not self.v.s3_paths:
-            return Check("emrfs", SKIP, "no [emr] role mappings or verify.s3_paths configured")
-        parts = []
-        for path in self.v.s3_paths:
-            dec = role_mappings.explain(self.cfg.emr, self.d, self.policy, self.expected, path)
-            parts.append(f"{path} -> {dec.role.rsplit('/', 1)[-1]}")
-        return Check("emrfs", PASS, "; ".join(parts))
 
 
 def node_argv(prefix: Sequence[str], name: str) -> list[str]:
@@ -307,26 +238,198 @@ def timed(fn: Callable[[], Check], name: str, timeout: float) -> Check:
     try:
         return box.get(timeout=timeout)
     except queue.Empty:
-        return Check(name, FAIL, f"no answer within {timeout:g}s")
+        return Check(name, FAIL, f"no answer within {timeout:g}s", outcome="unanswered")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Everything `verify`'s checks read about one user, read-only: no check sees another's
+    state except the credentials the runner passes on (``CheckDef``)."""
+
+    cfg: Config
+    d: Directory
+    ident: VerifyUser
+    view: ClusterView  # the cluster's view of the whole directory, predicted once per verify
+    policy: NamePolicy
+    expected: str  # dirkit's name for the user
+    principal: str
+    ccache: str  # the user's private credential cache
+    timeouts: Timeouts
+
+    @property
+    def v(self) -> VerifyConfig:
+        return required(self.cfg, "verify", self.cfg.verify)
+
+
+@contextmanager
+def subject(cfg: Config, d: Directory, ident: VerifyUser, view: ClusterView | None = None) -> Iterator[Subject]:
+    """A Subject, with its credential cache in a fresh 0700 directory removed afterwards."""
+    policy = NamePolicy(cfg.names, cfg.directory.realm, reserved_names(cfg))
+    tmp = Path(tempfile.mkdtemp(prefix="dirkit-verify-"))
+    try:
+        yield Subject(
+            cfg,
+            d,
+            ident,
+            view if view is not None else sssd_view.predict(d, cfg.sssd, cfg.directory.realm),
+            policy,
+            policy.normalise(ident.name).name or ident.name,
+            f"{ident.name}@{cfg.directory.realm}",
+            f"FILE:{tmp / 'ccache'}",
+            timeouts(cfg),
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def identity(s: Subject, creds: Credentials | None) -> Check:
+    """The AD account is a person, not one of the cluster's identities: its name is not
+    reserved, and no group it is in (through any nesting) is a superuser group."""
+    named = s.policy.normalise(s.ident.name)
+    if named.reserved:
+        return Check("identity", FAIL, f"{s.ident.name!r} is a reserved name: {named.reason}")
+    u = s.d.user_by_name(named.name or s.ident.name)
+    if u is None:
+        return Check("identity", SKIP, f"{s.ident.name!r} is not a usable user in the AD snapshot")
+    for g in sorted(s.d.groups.values(), key=lambda g: g.sam):
+        if g.guid in s.d.effective.get(u.guid, {}) and s.policy.reserved.is_superuser_group(g.sam):
+            via = " -> ".join(s.d.groups[x].sam for x in s.d.chain(u.guid, g.guid))
+            return Check(
+                "identity",
+                FAIL,
+                f"in {g.sam!r}, named like the cluster's superuser group (via {via}): a cluster whose group "
+                "mapping sees it makes this user an HDFS superuser",
+            )
+    return Check("identity", PASS, "not a reserved name, in no superuser group")
+
+
+def kerberos_check(s: Subject, creds: Credentials | None) -> Check:
+    """A TGT from AD, then a cluster-realm service ticket through the trust; the TGT goes to
+    the checks after this one (``Check.credentials``)."""
+    if s.d.aws_managed_ad:  # the trust this check walks cannot exist with such a directory
+        return Check("kerberos", FAIL, f"{AWS_MANAGED_AD} (this directory is AWS Managed Microsoft AD)")
+    try:
+        got = login(s.ident, s.principal, s.ccache)
+    except DirkitError as exc:  # KerberosError, or a SecretError for the password reference
+        return Check("kerberos", FAIL, str(exc).split(" failed: ", 1)[-1])
+    service = s.v.service_principal
+    try:
+        target = gssapi.Name(service, gssapi.NameType.kerberos_principal)
+        gssapi.SecurityContext(name=target, creds=got, usage="initiate").step()
+    except GSSError as exc:
+        return Check("kerberos", FAIL, "TGT from AD ok; " + str(kerberos.ticket_error(service, exc)))
+    path = _klist_path(s.ccache, s.timeouts.klist)
+    detail = " -> ".join(path) if path else f"TGT from AD, ticket for {service}"
+    return Check("kerberos", PASS, detail, credentials=got)
+
+
+def name(s: Subject, creds: Credentials | None) -> Check:
+    """The short name Hadoop's auth_to_local gives the principal is dirkit's name."""
+    realm = s.v.cluster_realm or (s.cfg.emr.cluster_realm if s.cfg.emr else None)
+    if realm is None:
+        return Check("name", SKIP, "no verify.cluster_realm or emr.cluster_realm configured")
+    try:
+        mechanism = s.cfg.hadoop.auth_to_local_mechanism if s.cfg.hadoop else "hadoop"
+        got = short_name(hadoop.auth_to_local(ad_site(s.cfg)), s.principal, realm, mechanism)
+    except AuthToLocalError as exc:  # no rule, a malformed principal, a rule Hadoop refuses
+        return Check("name", FAIL, f"auth_to_local: {exc}")
+    if got != s.expected:
+        return Check("name", FAIL, f"Hadoop maps {s.principal} to {got!r}, dirkit's name is {s.expected!r}")
+    if s.d.user_by_name(got) is None:
+        return Check("name", FAIL, f"{got!r} is not a usable user in the AD snapshot")
+    return Check("name", PASS, f"{s.principal} -> {got}")
+
+
+def hdfs_probe(h: HdfsConfig, creds: Credentials, home: str, owner: str, timeout: float) -> Check:
+    """WebHDFS as ``creds``: ``home`` exists, is ``owner``'s, and can be listed. A refusal
+    (401/403) is marked ``refused``, a NameNode that does not answer ``unanswered``."""
+    try:
+        with WebHdfs(h.url, creds, timeout=timeout, pool_size=1, ca_file=h.ca_file) as fs:
+            st = fs.status(home)
+            if st is None:
+                return Check("hdfs", FAIL, f"no home at {home}")
+            if st.owner != owner:
+                return Check("hdfs", FAIL, f"{home} is owned by {st.owner!r}, not {owner!r}")
+            entries = fs.list(home)
+    except HdfsUnavailable as exc:
+        return Check("hdfs", FAIL, str(exc), outcome="unanswered")
+    except HdfsError as exc:
+        return Check("hdfs", FAIL, str(exc), outcome="refused")
+    return Check("hdfs", PASS, f"{home} is theirs ({st.permission}), listed {len(entries or [])} entries")
+
+
+def hdfs_check(s: Subject, creds: Credentials | None) -> Check:
+    h = s.cfg.hdfs
+    if h is None:
+        return Check("hdfs", SKIP, "no [hdfs] configured")
+    if creds is None:
+        return Check("hdfs", SKIP, "no Kerberos credentials (the kerberos check failed)")
+    return hdfs_probe(h, creds, f"{h.prefix}/{s.expected}", s.expected, s.timeouts.verify_check)
+
+
+def hive_check(s: Subject, creds: Credentials | None) -> Check:
+    if s.v.hive is None:
+        return Check("hive", SKIP, "no [verify.hive] configured")
+    if creds is None:
+        return Check("hive", SKIP, "no Kerberos credentials (the kerberos check failed)")
+    return hive_session(s.v, s.ccache, s.expected, s.timeouts.verify_check)
+
+
+def node(s: Subject, creds: Credentials | None) -> Check:
+    """A node's `id USER` against what dirkit predicts its SSSD says."""
+    argv = s.v.node_command if s.v.node_command is not None else ([] if Path(SSSD_PIPE).exists() else None)
+    if argv is None:
+        return Check("node", SKIP, "not on a cluster node (no SSSD here) and no verify.node_command")
+    u = s.d.user_by_name(s.expected)
+    if u is None:
+        return Check("node", FAIL, f"{s.expected!r} is not a usable user in the AD snapshot")
+    nu = s.view.users[u.guid]
+    try:
+        r = subprocess.run(
+            node_argv(argv, nu.name),
+            capture_output=True,
+            text=True,
+            timeout=s.timeouts.verify_check,
+            env=child_env(),
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("node", FAIL, f"`{' '.join([*argv, 'id'])}` could not run: {exc}")
+    answer = parse_id(r.stdout)
+    if answer is None:
+        return Check("node", FAIL, f"the node does not know {nu.name!r}: {(r.stderr or r.stdout).strip()[:200]}")
+    wrong = differences(nu, answer)
+    if wrong:
+        return Check("node", FAIL, "the node differs from dirkit's prediction: " + "; ".join(wrong[:5]))
+    lost = f"; {len(nu.unresolved)} group(s) shown as SIDs, as predicted" if nu.unresolved else ""
+    return Check("node", PASS, f"uid={nu.uid} gid={nu.gid} and {len(nu.groups)} group(s) as predicted{lost}")
+
+
+def emrfs(s: Subject, creds: Credentials | None) -> Check:
+    if s.cfg.emr is None or not s.v.s3_paths:
+        return Check("emrfs", SKIP, "no [emr] role mappings or verify.s3_paths configured")
+    parts = []
+    for path in s.v.s3_paths:
+        dec = role_mappings.explain(s.cfg.emr, s.d, s.policy, s.expected, path)
+        parts.append(f"{path} -> {dec.role.rsplit('/', 1)[-1]}")
+    return Check("emrfs", PASS, "; ".join(parts))
+
+
+# `dirkit verify`'s checks, in order: adding one is one function and one line here.
+VERIFY: tuple[CheckDef[Subject], ...] = (
+    CheckDef("identity", identity),
+    CheckDef("kerberos", kerberos_check),
+    CheckDef("name", name),
+    CheckDef("hdfs", hdfs_check),
+    CheckDef("hive", hive_check, hive_timeout),
+    CheckDef("emrfs", emrfs),
+    CheckDef("node", node),
+)
+CHECKS = tuple(c.name for c in VERIFY)
 
 
 def verify_user(cfg: Config, d: Directory, ident: VerifyUser, view: ClusterView | None = None) -> UserReport:
-    run = _UserRun(cfg, d, ident, view)
-    report = UserReport(ident.name, run.principal, ccache=run.ccache)
-    steps = (
-        ("identity", run.identity),
-        ("kerberos", run.kerberos),
-        ("name", run.name),
-        ("hdfs", run.hdfs),
-        ("hive", run.hive),
-        ("emrfs", run.emrfs),
-        ("node", run.node),
-    )
-    try:
-        report.checks = run_checks(steps, run.timeouts)
-    finally:
-        run.close()
-    return report
+    with subject(cfg, d, ident, view) as s:
+        return UserReport(ident.name, s.principal, run_checks(VERIFY, s, s.timeouts), ccache=s.ccache)
 
 
 def verify(cfg: Config, d: Directory, names: list[str] | None = None) -> list[UserReport]:

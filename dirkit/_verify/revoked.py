@@ -27,19 +27,32 @@ import socket
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import gssapi
+from gssapi import Credentials
 
 from .. import _kerberos as kerberos
-from .._config import Config, VerifyConfig, VerifyUser, required, timeouts
+from .._config import Config, Timeouts, VerifyConfig, VerifyUser, required, timeouts
 from .._directory.model import AccountState
 from .._homes.policy import home_path
-from .._homes.webhdfs import WebHdfs
 from .._report import Revoked
 from .._state import Revocation
-from ..errors import HdfsError, HdfsUnavailable, KerberosError
-from .checks import FAIL, PASS, SKIP, Check, UserReport, hive_session, login, run_checks
+from ..errors import KerberosError
+from .checks import (
+    FAIL,
+    PASS,
+    SKIP,
+    Check,
+    CheckDef,
+    UserReport,
+    hdfs_probe,
+    hive_session,
+    hive_timeout,
+    inverted,
+    login,
+    run_checks,
+)
 
 # A login refused for one of these proves the account is out; any other failure (a wrong or
 # stale key: AD checks pre-authentication before the account's state; no KDC, clock skew...)
@@ -65,78 +78,98 @@ def proof(r: Revoked, report: UserReport, when: float) -> Revocation:
     return Revocation(r.guid, r.name, when, denied(report), checks)
 
 
+@dataclass(frozen=True)
+class Revokee:
+    """Everything the checks read about one revoked user (read-only)."""
+
+    cfg: Config
+    v: VerifyConfig
+    r: Revoked
+    ident: VerifyUser | None  # their [[verify.users]] credentials, if any
+    accounts: Mapping[str, AccountState] | str  # AD's answer, or why AD could not be asked
+    principal: str
+    ccache: str
+    timeouts: Timeouts
+
+
+def ad(p: Revokee, creds: Credentials | None) -> Check:
+    """AD's own answer now: the account by objectGUID is gone, disabled or expired."""
+    if isinstance(p.accounts, str):
+        return Check("ad", FAIL, f"not proven: AD could not be asked ({p.accounts})")
+    state = p.accounts.get(p.r.guid)
+    if state is None:
+        return Check("ad", FAIL, "not proven: AD was not asked about this account")
+    why = state.out(time.time())
+    if why is None:
+        return Check("ad", FAIL, f"NOT denied: AD has {state.sam or p.r.sam_account_name} enabled (asked {state.dc})")
+    return Check("ad", PASS, f"denied: {why}")
+
+
+def ticket(p: Revokee, creds: Credentials | None) -> Check:
+    """With the user's credentials, AD's KDC refuses a TGT because the account is out; a TGT
+    it does issue goes to the service checks, which ask as that principal."""
+    if p.ident is None:
+        return Check(
+            "kerberos", SKIP, f"no credentials for {p.r.sam_account_name} in [[verify.users]]: AD {p.r.why} the account"
+        )
+    try:
+        got = login(p.ident, p.principal, p.ccache)
+    except KerberosError as exc:
+        verdict = PASS if exc.reason in DENIED else FAIL
+        word = "denied" if verdict == PASS else "not proven"
+        return Check("kerberos", verdict, f"{word}: {str(exc).split(' failed: ', 1)[-1]}; {TICKET_NOTE}")
+    return Check(
+        "kerberos", FAIL, f"NOT denied: AD issued a TGT to {p.principal} ({p.r.why} in the snapshot)", credentials=got
+    )
+
+
+NO_TICKET = "no TGT for this principal (see kerberos): a request without one is refused for anyone"
+
+
+def hdfs(p: Revokee, creds: Credentials | None) -> Check:
+    """`verify`'s WebHDFS probe with their TGT, the verdict inverted."""
+    h = p.cfg.hdfs
+    home = home_path(h.prefix, p.r.name) if h else None
+    if h is None or home is None:
+        return Check("hdfs", SKIP, "no [hdfs] configured")
+    if creds is None:
+        return Check("hdfs", SKIP, NO_TICKET)
+    return inverted(hdfs_probe(h, creds, home, p.r.name, p.timeouts.verify_check))
+
+
+def hive(p: Revokee, creds: Credentials | None) -> Check:
+    """`verify`'s PyHive probe in their cache (holding the TGT), the verdict inverted."""
+    if p.v.hive is None:
+        return Check("hive", SKIP, "no [verify.hive] configured")
+    if creds is None:
+        return Check("hive", SKIP, NO_TICKET)
+    try:  # a server that is not there refuses nobody: that proves nothing
+        socket.create_connection((p.v.hive.host, p.v.hive.port), timeout=p.timeouts.verify_check).close()
+    except OSError as exc:
+        return Check("hive", FAIL, f"not proven: HiveServer2 {p.v.hive.host}:{p.v.hive.port} unreachable ({exc})")
+    return inverted(hive_session(p.v, p.ccache, p.r.name, p.timeouts.verify_check))
+
+
+# `verify --revoked`'s checks, in order.
+REVOKED: tuple[CheckDef[Revokee], ...] = (
+    CheckDef("ad", ad),
+    CheckDef("kerberos", ticket),
+    CheckDef("hdfs", hdfs),
+    CheckDef("hive", hive, hive_timeout),
+)
+
+
 def _prove(
     cfg: Config, v: VerifyConfig, r: Revoked, ident: VerifyUser | None, accounts: Mapping[str, AccountState] | str
 ) -> UserReport:
     t = timeouts(cfg)
     principal = f"{r.sam_account_name}@{cfg.directory.realm}"
-    report = UserReport(r.name, principal)
-    tmp = Path(tempfile.mkdtemp(prefix="dirkit-revoked-"))  # 0700; its ccache holds what step 1 got
-    ccache = f"FILE:{tmp / 'ccache'}"
-    creds: list[gssapi.Credentials] = []
-    no_ticket = "no TGT for this principal (see kerberos): a request without one is refused for anyone"
-
-    def ad() -> Check:
-        if isinstance(accounts, str):
-            return Check("ad", FAIL, f"not proven: AD could not be asked ({accounts})")
-        state = accounts.get(r.guid)
-        if state is None:
-            return Check("ad", FAIL, "not proven: AD was not asked about this account")
-        why = state.out(time.time())
-        if why is None:
-            return Check("ad", FAIL, f"NOT denied: AD has {state.sam or r.sam_account_name} enabled (asked {state.dc})")
-        return Check("ad", PASS, f"denied: {why}")
-
-    def ticket() -> Check:
-        if ident is None:
-            return Check(
-                "kerberos", SKIP, f"no credentials for {r.sam_account_name} in [[verify.users]]: AD {r.why} the account"
-            )
-        try:
-            got = login(ident, principal, ccache)
-        except KerberosError as exc:
-            verdict = PASS if exc.reason in DENIED else FAIL
-            word = "denied" if verdict == PASS else "not proven"
-            return Check("kerberos", verdict, f"{word}: {str(exc).split(' failed: ', 1)[-1]}; {TICKET_NOTE}")
-        creds.append(got)
-        return Check("kerberos", FAIL, f"NOT denied: AD issued a TGT to {principal} ({r.why} in the snapshot)")
-
-    def hdfs() -> Check:
-        h = cfg.hdfs
-        home = home_path(h.prefix, r.name) if h else None
-        if h is None or home is None:
-            return Check("hdfs", SKIP, "no [hdfs] configured")
-        if not creds:
-            return Check("hdfs", SKIP, no_ticket)
-        try:
-            with WebHdfs(h.url, creds[0], timeout=t.verify_check, pool_size=1, ca_file=h.ca_file) as fs:
-                entries = fs.list(home)
-        except HdfsUnavailable as exc:  # no answer proves nothing
-            return Check("hdfs", FAIL, f"not proven: {exc}")
-        except HdfsError as exc:
-            return Check("hdfs", PASS, f"denied: {exc}")
-        return Check("hdfs", FAIL, f"NOT denied: listed {home} ({len(entries or [])} entries)")
-
-    def hive() -> Check:
-        # `verify`'s own probe, in this user's cache: empty unless AD issued a ticket.
-        if v.hive is None:
-            return Check("hive", SKIP, "no [verify.hive] configured")
-        if not creds:
-            return Check("hive", SKIP, no_ticket)
-        try:  # a server that is not there refuses nobody: that proves nothing
-            socket.create_connection((v.hive.host, v.hive.port), timeout=t.verify_check).close()
-        except OSError as exc:
-            return Check("hive", FAIL, f"not proven: HiveServer2 {v.hive.host}:{v.hive.port} unreachable ({exc})")
-        got = hive_session(v, ccache, r.name, t.verify_check)
-        if got.status == PASS:
-            return Check("hive", FAIL, f"NOT denied: {got.detail}")
-        return Check("hive", PASS, f"denied: {got.detail}")
-
+    tmp = Path(tempfile.mkdtemp(prefix="dirkit-revoked-"))  # 0700; its ccache holds what a login got
     try:
-        report.checks = run_checks((("ad", ad), ("kerberos", ticket), ("hdfs", hdfs), ("hive", hive)), t)
+        who = Revokee(cfg, v, r, ident, accounts, principal, f"FILE:{tmp / 'ccache'}", t)
+        return UserReport(r.name, principal, run_checks(REVOKED, who, t))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return report
 
 
 def denied(report: UserReport) -> bool:

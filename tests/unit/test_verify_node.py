@@ -15,7 +15,8 @@ from seed_fixture import BASE, _g, _u, seed_config
 from dirkit._config import VerifyUser
 from dirkit._directory.build import build
 from dirkit._directory.names import NamePolicy
-from dirkit._verify.checks import _UserRun, node_argv
+from dirkit._verify import checks
+from dirkit._verify.checks import node_argv, subject
 
 HOSTILE = ["x;touch pwned", "$(touch pwned)", "a b`touch pwned`", "it's"]
 
@@ -43,11 +44,8 @@ def test_a_name_with_shell_metacharacters_reaches_the_remote_id_as_one_argument(
     cfg = seed_config(
         verify={"service_principal": "HTTP/nn@EMR.DIRKIT.TEST", "node_command": [str(node / "ssh"), "hadoop@node1"]}
     )
-    run = _UserRun(cfg, d, VerifyUser(name=name, password="env:UNUSED"))
-    try:
-        check = run.node()
-    finally:
-        run.close()
+    with subject(cfg, d, VerifyUser(name=name, password="env:UNUSED")) as user:
+        check = checks.node(user, None)
     assert not mark.exists(), "the remote shell ran part of the name"
     assert (tmp_path / "id-args").read_text().splitlines() == ["--", name.lower()]
     assert check.status == "fail"  # this node's `id` knows nobody

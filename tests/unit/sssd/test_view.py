@@ -62,7 +62,7 @@ def test_a_member_outside_the_scope_is_not_taken_for_unreadable() -> None:
 def test_verifys_node_check_compares_a_nodes_id_with_the_prediction(tmp_path: Path) -> None:
     # The node is a stand-in here (a script printing `id`'s answer); tests/integration/test_sssd.py
     # and test_verify.py run the real SSSD.
-    from dirkit._verify.checks import _UserRun
+    from dirkit._verify.checks import node, subject
 
     d = _lab_like()
     script = tmp_path / "node"
@@ -78,9 +78,8 @@ def test_verifys_node_check_compares_a_nodes_id_with_the_prediction(tmp_path: Pa
     ):
         script.write_text(f"#!/bin/sh\necho '{answer}'\n")
         script.chmod(0o755)
-        run = _UserRun(cfg, d, ident)
-        check = run.node()
-        run.close()
+        with subject(cfg, d, ident) as user:
+            check = node(user, None)
         assert (check.status, words in check.detail) == (status, True), check.detail
 
 
