@@ -12,7 +12,7 @@ import typing as _typing  # not `from typing import ...`: the module's names are
 
 if _typing.TYPE_CHECKING:
     from . import errors
-    from ._api import CoreSiteFormat, Dirkit, Document, HueFormat, Progress
+    from ._api import CoreSiteFormat, Dirkit, HueFormat, Progress
     from ._config import Config
     from ._config import load as load_config
     from ._deploy import AwsChange, DeployPlan
@@ -20,6 +20,7 @@ if _typing.TYPE_CHECKING:
     from ._directory.source import DirectorySource, MemorySource
     from ._homes.plan import Adoption, HomeAction, HomeReport, HomesPlan
     from ._homes.provision import HomesResult, HomesTarget
+    from ._outputs.documents import Document
     from ._outputs.files import FileChange
     from ._outputs.role_mappings import Decision
     from ._plan import Change, Plan
@@ -47,7 +48,7 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "DirectorySource": ("_directory.source", "DirectorySource"),
     "Dirkit": ("_api", "Dirkit"),
     "DirkitError": ("errors", "DirkitError"),
-    "Document": ("_api", "Document"),
+    "Document": ("_outputs.documents", "Document"),
     "FileChange": ("_outputs.files", "FileChange"),
     "Group": ("_directory.model", "Group"),
     "HeldPlan": ("_state", "HeldPlan"),

@@ -15,7 +15,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
@@ -31,7 +31,8 @@ from ._directory.source import AccountSource, DirectorySource
 from ._homes import script
 from ._homes.plan import Adoption, plan_adoptions
 from ._homes.provision import HomesResult, HomesTarget, connect, provision
-from ._outputs import cloudformation, emr, hadoop, hue, role_mappings, sssd
+from ._outputs import cloudformation, documents, emr, role_mappings
+from ._outputs.documents import Document
 from ._plan import Plan
 from ._report import AccessReport, Revoked
 from ._safe_files import write_atomic
@@ -46,15 +47,6 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 HueFormat = Literal["ini", "classification"]
 CoreSiteFormat = Literal["xml", "classification"]
-
-
-@dataclass(frozen=True)
-class Document:
-    """A generated document and the warnings found while checking it against AD."""
-
-    text: str
-    warnings: tuple[str, ...] = ()
-    secret: bool = False  # holds resolved secrets: written 0600 whatever the umask
 
 
 class Dirkit:
@@ -174,17 +166,14 @@ class Dirkit:
     def security_configuration(self, *, check: bool = True, from_state: bool = False) -> Document:
         """The EMR security configuration; with ``check``, role mappings are checked against
         the AD snapshot (identifiers missing, renamed by the names policy, or shadowed)."""
-        e = self._emr()
-        text = emr.dumps(emr.security_configuration(e, ad_site(self.config)))
-        warnings: list[str] = []
-        if check:
-            d = self.snapshot(from_state=from_state)
-            emr.refuse_aws_managed_ad(d)
-            view = self.cluster_view(d)
-            warnings = role_mappings.warnings(e, d, self.names, view) if e.role_mappings else []
-            warnings += view.warnings(d)
-            warnings += d.superuser_warnings()
-        return Document(text, tuple(warnings))
+        self._emr()
+        return self._document(
+            "emr-security-configuration", "json", self.snapshot(from_state=from_state) if check else None
+        )
+
+    def _document(self, name: str, fmt: str, directory: Directory | None) -> Document:
+        """One of the registry's documents (_outputs/documents.py), rendered and checked."""
+        return documents.find(name, fmt).render(self.config, directory)
 
     def explain(self, user: str, path: str, *, from_state: bool = False) -> role_mappings.Decision:
         """Which IAM role EMRFS would use for ``user`` on ``path``, and why; and what the cluster
@@ -247,11 +236,12 @@ class Dirkit:
     def sssd_config(self) -> Document:
         """The ``[domain/...]`` block that makes the nodes see what dirkit predicts, with no
         difference from AD's view (`dirkit sssd config`)."""
-        return Document(sssd.render(self.config.sssd, self.config.directory.realm, reserved_names(self.config)))
+        return self._document("sssd", "conf", None)
 
     def iam_documents(self) -> Document:
         """Trust and S3 policy skeletons per mapping role, and the EC2 role's side (`emr iam`)."""
-        return Document(emr.dumps(emr.iam_documents(self._emr())))
+        self._emr()
+        return self._document("emr-iam", "json", None)
 
     def cloudformation(self) -> Document:
         """One CloudFormation template: security configuration, mapping roles, the EC2 role's side."""
@@ -290,44 +280,15 @@ class Dirkit:
     def hue_config(self, fmt: HueFormat = "ini", *, from_state: bool = False) -> Document:
         """Hue's LDAP block (``ini``) or the EMR ``hue-ini`` classification (``classification``)."""
         _check_format(fmt, HueFormat)
-        h = required(self.config, "hue", self.config.hue)
-        d = self.last_snapshot() if from_state else None
-        ad = ad_site(self.config)
-        if fmt == "ini":
-            return Document(hue.render_ini(h, ad, d), tuple(hue.warnings(h)))
-        return Document(emr.dumps(hue.render_classification(h, ad, d)), tuple(hue.warnings(h)))
+        required(self.config, "hue", self.config.hue)
+        return self._document("hue", fmt, self.last_snapshot() if from_state else None)
 
     def core_site(self, fmt: CoreSiteFormat = "xml", *, from_state: bool = False) -> Document:
         """auth_to_local and LDAP group mapping as core-site XML or an EMR classification.
         From the last snapshot, users whose groups LdapGroupsMapping cannot see are warned about."""
         _check_format(fmt, CoreSiteFormat)
-        h = required(self.config, "hadoop", self.config.hadoop)
-        d = self.last_snapshot() if from_state else None
-        ad = ad_site(self.config)
-        if fmt == "xml":
-            text = hadoop.render_xml(h, ad, d)
-        else:
-            text = emr.dumps(hadoop.render_classification(h, ad, d))
-        warnings = []
-        if d is not None and h.group_lookup == "memberof":
-            for dn in hadoop.reserved_cn_groups(d, ad.reserved):
-                warnings.append(
-                    f"{dn}: its CN is a reserved name, and with hadoop.group_lookup = memberof Hadoop names groups "
-                    "by CN and filters none: its members get that group on the cluster. Rename it in AD, or use "
-                    "group_lookup = nested (its group filter leaves reserved names out)"
-                )
-        gaps = hadoop.mapping_gaps(d, h.group_lookup) if d is not None else {}
-        if gaps:
-            user, groups = next(iter(gaps.items()))
-            why = "a primary group is never in member/memberOf"
-            if h.group_lookup == "memberof":
-                why += "; memberOf lists direct groups only, and names them by CN"
-            warnings.append(
-                f"{len(gaps)} user(s) have groups Hadoop's LdapGroupsMapping (hadoop.group_lookup = "
-                f"{h.group_lookup}) will not return ({why}), e.g. {user}: {', '.join(groups)}. "
-                "SSSD (EMR's default group mapping) does return them."
-            )
-        return Document(text, tuple(warnings))
+        required(self.config, "hadoop", self.config.hadoop)
+        return self._document("core-site", fmt, self.last_snapshot() if from_state else None)
 
     def _emr(self) -> EmrConfig:
         return required(self.config, "emr", self.config.emr)

@@ -22,8 +22,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # the API is imported when a command runs: `--help` and `--version` stay light
-    from . import Directory
-    from ._api import CoreSiteFormat, Dirkit, Document, HueFormat
+    from . import Directory, Document
+    from ._api import CoreSiteFormat, Dirkit, HueFormat
 
 
 def _emit_json(data: Any) -> None:

@@ -266,8 +266,6 @@ def sync(
     t0 = time.monotonic()
     if config.output.directory is not None:
         files.render_all(config, None)  # a config error in a document section stops us before any read
-        for w in files.warnings(config):
-            event(log, "document_warning", logging.WARNING, warning=w)
     with StateStore(config.state.path) as store, store.lock():
         for killed in store.running_runs():  # marked interrupted by start_run below
             doc = RunRecord(killed.id, killed.command, outcome="interrupted", started=killed.started)
@@ -373,7 +371,11 @@ class SyncRun:
         out_dir = self.config.output.directory
         if out_dir is None:
             return {}, ()
-        docs = files.render_all(self.config, current)
+        rendered = files.render_all(self.config, current)
+        for name, doc in rendered.items():  # the same checks as `dirkit emr security-config` & co.
+            for w in doc.warnings:
+                event(log, "document_warning", logging.WARNING, document=name, warning=w)
+        docs = {name: doc.text for name, doc in rendered.items()}
         changes = tuple(files.compare(out_dir, docs))
         touched = [f.name for f in changes if f.status != "unchanged"]
         if touched:

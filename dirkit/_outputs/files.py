@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import _faults as faults
-from .._config import Config, ad_site
+from .._config import Config
 from .._directory.model import Directory
 from .._safe_files import read_nofollow, remove_stale_temps, write_atomic
 from ..errors import OutputError
-from . import emr, hadoop, hue, sssd
+from .documents import Document, configured
 
 
 @dataclass(frozen=True)
@@ -31,28 +31,9 @@ class FileChange:
         return {"name": self.name, "status": self.status}
 
 
-def render_all(cfg: Config, directory: Directory | None) -> dict[str, str]:
-    """File name -> content for each document the config has a section for."""
-    docs: dict[str, str] = {}
-    ad = ad_site(cfg)
-    if cfg.emr is not None:
-        docs["emr-security-configuration.json"] = emr.dumps(emr.security_configuration(cfg.emr, ad))
-        if cfg.emr.role_mappings:
-            docs["emr-iam.json"] = emr.dumps(emr.iam_documents(cfg.emr))
-    if cfg.hue is not None:
-        docs["hue.ini"] = hue.render_ini(cfg.hue, ad, directory)
-        docs["hue-ini-classification.json"] = emr.dumps(hue.render_classification(cfg.hue, ad, directory))
-    if cfg.hadoop is not None:
-        docs["core-site.xml"] = hadoop.render_xml(cfg.hadoop, ad, directory)
-        docs["core-site-classification.json"] = emr.dumps(hadoop.render_classification(cfg.hadoop, ad, directory))
-    if cfg.sssd is not None:
-        docs["sssd-domain.conf"] = sssd.render(cfg.sssd, cfg.directory.realm, ad.reserved)
-    return docs
-
-
-def warnings(cfg: Config) -> list[str]:
-    """Warnings about the configured documents (logged on every sync that renders them)."""
-    return hue.warnings(cfg.hue) if cfg.hue is not None else []
+def render_all(cfg: Config, directory: Directory | None) -> dict[str, Document]:
+    """File name -> document (text and warnings) for each document the config has a section for."""
+    return {doc.file: doc.render(cfg, directory) for doc in configured(cfg)}
 
 
 def compare(out_dir: Path, docs: dict[str, str]) -> list[FileChange]:

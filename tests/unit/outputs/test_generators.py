@@ -42,8 +42,8 @@ def test_golden_documents_for_the_seed_scenario() -> None:
         "hue-ini-classification.json",
         "hue.ini",
     ]
-    for name, text in docs.items():
-        _golden(name, text)
+    for name, doc in docs.items():
+        _golden(name, doc.text)
 
 
 def test_rendering_is_deterministic() -> None:
@@ -55,7 +55,7 @@ def test_no_secret_in_any_document(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIRKIT_TEST_XREALM_PW", "xrealm-S3cret-value")
     monkeypatch.setenv("DIRKIT_TEST_JOIN_PW", "join-S3cret-value")
     cfg = seed_config()
-    blob = "".join(render.render_all(cfg, seed_directory()).values())
+    blob = "".join(doc.text for doc in render.render_all(cfg, seed_directory()).values())
     blob += documents.dumps(documents.kerberos_attributes(cfg.emr))
     assert "S3cret" not in blob
     revealed = documents.kerberos_attributes(cfg.emr, reveal=True)
@@ -274,3 +274,25 @@ def test_aws_managed_ad_is_refused_for_the_trust() -> None:
         Dirkit(seed_config(), source=MemorySource(managed)).security_configuration()
     assert Dirkit(seed_config(), source=MemorySource(d)).security_configuration().text
     assert "in a cross-realm trust or as an external KDC" in AWS_MANAGED_AD
+
+
+def test_every_document_is_made_the_same_way_by_sync_and_by_the_api(tmp_path: Path) -> None:
+    # Issue 32, item 1: one registry; sync's output directory and the Dirkit methods (so the
+    # CLI) render each document with the same checks. Before, sync logged only Hue's warnings
+    # and only the API refused AWS Managed AD.
+    from seed_fixture import seed_directory as seed
+
+    from dirkit import Dirkit, MemorySource
+    from dirkit._outputs.documents import DOCUMENTS, configured, find
+    from dirkit.errors import UsageError
+
+    cfg = seed_config(state={"path": str(tmp_path / "s.sqlite")}, sssd={})
+    kit = Dirkit(cfg, source=MemorySource(seed()))
+    made = render.render_all(cfg, seed())
+    assert sorted(made) == sorted(d.file for d in configured(cfg)) and len(made) == len(DOCUMENTS)
+    assert made["emr-security-configuration.json"] == kit.security_configuration()
+    assert made["sssd-domain.conf"] == kit.sssd_config()
+    assert made["hue.ini"].text == kit.hue_config("ini").text
+    assert find("core-site", "classification").file == "core-site-classification.json"
+    with pytest.raises(UsageError, match="use one of xml, classification"):
+        find("core-site", "yaml")
