@@ -217,3 +217,24 @@ def test_a_run_that_finds_nothing_changed_still_checks_documents_and_homes(tmp_p
     assert again.stats["read_kind"] == "delta" and again.plan.empty
     assert [f.name for f in again.files if f.status == "new"] == ["hue.ini"] and (out / "hue.ini").exists()
     assert again.homes is not None and [a.user for a in again.homes.done] == ["admin1"]
+
+
+def test_sync_refuses_to_write_a_security_configuration_for_aws_managed_ad(tmp_path: Path) -> None:
+    # Issue 32, item 1: only `emr security-config` refused it; sync wrote the same document.
+    from seed_fixture import BASE, _g
+
+    from dirkit._directory.build import RawUser, build
+    from dirkit._directory.names import NamePolicy
+    from dirkit.errors import ConfigError
+
+    aws = RawUser(
+        "g-aws", f"CN=AWSAdminD-1,OU=AWS Reserved,{BASE}", "AWSAdminD-1", "S-1-5-21-9-1", None, None, 512, 513, 1
+    )
+    d = build([aws], [_g("Domain Users", 513)], NamePolicy(), [BASE])
+    assert d.aws_managed_ad
+    out = tmp_path / "out"
+    out.mkdir()
+    k = kit(tmp_path, MemorySource(d), output={"directory": str(out)})
+    with pytest.raises(ConfigError, match="AWS Directory Service"):
+        k.sync()
+    assert not list(out.iterdir()) and k.history(1)[0].outcome == "failed"
