@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote
 
 from ._config import AdSite, EmrConfig
@@ -35,7 +35,7 @@ EC2_POLICY = "dirkit-assume-mapping-roles"
 class AwsChange:
     """One difference between AWS and the rendered documents, and what apply does about it."""
 
-    kind: str  # create_security_configuration | create_role | update_trust | put_policy | drift
+    kind: Literal["create_security_configuration", "create_role", "update_trust", "put_policy", "drift"]
     target: str
     detail: str = ""
     diff: str = ""  # unified diff of the JSON documents (deployed -> rendered)

@@ -12,7 +12,7 @@ from pathlib import Path
 import gssapi
 from gssapi.raw.misc import GSSError
 
-from .errors import KerberosError
+from .errors import KerberosError, KerberosReason
 
 
 def use_krb5_conf(path: Path | None) -> None:
@@ -70,7 +70,7 @@ def password_credentials(principal: str, password: str, ccache: str | None = Non
 # MIT krb5 reports nearly every failure as GSS_S_FAILURE and puts the krb5 error in the minor
 # status (pyspnego's exceptions module notes the same), so the minor code decides. Codes are
 # MIT's com_err values from <krb5/krb5.h>; python-gssapi hands them over as unsigned 32 bits.
-_MINOR_REASONS = {
+_MINOR_REASONS: dict[int, KerberosReason] = {
     -1765328360: "bad_key",  # KRB5KDC_ERR_PREAUTH_FAILED: wrong password / stale keytab key
     -1765328353: "bad_key",  # KRB5KRB_AP_ERR_BAD_INTEGRITY: "decrypt integrity check failed"
     -1765328343: "bad_key",  # KRB5KRB_AP_ERR_MODIFIED
@@ -88,7 +88,7 @@ _MINOR_REASONS = {
     -1765328164: "unreachable",  # KRB5_REALM_CANT_RESOLVE
     -1765328347: "clock_skew",  # KRB5KRB_AP_ERR_SKEW
 }
-REASONS = frozenset({*_MINOR_REASONS.values(), "other"})
+REASONS: frozenset[KerberosReason] = frozenset({*_MINOR_REASONS.values(), "other"})
 
 
 def minor_code(exc: GSSError) -> int:
@@ -97,12 +97,12 @@ def minor_code(exc: GSSError) -> int:
     return code - 2**32 if code >= 2**31 else code
 
 
-def classify(exc: GSSError) -> str:
+def classify(exc: GSSError) -> KerberosReason:
     """A reason from ``REASONS`` for a GSSAPI failure, from its codes (never its text)."""
     return _MINOR_REASONS.get(minor_code(exc), "other")
 
 
-def _error(message: str, reason: str, exc: GSSError) -> KerberosError:
+def _error(message: str, reason: KerberosReason, exc: GSSError) -> KerberosError:
     err = KerberosError(f"{message} ({str(exc).strip()})", reason, exc.maj_code, minor_code(exc))
     err.__cause__ = exc
     return err

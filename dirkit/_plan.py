@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ._config import SafetyConfig
 from ._directory.model import Directory
@@ -27,14 +27,26 @@ KINDS = (
     "membership_added",
     "membership_removed",
 )
-REMOVAL_KINDS = frozenset({"user_removed", "user_disabled", "group_removed"})
+ChangeKind = Literal[
+    "user_added",
+    "user_removed",
+    "user_renamed",
+    "user_disabled",
+    "user_enabled",
+    "membership_added",
+    "membership_removed",
+    "group_added",
+    "group_removed",
+    "group_renamed",
+]
+REMOVAL_KINDS: frozenset[ChangeKind] = frozenset({"user_removed", "user_disabled", "group_removed"})
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
     """One planned change to a user, a group or a membership, matched by objectGUID."""
 
-    kind: str
+    kind: ChangeKind
     name: str  # the user's or group's normalised name (the old one for removals)
     guid: str
     detail: str = ""  # e.g. the group of a membership change, the old name of a rename

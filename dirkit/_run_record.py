@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from ._directory.model import ReadInfo
 
@@ -64,13 +64,16 @@ class HomeActionCounts:
     failed: int = 0
 
 
+RunOutcome = Literal["running", "applied", "no-changes", "dry-run", "threshold", "partial", "failed", "interrupted"]
+
+
 @dataclass
 class RunRecord:
     """One run, as it went; the parts it did not reach stay None."""
 
     run_id: int
     command: str
-    outcome: str = "running"
+    outcome: RunOutcome = "running"
     message: str = ""
     started: float | None = None  # only in a killed run's notification, from its row
     ended: float | None = None
@@ -118,7 +121,7 @@ class RunRecord:
         return cls(
             run_id=int(data.get("run_id", run_id)),
             command=str(data.get("command", command)),
-            outcome=str(data.get("outcome", "running")),
+            outcome=_outcome(data.get("outcome", "running")),
             message=str(data.get("message", "")),
             started=data.get("started"),
             ended=data.get("ended"),
@@ -134,6 +137,14 @@ class RunRecord:
             held_pending=data.get("held_pending"),
             retention_skipped=data.get("retention_skipped"),
         )
+
+
+def _outcome(value: object) -> RunOutcome:
+    """A stored outcome; one this version does not know (a newer dirkit's) reads as "failed"."""
+    for known in get_args(RunOutcome):
+        if value == known:
+            return known  # type: ignore[no-any-return]
+    return "failed"
 
 
 _Part = TypeVar("_Part", ReadRecord, PlanRecord, HomeActionCounts)

@@ -27,7 +27,7 @@ from ._log import event
 from ._notify import notify
 from ._outputs import files
 from ._plan import Plan, content_digest, make_plan, plan_digest
-from ._run_record import HomeActionCounts, PlanRecord, ReadRecord, RunRecord
+from ._run_record import HomeActionCounts, PlanRecord, ReadRecord, RunOutcome, RunRecord
 from ._state import StateStore
 from .errors import DirkitError, PartialFailure, StateError, ThresholdError
 
@@ -274,7 +274,8 @@ def sync(
             notify(config.notify, doc)
         command = "sync --dry-run" if dry_run else "sync"
         run = SyncRun(config, store, RunRecord(store.start_run(command), command), t0, progress, source, homes_target)
-        outcome, message = "failed", ""
+        outcome: RunOutcome = "failed"
+        message = ""
         try:
             result = run.sync(dry_run=dry_run, allow_removals=allow_removals, full=full, approve=approve)
             outcome = (
@@ -463,7 +464,7 @@ class SyncRun:
         """Applied a change, rewrote a document or did a homes action (else: "no-changes")."""
         return not result.plan.empty or bool(self.counts.get("files_changed")) or bool(self.counts.get("homes_done"))
 
-    def end(self, outcome: str, message: str) -> None:
+    def end(self, outcome: RunOutcome, message: str) -> None:
         """Record how the run ended, then metrics and notification (neither may change it)."""
         rec, store = self.record, self.store
         rec.outcome, rec.message, rec.ended, rec.seconds = outcome, message, time.time(), self._seconds()

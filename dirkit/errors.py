@@ -37,6 +37,8 @@ with one line asking to report it (the traceback only with ``-v``).
 
 from __future__ import annotations
 
+from typing import Literal
+
 # Exit codes are part of the public contract (cron wrappers and scripts test them); see README.
 EXIT_OK = 0
 EXIT_FAILURE = 1  # unexpected internal error, or nothing to work from (NotFoundError)
@@ -117,11 +119,29 @@ class DirectoryConnectionLost(IncompleteReadError):
     """The DC went away in the middle of a read: the read starts again on the next DC."""
 
 
-class KerberosError(ServiceError):
-    """A Kerberos step failed. ``reason`` is one of kerberos.REASONS (from the GSSAPI codes,
-    never from message text); ``major``/``minor`` are the raw GSSAPI status codes."""
+# Why a Kerberos step failed, from the GSSAPI codes (never from message text; _kerberos.py maps them).
+KerberosReason = Literal[
+    "bad_key",
+    "stale_key",
+    "no_key",
+    "revoked",
+    "expired",
+    "unknown_principal",
+    "unknown_service",
+    "enctype",
+    "unreachable",
+    "clock_skew",
+    "other",
+]
 
-    def __init__(self, message: str, reason: str = "other", major: int | None = None, minor: int | None = None):
+
+class KerberosError(ServiceError):
+    """A Kerberos step failed. ``reason`` is a KerberosReason (from the GSSAPI codes, never from
+    message text); ``major``/``minor`` are the raw GSSAPI status codes."""
+
+    def __init__(
+        self, message: str, reason: KerberosReason = "other", major: int | None = None, minor: int | None = None
+    ):
         super().__init__(message)
         self.reason = reason
         self.major = major

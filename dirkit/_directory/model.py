@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 # userAccountControl flag: ACCOUNTDISABLE.
 UAC_DISABLED = 0x2
@@ -68,13 +68,22 @@ class Group:
         }
 
 
+IssueKind = Literal[
+    "unsafe_name",
+    "reserved_name",
+    "superuser_group",
+    "name_collision",
+    "foreign_member",
+    "outside_scope",
+    "non_user_member",
+]
+
+
 @dataclass(frozen=True, slots=True)
 class Issue:
     """Something about the directory an admin should know; the object is left out of outputs."""
 
-    # unsafe_name | reserved_name | superuser_group | name_collision | foreign_member | outside_scope
-    # | non_user_member
-    kind: str
+    kind: IssueKind
     dn: str
     detail: str
 

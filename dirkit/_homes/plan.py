@@ -7,7 +7,7 @@ import posixpath
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .._config import HdfsConfig, SafetyConfig
 from .._directory.model import Directory
@@ -18,9 +18,16 @@ from .policy import Home, home_path, wanted_homes
 
 # Action kinds, in the order a run applies them per user. FINISH hands over a home whose create
 # was interrupted after MKDIRS (owned by the superuser, with the create mode): not drift.
-CREATE, FINISH, FIX_OWNER, FIX_MODE, QUOTA, LOCK = "create", "finish", "fix_owner", "fix_mode", "set_quota", "lock"
+ActionKind = Literal["create", "rename", "finish", "fix_owner", "fix_mode", "set_quota", "lock"]
+CREATE: ActionKind = "create"
+FINISH: ActionKind = "finish"
+FIX_OWNER: ActionKind = "fix_owner"
+FIX_MODE: ActionKind = "fix_mode"
+QUOTA: ActionKind = "set_quota"
+LOCK: ActionKind = "lock"
 # RENAME moves a renamed user's home (found by the objectGUID dirkit recorded for it) to the new name.
-RENAME = "rename"
+RENAME: ActionKind = "rename"
+ReportKind = Literal["drift", "departed", "refused", "reused", "foreign", "protected", "not_renamed"]
 Quota = tuple[int, int]  # (namespace, space) as GETQUOTAUSAGE reports them; -1 = none
 HomeStatus = tuple[str, str, str]  # (owner, group, mode) of a home directory
 
@@ -29,7 +36,7 @@ HomeStatus = tuple[str, str, str]  # (owner, group, mode) of a home directory
 class HomeAction:
     """One thing to do to one home (create, chown, chmod, quota, lock, rename), or a drift to report."""
 
-    kind: str  # create | rename | finish | fix_owner | fix_mode | set_quota | lock
+    kind: ActionKind
     user: str
     path: str
     detail: str = ""  # for people; the fields below are what is applied
@@ -49,7 +56,7 @@ class HomeAction:
 class HomeReport:
     """Something about a home that is reported, not (or not yet) acted on."""
 
-    kind: str  # drift | departed | refused | reused | foreign | protected | not_renamed
+    kind: ReportKind
     path: str
     detail: str
 

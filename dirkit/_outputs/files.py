@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from .. import _faults as faults
 from .._config import Config
@@ -24,7 +25,7 @@ class FileChange:
     """A document in output.directory and what the run did to it: new, changed or unchanged."""
 
     name: str
-    status: str  # new | changed | unchanged
+    status: Literal["new", "changed", "unchanged"]
 
     def to_json(self) -> dict[str, str]:
         """This file change as docs/json.md's `sync --json` documents it."""

@@ -38,7 +38,7 @@ from .._directory.model import AccountState
 from .._homes.policy import home_path
 from .._report import Revoked
 from .._state import Revocation
-from ..errors import KerberosError
+from ..errors import KerberosError, KerberosReason
 from .checks import (
     FAIL,
     PASS,
@@ -54,10 +54,11 @@ from .checks import (
     run_checks,
 )
 
-# A login refused for one of these proves the account is out; any other failure (a wrong or
-# stale key: AD checks pre-authentication before the account's state; no KDC, clock skew...)
-# proves nothing.
-DENIED = frozenset({"revoked", "unknown_principal", "expired"})
+# A login refused for one of these proves the account is out (AD answers CLIENT_REVOKED for a
+# disabled, locked or expired account); any other failure proves nothing: a wrong or stale key
+# (AD checks pre-authentication before the account's state), an expired *password* (KEY_EXP:
+# the user may change it and be back), no KDC, clock skew...
+DENIED: frozenset[KerberosReason] = frozenset({"revoked", "unknown_principal"})
 TICKET_NOTE = "tickets issued before the revocation stay valid until they expire"
 
 
