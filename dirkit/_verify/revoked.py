@@ -7,11 +7,12 @@ out otherwise for an enabled user:
             disabled (userAccountControl) or expired (accountExpires). An account AD still
             has enabled fails ("NOT denied"), whatever the snapshot said.
   kerberos  with the user's credentials from [[verify.users]], AD's KDC refuses a TGT because
-            the account is revoked, expired or unknown. A wrong or stale key proves nothing (AD
-            checks pre-authentication before the account's state: "not proven"); without
-            credentials the check is skipped.
-  hdfs      WebHDFS on the user's home, with the TGT step 2 got: the NameNode must refuse it.
-  hive      the same PyHive probe as `verify`, with that TGT: the session must fail.
+            the account is revoked (disabled, locked, expired) or unknown. A wrong or stale
+            key, or an expired password, proves nothing (AD checks pre-authentication before
+            the account's state: "not proven"); without credentials the check is skipped.
+  hdfs      `verify`'s WebHDFS probe with the TGT the kerberos check got, inverted: the
+            NameNode must refuse that principal.
+  hive      `verify`'s PyHive probe with that TGT, inverted: the session must fail.
 The services are asked only as that principal: a request without a ticket is refused for
 anyone, so it proves nothing, and without a TGT the checks are skipped. A service that does not
 answer proves nothing either ("not proven"). The verdict is "denied" only when the ad check
