@@ -116,17 +116,23 @@ def defaults(extra: Iterable[str] = (), extra_superuser_groups: Iterable[str] = 
 
 
 @cache
+def _folds_into() -> dict[str, frozenset[str]]:
+    """Non-ASCII characters that Java's toLowerCase (Hadoop's /L) or NFC turns into one ASCII
+    character, by that character: {"k": {KELVIN SIGN}}. Scanned once (the BMP up to CJK)."""
+    out: dict[str, set[str]] = {}
+    for i in range(0x80, 0x3000):
+        ch = chr(i)
+        for folded in {ch.lower(), unicodedata.normalize("NFC", ch).lower()}:
+            if len(folded) == 1 and folded.isascii():
+                out.setdefault(folded, set()).add(ch)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
 def _lower_to(c: str) -> str:
-    """Every character that Java's toLowerCase (Hadoop's /L) or NFC turns into ``c``, as a
-    Java character class: ``k`` -> ``[kK\\u212A]`` (KELVIN SIGN lower-cases to ``k``)."""
+    """Every character that lower-cases into ``c``, as a Java character class:
+    ``k`` -> ``[Kk\u212a]`` (KELVIN SIGN lower-cases to ``k``)."""
     same = sorted(
-        {c}
-        | {
-            chr(i)
-            for i in range(0x80, 0x3000)
-            if chr(i).lower() == c or unicodedata.normalize("NFC", chr(i)).lower() == c
-        }
-        | ({c.upper()} if len(c.upper()) == 1 and c.upper().lower() == c else set())
+        {c, *_folds_into().get(c, ())} | ({c.upper()} if len(c.upper()) == 1 and c.upper().lower() == c else set())
     )
     if len(same) == 1:
         return _java_char(c)
