@@ -192,7 +192,10 @@ class Dirkit:
         snapshot (an auditor's picture of what is in force), the one in force at ``at``, or a
         fresh read (``from_state=False``). ``since``: also who gained and lost each role and
         group since the snapshot in force then, and who was revoked in between. Times: a UNIX
-        time, ``YYYY-MM-DD`` (that day's start, UTC) or ISO 8601."""
+        time, ``YYYY-MM-DD`` (that day's start, UTC) or ISO 8601. A fresh read and ``at`` are
+        two different pictures: asking for both is a UsageError, not one of them silently."""
+        if at is not None and not from_state:
+            raise UsageError("--fresh reads AD now; --at reports a stored snapshot: give one of them")
         at = access_report.parse_time(at, "--at") if isinstance(at, str) else at
         since = access_report.parse_time(since, "--since") if isinstance(since, str) else since
         row: SnapshotRow | None

@@ -145,6 +145,9 @@ def test_the_cli_refuses_contradictory_options_with_a_usage_error(
         r = CliRunner().invoke(main, argv)
         assert r.exit_code == UsageError.exit_code and says in r.output, (argv, r.output)
         assert "Traceback" not in r.output
+    # The API refuses it too (issue 32, item 4: `at` won over from_state=False silently).
+    with pytest.raises(UsageError, match="give one of them"):
+        k.report(from_state=False, at="2026-01-01")
 
 
 def _refusing_namenode_and_closing_hive() -> tuple[Any, int, Any]:
