@@ -145,9 +145,9 @@ def plan_cmd(config_path: str | None, as_json: bool) -> None:
     sys.exit(EXIT_CHANGES if not p.empty else EXIT_OK)
 
 
-def _warn_superusers(d: Directory | None) -> None:
+def _warn_superusers(d: Directory) -> None:
     """AD groups named like a superuser group of the cluster: on stderr, whatever the format."""
-    for w in d.superuser_warnings() if d is not None else ():
+    for w in d.superuser_warnings():
         _err(f"warning: {w}")
 
 
@@ -180,7 +180,7 @@ def approve_cmd(config_path: str | None, as_json: bool, digest: str) -> None:
     """
     result = _kit(config_path).approve(digest)
     if as_json:
-        _emit_json({**result.plan.to_json(), "applied": result.applied, "run_id": result.run_id})
+        _emit_json(result.to_json())
     else:
         _print_plan(result.plan)
         click.echo(f"approved plan {result.plan.digest[:12]} applied in run #{result.run_id}")
@@ -207,18 +207,10 @@ def sync_cmd(config_path: str | None, as_json: bool, dry_run: bool, allow_remova
       dirkit --log-format json sync    # one JSON log line per event, for log shippers
     """
     result = _kit(config_path).sync(dry_run=dry_run, allow_removals=allow_removals, full=full)
-    _warn_superusers(result.directory)
+    for w in result.superuser_warnings():
+        _err(f"warning: {w}")
     if as_json:
-        _emit_json(
-            {
-                **result.plan.to_json(),
-                "applied": result.applied,
-                "run_id": result.run_id,
-                "stats": dict(result.stats),
-                "files": [f.to_json() for f in result.files],
-                "homes": result.homes.to_json() if result.homes else None,
-            }
-        )
+        _emit_json(result.to_json())
     else:
         _print_plan(result.plan)
         for f in result.files:

@@ -55,6 +55,24 @@ class SyncResult:
         """What the run's read learned, typed (``stats`` is its documented JSON form)."""
         return ReadInfo.from_stats(self.stats)
 
+    def to_json(self) -> dict[str, Any]:
+        """`sync --json` and `approve --json`, as docs/json.md documents them."""
+        return {
+            **self.plan.to_json(),
+            "applied": self.applied,
+            "run_id": self.run_id,
+            "stats": dict(self.stats),
+            "files": [f.to_json() for f in self.files],
+            "homes": self.homes.to_json() if self.homes else None,
+        }
+
+    def superuser_warnings(self) -> list[str]:
+        """The snapshot's superuser-group warnings, loading a stored snapshot only when its
+        stats say it has one (a run with nothing changed does not load it otherwise)."""
+        if self.loaded is None and not self.read.issue_kinds.get("superuser_group"):
+            return []
+        return self.directory.superuser_warnings()
+
     @property
     def directory(self) -> Directory:
         """The snapshot read (loaded from state on first use when the run found nothing changed)."""

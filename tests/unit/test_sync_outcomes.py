@@ -201,6 +201,8 @@ def test_a_run_that_finds_nothing_changed_loads_no_snapshot(tmp_path: Path, monk
         m.setattr(StateStore, "last_snapshot", no_load)
         again = k.sync()
     assert again.plan.empty and again.loaded is None
+    assert again.superuser_warnings() == [] and again.loaded is None  # what `dirkit sync` prints: no load either
+    assert again.to_json()["applied"] is True and again.loaded is None
     assert (again.stats["read_kind"], again.stats["ldap_searches"], again.stats["users"]) == ("delta", 1, 5)
     assert k.history(1)[0].record["read"]["searches"] == 1
     assert len(again.directory.users) == 5  # loaded when asked for, after the run
