@@ -159,6 +159,9 @@ def validate(names: Iterable[str], key_name: str) -> list[str]:
     out = []
     for i, n in enumerate(names):
         if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.$-]*", n):
-            raise ValueError(f"{key_name}[{i}] {n!r}: a reserved name is letters, digits and _ . $ - only")
+            raise ValueError(
+                f"{key_name}[{i}] {n!r}: use only letters, digits and _ . $ - (these names go into "
+                "auth_to_local rules and SSSD filters)"
+            )
         out.append(n)
     return out

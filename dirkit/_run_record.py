@@ -139,12 +139,12 @@ class RunRecord:
         )
 
 
+_OUTCOMES: tuple[RunOutcome, ...] = get_args(RunOutcome)
+
+
 def _outcome(value: object) -> RunOutcome:
     """A stored outcome; one this version does not know (a newer dirkit's) reads as "failed"."""
-    for known in get_args(RunOutcome):
-        if value == known:
-            return known  # type: ignore[no-any-return]
-    return "failed"
+    return next((known for known in _OUTCOMES if value == known), "failed")
 
 
 _Part = TypeVar("_Part", ReadRecord, PlanRecord, HomeActionCounts)

@@ -84,7 +84,6 @@ class HomesPlan:
     wanted: int = 0
     existing: int = 0
     held: str = ""  # why the locks in this plan exceed the safety limits ("" if they do not)
-    wanted_names: list[str] = field(default_factory=list)  # the homes' names
     # Home name -> objectGUID: homes this plan creates or renames to (recorded as pending in the
     # state before the first request), and homes that are dirkit's and stay so.
     pending: dict[str, str] = field(default_factory=dict)
@@ -160,7 +159,6 @@ def plan_homes(
     for name in refused:
         plan.reports.append(HomeReport("refused", posixpath.join(prefix, name), f"unsafe home path for {name!r}"))
     plan.wanted = len(homes)
-    plan.wanted_names = [h.user for h in homes]
     home_of = {o.guid: n for n, o in owned.items() if not o.pending}  # objectGUID -> its confirmed home
     wanted = {h.user for h in homes}
     renamed: set[str] = set()

@@ -424,7 +424,6 @@ VERIFY: tuple[CheckDef[Subject], ...] = (
     CheckDef("emrfs", emrfs),
     CheckDef("node", node),
 )
-CHECKS = tuple(c.name for c in VERIFY)
 
 
 def verify_user(cfg: Config, d: Directory, ident: VerifyUser, view: ClusterView | None = None) -> UserReport:

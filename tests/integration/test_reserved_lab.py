@@ -124,7 +124,8 @@ def test_ad_accounts_named_like_services_get_no_home_and_are_reported(
     assert set(dns.values()) | {supergroup} <= reserved
     (warning,) = [w for w in result.directory.superuser_warnings() if w.startswith(supergroup)]
     assert "would be HDFS superusers through it: dataeng1" in warning
-    assert "supergroup" not in result.directory.group_names_of(result.directory.user_by_name("dataeng1"))  # type: ignore[arg-type]
+    dataeng1 = result.directory.user_by_name("dataeng1")
+    assert dataeng1 is not None and "supergroup" not in result.directory.group_names_of(dataeng1)
     doc = kit.security_configuration()
     assert any("superuser group 'hadoop'" in w and "datascientist1" in w for w in doc.warnings)
     verify = {r.user: r for r in kit.verify(["dataeng1"])}

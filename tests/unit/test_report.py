@@ -294,6 +294,8 @@ def test_the_csv_opened_by_libreoffice_calc_evaluates_nothing(tmp_path: Path) ->
     import subprocess
 
     if not shutil.which(SOFFICE):
+        # In CI bootstrap.sh installs it, so its absence fails the run; a developer who has not
+        # run bootstrap.sh gets a skip that says why (as the browser tests do).
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"{SOFFICE} is missing (scripts/bootstrap.sh installs libreoffice-calc-nogui)")
         pytest.skip(f"{SOFFICE} is missing (scripts/bootstrap.sh installs it)")

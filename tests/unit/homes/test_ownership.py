@@ -99,13 +99,19 @@ def test_lock_departed_never_locks_a_directory_dirkit_did_not_create(tmp_path: P
     assert not [a for a in result.plan.actions if a.kind == "lock"]
 
 
-def test_dirkits_own_homes_still_follow_a_rename_and_are_locked_when_their_user_leaves(tmp_path: Path) -> None:
+def _alice_synced(tmp_path: Path) -> tuple[MemoryHdfs, RawUser, MemorySource, Dirkit]:
+    """alice, whose home dirkit created in a first sync."""
     fs = MemoryHdfs("/user")
     alice = _u("alice", 1310)
     source = MemorySource(directory(alice))
     k = kit(tmp_path, source, fs)
     k.sync()
     assert fs.files["/user/alice"]["owner"] == "alice"
+    return fs, alice, source, k
+
+
+def test_dirkits_own_homes_still_follow_a_rename_and_are_locked_when_their_user_leaves(tmp_path: Path) -> None:
+    fs, alice, source, k = _alice_synced(tmp_path)
     source.directory = directory(renamed(alice, "alice2"))
     done = k.sync().homes
     assert done is not None and [a.kind for a in done.done if a.user == "alice2"] == ["rename"]
@@ -117,11 +123,7 @@ def test_dirkits_own_homes_still_follow_a_rename_and_are_locked_when_their_user_
 
 
 def test_a_rename_is_refused_when_the_old_home_changed_hands(tmp_path: Path) -> None:
-    fs = MemoryHdfs("/user")
-    alice = _u("alice", 1310)
-    source = MemorySource(directory(alice))
-    k = kit(tmp_path, source, fs)
-    k.sync()
+    fs, alice, source, k = _alice_synced(tmp_path)
     fs.files["/user/alice"]["owner"] = "ops"  # an admin took the directory over
     source.directory = directory(renamed(alice, "alice2"))
     result = k.sync().homes
@@ -197,7 +199,7 @@ def test_adopt_claims_only_a_directory_the_user_of_its_name_already_owns(tmp_pat
     assert fs.files["/user/alice2"]["owner"] == "alice2"
 
 
-def test_the_cli_adopt_exits_8_when_a_name_is_refused(tmp_path: Path) -> None:
+def test_the_cli_adopt_exits_8_when_a_name_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
     from dirkit import _cli
@@ -205,11 +207,10 @@ def test_the_cli_adopt_exits_8_when_a_name_is_refused(tmp_path: Path) -> None:
     fs = MemoryHdfs("/user")
     service_dir(fs, "dataeng1", owner="ops")
     k = kit(tmp_path, MemorySource(directory()), fs)
-    runner = CliRunner()
-    import unittest.mock
-
-    with unittest.mock.patch.object(_cli, "_kit", return_value=k):
-        r = runner.invoke(_cli.main, ["hdfs", "adopt", "dataeng1"])
+    # The CLI over the in-memory directory and NameNode stand-in, not a config file's AD (as
+    # test_report.py does): this tests the command's output and exit code, not the services.
+    monkeypatch.setattr(_cli, "_kit", lambda path: k)
+    r = CliRunner().invoke(_cli.main, ["hdfs", "adopt", "dataeng1"])
     assert r.exit_code == 8, r.output
     assert "refused     /user/dataeng1: owned by ops, not dataeng1" in r.output
 
