@@ -100,6 +100,15 @@ def test_a_disabled_user_is_proven_out_and_at_shows_the_access_they_had(
         who = Revoked(enabled.guid, "cycleuser1", "cycleuser1", "removed")
         [not_out] = prove(bare.config, [who], bare._account_states([enabled.guid]))
         assert not denied(not_out) and not_out.checks[0].detail.startswith("NOT denied: AD has cycleuser1 enabled")
+        # A wrong password proves nothing: the real KDC checks pre-authentication before the
+        # account's state, so its refusal would be the same for an enabled user (bad_key).
+        wrong = tmp_path / "wrong.password"
+        wrong.write_text("not-the-password-1!")
+        wrong.chmod(0o600)
+        guessing = Dirkit(make_config(verify={"users": [*users, {"name": REVOKED, "password": f"file:{wrong}"}]}))
+        [guess] = prove(guessing.config, [gone_user], guessing._account_states([gone_user.guid]))
+        ticket = next(c for c in guess.checks if c.name == "kerberos")
+        assert ticket.status == "fail" and ticket.detail.startswith("not proven:"), ticket.detail
 
         role = f"{ARN}/dirkit-data-engineering"
         old = {(u.name, a.prefix): a.role for u in kit.report(at=before).users for a in u.access}
