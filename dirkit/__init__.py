@@ -12,7 +12,7 @@ import typing as _typing  # not `from typing import ...`: the module's names are
 
 if _typing.TYPE_CHECKING:
     from . import errors
-    from ._api import CoreSiteFormat, Dirkit, HueFormat, Progress
+    from ._api import CoreSiteFormat, Dirkit, HueFormat, Progress, SnapshotView
     from ._config import Config
     from ._config import load as load_config
     from ._deploy import AwsChange, DeployPlan
@@ -64,6 +64,7 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "Plan": ("_plan", "Plan"),
     "Progress": ("_api", "Progress"),
     "Run": ("_state", "Run"),
+    "SnapshotView": ("_api", "SnapshotView"),
     "SyncResult": ("_sync", "SyncResult"),
     "User": ("_directory.model", "User"),
     "UserReport": ("_verify.checks", "UserReport"),
@@ -148,6 +149,7 @@ __all__ = [
     "Run",
     "RunRecord",
     "SnapshotRow",
+    "SnapshotView",
     "SyncResult",
     "User",
     "UserAccess",

@@ -12,12 +12,13 @@ subclasses (see ``dirkit.errors``) carrying the exit code the CLI uses.
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, get_args
 
 from . import _deadline as deadline
 from . import _kerberos as kerberos
@@ -99,6 +100,15 @@ class Dirkit:
         if u is None:
             raise NotFoundError(f"no user {name!r} in the snapshot")
         return d, u
+
+    def snapshot_view(self, user: str | None = None, *, from_state: bool = False) -> SnapshotView:
+        """`dirkit snapshot`: the snapshot (or one ``user`` of it, by any spelling) beside what
+        the cluster nodes' SSSD will say of it."""
+        if user is None:
+            d = self.snapshot(from_state=from_state)
+            return SnapshotView(d, self.cluster_view(d))
+        d, found = self.find_user(user, from_state=from_state)
+        return SnapshotView(d, self.cluster_view(d, only=[found.guid]), found)
 
     # -- sync ----------------------------------------------------------------------------
     def plan(self) -> tuple[Directory, Plan]:
@@ -425,8 +435,9 @@ def _check_format(fmt: str, allowed: object) -> None:
         raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(choices)}")
 
 
-def write_chunks(chunks: Iterable[str], out: Path) -> str:
-    """Write text that comes in parts (a long report) atomically as it comes; its sha256."""
+def write_chunks(chunks: Iterable[str], out: Path | None, stdout: BinaryIO | None = None) -> str:
+    """Write text that comes in parts (a long report) as it comes, to ``out`` atomically or (None)
+    to ``stdout`` (default: this process's); the sha256 of what was written."""
     digest = hashlib.sha256()
 
     def encoded() -> Iterator[bytes]:
@@ -435,8 +446,30 @@ def write_chunks(chunks: Iterable[str], out: Path) -> str:
             digest.update(data)
             yield data
 
-    write_atomic(out, encoded(), 0o644, key="--out")
+    if out is not None:
+        write_atomic(out, encoded(), 0o644, key="--out")
+    else:
+        sink = stdout or sys.stdout.buffer
+        for data in encoded():
+            sink.write(data)
+        sink.flush()
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class SnapshotView:
+    """A snapshot (or one user of it) beside the cluster nodes' view (`dirkit snapshot`)."""
+
+    directory: Directory
+    cluster: ClusterView
+    user: User | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """docs/json.md's `snapshot --json` (or `snapshot --user U --json`)."""
+        if self.user is not None:
+            node = self.cluster.users[self.user.guid].to_json()
+            return {**self.directory.user_json(self.user), "cluster": node}
+        return {**self.directory.to_json(), "cluster": {"warnings": self.cluster.warnings(self.directory)}}
 
 
 def write_document(doc: Document, out: Path) -> None:

@@ -22,7 +22,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # the API is imported when a command runs: `--help` and `--version` stay light
-    from . import Directory, Document
+    from . import AwsChange, DeployPlan, Directory, Document, HeldPlan, HomesResult, Plan, Run
     from ._api import CoreSiteFormat, Dirkit, HueFormat
 
 
@@ -151,7 +151,7 @@ def _warn_superusers(d: Directory) -> None:
         _err(f"warning: {w}")
 
 
-def _print_held(held: list[Any], current: str) -> None:
+def _print_held(held: list[HeldPlan], current: str) -> None:
     import time as _time
 
     for h in held:
@@ -238,13 +238,7 @@ def snapshot_cmd(config_path: str | None, as_json: bool, user_name: str | None, 
       dirkit snapshot --json > snapshot.json
       dirkit snapshot --user datascientist1     # groups, with the nesting path for each
     """
-    kit = _kit(config_path)
-    if user_name is not None:
-        d, user = kit.find_user(user_name, from_state=from_state)
-        data = {**d.user_json(user), "cluster": kit.cluster_view(d, only=[user.guid]).users[user.guid].to_json()}
-    else:
-        d = kit.snapshot(from_state=from_state)
-        data = {**d.to_json(), "cluster": {"warnings": kit.cluster_view(d).warnings(d)}}
+    data = _kit(config_path).snapshot_view(user_name, from_state=from_state).to_json()
     if as_json:
         _emit_json(data)
     elif user_name is not None:
@@ -316,7 +310,7 @@ def history_cmd(config_path: str | None, as_json: bool, limit: int, run_id: int 
     _print_held(held, "")
 
 
-def _print_record(run: Any) -> None:
+def _print_record(run: Run) -> None:
     import time as _time
 
     rec = run.details  # a RunRecord
@@ -351,7 +345,7 @@ def _print_record(run: Any) -> None:
 PLAN_LINES = 200  # a longer table is not readable: the rest is counted, --json has it all
 
 
-def _print_plan(p: Any) -> None:
+def _print_plan(p: Plan) -> None:
     if p.empty:
         click.echo("No changes." + (" (first run: the state is empty)" if p.first_run else ""))
         return
@@ -474,7 +468,7 @@ def aws_options(f: Any) -> Any:
     return f
 
 
-def _print_deploy(plan: Any, done: list[Any] | None) -> None:
+def _print_deploy(plan: DeployPlan, done: list[AwsChange] | None) -> None:
     for c in plan.changes:
         mark = "" if c.action else " (reported only)"
         click.echo(f"{c.kind:<30} {c.target}  {c.detail}{mark}".rstrip())
@@ -600,7 +594,6 @@ def report_cmd(
       dirkit report --at 2026-10-01 --format html --out q3.html   # as it was then
       dirkit report --since 2026-07-01 --out changes.json         # who gained, lost, was revoked
     """
-    import hashlib
     from pathlib import Path
 
     from ._api import write_chunks
@@ -608,14 +601,8 @@ def report_cmd(
     r = _kit(config_path).report(from_state=not fresh, at=at, since=since)  # refuses --fresh with --at
     # JSON a user at a time: at 10k users the whole document as objects was ~700 MiB.
     chunks = r.json_chunks() if fmt == "json" else iter([r.to_csv() if fmt == "csv" else r.to_html()])
-    if out is None:
-        digest = hashlib.sha256()
-        for chunk in chunks:
-            digest.update(chunk.encode())
-            click.echo(chunk, nl=False)
-        sha = digest.hexdigest()
-    else:
-        sha = write_chunks(chunks, Path(out))
+    sha = write_chunks(chunks, None if out is None else Path(out))
+    if out is not None:
         _err(f"wrote {out}")
     _err(f"sha256 {sha}  {out or '-'}")
 
@@ -777,7 +764,7 @@ def hdfs_emr_step(config_path: str | None, from_state: bool, out_dir: str, scrip
     click.echo("wrote " + " and ".join(str(p) for p in written))
 
 
-def _print_homes(result: Any, dry_run: bool) -> None:
+def _print_homes(result: HomesResult, dry_run: bool) -> None:
     plan = result.plan
     for a in plan.actions[:PLAN_LINES]:
         click.echo(f"{a.kind:<10} {a.path}  {a.detail}")

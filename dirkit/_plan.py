@@ -69,6 +69,18 @@ class Plan:
     membership_removals: int = 0
     membership_base: int = 0  # memberships of named users in the previous state
 
+    @classmethod
+    def nothing(cls, removal_base: int) -> Plan:
+        """No change, against a state of ``removal_base`` named users and groups."""
+        return cls(
+            changes=(),
+            removals=0,
+            removal_base=removal_base,
+            threshold_exceeded=False,
+            threshold_reason="",
+            first_run=False,
+        )
+
     @property
     def empty(self) -> bool:
         """Nothing to apply."""

@@ -276,18 +276,18 @@ def build(
         home = home_path(cfg.hdfs.prefix, name) if cfg.hdfs is not None else None
         users.append(
             UserAccess(
-                name,
-                u.sam,
-                u.enabled,
-                chains,
-                node.name if node else name,
-                unresolved,
-                home,
-                access,
-                _hadoop_name(rules, u.sam, cfg),
-                (u.sam.lower() if lower else u.sam) if cfg.hue is not None else "",
-                homes.get(name) if home else None,
-                revocations.get(u.guid),
+                name=name,
+                sam_account_name=u.sam,
+                enabled=u.enabled,
+                groups=chains,
+                cluster_name=node.name if node else name,
+                cluster_unresolved=unresolved,
+                home=home,
+                access=access,
+                hadoop_name=_hadoop_name(rules, u.sam, cfg),
+                hue_name=(u.sam.lower() if lower else u.sam) if cfg.hue is not None else "",
+                home_state=homes.get(name) if home else None,
+                revocation=revocations.get(u.guid),
             )
         )
     direct: dict[str, list[str]] = {g.guid: [] for g in d.named_groups()}

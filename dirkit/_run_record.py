@@ -36,7 +36,7 @@ class ReadRecord:
             why=info.why,
             dc=info.dc or None,
             searches=info.searches,
-            changed_objects=info.changed_objects,
+            changed_objects=info.changed_objects if info.kind == "delta" else None,
             failed_over_from=list(info.failed_over_from),
             users=info.users,
             groups=info.groups,

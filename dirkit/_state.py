@@ -23,7 +23,7 @@ from . import _deadline as deadline
 from . import _faults as faults
 from ._directory import encoding
 from ._directory.delta import Watermark
-from ._directory.model import Directory
+from ._directory.model import Directory, ReadInfo
 from ._homes.plan import Owned
 from ._run_record import RunRecord
 from ._safe_files import check_private_dir, open_private
@@ -507,7 +507,7 @@ class StateStore:
                     json.dumps(quantiles),
                     digest,
                     content,
-                    json.dumps(dict(directory.stats), sort_keys=True, default=str),
+                    json.dumps(directory.read.to_stats(), sort_keys=True),
                 ),
             )
             if not why_not:
@@ -586,10 +586,10 @@ class StateStore:
         ).fetchone()
         return (list(json.loads(row[0])), row[1], row[2]) if row else ([], None, None)
 
-    def last_stats(self) -> dict[str, Any]:
-        """The last snapshot's Directory.stats ({} if none), without loading the snapshot."""
+    def last_read(self) -> ReadInfo:
+        """What the read of the last snapshot learned (defaults if none), without loading it."""
         row = self._sql("SELECT users, groups, stats FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
-        return {"users": row[0], "groups": row[1], **json.loads(row[2])} if row else {}
+        return ReadInfo.from_stats({"users": row[0], "groups": row[1], **json.loads(row[2])} if row else {})
 
     # -- watermark -------------------------------------------------------------------------
     def watermark(self) -> Watermark | None:

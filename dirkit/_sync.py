@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,7 +18,7 @@ from . import _faults as faults
 from . import _kerberos as kerberos
 from . import _metrics as metrics
 from ._config import Config, reserved_names
-from ._directory.delta import PER_READ_STATS, Watermark, fingerprint
+from ._directory.delta import Watermark, fingerprint
 from ._directory.model import Directory, ReadInfo
 from ._directory.reader import LdapSource
 from ._directory.source import DeltaSource, DirectorySource
@@ -43,7 +43,7 @@ class SyncResult:
     applied: bool
     run_id: int | None
     seconds: float
-    stats: Mapping[str, Any]  # Directory.stats of what was read (docs/json.md)
+    read: ReadInfo  # what the run's read learned
     files: tuple[files.FileChange, ...] = ()  # documents in output.directory, when configured
     homes: HomesResult | None = None  # HDFS homes, when [hdfs] is configured
     # The snapshot; a run that found nothing changed has not loaded it: loaded on first use.
@@ -51,9 +51,9 @@ class SyncResult:
     load: Callable[[], Directory | None] | None = field(default=None, repr=False, compare=False)
 
     @property
-    def read(self) -> ReadInfo:
-        """What the run's read learned, typed (``stats`` is its documented JSON form)."""
-        return ReadInfo.from_stats(self.stats)
+    def stats(self) -> dict[str, Any]:
+        """:attr:`read` in its documented JSON form (docs/json.md)."""
+        return self.read.to_stats()
 
     def to_json(self) -> dict[str, Any]:
         """`sync --json` and `approve --json`, as docs/json.md documents them."""
@@ -61,7 +61,7 @@ class SyncResult:
             **self.plan.to_json(),
             "applied": self.applied,
             "run_id": self.run_id,
-            "stats": dict(self.stats),
+            "stats": self.read.to_stats(),
             "files": [f.to_json() for f in self.files],
             "homes": self.homes.to_json() if self.homes else None,
         }
@@ -80,7 +80,7 @@ class SyncResult:
             d = self.load() if self.load else None
             if d is None:
                 raise StateError("the run's snapshot is no longer in the state database")
-            object.__setattr__(self, "loaded", replace(d, stats=self.stats))
+            object.__setattr__(self, "loaded", replace(d, read=self.read))
         assert self.loaded is not None
         return self.loaded
 
@@ -104,24 +104,24 @@ def _log_read(d: Directory, seconds: float) -> None:
     """One summary line (kind, counts, searches), plus one line per directory issue at debug."""
     for issue in d.issues:
         event(log, "directory_issue", logging.DEBUG, kind=issue.kind, dn=issue.dn, detail=issue.detail)
-    _log_stats(d.stats, seconds)
+    _log_info(d.read, seconds)
 
 
-def _log_stats(st: Mapping[str, Any], seconds: float) -> None:
+def _log_info(info: ReadInfo, seconds: float) -> None:
     event(
         log,
         "read",
-        kind=st.get("read_kind", "full"),
-        users=st.get("users"),
-        groups=st.get("groups"),
-        memberships=st.get("memberships"),
-        issues=st.get("issues"),
-        ldap_searches=st.get("ldap_searches"),
-        dc=st.get("dc"),
-        **({"changed_objects": st["changed_objects"]} if "changed_objects" in st else {}),
+        kind=info.kind or "full",
+        users=info.users,
+        groups=info.groups,
+        memberships=info.memberships,
+        issues=info.issue_count,
+        ldap_searches=info.searches,
+        dc=info.dc or None,
+        **({"changed_objects": info.changed_objects} if info.kind == "delta" else {}),
         seconds=round(seconds, 3),
     )
-    kinds = st.get("issue_kinds") or {}
+    kinds = info.issue_kinds
     if kinds:  # one summary line (cron logs stay readable); each issue with -v or in `dirkit snapshot`
         event(log, "directory_issues", logging.WARNING, total=sum(kinds.values()), **kinds)
 
@@ -159,7 +159,7 @@ def full_read_reason(config: Config, wm: Watermark | None, force: bool, now: flo
 @dataclass
 class _Read:
     directory: Directory | None  # None: nothing changed at all, and the snapshot was not loaded
-    stats: dict[str, Any]  # the read's Directory.stats (the stored snapshot's, when unchanged)
+    info: ReadInfo  # what the read learned (with the stored snapshot's counts, when unchanged)
     plan: Plan
     digest: str
     content: str
@@ -170,7 +170,7 @@ class _Read:
 
     def snapshot(self) -> Directory:
         """What was read: the new snapshot, or (nothing changed) the stored one, loaded now."""
-        return self.directory if self.directory is not None else replace(self.previous(), stats=self.stats)
+        return self.directory if self.directory is not None else replace(self.previous(), read=self.info)
 
 
 def _read_and_plan(
@@ -202,16 +202,24 @@ def _read_and_plan(
         t0 = time.monotonic()
         delta = src.read_delta(wm, previous)
         if delta.unchanged:
-            kept = {k: v for k, v in store.last_stats().items() if k not in PER_READ_STATS}
-            stats = {**kept, **delta.stats, "read_why": ""}
-            _log_stats(stats, time.monotonic() - t0)
-            info = ReadInfo.from_stats(stats)
-            empty = Plan((), 0, info.named_objects, False, "", False)
+            info = delta.read.with_content_of(store.last_read())
+            _log_info(info, time.monotonic() - t0)
+            empty = Plan.nothing(info.named_objects)
             assert last_digest is not None and last_content is not None
             # The USN moved outside the scope: the watermark moves with it (nothing else is written).
             moved = wm.usn if info.highest_usn is None else info.highest_usn
             new_wm = replace(wm, usn=moved, taken=now) if moved != wm.usn else None
-            return _Read(None, stats, empty, last_digest, last_content, False, False, new_wm, previous)
+            return _Read(
+                directory=None,
+                info=info,
+                plan=empty,
+                digest=last_digest,
+                content=last_content,
+                changed=False,
+                save=False,
+                watermark=new_wm,
+                previous=previous,
+            )
         current, why = delta.directory, delta.why
         if current is not None:
             _log_read(current, time.monotonic() - t0)
@@ -220,8 +228,8 @@ def _read_and_plan(
     if current is None:
         current = read(config, src, progress, quantiles)
     faults.point("read")
-    current = replace(current, stats={**current.stats, "read_why": why or ""})
-    info = current.read
+    info = replace(current.read, why=why or "")
+    current = replace(current, read=info)
     delta_read = info.kind == "delta"
     if not delta_read:  # the read's own line says how much; this one says why it was not a delta
         event(log, "full_read", why=why or "")
@@ -243,14 +251,32 @@ def _read_and_plan(
     content = content_digest(current)
     save = config.ldap.delta and content != last_content
     digest = plan_digest(current)
-    stats = dict(current.stats)
     if digest == last_digest:
-        empty = Plan((), 0, info.named_objects, False, "", False)
-        return _Read(current, stats, empty, digest, content, False, save, new_wm, previous)
+        return _Read(
+            directory=current,
+            info=info,
+            plan=Plan.nothing(info.named_objects),
+            digest=digest,
+            content=content,
+            changed=False,
+            save=save,
+            watermark=new_wm,
+            previous=previous,
+        )
     if progress:
         progress("planning against the last applied snapshot")
     prev = loaded[0] if loaded else store.last_snapshot()
-    return _Read(current, stats, make_plan(prev, current, config.safety), digest, content, True, True, new_wm, previous)
+    return _Read(
+        directory=current,
+        info=info,
+        plan=make_plan(prev, current, config.safety),
+        digest=digest,
+        content=content,
+        changed=True,
+        save=True,
+        watermark=new_wm,
+        previous=previous,
+    )
 
 
 def plan(
@@ -356,7 +382,7 @@ class SyncRun:
         faults.point("planned")
         p = r.plan
         self.counts.update({k: v for k, v in p.counts().items() if v})
-        info = ReadInfo.from_stats(r.stats)
+        info = r.info
         self.record.read = ReadRecord.of(info)
         self.record.issues = dict(info.issue_kinds)
         self.record.plan = PlanRecord(
@@ -511,9 +537,19 @@ class SyncRun:
             with StateStore(path) as store:
                 return store.last_snapshot()
 
-        loaded = None if current is None else replace(current, stats=r.stats)
+        loaded = None if current is None else replace(current, read=r.info)
         seconds = time.monotonic() - self.t0
-        return SyncResult(r.plan, applied, self.record.run_id, seconds, r.stats, changes, homes, loaded, load)
+        return SyncResult(
+            plan=r.plan,
+            applied=applied,
+            run_id=self.record.run_id,
+            seconds=seconds,
+            read=r.info,
+            files=changes,
+            homes=homes,
+            loaded=loaded,
+            load=load,
+        )
 
     def _seconds(self) -> float:
         return round(time.monotonic() - self.t0, 3)

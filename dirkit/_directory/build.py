@@ -8,12 +8,11 @@ from __future__ import annotations
 import itertools
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any
 
 from .._reserved import key as reserved_key
-from .model import UAC_DISABLED, Directory, Group, Issue, Membership, User
+from .model import UAC_DISABLED, Directory, Group, Issue, Membership, ReadInfo, User
 from .names import NamePolicy
 
 BUILTIN_SID_PREFIX = "S-1-5-32-"
@@ -148,7 +147,7 @@ def build(
     raw_groups: Iterable[RawGroup],
     policy: NamePolicy,
     user_bases: Sequence[str],
-    stats: dict[str, Any] | None = None,
+    read: ReadInfo | None = None,
     include_system: bool = False,
 ) -> Directory:
     issues: list[Issue] = []
@@ -252,17 +251,16 @@ def build(
             frozen_direct[uid] = sets.setdefault(key[0], frozenset(key[0]))
 
     issues += _superuser_groups(groups.values(), users, effective, policy)
-    stats = dict(stats or {})
-    stats.update(
+    info = replace(
+        read or ReadInfo(),
         users=len(users),
         groups=len(groups),
         memberships=sum(len(m) for m in effective.values()),
         direct_memberships=sum(len(d) for d in direct.values()),
-        issues=len(issues),
+        issue_count=len(issues),
         issue_kinds=dict(Counter(i.kind for i in issues)),
         named_objects=sum(1 for n in user_names.values() if n) + sum(1 for n in group_names.values() if n),
-        system_accounts_left_out=len(system_dns),
-        system_account_dns=sorted(system_dns),
+        system_account_dns=tuple(sorted(system_dns)),
         builtin_groups_left_out=len(builtin),
         aws_managed_ad=_aws_managed(raw_users, raw_groups, [*unresolved, *system_dns]),
     )
@@ -272,5 +270,5 @@ def build(
         direct=frozen_direct,
         effective=effective,
         issues=tuple(sorted(issues, key=lambda i: (i.kind, i.dn))),
-        stats=stats,
+        read=info,
     )

@@ -17,23 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from .._config import Config, reserved_names
 from .build import RawGroup, RawUser, dn_key
-from .model import UAC_DISABLED, Directory
+from .model import UAC_DISABLED, Directory, ReadInfo
 
 SHOW_DELETED = "1.2.840.113556.1.4.417"
 CONTAINER_CLASSES = {b"organizationalunit", b"container", b"builtindomain", b"domaindns", b"lostandfound"}
-
-
-# Stats of one read, not of the snapshot it builds: not carried over to the next read.
-PER_READ_STATS = frozenset(
-    {"ldap_searches", "ldap_pages", "range_searches", "catch_up_reads", "read_seconds", "failed_over_from"}
-    | {"departures", "arrivals", "groups_read_again", "read_why", "changed_objects"}
-)
 
 
 @dataclass(frozen=True)
@@ -60,7 +52,7 @@ class DeltaRead:
     directory: Directory | None = None
     why: str = ""  # not empty: a full read is needed, and this says why
     unchanged: bool = False
-    stats: Mapping[str, Any] = field(default_factory=dict)
+    read: ReadInfo = field(default_factory=ReadInfo)  # what the delta read learned
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from .model import Directory, Group, Issue, Membership, User
+from .model import Directory, Group, Issue, Membership, ReadInfo, User
 
 FORMAT = 3
 _BATCH = 2000  # rows per line: large enough for json's C encoder, small enough to stay cheap
@@ -63,7 +63,7 @@ def _lines(d: Directory) -> Iterator[bytes]:
         return flat
 
     header = {"v": FORMAT, "users": len(users), "groups": len(groups), "maps": len(shared)}
-    yield _line({**header, "stats": dict(d.stats), "issues": [[i.kind, i.dn, i.detail] for i in d.issues]})
+    yield _line({**header, "stats": d.read.to_stats(), "issues": [[i.kind, i.dn, i.detail] for i in d.issues]})
     yield from _batches("u", users, user)
     yield from _batches("g", groups, group)
     yield from _batches("m", shared, membership_map)
@@ -160,7 +160,7 @@ def _from_lines(header: dict[str, Any], lines: Iterable[bytes]) -> Directory:
         direct={u.guid: directs[i] for u, i in zip(users, user_maps, strict=True) if directs[i]},
         effective={u.guid: maps[i] for u, i in zip(users, user_maps, strict=True)},
         issues=tuple(Issue(*i) for i in header["issues"]),
-        stats=header["stats"],
+        read=ReadInfo.from_stats(header["stats"]),
     )
 
 
@@ -186,5 +186,5 @@ def _from_document(data: dict[str, Any]) -> Directory:
         direct={k: frozenset(v) for k, v in data["direct"].items()},
         effective={u: {row[0]: _membership(row) for row in ms} for u, ms in data["effective"].items()},
         issues=tuple(Issue(*i) for i in data["issues"]),
-        stats=data["stats"],
+        read=ReadInfo.from_stats(data["stats"]),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -135,11 +135,12 @@ class AccountState:
 
 @dataclass(frozen=True)
 class ReadInfo:
-    """What a read learned, typed: how it read (full or delta, and why not a delta), from which
-    DC at which USN, what it cost, and what the snapshot holds. A view of ``Directory.stats``,
-    which stays the stored and documented form (docs/json.md); a source that says less (an
-    in-memory one) leaves the rest at its defaults."""
+    """What a read learned: how it read (full or delta, and why not a delta), from which DC at
+    which USN, what it cost, and what the snapshot it made holds. ``Directory.read``; its
+    documented JSON form (``stats`` in docs/json.md, and what the state stores) is
+    :meth:`to_stats`. A source that says less (an in-memory one) leaves the rest at defaults."""
 
+    # -- the read -------------------------------------------------------------------------
     kind: str = ""  # "full" | "delta"; "": not read from AD
     why: str = ""  # why the read was not a delta
     dc: str = ""
@@ -148,19 +149,70 @@ class ReadInfo:
     tombstone_rights: bool | None = None  # None: not known
     failed_over_from: tuple[str, ...] = ()  # DCs lost mid-read
     searches: int = 0
-    changed_objects: int | None = None  # a delta's
+    pages: int = 0
+    range_searches: int = 0
+    catch_up_reads: int = 0  # a full read's
+    seconds: float = 0.0
+    changed_objects: int = 0  # a delta's
     departures: Mapping[str, str] = field(default_factory=dict)  # GUID -> why it left the scope (a delta's)
     arrivals: Mapping[str, str] = field(default_factory=dict)  # GUID -> why it is back (a delta's)
+    groups_read_again: int = 0  # a delta's
+    # -- what the snapshot holds (build.build) ----------------------------------------------
     users: int = 0
     groups: int = 0
-    named_objects: int = 0  # users and groups with a usable name
+    memberships: int = 0
+    direct_memberships: int = 0
+    issue_count: int = 0
     issue_kinds: Mapping[str, int] = field(default_factory=dict)
+    named_objects: int = 0  # users and groups with a usable name
     system_account_dns: tuple[str, ...] = ()  # left out of the snapshot
+    builtin_groups_left_out: int = 0
     aws_managed_ad: bool = False
+
+    def with_content_of(self, snapshot: ReadInfo) -> ReadInfo:
+        """This read's description with ``snapshot``'s content counts: a delta that changed
+        nothing describes itself and leaves the snapshot as it was."""
+        return replace(self, **{f: getattr(snapshot, f) for f in _CONTENT})
+
+    def to_stats(self) -> dict[str, Any]:
+        """The documented JSON form (docs/json.md's ``stats``): a delta's fields only on a
+        delta, a full read's only on a full read, ``failed_over_from`` only when a DC was lost."""
+        delta = self.kind == "delta"
+        out: dict[str, Any] = {
+            "dc": self.dc,
+            "read_kind": self.kind,
+            "read_why": self.why,
+            "invocation_id": self.invocation_id,
+            "highest_usn": self.highest_usn,
+            "tombstone_rights": self.tombstone_rights,
+            **({"failed_over_from": list(self.failed_over_from)} if self.failed_over_from else {}),
+            "ldap_searches": self.searches,
+            "ldap_pages": self.pages,
+            "range_searches": self.range_searches,
+            **({} if delta else {"catch_up_reads": self.catch_up_reads}),
+            "read_seconds": self.seconds,
+        }
+        if delta:
+            out.update(changed_objects=self.changed_objects, groups_read_again=self.groups_read_again)
+            out.update(departures=dict(self.departures), arrivals=dict(self.arrivals))
+        out.update(
+            users=self.users,
+            groups=self.groups,
+            memberships=self.memberships,
+            direct_memberships=self.direct_memberships,
+            issues=self.issue_count,
+            issue_kinds=dict(self.issue_kinds),
+            named_objects=self.named_objects,
+            system_accounts_left_out=len(self.system_account_dns),
+            system_account_dns=list(self.system_account_dns),
+            builtin_groups_left_out=self.builtin_groups_left_out,
+            aws_managed_ad=self.aws_managed_ad,
+        )
+        return out
 
     @classmethod
     def from_stats(cls, st: Mapping[str, Any]) -> ReadInfo:
-        """The typed view of a ``Directory.stats`` mapping (of any dirkit version)."""
+        """Read back :meth:`to_stats`'s form as any dirkit version stored it (absent keys: defaults)."""
         usn = st.get("highest_usn")
         rights = st.get("tombstone_rights")
         return cls(
@@ -172,16 +224,40 @@ class ReadInfo:
             tombstone_rights=rights if isinstance(rights, bool) else None,
             failed_over_from=tuple(st.get("failed_over_from", ())),
             searches=int(st.get("ldap_searches", 0)),
-            changed_objects=st.get("changed_objects"),
+            pages=int(st.get("ldap_pages", 0)),
+            range_searches=int(st.get("range_searches", 0)),
+            catch_up_reads=int(st.get("catch_up_reads", 0)),
+            seconds=float(st.get("read_seconds", 0.0)),
+            changed_objects=int(st.get("changed_objects") or 0),
             departures=dict(st.get("departures") or {}),
             arrivals=dict(st.get("arrivals") or {}),
+            groups_read_again=int(st.get("groups_read_again", 0)),
             users=int(st.get("users", 0)),
             groups=int(st.get("groups", 0)),
-            named_objects=int(st.get("named_objects", 0)),
+            memberships=int(st.get("memberships", 0)),
+            direct_memberships=int(st.get("direct_memberships", 0)),
+            issue_count=int(st.get("issues", 0)),
             issue_kinds=dict(st.get("issue_kinds") or {}),
+            named_objects=int(st.get("named_objects", 0)),
             system_account_dns=tuple(st.get("system_account_dns", ())),
+            builtin_groups_left_out=int(st.get("builtin_groups_left_out", 0)),
             aws_managed_ad=bool(st.get("aws_managed_ad")),
         )
+
+
+# What build.build counts from the snapshot itself (the rest describes the read).
+_CONTENT = (
+    "users",
+    "groups",
+    "memberships",
+    "direct_memberships",
+    "issue_count",
+    "issue_kinds",
+    "named_objects",
+    "system_account_dns",
+    "builtin_groups_left_out",
+    "aws_managed_ad",
+)
 
 
 _NO_GROUPS: Mapping[str, Membership] = MappingProxyType({})
@@ -195,14 +271,14 @@ def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
 @dataclass(frozen=True)
 class Directory:
     """One snapshot of AD: users and groups by objectGUID, direct and effective memberships (with
-    the chain behind each), the objects left out as issues, and what the read learned (``stats``)."""
+    the chain behind each), the objects left out as issues, and what the read learned (``read``)."""
 
     users: Mapping[str, User]  # by GUID
     groups: Mapping[str, Group]  # by GUID
     direct: Mapping[str, frozenset[str]]  # user GUID -> GUIDs of groups they are directly in
     effective: Mapping[str, Mapping[str, Membership]]  # user GUID -> group GUID -> membership
     issues: tuple[Issue, ...] = ()
-    stats: Mapping[str, Any] = field(default_factory=dict)
+    read: ReadInfo = field(default_factory=ReadInfo)
     # Lookup indexes, built in __post_init__ (names are unique: the builder set colliding
     # names to None).
     _user_names: dict[str, User] = field(init=False, repr=False, compare=False)
@@ -217,16 +293,15 @@ class Directory:
         object.__setattr__(self, "groups", _frozen(self.groups))
         object.__setattr__(self, "direct", _frozen(self.direct))
         object.__setattr__(self, "effective", _frozen({k: _frozen(v) for k, v in self.effective.items()}))
-        object.__setattr__(self, "stats", _frozen(self.stats))
         object.__setattr__(self, "_user_names", {u.name: u for u in self.users.values() if u.name})
         object.__setattr__(self, "_group_names", {g.name: g for g in self.groups.values() if g.name})
         object.__setattr__(self, "_group_sids", {g.sid: g for g in self.groups.values()})
         object.__setattr__(self, "_names", {})
 
     @property
-    def read(self) -> ReadInfo:
-        """What the read that made this snapshot learned, typed."""
-        return ReadInfo.from_stats(self.stats)
+    def stats(self) -> dict[str, Any]:
+        """:attr:`read` in its documented JSON form (docs/json.md)."""
+        return self.read.to_stats()
 
     @property
     def aws_managed_ad(self) -> bool:
@@ -305,7 +380,7 @@ class Directory:
         groups_json = [g.to_json() for g in sorted(self.groups.values(), key=lambda g: (g.name or "", g.guid))]
         return {
             "format": "dirkit.snapshot/1",
-            "stats": dict(self.stats),
+            "stats": self.read.to_stats(),
             "users": users,
             "groups": groups_json,
             "issues": [i.to_json() for i in self.issues],

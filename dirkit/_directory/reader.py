@@ -33,7 +33,6 @@ from . import ldap
 from .build import RawGroup, RawUser, build, is_under
 from .delta import (
     CONTAINER_CLASSES,
-    PER_READ_STATS,
     SHOW_DELETED,
     Changed,
     DeltaRead,
@@ -44,7 +43,7 @@ from .delta import (
     primary_group_moves,
 )
 from .ldap import GROUP_ATTRS, USER_ATTRS
-from .model import AccountState, Directory
+from .model import AccountState, Directory, ReadInfo
 from .names import NamePolicy
 
 log = logging.getLogger("dirkit.directory.reader")  # its name before the module became private
@@ -432,26 +431,26 @@ class Reader:
                 ldap.close(probe)
         read_s = time.monotonic() - t0
         self.progress(f"read {len(users):,} users and {len(groups):,} groups in {read_s:.1f}s: building memberships")
-        stats = {
-            "dc": url,
-            **({"failed_over_from": lost} if lost else {}),
-            "invocation_id": invocation,
-            "highest_usn": highest,
-            "tombstone_rights": rights,
-            "read_kind": "full",
-            "ldap_searches": self.stats.searches,
-            "ldap_pages": self.stats.pages,
-            "range_searches": self.stats.range_searches,
-            "catch_up_reads": self.stats.catch_up_reads,
-            "read_seconds": round(read_s, 3),
-        }
-        return self._build(users, groups, stats)
+        info = ReadInfo(
+            kind="full",
+            dc=url,
+            failed_over_from=tuple(lost),
+            invocation_id=invocation,
+            highest_usn=highest,
+            tombstone_rights=rights,
+            searches=self.stats.searches,
+            pages=self.stats.pages,
+            range_searches=self.stats.range_searches,
+            catch_up_reads=self.stats.catch_up_reads,
+            seconds=round(read_s, 3),
+        )
+        return self._build(users, groups, info)
 
-    def _build(self, users: list[RawUser], groups: list[RawGroup], stats: dict[str, Any]) -> Directory:
+    def _build(self, users: list[RawUser], groups: list[RawGroup], info: ReadInfo) -> Directory:
         """The snapshot from what a read (full or delta) found: names, memberships, closure."""
         d = self.config.directory
         policy = NamePolicy(self.config.names, realm=d.realm, reserved=reserved_names(self.config))
-        return build(users, groups, policy, d.users_search_bases(), stats, include_system=d.include_system_accounts)
+        return build(users, groups, policy, d.users_search_bases(), info, include_system=d.include_system_accounts)
 
     def _read_from(
         self, probe: ldap3.Connection, url: str, usn_quantiles: Sequence[int]
@@ -637,11 +636,11 @@ class Reader:
             return DeltaRead(why=f"the DC of the watermark ({since.dc}) does not answer ({exc}): failing over")
         try:
             highest, service = self._root(conn)
-            base_stats = {"dc": since.dc, "read_kind": "delta", "highest_usn": highest, "changed_objects": 0}
+            base = ReadInfo(kind="delta", dc=since.dc, highest_usn=highest)
             if highest == since.usn:
                 # invocationId is not on the rootDSE: a DC restored since shows at the next change.
-                stats = {**base_stats, "invocation_id": since.invocation_id, "ldap_searches": self.stats.searches}
-                return DeltaRead(unchanged=True, stats={**stats, "tombstone_rights": since.tombstone_rights})
+                info = replace(base, invocation_id=since.invocation_id, tombstone_rights=since.tombstone_rights)
+                return DeltaRead(unchanged=True, read=replace(info, searches=self.stats.searches))
             invocation = self._invocation(conn, service)
             if invocation != since.invocation_id:
                 return DeltaRead(why=f"{since.dc} was restored or replaced (its invocationId changed)")
@@ -653,8 +652,8 @@ class Reader:
                 return DeltaRead(why="a container (OU) changed: objects below it may have moved")
             if not changed and rights:
                 # The USN moved elsewhere (another partition, DNS...): nothing of the scope changed.
-                stats = {**base_stats, "invocation_id": invocation, "ldap_searches": self.stats.searches}
-                return DeltaRead(unchanged=True, stats={**stats, "tombstone_rights": rights})
+                info = replace(base, invocation_id=invocation, tombstone_rights=rights)
+                return DeltaRead(unchanged=True, read=replace(info, searches=self.stats.searches))
             prev = previous()
             users, groups = self._read_changed(conn, changed, since.usn)
             vanished: list[Changed] = []
@@ -680,23 +679,24 @@ class Reader:
             return DeltaRead(why=f"{since.dc} went away during the delta read ({exc}): failing over")
         finally:
             ldap.close(conn)
-        stats = {
-            **{k: v for k, v in prev.stats.items() if k not in PER_READ_STATS},
-            **base_stats,
-            "invocation_id": invocation,
-            "tombstone_rights": rights,
-            "changed_objects": len(changed) + len(vanished),
-            **({"departures": departures} if changed or vanished else {}),
-            **({"arrivals": dict.fromkeys(_guids_of(back, users, groups), BACK_IN_SCOPE)} if back else {}),
-            "groups_read_again": len(reread),
-            "ldap_searches": self.stats.searches,
-            "ldap_pages": self.stats.pages,
-            "range_searches": self.stats.range_searches,
-            "read_seconds": round(time.monotonic() - t0, 3),
-        }
+        info = replace(
+            base,
+            invocation_id=invocation,
+            tombstone_rights=rights,
+            changed_objects=len(changed) + len(vanished),
+            departures=departures if changed or vanished else {},
+            arrivals=dict.fromkeys(_guids_of(back, users, groups), BACK_IN_SCOPE),
+            groups_read_again=len(reread),
+            searches=self.stats.searches,
+            pages=self.stats.pages,
+            range_searches=self.stats.range_searches,
+            seconds=round(time.monotonic() - t0, 3),
+        )
         if not changed and not vanished:
-            return DeltaRead(replace(prev, stats=stats), stats=stats)
-        return DeltaRead(self._build(raw_users, raw_groups, stats), stats=stats)
+            kept = info.with_content_of(prev.read)
+            return DeltaRead(replace(prev, read=kept), read=kept)
+        built = self._build(raw_users, raw_groups, info)
+        return DeltaRead(built, read=built.read)
 
 
 _BY_GUID_MAX = 300  # changed objects read by objectGUID (beyond: by uSNChanged)

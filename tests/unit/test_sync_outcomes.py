@@ -12,7 +12,7 @@ from memory_hdfs import MemoryHdfs
 from seed_fixture import seed_config, seed_directory
 
 from dirkit import Dirkit, MemorySource
-from dirkit._directory.model import Directory
+from dirkit._directory.model import Directory, ReadInfo
 from dirkit._state import StateStore
 from dirkit.errors import EXIT_LOCKED, EXIT_PARTIAL, EXIT_THRESHOLD, LockedError, PartialFailure, ThresholdError
 
@@ -178,14 +178,14 @@ class _DeltaMemorySource(MemorySource):
 
     def read(self, usn_quantiles: Any = (), progress: Any = None) -> Directory:
         self.served = self.directory
-        stats = {**self.directory.stats, "dc": "ldaps://dc1.ad.dirkit.test:636", "invocation_id": "i", "highest_usn": 7}
-        return replace(self.directory, stats=stats)
+        info = replace(self.directory.read, dc="ldaps://dc1.ad.dirkit.test:636", invocation_id="i", highest_usn=7)
+        return replace(self.directory, read=info)
 
     def read_delta(self, since: Any, previous: Any) -> Any:
         from dirkit._directory.delta import DeltaRead
 
         if self.served is self.directory:
-            return DeltaRead(unchanged=True, stats={"dc": since.dc, "read_kind": "delta", "ldap_searches": 1})
+            return DeltaRead(unchanged=True, read=ReadInfo(kind="delta", dc=since.dc, searches=1))
         return DeltaRead(why="changed: read it all again")
 
 

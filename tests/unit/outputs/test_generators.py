@@ -269,7 +269,7 @@ def test_aws_managed_ad_is_refused_for_the_trust() -> None:
     from dirkit._outputs.emr import AWS_MANAGED_AD
 
     d = seed_directory()
-    managed = replace(d, stats={**d.stats, "aws_managed_ad": True})
+    managed = replace(d, read=replace(d.read, aws_managed_ad=True))
     with pytest.raises(ConfigError, match="does not support AWS Directory Service for Microsoft Active Directory"):
         Dirkit(seed_config(), source=MemorySource(managed)).security_configuration()
     assert Dirkit(seed_config(), source=MemorySource(d)).security_configuration().text
