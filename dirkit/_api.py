@@ -12,6 +12,7 @@ subclasses (see ``dirkit.errors``) carrying the exit code the CLI uses.
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,7 +25,7 @@ from . import _deadline as deadline
 from . import _kerberos as kerberos
 from . import _report as access_report
 from . import _sync as engine
-from ._config import Config, EmrConfig, HdfsConfig, ad_site, load, required, reserved_names
+from ._config import Config, EmrConfig, HdfsConfig, load, required, reserved_names
 from ._deploy import AwsChange, Deployer, DeployPlan
 from ._directory.model import AccountState, Directory, User
 from ._directory.names import NamePolicy
@@ -257,8 +258,22 @@ class Dirkit:
         return self._document("emr-iam", "json", None)
 
     def cloudformation(self) -> Document:
-        """One CloudFormation template: security configuration, mapping roles, the EC2 role's side."""
-        return Document(emr.dumps(cloudformation.template(self._emr(), ad_site(self.config))))
+        """One CloudFormation template: security configuration, mapping roles, the EC2 role's
+        side; the security configuration checked as `emr security-config` checks it, against the
+        last applied snapshot when there is one (AWS Managed AD refused, mapping warnings)."""
+        sc = self._stored_security_configuration()
+        return Document(emr.dumps(cloudformation.template(self._emr(), json.loads(sc.text))), sc.warnings)
+
+    def _stored_security_configuration(self) -> Document:
+        """The registry's security configuration, checked against the last applied snapshot if
+        any (`emr apply`/`diff` and CloudFormation read no AD; a first run has no snapshot)."""
+        self._emr()
+        path = Path(self.config.state.path)
+        d = None
+        if path.exists():
+            with StateStore(path) as store:
+                d = store.last_snapshot()
+        return self._document("emr-security-configuration", "json", d)
 
     def deploy_plan(
         self, *, profile: str | None = None, region: str | None = None, endpoint_url: str | None = None
@@ -282,7 +297,11 @@ class Dirkit:
 
     def _deployer(self, profile: str | None, region: str | None, endpoint_url: str | None) -> Deployer:
         return Deployer.connect(
-            self._emr(), ad_site(self.config), profile=profile, region=region, endpoint_url=endpoint_url
+            self._emr(),
+            self._stored_security_configuration(),
+            profile=profile,
+            region=region,
+            endpoint_url=endpoint_url,
         )
 
     def kerberos_attributes(self, *, reveal_secrets: bool = False) -> Document:

@@ -505,6 +505,8 @@ def emr_apply(
       AWS_ENDPOINT_URL=http://localhost:5000 dirkit emr apply   # moto's server, a stand-in
     """
     plan, done = _kit(config_path).deploy(dry_run=dry_run, profile=profile, region=region, endpoint_url=endpoint_url)
+    for w in plan.warnings:
+        _err(f"warning: {w}")
     if as_json:
         _emit_json({**plan.to_json(), "applied": [c.to_json() for c in done], "dry_run": dry_run})
     else:
@@ -527,6 +529,8 @@ def emr_diff(
       dirkit emr diff || mail -s "EMR drift" platform@example.com
     """
     plan = _kit(config_path).deploy_plan(profile=profile, region=region, endpoint_url=endpoint_url)
+    for w in plan.warnings:
+        _err(f"warning: {w}")
     if as_json:
         _emit_json(plan.to_json())
     else:

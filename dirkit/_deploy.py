@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from ._config import AdSite, EmrConfig
+from ._config import EmrConfig
 from ._outputs.cloudformation import content_name, role_name
-from ._outputs.emr import iam_documents, security_configuration
+from ._outputs.documents import Document
+from ._outputs.emr import iam_documents
 from .errors import AwsError
 
 MANAGED = ("managed-by", "dirkit")
@@ -58,6 +59,7 @@ class DeployPlan:
 
     security_configuration: str  # the name a new cluster should use
     changes: list[AwsChange] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()  # the document's checks against the last applied snapshot
 
     @property
     def actions(self) -> list[AwsChange]:
@@ -72,6 +74,7 @@ class DeployPlan:
             "changes_pending": bool(self.actions),
             "drift": bool(self.changes),
             "changes": [c.to_json() for c in self.changes],
+            "warnings": list(self.warnings),
         }
 
 
@@ -97,11 +100,13 @@ def _diff(old: Any, new: Any, name: str) -> str:
 
 
 class Deployer:
-    def __init__(self, emr: EmrConfig, site: AdSite, session: Any, endpoint_url: str | None = None) -> None:
+    def __init__(self, emr: EmrConfig, document: Document, session: Any, endpoint_url: str | None = None) -> None:
+        """``document``: the security configuration as the document registry renders and checks it."""
         from botocore.exceptions import BotoCoreError
 
         self.emr_cfg = emr
-        self.site = site
+        self.document = document
+        self.sc: dict[str, Any] = json.loads(document.text)
         try:  # no region configured anywhere fails here, before any call
             self.emr = session.client("emr", endpoint_url=endpoint_url)
             self.iam = session.client("iam", endpoint_url=endpoint_url)
@@ -112,7 +117,7 @@ class Deployer:
     def connect(
         cls,
         emr: EmrConfig,
-        site: AdSite,
+        document: Document,
         *,
         profile: str | None = None,
         region: str | None = None,
@@ -127,7 +132,7 @@ class Deployer:
             session = boto3.Session(profile_name=profile, region_name=region)
         except BotoCoreError as exc:  # an unknown --profile
             raise AwsError(f"AWS: {exc}") from exc
-        return cls(emr, site, session, endpoint_url)
+        return cls(emr, document, session, endpoint_url)
 
     # -- reading -------------------------------------------------------------------------
     def _call(self, what: str, fn: Any, **kw: Any) -> Any:
@@ -157,9 +162,8 @@ class Deployer:
 
     # -- planning ------------------------------------------------------------------------
     def plan(self) -> DeployPlan:
-        sc = security_configuration(self.emr_cfg, self.site)
-        name = content_name(sc)
-        plan = DeployPlan(name)
+        name = content_name(self.sc)
+        plan = DeployPlan(name, warnings=self.document.warnings)
         found = self._call(f"get security configuration {name}", self.emr.describe_security_configuration, Name=name)
         if found is None:
             plan.changes.append(AwsChange("create_security_configuration", name, "the rendered document is new"))
@@ -239,7 +243,7 @@ class Deployer:
         roles = {role_name(r["arn"])[1]: r for r in iam["mapping_roles"]}
         for c in plan.actions:
             if c.kind == "create_security_configuration":
-                doc = security_configuration(self.emr_cfg, self.site)
+                doc = self.sc
                 self._call(
                     f"create security configuration {c.target}",
                     self.emr.create_security_configuration,

@@ -16,8 +16,8 @@ import hashlib
 import json
 from typing import Any
 
-from .._config import AdSite, EmrConfig
-from .emr import assume_roles_policy, iam_documents, s3_policy, security_configuration, trust_policy
+from .._config import EmrConfig
+from .emr import assume_roles_policy, iam_documents, s3_policy, trust_policy
 
 MANAGED_TAG = {"Key": "managed-by", "Value": "dirkit"}
 
@@ -65,8 +65,8 @@ def _object_arns() -> dict[str, Any]:
     return {"Fn::Split": [",", {"Fn::Join": ["", [{"Fn::Join": ["/*,", {"Ref": "BucketArns"}]}, "/*"]]}]}
 
 
-def template(emr: EmrConfig, site: AdSite) -> dict[str, Any]:
-    sc = security_configuration(emr, site)
+def template(emr: EmrConfig, sc: dict[str, Any]) -> dict[str, Any]:
+    """The stack for the security configuration ``sc`` (as the document registry renders it)."""
     iam = iam_documents(emr)
     roles = [role_name(r["arn"]) for r in iam["mapping_roles"]]
     logical = {name: logical_id(name) for _, name in roles}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from seed_fixture import seed_config
 
-from dirkit._config import ad_site
+from dirkit import Document
 from dirkit._deploy import Deployer
 from dirkit.errors import AwsError
 
@@ -20,6 +20,6 @@ def test_an_unknown_profile_or_no_region_is_an_aws_error(tmp_path: Path, monkeyp
     for var in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(AwsError, match="nope"):
-        Deployer.connect(cfg.emr, ad_site(cfg), profile="nope")
+        Deployer.connect(cfg.emr, Document("{}"), profile="nope")
     with pytest.raises(AwsError, match="--region or AWS_REGION"):
-        Deployer.connect(cfg.emr, ad_site(cfg))
+        Deployer.connect(cfg.emr, Document("{}"))

@@ -240,3 +240,31 @@ def test_sync_refuses_to_write_a_security_configuration_for_aws_managed_ad(tmp_p
     with pytest.raises(ConfigError, match="AWS Directory Service"):
         k.sync()
     assert not list(out.iterdir()) and k.history(1)[0].outcome == "failed"
+
+
+def test_emr_apply_and_cloudformation_check_the_security_configuration_against_the_last_snapshot(
+    tmp_path: Path,
+) -> None:
+    # Issue 32, item 1: `emr apply`/`emr diff` and the CloudFormation template rendered the
+    # security configuration themselves, so neither refused AWS Managed AD nor warned.
+    from seed_fixture import BASE, _g
+
+    from dirkit._directory.build import RawUser, build
+    from dirkit._directory.names import NamePolicy
+    from dirkit.errors import ConfigError
+
+    aws = RawUser(
+        "g-aws", f"CN=AWSAdminD-1,OU=AWS Reserved,{BASE}", "AWSAdminD-1", "S-1-5-21-9-1", None, None, 512, 513, 1
+    )
+    managed = build([aws], [_g("Domain Users", 513)], NamePolicy(), [BASE])
+    first = kit(tmp_path / "fresh", MemorySource(managed))
+    assert "SecurityConfiguration" in first.cloudformation().text  # no snapshot yet: nothing to check against
+    first.sync()
+    with pytest.raises(ConfigError, match="AWS Directory Service"):
+        first.cloudformation()
+    with pytest.raises(ConfigError, match="AWS Directory Service"):
+        first.deploy_plan(region="us-east-1", endpoint_url="http://127.0.0.1:9")  # refused before any AWS call
+    plain = kit(tmp_path / "plain", MemorySource(seed_directory()))
+    plain.sync()
+    doc = plain.cloudformation()
+    assert doc.warnings == plain.security_configuration(from_state=True).warnings

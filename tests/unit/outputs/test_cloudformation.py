@@ -48,7 +48,7 @@ def _rendered(cfg_mappings: list[dict[str, Any]]) -> tuple[list[str], dict[str, 
     assert cfg.emr is not None
     sc = emr.security_configuration(cfg.emr, ad_site(cfg))
     want = [m["Role"] for m in sc["AuthorizationConfiguration"]["EmrFsConfiguration"]["RoleMappings"]]
-    return want, cloudformation.template(cfg.emr, ad_site(cfg))
+    return want, cloudformation.template(cfg.emr, sc)
 
 
 def test_roles_whose_names_differ_only_in_punctuation_stay_apart() -> None:
