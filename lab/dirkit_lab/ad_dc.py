@@ -38,8 +38,7 @@ def _options(p: LabPaths, dc: DcPaths) -> dict[str, str]:
         "disable netbios": "yes",
         "interfaces": dc.ip,
         "bind interfaces only": "yes",
-        # ldap3 cannot sign/seal: its GSSAPI bind works only inside TLS (LDAPS or StartTLS).
-        "ldap server require strong auth": "allow_sasl_over_tls",
+        "ldap server require strong auth": strong_auth(),
         "pid directory": str(run),
         "ncalrpc dir": str(run / "ncalrpc"),
         "winbindd socket directory": str(run / "winbindd"),
@@ -51,6 +50,19 @@ def _options(p: LabPaths, dc: DcPaths) -> dict[str, str]:
         "tls certfile": str(p.tls / "cert.pem"),
         "tls cafile": str(p.tls / "ca.pem"),
     }
+
+
+def strong_auth() -> str:
+    """The strictest ``ldap server require strong auth`` dirkit can bind under on this Samba.
+
+    From 4.21, ``yes`` (the default) is Windows' hardening: SASL inside TLS must carry the TLS
+    channel bindings (LdapEnforceChannelBinding = 2), plain-LDAP SASL must sign, simple binds
+    need TLS; ldap3 sends the bindings, so dirkit binds. Before 4.21, ``yes`` also refuses SASL
+    inside TLS unless it signs as well (which Windows never asks), and ldap3 has no SASL
+    security layer, so the lab there allows SASL over TLS (the container lab's DCs run 4.22)."""
+    version = _samba_version()
+    series = tuple(int(x) for x in version.split(".")) if version else (0, 0)
+    return "yes" if series >= (4, 21) else "allow_sasl_over_tls"
 
 
 def _provision_args(p: LabPaths) -> list[str]:
@@ -309,7 +321,20 @@ def save_golden(p: LabPaths, bulk_users: int) -> None:
 
 
 def restore_golden(p: LabPaths, bulk_users: int) -> bool:
-    gold = golden_dir(p, bulk_users)
+    return _restore(p, golden_dir(p, bulk_users))
+
+
+def restore_in_use(p: LabPaths) -> None:
+    """Put back the cached databases the DCs were prepared from (the ``ad-database`` marker),
+    whichever Samba prepared them: the host driving the container lab has another Samba version
+    (or none), so its own cache key names no cache of the containers' DCs."""
+    marker = p.root / "ad-database"
+    name = marker.read_text().strip() if marker.exists() else ""
+    if not name or not _restore(p, p.golden / name):
+        raise LabError(f"no cached AD database to restore in {p.golden} (marker {marker}: {name or 'none'})")
+
+
+def _restore(p: LabPaths, gold: Path) -> bool:
     if not all((gold / p.dc(name).dir.name / "private" / "sam.ldb").exists() for name in DCS):
         return False
     for name in DCS:  # both are stopped, with their workers: nothing recreates files now

@@ -25,10 +25,12 @@ from pathlib import Path
 from . import host
 from .errors import LabError
 
-# Debian releases the lab's images can be built on: 12 (the lab's), and 13 for the bulk DC:
-# its Samba (4.22) loads users about five times faster than 12's 4.17 (whose ldb copies every
-# index list an entry joins on each add: a 100k-user database takes over an hour there).
+# Debian releases the lab's images are built on: 12, and 13 for the DCs (samba-ad, and the bulk
+# DC): its Samba (4.22) enforces TLS channel bindings as hardened Windows DCs do (ad_dc.strong_auth)
+# and loads users about five times faster than 12's 4.17 (whose ldb copies every index list an
+# entry joins on each add: a 100k-user database takes over an hour there).
 SUITES = {"12": "bookworm", "13": "trixie"}
+DC_RELEASE = "13"
 
 
 def base_image(release: str) -> str:
@@ -51,7 +53,7 @@ def environment(docker_dir: Path) -> dict[str, str]:
     """What compose and podman need in the environment on this kind of machine."""
     if engine() == "docker":
         return {}
-    return {**_podman(docker_dir), "DIRKIT_BASE_IMAGE": BASE_IMAGE}
+    return {**_podman(docker_dir), "DIRKIT_BASE_IMAGE": BASE_IMAGE, "DIRKIT_DC_BASE_IMAGE": base_image(DC_RELEASE)}
 
 
 def _podman(docker_dir: Path) -> dict[str, str]:
@@ -75,8 +77,9 @@ def prepare(docker_dir: Path, log: Path) -> list[str]:
     if engine() == "docker":
         return done
     env = environment(docker_dir)
-    if ensure_base_image("12", env, log):
-        done.append(f"base image {BASE_IMAGE} built with mmdebstrap")
+    for release in sorted({"12", DC_RELEASE}):
+        if ensure_base_image(release, env, log):
+            done.append(f"base image {base_image(release)} built with mmdebstrap")
     if copy_host_settings(docker_dir / "host"):
         done.append("host apt/pip/CA settings copied into docker/host/")
     return done
@@ -104,7 +107,7 @@ BULK_DC = "dirkit-lab-bulk-dc1"  # the container's name
 
 
 def bulk_dc(
-    docker_dir: Path, lab_dir: Path, users: int, log: Path, release: str = "13", timeout: float = 3600
+    docker_dir: Path, lab_dir: Path, users: int, log: Path, release: str = DC_RELEASE, timeout: float = 3600
 ) -> dict[str, float]:
     """Run dc1 with ``users`` bulk users in a podman container on Debian ``release``'s Samba,
     with its own lab directory ``lab_dir`` (shared with the host at the same path, as the

@@ -151,9 +151,7 @@ class ContainerLab(Lab):
 
         self.compose.execute("stop samba-ad-dc2 samba-ad")
         if restore:  # the containers are stopped: their files in the shared lab directory are still
-            ad_dc.restore_golden(
-                self.paths, bulk_users if bulk_users is not None else int(os.environ.get("DIRKIT_LAB_BULK", "0"))
-            )
+            ad_dc.restore_in_use(self.paths)  # the containers' cache (their Samba's key, not the host's)
         return self.start_samba("dc1") + self.start_samba("dc2")
 
     def start_sssd(self, extra: str = "") -> float:
