@@ -159,8 +159,28 @@ def _bind_error(url: str, conn: ldap3.Connection, cfg: LdapConfig) -> DirectoryE
         detail = next((v for k, v in _AD_BIND_CODES.items() if f"data {k}" in msg), "invalid credentials")
         return DirectoryAuthError(f"{url}: bind as {who} refused: {detail}")
     if res.get("result") == 8:
-        return DirectoryAuthError(f"{url}: the DC requires a stronger bind (signing or TLS); use ldaps:// or StartTLS")
+        return DirectoryAuthError(f"{url}: {_stronger_auth(msg)}")
+    if "80090346" in msg:  # SEC_E_BAD_BINDINGS (AD's "data 35b", Samba's too)
+        return DirectoryAuthError(f"{url}: {_BAD_BINDINGS} (the DC said: {msg})")
     return DirectoryAuthError(f"{url}: bind as {who} failed: {res.get('description')} {msg}".strip())
+
+
+_USE_TLS = "use ldaps:// URLs in ldap.urls or set ldap.start_tls = true"
+# What a DC that enforces LDAP channel binding answers when the TLS channel bindings of a SASL
+# bind do not match its certificate. dirkit sends them (ldap3, tls-server-end-point), so they
+# differ only when something between dirkit and the DC terminates TLS with another certificate.
+_BAD_BINDINGS = (
+    "the DC refused the TLS channel bindings of the Kerberos bind: it enforces LDAP channel binding "
+    "(Windows LdapEnforceChannelBinding = 2; Samba 4.21+ 'ldap server require strong auth = yes'), and the "
+    "certificate dirkit saw is not the DC's own: a TLS-terminating proxy or load balancer between them? "
+    "Point ldap.urls at the DCs themselves"
+)
+
+
+def _stronger_auth(msg: str) -> str:
+    """strongerAuthRequired (8): what the DC said, and the settings that give it TLS (the config
+    refuses plain LDAP without StartTLS, so only an unusual DC or proxy answers this)."""
+    return f"the DC requires a stronger bind ({msg.strip() or 'strongerAuthRequired'}): {_USE_TLS}"
 
 
 def open_one(url: str, cfg: LdapConfig) -> ldap3.Connection:
@@ -181,11 +201,35 @@ def open_one(url: str, cfg: LdapConfig) -> ldap3.Connection:
         raise _classify_open_error(url, exc, cfg) from exc
     except GSSError as exc:  # ldap3's GSSAPI bind lets python-gssapi's errors through
         close(conn)
+        refused = _refused_by_dc(conn)
+        if refused is not None:
+            raise refused_bind(url, refused, conn.server.ssl or cfg.start_tls) from exc
         err = kerberos.ticket_error(f"ldap/{urlparse(url).hostname}", exc)
         if err.reason == "unreachable":
             raise DirectoryUnreachable(f"{url}: Kerberos bind failed: {err}") from exc
         raise DirectoryAuthError(f"{url}: Kerberos bind failed: {err}") from exc
     return conn
+
+
+def _refused_by_dc(conn: ldap3.Connection) -> str | None:
+    """The DC's own error when a GSSAPI bind failed because the DC answered one (ldap3 then
+    hands its empty token to GSSAPI, whose "invalid token" would blame Kerberos); None when the
+    failure was Kerberos' own."""
+    res = conn.result or {}
+    if res.get("type") != "bindResponse" or res.get("result") in (0, 14, None):  # 14: saslBindInProgress
+        return None
+    return f"{res.get('description')}: {res.get('message', '')}".strip()
+
+
+def refused_bind(url: str, said: str, tls: bool) -> DirectoryAuthError:
+    """A Kerberos bind the DC itself refused. Inside TLS, with a valid ticket, what a hardened DC
+    refuses is the channel bindings (Samba 4.22 answers ldap3's with operationsError
+    NT_STATUS_INVALID_PARAMETER, AD with 80090346): said so, with the DC's words."""
+    if "80090346" in said or (tls and "NT_STATUS_INVALID_PARAMETER" in said):
+        return DirectoryAuthError(f"{url}: {_BAD_BINDINGS} (the DC said: {said})")
+    if not tls:
+        return DirectoryAuthError(f"{url}: {_stronger_auth(said)}")
+    return DirectoryAuthError(f"{url}: the DC refused the Kerberos bind ({said})")
 
 
 def close(conn: ldap3.Connection) -> None:

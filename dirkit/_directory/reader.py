@@ -154,7 +154,9 @@ def ldapsearch_command(cfg: LdapConfig, conn: ldap3.Connection, base: str, flt: 
     if cfg.bind == "kerberos":
         # Inside TLS, AD refuses a SASL security layer on top ("Sign or Seal are not allowed if
         # TLS is used"): maxssf=0 asks for none, as ldap3 does. -N: the name as given, no rDNS.
-        argv += ["-Y", "GSSAPI", "-N", "-O", "maxssf=0"]
+        # The TLS channel bindings ldap3 sends too (OpenLDAP sends none by default), without
+        # which a DC that enforces channel binding refuses the bind (80090346, data 35b).
+        argv += ["-Y", "GSSAPI", "-N", "-O", "maxssf=0", "-o", "SASL_CBINDING=tls-endpoint"]
     else:
         argv += ["-x", "-D", cfg.bind_dn or "", "-W"]
     if cfg.start_tls and not server.ssl:

@@ -203,6 +203,8 @@ def test_each_search_can_be_logged_as_an_ldapsearch_command_without_secrets(monk
         "-N",
         "-O",
         "maxssf=0",
+        "-o",
+        "SASL_CBINDING=tls-endpoint",
         "-b",
         "DC=ad,DC=example",
         "-s",
