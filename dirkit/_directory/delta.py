@@ -142,7 +142,9 @@ def merge(
     """The previous snapshot's inputs with every changed object replaced by what the DC has
     now: ``users``/``groups`` are the changed objects still in scope (and groups read again);
     a changed object that is not among them was deleted, left the scope, or no longer matches
-    the filters."""
+    the filters. The definition of a delta: ``build`` of this is what a delta read means, which
+    the lab's delta tests prove equal to a full read; ``incremental.apply`` computes the same
+    without rebuilding, and its test proves it against this."""
     changed = list(changed)
     # Objects read again (changed ones, and groups re-read because AD rewrote their member
     # lists without changing them) replace the snapshot's versions.

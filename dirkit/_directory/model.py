@@ -287,6 +287,8 @@ class Directory:
     # group_names_of per membership map (users with the same groups share one): the plan and its
     # digest ask for every user's names more than once.
     _names: dict[int, list[str]] = field(init=False, repr=False, compare=False)
+    # incremental._Index, once a delta needed it (or made it for the snapshot it built).
+    _delta_index: object = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "users", _frozen(self.users))

@@ -29,7 +29,7 @@ from .. import _faults as faults
 from .._config import Config, LdapConfig, reserved_names
 from .._log import event
 from ..errors import DirectoryConnectionLost, DirectoryUnreachable, IncompleteReadError
-from . import ldap
+from . import incremental, ldap
 from .build import RawGroup, RawUser, build, is_under
 from .delta import (
     CONTAINER_CLASSES,
@@ -39,7 +39,6 @@ from .delta import (
     Watermark,
     entered_scope,
     groups_listing,
-    merge,
     primary_group_moves,
 )
 from .ldap import GROUP_ATTRS, USER_ATTRS
@@ -451,8 +450,12 @@ class Reader:
     def _build(self, users: list[RawUser], groups: list[RawGroup], info: ReadInfo) -> Directory:
         """The snapshot from what a read (full or delta) found: names, memberships, closure."""
         d = self.config.directory
-        policy = NamePolicy(self.config.names, realm=d.realm, reserved=reserved_names(self.config))
-        return build(users, groups, policy, d.users_search_bases(), info, include_system=d.include_system_accounts)
+        return build(
+            users, groups, self._policy(), d.users_search_bases(), info, include_system=d.include_system_accounts
+        )
+
+    def _policy(self) -> NamePolicy:
+        return NamePolicy(self.config.names, realm=self.config.directory.realm, reserved=reserved_names(self.config))
 
     def _read_from(
         self, probe: ldap3.Connection, url: str, usn_quantiles: Sequence[int]
@@ -675,7 +678,6 @@ class Reader:
             clauses += [f"(member={escape(dn)})" for dn in back]
             reread = [g for g in self._reread_groups(conn, clauses) if g.guid not in fresh] if clauses else []
             if changed or vanished:
-                raw_users, raw_groups = merge(prev, [*changed, *vanished], users, groups + reread)
                 departures = self._departures(prev, changed, vanished, users, groups)
         except DirectoryConnectionLost as exc:
             return DeltaRead(why=f"{since.dc} went away during the delta read ({exc}): failing over")
@@ -697,7 +699,13 @@ class Reader:
         if not changed and not vanished:
             kept = info.with_content_of(prev.read)
             return DeltaRead(replace(prev, read=kept), read=kept)
-        built = self._build(raw_users, raw_groups, info)
+        # What a rebuild of the snapshot merged with the changes would give (delta.merge, proven
+        # equal), in proportion to what changed.
+        d = self.config.directory
+        built = incremental.apply(
+            prev, [*changed, *vanished], users, groups + reread, self._policy(), d.users_search_bases(), info,
+            include_system=d.include_system_accounts,
+        )  # fmt: off
         return DeltaRead(built, read=built.read)
 
 
