@@ -8,10 +8,12 @@ name becomes unusable is planned as removed, so a collision storm trips the thre
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._config import SafetyConfig
+from ._directory.incremental import Touched, touched
 from ._directory.model import Directory
 
 # Change kinds, in the order a human reads them.
@@ -120,47 +122,97 @@ class Plan:
         }
 
 
-def plan_digest(d: Directory) -> str:
+# The digests are sums (mod 2**256) of one SHA-256 per object, written "s1:<64 hex>": equal for
+# equal snapshots whatever the order, and kept up by a delta from the objects it touched only
+# (the old value, less what those objects hashed to, plus what they hash to now).
+_MOD = 1 << 256
+_SUM = "s1:"
+
+
+def _h(line: str) -> int:
+    return int.from_bytes(hashlib.sha256(line.encode()).digest(), "big")
+
+
+def _plan_line_user(d: Directory, guid: str) -> str:
+    u = d.users.get(guid)
+    if u is None or not u.name:
+        return ""
+    return f"u\0{guid}\0{u.name}\0{u.enabled}\0{chr(1).join(d.group_names_of(u))}\n"
+
+
+def _plan_line_group(d: Directory, guid: str) -> str:
+    g = d.groups.get(guid)
+    return f"g\0{guid}\0{g.name}\n" if g is not None and g.name else ""
+
+
+def _content_line_user(d: Directory, guid: str) -> str:
+    u = d.users.get(guid)
+    if u is None:
+        return ""
+    return repr(("u", guid, u.dn, u.sam, u.name, u.sid, u.upn, u.display_name, u.enabled, u.primary_group_sid))
+
+
+def _content_line_group(d: Directory, guid: str) -> str:
+    g = d.groups.get(guid)
+    if g is None:
+        return ""
+    # Members as a set: AD returns them in no particular order.
+    return repr(("g", guid, g.dn, g.sam, g.name, g.sid, sorted(m.lower() for m in g.member_dns)))
+
+
+def _digest(
+    d: Directory,
+    since: tuple[Directory, str] | None,
+    lines: tuple[Callable[[Directory, str], str], Callable[[Directory, str], str]],
+    extra: Callable[[Directory], str] = lambda d: "",
+) -> str:
+    user_line, group_line = lines
+    t = touched(d, since[0]) if since is not None and since[1].startswith(_SUM) else None
+    if t is None or since is None:
+        total = sum(_h(x) for x in map(lambda g: user_line(d, g), d.users) if x)
+        total += sum(_h(x) for x in map(lambda g: group_line(d, g), d.groups) if x)
+        total += _h(extra(d))
+        return f"{_SUM}{total % _MOD:064x}"
+    base, digest = since
+    total = int(digest[len(_SUM) :], 16) - _h(extra(base)) + _h(extra(d))
+    for line, guids in ((user_line, t.users), (group_line, t.groups)):
+        for guid in guids:
+            before, after = line(base, guid), line(d, guid)
+            if before != after:
+                total += (_h(after) if after else 0) - (_h(before) if before else 0)
+    return f"{_SUM}{total % _MOD:064x}"
+
+
+def plan_digest(d: Directory, since: tuple[Directory, str] | None = None) -> str:
     """A digest of exactly what ``make_plan`` compares: equal digests mean an empty plan, so a
-    run with nothing changed need not load the previous snapshot at all."""
-    h = hashlib.sha256()
-    for guid in sorted(d.users):
-        u = d.users[guid]
-        if u.name:
-            h.update(f"u\0{guid}\0{u.name}\0{u.enabled}\0{chr(1).join(d.group_names_of(u))}\n".encode())
-    for guid in sorted(d.groups):
-        g = d.groups[guid]
-        if g.name:
-            h.update(f"g\0{guid}\0{g.name}\n".encode())
-    return h.hexdigest()
+    run with nothing changed need not load the previous snapshot at all. ``since``: the
+    snapshot ``d`` was made from by a delta, and its digest (then only what the delta touched
+    is hashed)."""
+    return _digest(d, since, (_plan_line_user, _plan_line_group))
 
 
-def content_digest(d: Directory) -> str:
+def content_digest(d: Directory, since: tuple[Directory, str] | None = None) -> str:
     """A digest of everything a later delta read builds on (DNs, member lists, SIDs...), not
     only what the plan compares: equal means storing this snapshot again would change nothing.
-    USNs are left out: they move without any of this changing."""
-    h = hashlib.sha256()
-    for guid in sorted(d.users):
-        u = d.users[guid]
-        h.update(
-            repr((guid, u.dn, u.sam, u.name, u.sid, u.upn, u.display_name, u.enabled, u.primary_group_sid)).encode()
-        )
-    for guid in sorted(d.groups):
-        g = d.groups[guid]
-        # Members as a set: AD returns them in no particular order.
-        h.update(repr((guid, g.dn, g.sam, g.name, g.sid, sorted(m.lower() for m in g.member_dns))).encode())
-    h.update(repr(list(d.read.system_account_dns)).encode())  # a list: the digests stay as they were
-    return h.hexdigest()
+    USNs are left out: they move without any of this changing. ``since`` as for plan_digest."""
+    return _digest(d, since, (_content_line_user, _content_line_group), lambda x: repr(list(x.read.system_account_dns)))
 
 
-def _named(d: Directory) -> tuple[dict[str, Any], dict[str, Any]]:
-    return ({u.guid: u for u in d.users.values() if u.name}, {g.guid: g for g in d.groups.values() if g.name})
+def _named(d: Directory, t: Touched | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The named users and groups by GUID: all of them, or those a delta touched."""
+    if t is None:
+        return ({u.guid: u for u in d.users.values() if u.name}, {g.guid: g for g in d.groups.values() if g.name})
+    users = {g: d.users[g] for g in t.users if g in d.users and d.users[g].name}
+    return users, {g: d.groups[g] for g in t.groups if g in d.groups and d.groups[g].name}
 
 
 def make_plan(previous: Directory | None, current: Directory, safety: SafetyConfig) -> Plan:
+    """The changes from ``previous`` to ``current``; made from a delta of ``previous``
+    (incremental.apply), only the users and groups the delta touched are compared."""
     prev = previous or Directory(users={}, groups={}, direct={}, effective={})
-    pu, pg = _named(prev)
-    cu, cg = _named(current)
+    t = touched(current, previous)
+    pu, pg = _named(prev, t)
+    cu, cg = _named(current, t)
     changes: list[Change] = []
 
     arrivals = current.read.arrivals
@@ -199,9 +251,9 @@ def make_plan(previous: Directory | None, current: Directory, safety: SafetyConf
     order = {k: i for i, k in enumerate(KINDS)}
     changes.sort(key=lambda c: (order[c.kind], c.name, c.detail, c.guid))
     removals = sum(1 for c in changes if c.kind in REMOVAL_KINDS)
-    base = len(pu) + len(pg)
+    base = len(prev._user_names) + len(prev._group_names)  # every named user and group
     dropped = sum(1 for c in changes if c.kind == "membership_removed")
-    member_base = sum(len(prev.group_names_of(u)) for u in pu.values())
+    member_base = sum(len(prev.group_names_of(u)) for u in prev._user_names.values())
     reason = over_limit(
         removals, base, safety.max_removals, safety.max_removal_percent, "removals", "known users and groups"
     ) or over_limit(

@@ -229,7 +229,8 @@ def _read_and_plan(
         current = read(config, src, progress, quantiles)
     faults.point("read")
     info = replace(current.read, why=why or "")
-    current = replace(current, read=info)
+    if info != current.read:  # (a delta's "" already: a copy would lose what the delta touched)
+        current = replace(current, read=info)
     delta_read = info.kind == "delta"
     if not delta_read:  # the read's own line says how much; this one says why it was not a delta
         event(log, "full_read", why=why or "")
@@ -248,9 +249,11 @@ def _read_and_plan(
         )
     # A delta builds on the stored snapshot: a change the plan does not show (a moved user's
     # DN, say) must be stored too, or the next delta would build on a stale picture.
-    content = content_digest(current)
+    # After a delta, both digests are kept up from the objects it touched (see _plan.py).
+    base = loaded[0] if loaded else None
+    content = content_digest(current, (base, last_content) if base is not None and last_content else None)
     save = config.ldap.delta and content != last_content
-    digest = plan_digest(current)
+    digest = plan_digest(current, (base, last_digest) if base is not None and last_digest else None)
     if digest == last_digest:
         return _Read(
             directory=current,

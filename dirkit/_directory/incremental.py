@@ -22,6 +22,7 @@ test_incremental.py`` proves the equality over thousands of random deltas.
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -54,6 +55,23 @@ class _Index:
     by_primary: dict[str, frozenset[str]]  # primary group SID -> user GUIDs with it
     user_by_dn: dict[str, str]  # DN key -> user GUID
     group_by_dn: dict[str, str]  # DN key -> group GUID
+
+
+@dataclass(frozen=True)
+class Touched:
+    """What a delta may have changed in ``base``: outside these users and groups (GUIDs, of
+    either snapshot), a user's object, name, state and effective groups (by name) are as they
+    were, and so is a group. The plan and the digests look at these only (_plan.py)."""
+
+    base: weakref.ref[Directory]  # not the snapshot itself: a chain of deltas keeps no old ones
+    users: frozenset[str]
+    groups: frozenset[str]
+
+
+def touched(d: Directory, base: Directory | None) -> Touched | None:
+    """What ``d`` differs from ``base`` in, if ``d`` was made from ``base`` by :func:`apply`."""
+    t = d._touched
+    return t if isinstance(t, Touched) and base is not None and t.base() is base else None
 
 
 def _index(d: Directory) -> _Index:
@@ -348,36 +366,32 @@ def apply(
     new_sids = {g.sid for g in raw_groups} | {prev.groups[g].sid for g in gone if g in prev.groups}
     for sid in new_sids:
         affected |= by_primary.get(sid, frozenset())
-    # Users below a group whose parents changed: their closure changes, not their direct groups.
-    below = set(regrouped)
-    if regrouped:
-        children: dict[str, set[str]] = defaultdict(set)
+    children: dict[str, set[str]] = defaultdict(set)
+    if regrouped or gn or gone:
         for child, ps in parents.items():
             for p in ps:
                 children[p].add(child)
-        queue = deque(regrouped)
+
+    def users_below(start: set[str]) -> set[str]:
+        """The users who reach a group of ``start``: directly (listed, or by primary group,
+        before or after the change) or through the groups nested below it."""
+        below, queue = set(start), deque(start)
         while queue:
             for c in children.get(queue.popleft(), ()):
                 if c not in below:
                     below.add(c)
                     queue.append(c)
-    reach = set(affected)
-    for gid in below:
-        g = new_groups.get(gid) or prev.groups.get(gid)
-        if g is None:
-            continue
-        for m in g.member_dns:
-            u = user_by_dn.get(dn_key(m))
-            if u is not None:
-                reach.add(u)
-        was = prev.groups.get(gid)
-        if was is not None:
-            for m in was.member_dns:
-                u = ix.user_by_dn.get(dn_key(m))
-                if u is not None and u in new_users:
-                    reach.add(u)
-        reach |= by_primary.get(g.sid, frozenset()) & new_users.keys()
-    reach &= new_users.keys()
+        out: set[str] = set()
+        for gid in below:
+            now, was = new_groups.get(gid), prev.groups.get(gid)
+            for g, by_dn in ((now, user_by_dn), (was, ix.user_by_dn)):
+                if g is not None:
+                    out |= {u for m in g.member_dns if (u := by_dn.get(dn_key(m))) is not None}
+                    out |= by_primary.get(g.sid, frozenset())
+        return out & new_users.keys()
+
+    # Users below a group whose parents changed: their closure changes, not their direct groups.
+    reach = (affected | users_below(regrouped)) & new_users.keys()
 
     new_direct: dict[str, frozenset[str]] = dict(prev.direct)
     for gid in gone:
@@ -444,6 +458,15 @@ def apply(
         issues=tuple(sorted(issues, key=lambda i: (i.kind, i.dn))),
         read=info,
     )
+    renamed = {
+        gid
+        for gid in gone | gn.keys()
+        if gid in prev.groups and gid in new_groups and prev.groups[gid].name != new_groups[gid].name
+    }
+    touched_users = (gone & prev.users.keys()) | {u.guid for u in raw_users} | un.keys() | reach
+    touched_users |= users_below(renamed)
+    touched_groups = (gone & prev.groups.keys()) | {g.guid for g in raw_groups} | relinked.keys() | gn.keys()
+    object.__setattr__(d, "_touched", Touched(weakref.ref(prev), frozenset(touched_users), frozenset(touched_groups)))
     object.__setattr__(
         d,
         "_delta_index",

@@ -289,6 +289,8 @@ class Directory:
     _names: dict[int, list[str]] = field(init=False, repr=False, compare=False)
     # incremental._Index, once a delta needed it (or made it for the snapshot it built).
     _delta_index: object = field(default=None, init=False, repr=False, compare=False)
+    # incremental.Touched: what a delta changed against the snapshot it was applied to.
+    _touched: object = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "users", _frozen(self.users))

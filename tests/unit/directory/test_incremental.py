@@ -13,13 +13,16 @@ import random
 import time
 from dataclasses import dataclass, field, fields, replace
 
+from dirkit._config import SafetyConfig
 from dirkit._directory.build import RawGroup, RawUser, build, dn_key
 from dirkit._directory.delta import Changed, merge
 from dirkit._directory.incremental import apply
 from dirkit._directory.model import Directory, ReadInfo
 from dirkit._directory.names import NamePolicy
+from dirkit._plan import content_digest, make_plan, plan_digest
 
 BASE = "DC=ex,DC=test"
+SAFETY = SafetyConfig(max_removals=10**6, max_removal_percent=100)
 BASES = [f"OU=People,{BASE}", f"OU=Groups,{BASE}"]
 DOM = "S-1-5-21-7-7-7"
 SAMS = ["ann", "Ann", "bob", "cy", "dee", "hdfs", "bad@x", "-opt", "eve", "fay", "gus", "hal", "ivy", "jo"]
@@ -184,6 +187,11 @@ def _check(seed: int, steps: int, include_system: bool = False) -> None:
         want = build(*merge(d, changed, users, groups), policy, BASES, info, include_system)
         got = apply(d, changed, users, groups, policy, BASES, info, include_system)
         assert got == want, f"seed {seed} step {step}: {changed}\n{_diff(got, want)}"
+        # The plan and the digests from what the delta touched equal those of the rebuild.
+        why = f"seed {seed} step {step}: {changed}"
+        assert make_plan(d, got, SAFETY) == make_plan(d, want, SAFETY), why
+        assert plan_digest(got, (d, plan_digest(d))) == plan_digest(want), why
+        assert content_digest(got, (d, content_digest(d))) == content_digest(want), why
         d = got
 
 
