@@ -39,7 +39,7 @@ from .build import (
     is_under,
 )
 from .delta import Changed
-from .model import UAC_DISABLED, Directory, Group, Issue, Membership, ReadInfo, User
+from .model import UAC_DISABLED, Directory, Group, Issue, IssueKind, Membership, ReadInfo, User
 from .names import NamePolicy
 
 _NAME_KINDS = frozenset({"unsafe_name", "reserved_name", "name_collision"})
@@ -158,8 +158,8 @@ class _Names:
         name = sam if r.name == sam else r.name
         self.added[guid] = name
         if name is None:
-            kind = "reserved_name" if r.reserved else "unsafe_name"
-            self.issues.append(Issue(kind, dn, f"{sam!r}: {r.reason}"))  # type: ignore[arg-type]
+            kind: IssueKind = "reserved_name" if r.reserved else "unsafe_name"
+            self.issues.append(Issue(kind, dn, f"{sam!r}: {r.reason}"))
         else:
             self.touched.add(name)
 
