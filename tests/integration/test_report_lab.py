@@ -70,6 +70,12 @@ def test_a_disabled_user_is_proven_out_and_at_shows_the_access_they_had(
     kit = Dirkit(make_config(verify={"users": [*users, {"name": REVOKED, "password": f"file:{secret}"}]}))
     try:
         kit.sync()
+        # The node's SSSD may still be offline after an earlier test restarted the DCs (it then
+        # answers "no such user" for anyone not cached, for a while): the node check waits for it.
+        from dirkit_lab import Lab, host, sssd
+
+        paths = Lab().paths
+        host.wait_until(lambda: sssd.query(paths, "id", REVOKED).returncode == 0, 120, f"the node to see {REVOKED}", 1)
         [had] = kit.verify([REVOKED])
         assert had.ok and {c.name: c.status for c in had.checks}["hive"] == "pass", had.to_json()
         before = time.time()
