@@ -56,6 +56,22 @@ def _aws_managed(users: Sequence[RawUser], groups: Sequence[RawGroup], other_dns
     return any(ou in "," + dn.lower() for dn in dns for ou in AWS_MANAGED_OUS)
 
 
+def user_of(u: RawUser, name: str | None) -> User:
+    """The snapshot's User of a raw entry, under its decided ``name`` (None: no usable name)."""
+    return User(
+        guid=u.guid,
+        dn=u.dn,
+        sam=u.sam,
+        name=name,
+        sid=u.sid,
+        upn=u.upn,
+        display_name=u.display_name,
+        enabled=not (u.uac & UAC_DISABLED),
+        primary_group_sid=(u.sid.rsplit("-", 1)[0] + f"-{u.primary_group_id}" if u.primary_group_id else None),
+        usn=u.usn,
+    )
+
+
 def dn_key(dn: str) -> str:
     return dn.lower()
 
@@ -164,21 +180,7 @@ def build(
     raw_groups = [g for g in raw_groups if not g.sid.startswith(BUILTIN_SID_PREFIX)]
     user_names = _names(raw_users, policy, issues)
     group_names = _names(raw_groups, policy, issues)
-    users = {
-        u.guid: User(
-            guid=u.guid,
-            dn=u.dn,
-            sam=u.sam,
-            name=user_names[u.guid],
-            sid=u.sid,
-            upn=u.upn,
-            display_name=u.display_name,
-            enabled=not (u.uac & UAC_DISABLED),
-            primary_group_sid=(u.sid.rsplit("-", 1)[0] + f"-{u.primary_group_id}" if u.primary_group_id else None),
-            usn=u.usn,
-        )
-        for u in raw_users
-    }
+    users = {u.guid: user_of(u, user_names[u.guid]) for u in raw_users}
     # A member DN is the same string as its object's own DN (LDAP hands out a new copy of each):
     # at 100k users that is one string per DN instead of four.
     same = {u.dn: u.dn for u in raw_users} | {g.dn: g.dn for g in raw_groups}

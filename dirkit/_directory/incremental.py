@@ -37,9 +37,10 @@ from .build import (
     _superuser_groups,
     dn_key,
     is_under,
+    user_of,
 )
 from .delta import Changed
-from .model import UAC_DISABLED, Directory, Group, Issue, IssueKind, Membership, ReadInfo, User
+from .model import Directory, Group, Issue, IssueKind, Membership, ReadInfo, User
 from .names import NamePolicy
 
 _NAME_KINDS = frozenset({"unsafe_name", "reserved_name", "name_collision"})
@@ -98,22 +99,6 @@ def _index(d: Directory) -> _Index:
     )
     object.__setattr__(d, "_delta_index", index)
     return index
-
-
-def _user(u: RawUser, name: str | None) -> User:
-    """A User as build.build makes it."""
-    return User(
-        guid=u.guid,
-        dn=u.dn,
-        sam=u.sam,
-        name=name,
-        sid=u.sid,
-        upn=u.upn,
-        display_name=u.display_name,
-        enabled=not (u.uac & UAC_DISABLED),
-        primary_group_sid=(u.sid.rsplit("-", 1)[0] + f"-{u.primary_group_id}" if u.primary_group_id else None),
-        usn=u.usn,
-    )
 
 
 class _Names:
@@ -271,7 +256,7 @@ def apply(
         )  # fmt: off
         old_members.setdefault(rg.guid, ())
     for ru in raw_users:
-        new_users[ru.guid] = _user(ru, None)
+        new_users[ru.guid] = user_of(ru, None)
     un, uredo = unames.decide(new_users)
     gn, gredo = gnames.decide(new_groups)
     for guid, name in un.items():
