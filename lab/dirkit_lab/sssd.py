@@ -192,21 +192,54 @@ def wait_ready(p: LabPaths, timeout: float = 60) -> float:
     )
 
 
-def stop(p: LabPaths) -> None:
-    try:
-        pid = int(pid_file(p).read_text())
-    except (OSError, ValueError):
-        return
-    try:
-        os.killpg(pid, signal.SIGTERM)
-        for _ in range(50):
-            _reap(pid)
-            os.kill(pid, 0)
-            time.sleep(0.1)
-        os.killpg(pid, signal.SIGKILL)
+def _node_processes(p: LabPaths) -> set[int]:
+    """The sssd processes running in the node's root. sssd puts itself and each responder in
+    a process group of its own, so signalling the group this module started reaches none of
+    them: old ones kept answering the node's `id` with the previous settings (seen in CI)."""
+    r = str(root(p))
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().startswith("sssd") and os.readlink(entry / "root") == r:
+                found.add(int(entry.name))
+        except OSError:  # ended meanwhile, or not ours to look at
+            continue
+    return found
+
+
+def _signal(pids: set[int], sig: int) -> set[int]:
+    """Send ``sig`` (0: none) to each of ``pids``; those still there."""
+    alive = set()
+    for pid in pids:
         _reap(pid)
-    except ProcessLookupError:
-        pass
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            continue
+        alive.add(pid)
+    return alive
+
+
+def stop(p: LabPaths) -> None:
+    """End the node's sssd: the process this module started and every sssd in the node's root."""
+    try:
+        leader = {int(pid_file(p).read_text())}
+    except (OSError, ValueError):
+        leader = set()
+    try:
+        alive = _signal(leader | _node_processes(p), signal.SIGTERM)
+        for sig in (signal.SIGKILL, None):
+            for _ in range(50):
+                alive = _signal(alive, 0)
+                if not alive:
+                    break
+                time.sleep(0.1)
+            else:
+                if sig is None:
+                    raise LabError(f"sssd processes {sorted(alive)} outlived SIGKILL")
+                alive = _signal(alive, sig)
     except PermissionError as exc:
-        raise LabError(f"cannot stop sssd (pid {pid}): {exc}") from exc
+        raise LabError(f"cannot stop sssd: {exc}") from exc
     pid_file(p).unlink(missing_ok=True)

@@ -6,8 +6,10 @@ settings `dirkit sssd config` renders (no difference from AD at all)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from dirkit._outputs import sssd as sssd_doc
 from dirkit._sssd.view import ClusterView, differences, parse_id, predict
 from dirkit_lab import seed
 from dirkit_lab import settings as s
+from dirkit_lab import sssd as lab_sssd
 
 pytestmark = pytest.mark.lab
 
@@ -70,6 +73,17 @@ def test_with_dirkits_rendered_settings_the_node_agrees_with_ad(kit: Dirkit, lab
         assert lab.node("getent", "group", "grp_mixed").startswith("grp_mixed:*:")
     finally:
         lab.start_sssd()
+
+
+@pytest.mark.skipif(os.environ.get("DIRKIT_LAB") == "docker", reason="the container lab restarts the node's container")
+def test_a_restarted_node_runs_only_the_new_sssd(lab: Any) -> None:
+    """The finding of a CI run: sssd puts itself in a process group of its own, the lab's stop
+    signalled only the group it started, and the old sssd (previous settings) went on answering
+    `id` beside the new one. After two restarts, one sssd monitor runs in the node's root."""
+    lab.start_sssd()
+    lab.start_sssd()
+    monitors = [pid for pid in lab_sssd._node_processes(lab.paths) if Path(f"/proc/{pid}/comm").read_text() == "sssd\n"]
+    assert len(monitors) == 1, monitors
 
 
 def test_explain_says_a_grp_mixed_mapping_does_not_match_on_the_nodes(make_config_file: Any) -> None:
