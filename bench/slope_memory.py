@@ -12,8 +12,10 @@ the plan against the stored snapshot, the state save and load, the documents (hu
 core-site.xml and their classifications) and the HDFS homes plan and its apply. Each size runs
 in its own process, so its peak RSS is its own:
   first:   the first sync (build + plan + state save + documents + every home made)
-  steady:  a second sync with 1 % of the users disabled (state load + build + plan + save +
-           documents + homes plan over every home)
+  1%:      a delta sync with 1 % of the users disabled (through the delta path: state load,
+           incremental apply, plan, save, documents, homes plan)
+  1 user:  a delta sync with one more user disabled
+  none:    a sync with nothing changed (the source's USN has not moved)
 Prints seconds and peak RSS per size, and per 1,000 users (a flat column = a linear slope).
 """
 
@@ -67,6 +69,7 @@ class _NameNode:
     def __init__(self) -> None:
         self.requests = 0
         self.dirs: dict[str, tuple[str, str, str]] = {"/user": ("hdfs", "supergroup", "755")}
+        self.mtime = 1764547200000  # /user's modificationTime: moves when an entry is made or renamed
 
     def _status(self, path: str) -> FileStatus:
         owner, group, perm = self.dirs[path]
@@ -79,7 +82,10 @@ class _NameNode:
 
     def status(self, path: str) -> FileStatus | None:
         self.requests += 1
-        return self._status(path) if path in self.dirs else None
+        if path not in self.dirs:
+            return None
+        st = self._status(path)
+        return replace(st, mtime=self.mtime) if path == "/user" else st
 
     def list(self, path: str) -> list[FileStatus] | None:
         self.requests += 1
@@ -88,6 +94,7 @@ class _NameNode:
     def mkdirs(self, path: str, permission: str) -> bool:
         self.requests += 1
         self.dirs.setdefault(path, ("nn", "supergroup", permission))
+        self.mtime += 1
         return True
 
     def set_owner(self, path: str, owner: str, group: str) -> None:
@@ -100,6 +107,7 @@ class _NameNode:
 
     def rename(self, path: str, destination: str) -> None:
         self.dirs[destination] = self.dirs.pop(path)
+        self.mtime += 1
 
     def set_quota(self, path: str, namespace: int | None, space: int | None) -> None:
         pass
@@ -113,13 +121,13 @@ class _NameNode:
 
 def one_size(n: int) -> dict[str, float]:
     """Run in a child process: both syncs at ``n`` users; seconds and peak RSS (MiB)."""
-    from dirkit import Dirkit, MemorySource
+    from dirkit import Dirkit
     from dirkit import _config as config
-    from dirkit._directory.build import build
     from dirkit._directory.names import NamePolicy
+    from dirkit._directory.source import MemoryDeltaSource
 
     users, groups = synthetic(n)
-    d = build(users, groups, NamePolicy(), [BASE])
+    source = MemoryDeltaSource(users, groups, NamePolicy(), [BASE], "ldaps://dc.example.com")
     del users, groups
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o700)
@@ -138,26 +146,35 @@ def one_size(n: int) -> dict[str, float]:
                          "keytab": "/etc/nn.keytab"},
             }
         )  # fmt: off
-        source = MemorySource(d)
         namenode = _NameNode()
         kit = Dirkit(cfg, source=source, homes_target=namenode)
         t0 = time.perf_counter()
         kit.sync()
         first = time.perf_counter() - t0
         peak_first = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        disabled = set(list(d.users)[: max(1, n // 100)])
-        source.directory = replace(
-            d, users={g: (replace(u, enabled=False) if g in disabled else u) for g, u in d.users.items()}
-        )
+        disabled = list(source.users.values())[: max(1, n // 100)]
+        source.change(users=[replace(u, uac=u.uac | 2) for u in disabled])
         t0 = time.perf_counter()
         result = kit.sync()
         steady = time.perf_counter() - t0
+        assert result.read.kind == "delta" and source.reads == 1, (result.read, source.reads)
         assert result.plan.counts()["user_disabled"] == len(disabled)
         assert result.homes is not None and result.homes.plan.wanted == n - len(disabled)
+        one = list(source.users.values())[-1]
+        source.change(users=[replace(one, uac=one.uac | 2)])
+        t0 = time.perf_counter()
+        result = kit.sync()
+        single = time.perf_counter() - t0
+        assert result.plan.counts()["user_disabled"] == 1
+        assert result.homes is not None and result.homes.scope == "scoped"
+        t0 = time.perf_counter()
+        result = kit.sync()
+        nothing = time.perf_counter() - t0
+        assert not result.plan.changes
         assert len(namenode.dirs) == n + 1 and len(result.files) == 4
         size = Path(f"{tmp}/state.sqlite").stat().st_size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"users": n, "first": first, "steady": steady, "peak_first_mib": peak_first, "peak_mib": peak,
+    return {"users": n, "first": first, "steady": steady, "single": single, "nothing": nothing, "peak_first_mib": peak_first, "peak_mib": peak,
             "state_mib": size / 2**20}  # fmt: off
 
 
@@ -175,12 +192,13 @@ def main() -> None:
         rows.append(json.loads(out.stdout.splitlines()[-1]))
         print(f"{n} users done", file=sys.stderr)
     print("in-memory directory, whole pipeline (model, closure, plan, state save/load); one process per size")
-    print(f"{'users':>9} {'first s':>8} {'steady s':>9} {'peak MiB':>9} {'state MiB':>9} {'ms/1k first':>11} "
-          f"{'ms/1k steady':>12} {'KiB/user':>8}")  # fmt: off
+    print(f"{'users':>9} {'first s':>8} {'1% s':>7} {'1 user s':>8} {'none s':>7} {'peak MiB':>9} {'state MiB':>9} "
+          f"{'ms/1k first':>11} {'1%/first':>8} {'KiB/user':>8}")  # fmt: off
     for r in rows:
         k = r["users"] / 1000
-        print(f"{r['users']:>9} {r['first']:>8.2f} {r['steady']:>9.2f} {r['peak_mib']:>9.0f} {r['state_mib']:>9.1f} "
-              f"{1000 * r['first'] / k:>11.1f} {1000 * r['steady'] / k:>12.1f} {r['peak_mib'] * 1024 / r['users']:>8.2f}")  # fmt: off
+        print(f"{r['users']:>9} {r['first']:>8.2f} {r['steady']:>7.2f} {r['single']:>8.2f} {r['nothing']:>7.3f} "
+              f"{r['peak_mib']:>9.0f} {r['state_mib']:>9.1f} {1000 * r['first'] / k:>11.1f} "
+              f"{r['steady'] / r['first']:>8.1%} {r['peak_mib'] * 1024 / r['users']:>8.2f}")  # fmt: off
 
 
 if __name__ == "__main__":

@@ -554,6 +554,10 @@ class HdfsConfig(_Model):
     # A departed user's home is kept and reported (with the date dirkit first saw them gone)
     # for this long before `--lock-departed` may lock it; 0 = at once.
     departed_grace_days: Annotated[float, Field(ge=0, le=3650)] = 30.0
+    # After a delta, `sync` plans only the homes of the users it changed while the prefix's
+    # listing has not moved; every home is planned again (drift reported) at least this often.
+    # 0 = every run plans every home.
+    full_check_hours: Annotated[float, Field(ge=0, le=8760)] = 24.0
 
     @field_validator("lock_exclude")
     @classmethod

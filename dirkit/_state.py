@@ -91,6 +91,15 @@ CREATE TABLE IF NOT EXISTS watermark (
     -- May the sync account read tombstones there? 0 not known, 1 yes, 2 no (delta.Watermark).
     tombstones_seen INTEGER NOT NULL DEFAULT 0
 );
+-- The last homes pass of `dirkit sync` that planned and applied without a failure (one row):
+-- the snapshot it planned against (content digest), the prefix's modificationTime it left, and
+-- when every home was last planned. A delta's pass may plan only its users' homes from it.
+CREATE TABLE IF NOT EXISTS homes_pass (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    content_digest TEXT NOT NULL,
+    prefix_mtime INTEGER NOT NULL,
+    full REAL NOT NULL
+);
 -- The last `dirkit verify --revoked` proof per user (by objectGUID): was each access denied?
 CREATE TABLE IF NOT EXISTS revocations (
     guid TEXT PRIMARY KEY,
@@ -118,6 +127,15 @@ DAY = 86400.0
 # A run more than this after the previous one applies no retention: a clock that jumped ahead
 # (or a machine restored from an old image) must not thin or delete a year of history at once.
 CLOCK_GAP_DAYS = 30.0
+
+
+@dataclass(frozen=True)
+class HomesPass:
+    """The last clean homes pass of `dirkit sync` (the homes_pass table)."""
+
+    content_digest: str  # of the snapshot it planned against
+    prefix_mtime: int  # the prefix's modificationTime it left (ms)
+    full: float  # when it last planned every home (Unix time)
 
 
 @dataclass(frozen=True)
@@ -250,7 +268,7 @@ class HeldPlan:
 
 
 _RIGHTS = {None: 0, True: 1, False: 2}  # Watermark.tombstone_rights in the tombstones_seen column
-SCHEMA_VERSION = 11  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
+SCHEMA_VERSION = 12  # kept in PRAGMA user_version; 0 = created before versioning (or not ours)
 UNVERSIONED_TABLES = {"runs", "snapshots"}  # what the first dirkit created
 
 
@@ -643,6 +661,20 @@ class StateStore:
                 [(p.guid, p.name, p.checked, int(p.denied), json.dumps([dict(c) for c in p.checks])) for p in proofs],
             )
 
+    def homes_pass(self) -> HomesPass | None:
+        row = self._sql("SELECT content_digest, prefix_mtime, full FROM homes_pass").fetchone()
+        return None if row is None else HomesPass(str(row[0]), int(row[1]), float(row[2]))
+
+    def save_homes_pass(self, done: HomesPass | None) -> None:
+        """The homes pass just done, or None: the next pass plans every home."""
+        with self._write("cannot record the homes pass"):
+            self._sql("DELETE FROM homes_pass")
+            if done is not None:
+                self._sql(
+                    "INSERT INTO homes_pass(id, content_digest, prefix_mtime, full) VALUES (1, ?, ?, ?)",
+                    (done.content_digest, done.prefix_mtime, done.full),
+                )
+
     def home_statuses(self) -> dict[str, HomeRecord]:
         """Home name -> what the state knows of it: owner, group, mode as last seen, when, departed since."""
         rows = self._sql("SELECT name, owner, grp, mode, checked, departed FROM homes")
@@ -661,6 +693,7 @@ class StateStore:
         now = time.time()
         statuses = statuses or {}
         with self._write("cannot record home names"):
+            self.db.execute("DELETE FROM homes_pass")  # a pass is recorded after this, by sync alone
             moved = [(g, n) for n, g in owned.items()]
             self.db.executemany("DELETE FROM homes WHERE guid = ? AND name != ?", moved)
             self.db.executemany(

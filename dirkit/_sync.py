@@ -18,17 +18,18 @@ from . import _faults as faults
 from . import _kerberos as kerberos
 from . import _metrics as metrics
 from ._config import Config, reserved_names
+from ._directory import incremental
 from ._directory.delta import Watermark, fingerprint
 from ._directory.model import Directory, ReadInfo
 from ._directory.reader import LdapSource
 from ._directory.source import DeltaSource, DirectorySource
-from ._homes.provision import HomesResult, HomesTarget, provision
+from ._homes.provision import HomesResult, HomesTarget, Scope, provision
 from ._log import event
 from ._notify import notify
 from ._outputs import files
 from ._plan import Plan, content_digest, make_plan, plan_digest
 from ._run_record import HomeActionCounts, PlanRecord, ReadRecord, RunOutcome, RunRecord
-from ._state import StateStore
+from ._state import HomesPass, StateStore
 from .errors import DirkitError, PartialFailure, StateError, ThresholdError
 
 log = logging.getLogger("dirkit.sync")
@@ -167,6 +168,7 @@ class _Read:
     save: bool  # the snapshot must be stored: its content (not only the plan) changed
     watermark: Watermark | None  # to store once the run is applied
     previous: Callable[[], Directory]  # the last applied snapshot, loaded once when asked for
+    base_content: str | None = None  # the last applied snapshot's content digest (None: none yet)
 
     def snapshot(self) -> Directory:
         """What was read: the new snapshot, or (nothing changed) the stored one, loaded now."""
@@ -219,6 +221,7 @@ def _read_and_plan(
                 save=False,
                 watermark=new_wm,
                 previous=previous,
+                base_content=last_content,
             )
         current, why = delta.directory, delta.why
         if current is not None:
@@ -265,6 +268,7 @@ def _read_and_plan(
             save=save,
             watermark=new_wm,
             previous=previous,
+            base_content=last_content,
         )
     if progress:
         progress("planning against the last applied snapshot")
@@ -279,6 +283,7 @@ def _read_and_plan(
         save=True,
         watermark=new_wm,
         previous=previous,
+        base_content=last_content,
     )
 
 
@@ -373,10 +378,10 @@ class SyncRun:
         current = r.directory if (r.directory is not None or (out_dir is None and cfg.hdfs is None)) else r.snapshot()
         docs, changes = self.documents(current)
         if dry_run:
-            homes = self.homes(current, dry_run=True) if current else None
+            homes = self.homes(current, r, dry_run=True) if current else None
             return self.result(r, current, False, changes, homes)
         self.save(r, current, docs, changes, approved)
-        homes = self.homes(current) if current else None
+        homes = self.homes(current, r) if current else None
         event(log, "applied", changes=len(r.plan.changes), run_id=self.record.run_id, seconds=self._seconds())
         return self.result(r, current, True, changes, homes)
 
@@ -466,13 +471,31 @@ class SyncRun:
                 self.store.resolve_held(self.record.run_id)
             self.record.applied = True
 
-    def homes(self, current: Directory, dry_run: bool = False) -> HomesResult | None:
+    def homes_scope(self, current: Directory, r: _Read) -> Scope | None:
+        """The users whose homes this pass plans (None: every home). After a delta, those it
+        touched, when the last clean pass planned every other home against the snapshot the
+        delta was applied to, within hdfs.full_check_hours of the last full pass (provision
+        checks the prefix's modificationTime too)."""
+        hdfs, last = self.config.hdfs, self.store.homes_pass()
+        if hdfs is None or last is None or not hdfs.full_check_hours:
+            return None
+        if time.time() - last.full > hdfs.full_check_hours * 3600 or last.content_digest != r.base_content:
+            return None
+        if r.directory is None:  # nothing changed: the very snapshot that pass planned against
+            return Scope(frozenset(), last.prefix_mtime)
+        base, users = incremental.delta_base(current)
+        if base is None or base is not r.previous():
+            return None
+        return Scope(users, last.prefix_mtime)
+
+    def homes(self, current: Directory, r: _Read, dry_run: bool = False) -> HomesResult | None:
         """HDFS homes, after the directory state is applied (planned only with ``dry_run``, from
         the same state). A failure here leaves that state applied (it is correct) and ends the
         run as partial; a re-run converges."""
         cfg, store = self.config, self.store
         if cfg.hdfs is None:
             return None
+        scope = self.homes_scope(current, r)
         try:
             homes = provision(
                 cfg.hdfs,
@@ -484,10 +507,15 @@ class SyncRun:
                 owned=store.owned_homes(),
                 protected=reserved_names(cfg),
                 record_pending=store.record_pending,
+                scope=scope,
             )
             if dry_run:
                 return homes
             store.remember_homes(homes.owned_homes(), homes.plan.departed_names, homes.statuses())
+            if not homes.failed and homes.prefix_mtime:
+                last = store.homes_pass()
+                full = time.time() if homes.scope == "full" or last is None else last.full
+                store.save_homes_pass(HomesPass(r.content, homes.prefix_mtime, full))
         except DirkitError as exc:
             if dry_run:
                 raise
@@ -497,6 +525,7 @@ class SyncRun:
         event(
             log,
             "homes",
+            scope=homes.scope,
             wanted=homes.plan.wanted,
             actions=len(homes.plan.actions),
             done=len(homes.done),

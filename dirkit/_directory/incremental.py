@@ -75,6 +75,20 @@ def touched(d: Directory, base: Directory | None) -> Touched | None:
     return t if isinstance(t, Touched) and base is not None and t.base() is base else None
 
 
+def delta_base(d: Directory) -> tuple[Directory | None, frozenset[str]]:
+    """The snapshot ``d`` was applied to by a delta, while it is still in memory, and the users
+    the delta touched; (None, empty) for a snapshot that was built whole, or whose base is gone."""
+    t = d._touched
+    base = t.base() if isinstance(t, Touched) else None
+    return (base, t.users) if base is not None and isinstance(t, Touched) else (None, frozenset())
+
+
+def index(d: Directory) -> _Index:
+    """Who lists which DN, each group's parents, the holders of each primary group: built once
+    per snapshot and kept on it (a delta builds the next one's by patching)."""
+    return _index(d)
+
+
 def _index(d: Directory) -> _Index:
     """The snapshot's index: kept on it (a delta builds the next one's by patching)."""
     cached = d._delta_index

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
+
+T = TypeVar("T")
 
 # userAccountControl flag: ACCOUNTDISABLE.
 UAC_DISABLED = 0x2
@@ -291,12 +293,15 @@ class Directory:
     _delta_index: object = field(default=None, init=False, repr=False, compare=False)
     # incremental.Touched: what a delta changed against the snapshot it was applied to.
     _touched: object = field(default=None, init=False, repr=False, compare=False)
+    # Values computed from the snapshot once (see derived()).
+    _derived: dict[str, object] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "users", _frozen(self.users))
         object.__setattr__(self, "groups", _frozen(self.groups))
         object.__setattr__(self, "direct", _frozen(self.direct))
         object.__setattr__(self, "effective", _frozen({k: _frozen(v) for k, v in self.effective.items()}))
+        object.__setattr__(self, "_derived", {})
         object.__setattr__(self, "_user_names", {u.name: u for u in self.users.values() if u.name})
         object.__setattr__(self, "_group_names", {g.name: g for g in self.groups.values() if g.name})
         object.__setattr__(self, "_group_sids", {g.sid: g for g in self.groups.values()})
@@ -324,6 +329,17 @@ class Directory:
     def group_by_sid(self, sid: str) -> Group | None:
         """The group with this objectSid, or None."""
         return self._group_sids.get(sid)
+
+    def derived(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()``, once per snapshot: what several documents of one run derive from it
+        (a snapshot never changes, so neither does the value)."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return cast(T, self._derived[key])
+
+    def cached(self, key: str) -> object | None:
+        """What :meth:`derived` computed for ``key`` (None: not computed)."""
+        return self._derived.get(key)
 
     def named_users(self) -> list[User]:
         """Users that have a usable name, sorted by name (what every output uses)."""

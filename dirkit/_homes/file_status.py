@@ -18,18 +18,27 @@ class FileStatus:
     owner: str
     group: str
     permission: str  # octal, as WebHDFS writes it ("750")
+    # modificationTime (ms), kept for one path's own status only (0 in listings, or unknown): a
+    # directory's moves when an entry is created, deleted or renamed in it, not on chown/chmod.
+    mtime: int = 0
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> FileStatus:
+    def from_json(cls, d: dict[str, Any], times: bool = False) -> FileStatus:
         return cls(
             str(d.get("pathSuffix", "")),
             sys.intern(str(d.get("type", ""))),
             str(d.get("owner", "")),
             sys.intern(str(d.get("group", ""))),  # a few groups over many homes: one string each
             sys.intern(str(d.get("permission", ""))),
+            int(d.get("modificationTime") or 0) if times else 0,
         )
 
 
 def file_statuses(d: dict[str, Any]) -> Any:
     """json object_hook: each FileStatus object becomes a FileStatus as soon as it is parsed."""
     return FileStatus.from_json(d) if "pathSuffix" in d and "type" in d else d
+
+
+def file_status_with_time(d: dict[str, Any]) -> Any:
+    """The same, keeping modificationTime (GETFILESTATUS: one path's own status)."""
+    return FileStatus.from_json(d, times=True) if "pathSuffix" in d and "type" in d else d

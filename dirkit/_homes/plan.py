@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -106,10 +106,12 @@ def _day(ts: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ts))
 
 
-def quota_checks(cfg: HdfsConfig, d: Directory, listing: list[FileStatus]) -> list[str]:
+def quota_checks(
+    cfg: HdfsConfig, d: Directory, listing: list[FileStatus], users: Collection[str] | None = None
+) -> list[str]:
     """Paths of existing homes with a quota rule: their quota is read back and re-checked."""
     present = {e.name for e in listing}
-    return [h.path for h in wanted_homes(cfg, d)[0] if h.quota and h.user in present]
+    return [h.path for h in wanted_homes(cfg, d, users)[0] if h.quota and h.user in present]
 
 
 def plan_homes(
@@ -125,9 +127,12 @@ def plan_homes(
     departed: Mapping[str, float] | None = None,
     now: float | None = None,
     protected: Reserved | None = None,
+    users: Collection[str] | None = None,
 ) -> HomesPlan:
     """The snapshot, one listing of the prefix and the quotas of ``quota_checks`` -> actions
-    and reports.
+    and reports. ``users`` (objectGUIDs): plan those users' homes only, and of the directories
+    listed only those their names (now, before, or of dirkit's home for them) account for: a
+    delta's pass, when the last pass planned every other home against the same picture.
 
     What is dirkit's comes from the state only (``owned``: home name -> the objectGUID dirkit
     created it for), never from a name: a directory that exists and is not dirkit's is
@@ -148,6 +153,9 @@ def plan_homes(
     plan = HomesPlan(prefix=prefix)
     existing = {e.name: e for e in listing}
     plan.existing = len(existing)
+    if users is not None:
+        looked_at = scope_names(d, users, owned)
+        existing = {n: e for n, e in existing.items() if n in looked_at}
     plan.seen = {e.name: (e.owner, e.group, e.permission) for e in listing if e.type == "DIRECTORY"}
 
     def protected_why(name: str) -> str | None:
@@ -155,12 +163,14 @@ def plan_homes(
             return "protected by hdfs.lock_exclude"
         return reserved.reason(name)
 
-    homes, refused = wanted_homes(cfg, d)
+    homes, refused = wanted_homes(cfg, d, users)
     for name in refused:
         plan.reports.append(HomeReport("refused", posixpath.join(prefix, name), f"unsafe home path for {name!r}"))
-    plan.wanted = len(homes)
     home_of = {o.guid: n for n, o in owned.items() if not o.pending}  # objectGUID -> its confirmed home
-    wanted = {h.user for h in homes}
+    # Every name a home is wanted for, the scope's or not: a rename never takes another's.
+    # (A scoped pass counts the enabled named users: the names policy leaves none unsafe.)
+    wanted = {h.user for h in homes} if users is None else {u.name for u in d.users.values() if u.enabled and u.name}
+    plan.wanted = len(homes) if users is None else len(wanted)
     renamed: set[str] = set()
     for h in homes:
         why = protected_why(h.user)
@@ -235,7 +245,7 @@ def plan_homes(
             continue
         plan.owned[h.user] = h.guid
         _drift(plan, cfg, h, have, quotas, fix_drift)
-    named = {u.name for u in d.named_users()}
+    named: set[str | None] = {u.name for u in d.users.values() if u.name}
     accounted = wanted | set(refused) | renamed
     _departed(plan, cfg, existing, accounted, named, owned, departed, lock_departed, now, grace, protected_why)
     locks = sum(1 for a in plan.actions if a.kind == LOCK)
@@ -244,6 +254,14 @@ def plan_homes(
             locks, plan.existing, safety.max_removals, safety.max_removal_percent, "homes to lock", "homes present"
         )
     return plan
+
+
+def scope_names(d: Directory, users: Collection[str], owned: Mapping[str, Owned]) -> set[str]:
+    """The home names a pass over ``users`` (objectGUIDs) looks at: their names now and the
+    homes dirkit made for them (under a name they had before, too: a rename, a departure)."""
+    wanted = set(users)
+    names = {u.name for g in wanted if (u := d.users.get(g)) is not None and u.name}
+    return names | {n for n, o in owned.items() if o.guid in wanted}
 
 
 def _rename(

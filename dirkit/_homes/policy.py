@@ -6,6 +6,7 @@ mode and quota their HDFS home should have. Both the WebHDFS provisioning (plan.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from .._config import HdfsConfig, QuotaRule, hdfs_path_problem
@@ -62,13 +63,22 @@ def quota_for(rules: list[QuotaRule], groups: list[str]) -> QuotaRule | None:
     return next((r for r in rules if r.group in groups), None)
 
 
-def wanted_homes(cfg: HdfsConfig, d: Directory) -> tuple[list[Home], list[str]]:
-    """(homes every enabled named user should have, names refused as unsafe paths). The names
-    policy should make a refusal impossible; it is checked here anyway, and reported."""
+def wanted_homes(cfg: HdfsConfig, d: Directory, users: Collection[str] | None = None) -> tuple[list[Home], list[str]]:
+    """(homes every enabled named user should have, names refused as unsafe paths); ``users``:
+    of those users only (objectGUIDs). The names policy should make a refusal impossible; it is
+    checked here anyway, and reported."""
+    if users is None:  # the whole snapshot's: once per snapshot and policy (plan and quotas ask)
+        key = f"wanted_homes:{cfg.prefix}:{cfg.mode}:{cfg.group}:{cfg.group_name}:{cfg.quotas!r}"
+        return d.derived(key, lambda: _wanted(cfg, d, d.named_users()))
+    named = sorted((d.users[g] for g in users if g in d.users and d.users[g].name), key=lambda u: u.name or "")
+    return _wanted(cfg, d, named)
+
+
+def _wanted(cfg: HdfsConfig, d: Directory, named: Iterable[User]) -> tuple[list[Home], list[str]]:
     homes: list[Home] = []
     refused: list[str] = []
     m = mode(cfg)
-    for u in d.named_users():
+    for u in named:
         name = u.name or ""
         if not u.enabled:
             continue

@@ -12,9 +12,9 @@ import logging
 import posixpath
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .. import _deadline as deadline
 from .. import _faults as faults
@@ -42,7 +42,9 @@ from .plan import (
     Quota,
     plan_homes,
     quota_checks,
+    scope_names,
 )
+from .policy import home_path
 
 log = logging.getLogger("dirkit.homes")
 
@@ -89,6 +91,10 @@ class HomesResult:
     failed: list[tuple[HomeAction, str]] = field(default_factory=list)
     requests: int = 0
     seconds: float = 0.0
+    # "full": every home planned against a listing of the prefix; "scoped": only a delta's users
+    # (see Scope); what the prefix's modificationTime was once the pass ended (0: not known).
+    scope: Literal["full", "scoped"] = "full"
+    prefix_mtime: int = 0
 
     def raise_for_failures(self) -> None:
         """PartialFailure when some actions failed (the others are done; a re-run converges):
@@ -123,6 +129,7 @@ class HomesResult:
         return {
             **self.plan.to_json(),
             "done": len(self.done),
+            "scope": self.scope,
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
             "failed": [{**a.to_json(), "error": e} for a, e in self.failed],
@@ -166,6 +173,22 @@ def connect(cfg: HdfsConfig) -> WebHdfs:
     )
 
 
+@dataclass(frozen=True)
+class Scope:
+    """A pass over a delta's users only (objectGUIDs), allowed when the last pass planned every
+    home against the snapshot this delta was applied to, and the prefix's modificationTime is
+    still what that pass left (``prefix_mtime``; no entry was made, removed or renamed there
+    since). Their paths are read one by one when they are few, else the prefix is listed. An
+    owner or mode changed by hand under an unchanged prefix shows at the next full pass
+    (hdfs.full_check_hours), and so does an entry someone else makes there while a pass applies."""
+
+    users: frozenset[str]
+    prefix_mtime: int
+
+
+STAT_AT_MOST = 200  # paths read one by one; past that, one listing is cheaper
+
+
 def provision(
     cfg: HdfsConfig,
     d: Directory,
@@ -181,24 +204,37 @@ def provision(
     departed: Mapping[str, float] | None = None,
     protected: Reserved | None = None,
     record_pending: Callable[[Mapping[str, str]], None] | None = None,
+    scope: Scope | None = None,
 ) -> HomesResult:
     """Read what exists (one listing), plan, and unless ``dry_run`` apply with per-user
     isolation. ``fs`` defaults to WebHDFS at ``cfg.url`` as ``cfg.principal``. Locks beyond
     the ``safety`` limits raise ThresholdError before anything is applied, unless
     ``allow_removals``; see ``plan_homes`` for ``owned`` and ``protected``. Homes about to be
     created or renamed to go to ``record_pending`` (the state) before the first request, so
-    that only what dirkit recorded making is ever dirkit's."""
+    that only what dirkit recorded making is ever dirkit's. ``scope``: see Scope (the prefix
+    moved since: every home is planned)."""
     t0 = time.monotonic()
     target = fs if fs is not None else connect(cfg)
     try:
-        if target.status(cfg.prefix) is None:
+        top = target.status(cfg.prefix)
+        if top is None:
             raise HdfsError(
                 f"hdfs.prefix {cfg.prefix} does not exist on the NameNode; create it (owned by the HDFS "
                 "superuser, mode 755) first"
             )
-        listing = target.list(cfg.prefix) or []
+        users = scope.users if scope is not None and top.mtime and top.mtime == scope.prefix_mtime else None
+        names = sorted(scope_names(d, users, owned or {})) if users is not None else []
+        if users is not None and len(names) <= STAT_AT_MOST:
+            listing = []
+            for name in names:
+                path = home_path(cfg.prefix, name)
+                st = target.status(path) if path is not None else None
+                if st is not None:
+                    listing.append(replace(st, name=name, mtime=0))
+        else:
+            listing = target.list(cfg.prefix) or []
         faults.point("homes-listed")
-        quotas = {path: target.quota(path) for path in quota_checks(cfg, d, listing)}
+        quotas = {path: target.quota(path) for path in quota_checks(cfg, d, listing, users)}
         plan = plan_homes(
             cfg,
             d,
@@ -210,8 +246,9 @@ def provision(
             safety=safety,
             departed=departed,
             protected=protected,
+            users=users,
         )
-        result = HomesResult(plan)
+        result = HomesResult(plan, scope="full" if users is None else "scoped", prefix_mtime=top.mtime)
         if plan.held and not allow_removals and not dry_run:
             raise ThresholdError(
                 f"safety threshold: {plan.held}. Nothing was applied. Review with --dry-run, then "
@@ -221,6 +258,8 @@ def provision(
             if plan.pending and record_pending is not None:
                 record_pending(plan.pending)
             _apply(target, cfg, plan, result, progress)
+            after = target.status(cfg.prefix)  # its own creates and renames moved it
+            result.prefix_mtime = after.mtime if after is not None else 0
         result.requests, result.seconds = target.requests, time.monotonic() - t0
         return result
     finally:

@@ -24,7 +24,7 @@ from requests_gssapi import OPTIONAL, HTTPSPNEGOAuth
 
 from .. import _kerberos as kerberos
 from ..errors import HdfsError, HdfsUnavailable
-from .file_status import FileStatus, file_statuses
+from .file_status import FileStatus, file_status_with_time, file_statuses
 from .policy import check_path
 
 
@@ -139,7 +139,7 @@ class WebHdfs:
             ) from exc
 
     def status(self, path: str) -> FileStatus | None:
-        out = self.call("GET", path, "GETFILESTATUS", ok_404=True, object_hook=file_statuses)
+        out = self.call("GET", path, "GETFILESTATUS", ok_404=True, object_hook=file_status_with_time)
         if out is None:
             return None
         st = self._field(out, "GETFILESTATUS", path, "FileStatus")

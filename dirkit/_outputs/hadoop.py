@@ -12,7 +12,9 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from .._config import AdSite, HadoopConfig
-from .._directory.model import Directory
+from .._directory import incremental
+from .._directory.build import dn_key
+from .._directory.model import Directory, User
 from .._reserved import Reserved
 from .auth_to_local import rules_for_realm
 
@@ -129,16 +131,59 @@ def _cn(dn: str) -> str:
 def mapping_gaps(directory: Directory, kind: str = "nested") -> dict[str, list[str]]:
     """user name -> dirkit's groups (what SSSD, and EMRFS, see) that LdapGroupsMapping will not
     return for the enabled user: primary-only groups, and for "memberof" nested ones and groups
-    whose CN is not their name. Domain Users alone (everyone's primary group) is not reported."""
-    visible = mapping_groups(directory, kind)
-    gaps = {}
-    for u in directory.named_users():
-        if not u.enabled:
-            continue
-        missing = sorted(set(directory.group_names_of(u)) - set(visible.get(u.guid, ())) - {"domain users"})
-        if missing:
-            gaps[u.name or u.sam] = missing
-    return gaps
+    whose CN is not their name. Domain Users alone (everyone's primary group) is not reported.
+    Computed once per snapshot; after a delta, for the users it touched only (when the snapshot
+    it was applied to had them computed, as a long-running `dirkit watch` has)."""
+
+    def gaps() -> dict[str, list[str]]:
+        if kind == "memberof":
+            visible = mapping_groups(directory, kind)
+            per_user = {u.guid: _gaps_of(directory, u, visible.get(u.guid, ())) for u in directory.users.values()}
+        else:
+            per_user = _nested_gaps(directory)
+        return {u.name or u.sam: per_user[u.guid] for u in directory.named_users() if per_user.get(u.guid)}
+
+    return directory.derived(f"mapping_gaps:{kind}", gaps)
+
+
+def _gaps_of(directory: Directory, user: User, visible: Iterable[str]) -> list[str]:
+    if not user.enabled:
+        return []
+    return sorted(set(directory.group_names_of(user)) - set(visible) - {"domain users"})
+
+
+def _nested_gaps(directory: Directory) -> dict[str, list[str]]:
+    """user GUID -> their gaps under group_lookup = nested (empty lists left out). A member-based
+    transitive lookup finds the groups reachable up `member` links from the groups listing the
+    user: the snapshot's delta index has both (incremental.index)."""
+
+    def compute() -> dict[str, list[str]]:
+        ix = incremental.index(directory)
+        base, touched = incremental.delta_base(directory)
+        prior = base.cached("nested_gaps") if base is not None else None
+        if isinstance(prior, dict):
+            out = {g: v for g, v in prior.items() if g not in touched and g in directory.users}
+            todo = [directory.users[g] for g in touched if g in directory.users]
+        else:
+            out, todo = {}, list(directory.users.values())
+        reached: dict[tuple[str, ...], list[str]] = {}  # listing groups -> the names found up from them
+        for u in todo:
+            start = ix.listed_in.get(dn_key(u.dn), ())
+            if start not in reached:
+                seen: set[str] = set()
+                stack = [g for g in start if g in directory.groups]
+                while stack:
+                    gid = stack.pop()
+                    if gid not in seen:
+                        seen.add(gid)
+                        stack += ix.parents.get(gid, ())
+                reached[start] = [n for n in (directory.groups[g].name for g in seen) if n]
+            missing = _gaps_of(directory, u, reached[start])
+            if missing:
+                out[u.guid] = missing
+        return out
+
+    return directory.derived("nested_gaps", compute)
 
 
 def memberof_groups(directory: Directory) -> dict[str, list[str]]:

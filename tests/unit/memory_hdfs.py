@@ -2,7 +2,8 @@
 
 The real NameNode is exercised by tests/integration/test_hdfs.py; this lets the partial and
 exit-code paths of ``sync`` run in milliseconds. It keeps what WebHDFS would report (owner,
-group, permission, quotas) and can be told to fail chosen operations.
+group, permission, quotas, a directory's modificationTime: moved, as HDFS moves it, when an
+entry is made or renamed in it, not on chown/chmod) and can be told to fail chosen operations.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ class MemoryHdfs:
         self.files: dict[str, dict[str, Any]] = {}
         self.fail: set[tuple[str, str]] = set()  # (op, path) answering HTTP 403
         self.down = False  # every call: NameNode unreachable
+        self.clock = 1764547200000  # the modificationTime the next change gets (ms)
         for d in dirs:
             self.files[d] = {"type": "DIRECTORY", "owner": "hdfs", "group": "supergroup", "permission": "755"}
+            self.files[d]["modificationTime"] = self.clock
 
     def _call(self, op: str, path: str) -> None:
         self.requests += 1
@@ -33,7 +36,26 @@ class MemoryHdfs:
 
     def status(self, path: str) -> FileStatus | None:
         self._call("GETFILESTATUS", path)
-        return FileStatus.from_json({**self.files[path], "pathSuffix": ""}) if path in self.files else None
+        if path not in self.files:
+            return None
+        return FileStatus.from_json({**self.files[path], "pathSuffix": ""}, times=True)
+
+    def _moved(self, *paths: str) -> None:
+        """Entries were made or renamed in the parents of ``paths``: their modificationTime moves."""
+        self.clock += 1
+        for p in paths:
+            if posixpath.dirname(p) in self.files:
+                self.files[posixpath.dirname(p)]["modificationTime"] = self.clock
+
+    def add(self, path: str, owner: str, group: str = "hadoop", mode: str = "755", kind: str = "DIRECTORY") -> None:
+        """A directory (or file) someone other than dirkit made."""
+        self.files[path] = {"type": kind, "owner": owner, "group": group, "permission": mode}
+        self._moved(path)
+
+    def remove(self, path: str) -> None:
+        """Someone deleted ``path``."""
+        del self.files[path]
+        self._moved(path)
 
     def list(self, path: str) -> list[FileStatus] | None:
         self._call("LISTSTATUS", path)
@@ -47,9 +69,14 @@ class MemoryHdfs:
 
     def mkdirs(self, path: str, permission: str) -> bool:
         self._call("MKDIRS", path)
-        self.files.setdefault(
-            path, {"type": "DIRECTORY", "owner": self.superuser, "group": "supergroup", "permission": permission}
-        )
+        if path not in self.files:
+            self.files[path] = {
+                "type": "DIRECTORY",
+                "owner": self.superuser,
+                "group": "supergroup",
+                "permission": permission,
+            }
+            self._moved(path)
         return True
 
     def set_owner(self, path: str, owner: str, group: str) -> None:
@@ -59,6 +86,7 @@ class MemoryHdfs:
     def rename(self, path: str, destination: str) -> None:
         self._call("RENAME", path)
         self.files[destination] = self.files.pop(path)
+        self._moved(path, destination)
 
     def set_permission(self, path: str, permission: str) -> None:
         self._call("SETPERMISSION", path)

@@ -304,4 +304,4 @@ def test_a_webhdfs_listing_is_kept_as_small_typed_values(answering: Any) -> None
     assert not hasattr(listing[0], "__dict__")  # slots: no per-entry dict
     answering.body = json.dumps({"FileStatus": {**status, "pathSuffix": ""}}).encode()
     with WebHdfs(answering.url, None, pool_size=1) as fs:
-        assert fs.status("/user/dataeng1") == FileStatus("", "DIRECTORY", "dataeng1", "dataeng1", "750")
+        assert fs.status("/user/dataeng1") == FileStatus("", "DIRECTORY", "dataeng1", "dataeng1", "750", 1764547200000)

@@ -44,7 +44,7 @@ def kit(tmp_path: Path, source: MemorySource, fs: MemoryHdfs, **hdfs: Any) -> Di
 
 
 def service_dir(fs: MemoryHdfs, name: str, owner: str | None = None, mode: str = "755") -> None:
-    fs.files[f"/user/{name}"] = {"type": "DIRECTORY", "owner": owner or name, "group": "hadoop", "permission": mode}
+    fs.add(f"/user/{name}", owner or name, mode=mode)
 
 
 def test_a_directory_dirkit_did_not_create_is_not_renamed_when_its_namesake_is(tmp_path: Path) -> None:
