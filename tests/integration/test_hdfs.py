@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import ldap3
 import pytest
 
 from dirkit import Dirkit
@@ -118,6 +119,35 @@ def test_namenode_stopped_mid_run_then_rerun_converges(
     assert not result.failed
     final = homes.provision(hcfg.hdfs, d)
     assert final.plan.actions == [] and final.plan.existing == final.plan.wanted
+
+
+def test_a_delta_sync_plans_the_changed_users_homes_until_the_prefix_moves(
+    hcfg: Any, superfs: WebHdfs, prefix: str, ad_admin: Any, restore_ad: None
+) -> None:
+    """Issue 33, item 2, on the real NameNode: what a scoped pass relies on is HDFS's own rule
+    (a directory's modificationTime moves when an entry is made in it, not on a chown of one),
+    and a sync after a delta plans the changed user's home alone, with a few requests; an
+    entry made under the prefix by someone else brings the full pass back (and its report)."""
+    kit = Dirkit(hcfg)
+    first = kit.sync()
+    assert first.homes is not None and first.homes.scope == "full" and not first.homes.failed
+    before = superfs.status(prefix)
+    assert before is not None and before.mtime > 0
+    superfs.set_owner(f"{prefix}/admin1", "admin1", "supergroup")
+    assert superfs.status(prefix).mtime == before.mtime  # a chown: not moved
+    user = f"CN=rangeuser07,{seed.HARD_OU}"
+    assert ad_admin.modify(user, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [514])]}), ad_admin.result
+    delta = kit.sync()
+    assert delta.read.kind == "delta" and delta.homes is not None and delta.homes.scope == "scoped"
+    assert delta.homes.requests <= 4  # the prefix, the user's home, and the prefix again if it acted
+    assert [r.path for r in delta.homes.plan.reports] == [f"{prefix}/rangeuser07"]  # departed, kept
+    assert [r.kind for r in delta.homes.plan.reports] == ["departed"]
+    superfs.mkdirs(f"{prefix}/svc-batch", "755")
+    assert superfs.status(prefix).mtime > before.mtime  # an entry made: moved
+    again = kit.sync()
+    assert again.plan.empty and again.homes is not None and again.homes.scope == "full"
+    assert ("foreign", f"{prefix}/svc-batch") in {(r.kind, r.path) for r in again.homes.plan.reports}
+    assert ("drift", f"{prefix}/admin1") in {(r.kind, r.path) for r in again.homes.plan.reports}
 
 
 def test_ad_user_lists_own_home_but_not_anothers(hcfg: Any, prefix: str) -> None:
