@@ -98,7 +98,17 @@ CREATE TABLE IF NOT EXISTS homes_pass (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     content_digest TEXT NOT NULL,
     prefix_mtime INTEGER NOT NULL,
-    full REAL NOT NULL
+    full REAL NOT NULL,
+    wanted INTEGER NOT NULL DEFAULT 0
+);
+-- The documents the last applied sync rendered (one row): from what (a digest of the snapshot's
+-- content digest, the configuration and dirkit's version), each file's SHA-256 as written, and
+-- the documents' warnings. The same inputs and the same files: nothing to render again.
+CREATE TABLE IF NOT EXISTS documents_pass (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    inputs TEXT NOT NULL,
+    files TEXT NOT NULL,
+    warnings TEXT NOT NULL
 );
 -- The last `dirkit verify --revoked` proof per user (by objectGUID): was each access denied?
 CREATE TABLE IF NOT EXISTS revocations (
@@ -136,6 +146,16 @@ class HomesPass:
     content_digest: str  # of the snapshot it planned against
     prefix_mtime: int  # the prefix's modificationTime it left (ms)
     full: float  # when it last planned every home (Unix time)
+    wanted: int = 0  # homes wanted then (what a pass with nothing to plan reports)
+
+
+@dataclass(frozen=True)
+class DocumentsPass:
+    """The documents the last applied sync rendered (the documents_pass table)."""
+
+    inputs: str  # see _sync.documents_inputs
+    files: Mapping[str, str]  # file name -> SHA-256 of what was written
+    warnings: tuple[tuple[str, str], ...] = ()  # (document, warning)
 
 
 @dataclass(frozen=True)
@@ -662,8 +682,8 @@ class StateStore:
             )
 
     def homes_pass(self) -> HomesPass | None:
-        row = self._sql("SELECT content_digest, prefix_mtime, full FROM homes_pass").fetchone()
-        return None if row is None else HomesPass(str(row[0]), int(row[1]), float(row[2]))
+        row = self._sql("SELECT content_digest, prefix_mtime, full, wanted FROM homes_pass").fetchone()
+        return None if row is None else HomesPass(str(row[0]), int(row[1]), float(row[2]), int(row[3]))
 
     def save_homes_pass(self, done: HomesPass | None) -> None:
         """The homes pass just done, or None: the next pass plans every home."""
@@ -671,9 +691,26 @@ class StateStore:
             self._sql("DELETE FROM homes_pass")
             if done is not None:
                 self._sql(
-                    "INSERT INTO homes_pass(id, content_digest, prefix_mtime, full) VALUES (1, ?, ?, ?)",
-                    (done.content_digest, done.prefix_mtime, done.full),
+                    "INSERT INTO homes_pass(id, content_digest, prefix_mtime, full, wanted) VALUES (1, ?, ?, ?, ?)",
+                    (done.content_digest, done.prefix_mtime, done.full, done.wanted),
                 )
+
+    def documents_pass(self) -> DocumentsPass | None:
+        row = self._sql("SELECT inputs, files, warnings FROM documents_pass").fetchone()
+        if row is None:
+            return None
+        return DocumentsPass(str(row[0]), dict(json.loads(row[1])), tuple((d, w) for d, w in json.loads(row[2])))
+
+    def save_documents_pass(self, done: DocumentsPass) -> None:
+        with self._write("cannot record the documents written"):
+            self._sql(
+                "INSERT OR REPLACE INTO documents_pass(id, inputs, files, warnings) VALUES (1, ?, ?, ?)",
+                (
+                    done.inputs,
+                    json.dumps(dict(done.files), sort_keys=True),
+                    json.dumps([list(w) for w in done.warnings]),
+                ),
+            )
 
     def home_statuses(self) -> dict[str, HomeRecord]:
         """Home name -> what the state knows of it: owner, group, mode as last seen, when, departed since."""

@@ -7,12 +7,15 @@ its exit code are unit-tested without services.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from . import __version__
 from . import _deadline as deadline
 from . import _faults as faults
 from . import _kerberos as kerberos
@@ -29,7 +32,7 @@ from ._notify import notify
 from ._outputs import files
 from ._plan import Plan, content_digest, make_plan, plan_digest
 from ._run_record import HomeActionCounts, PlanRecord, ReadRecord, RunOutcome, RunRecord
-from ._state import HomesPass, StateStore
+from ._state import DocumentsPass, HomesPass, StateStore
 from .errors import DirkitError, PartialFailure, StateError, ThresholdError
 
 log = logging.getLogger("dirkit.sync")
@@ -135,6 +138,13 @@ TOMBSTONE_HINT = (
 
 def _account(config: Config) -> str:
     return str(config.ldap.principal if config.ldap.bind == "kerberos" else config.ldap.bind_dn)
+
+
+def documents_inputs(config: Config, content: str) -> str:
+    """What the documents are made from: the snapshot (its content digest), the whole
+    configuration, and this dirkit (a newer one may render them otherwise)."""
+    data = [content, config.model_dump(mode="json"), __version__]
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def full_read_reason(config: Config, wm: Watermark | None, force: bool, now: float) -> str | None:
@@ -368,22 +378,29 @@ class SyncRun:
     source: DirectorySource | None = None
     homes_target: HomesTarget | None = None
     counts: dict[str, int] = field(default_factory=dict)  # non-zero plan counts, files and homes done
+    rendered: DocumentsPass | None = None  # the documents this run rendered (None: not rendered)
 
     def sync(self, *, dry_run: bool, allow_removals: bool, full: bool, approve: str | None) -> SyncResult:
         """Every phase in order; the record says how far the run got."""
         r = self.read_and_plan(full)
         approved = self.hold_or_go(r.plan, dry_run, allow_removals, approve)
-        # Documents and homes need the snapshot: when nothing changed, it is loaded only for them.
-        out_dir, cfg = self.config.output.directory, self.config
-        current = r.directory if (r.directory is not None or (out_dir is None and cfg.hdfs is None)) else r.snapshot()
-        docs, changes = self.documents(current)
+        # Documents and homes need the snapshot: when nothing changed, it is loaded only if one
+        # of them has something to do (their inputs, or the files or the prefix, moved).
+        loaded = [r.directory] if r.directory is not None else []
+
+        def current() -> Directory:
+            if not loaded:
+                loaded.append(r.snapshot())
+            return loaded[0]
+
+        docs, changes = self.documents(r, current)
         if dry_run:
-            homes = self.homes(current, r, dry_run=True) if current else None
-            return self.result(r, current, False, changes, homes)
-        self.save(r, current, docs, changes, approved)
-        homes = self.homes(current, r) if current else None
+            homes = self.homes(current, r, dry_run=True)
+            return self.result(r, loaded[0] if loaded else None, False, changes, homes)
+        self.save(r, r.directory, docs, changes, approved)
+        homes = self.homes(current, r)
         event(log, "applied", changes=len(r.plan.changes), run_id=self.record.run_id, seconds=self._seconds())
-        return self.result(r, current, True, changes, homes)
+        return self.result(r, loaded[0] if loaded else None, True, changes, homes)
 
     def read_and_plan(self, full: bool) -> _Read:
         r = _read_and_plan(self.config, self.store, self.source, self.progress, full)
@@ -419,16 +436,31 @@ class SyncRun:
             )
         return approved
 
-    def documents(self, current: Directory | None) -> tuple[dict[str, str], tuple[files.FileChange, ...]]:
-        """The documents for output.directory, rendered and compared with what is there."""
+    def documents(
+        self, r: _Read, current: Callable[[], Directory]
+    ) -> tuple[dict[str, str], tuple[files.FileChange, ...]]:
+        """The documents for output.directory, rendered and compared with what is there; not
+        rendered again when their inputs are the last applied run's and the files are as it
+        wrote them (its warnings are logged again, as a rendering would log them)."""
         out_dir = self.config.output.directory
         if out_dir is None:
             return {}, ()
-        rendered = files.render_all(self.config, current)
+        inputs = documents_inputs(self.config, r.content)
+        last = self.store.documents_pass()
+        if last is not None and last.inputs == inputs and files.as_written(out_dir, last.files):
+            for name, w in last.warnings:
+                event(log, "document_warning", logging.WARNING, document=name, warning=w)
+            return {}, tuple(files.FileChange(name, "unchanged") for name in sorted(last.files))
+        rendered = files.render_all(self.config, current())
         for name, doc in rendered.items():  # the same checks as `dirkit emr security-config` & co.
             for w in doc.warnings:
                 event(log, "document_warning", logging.WARNING, document=name, warning=w)
         docs = {name: doc.text for name, doc in rendered.items()}
+        self.rendered = DocumentsPass(
+            inputs,
+            {name: hashlib.sha256(text.encode()).hexdigest() for name, text in docs.items()},
+            tuple((name, w) for name, doc in rendered.items() for w in doc.warnings),
+        )
         changes = tuple(files.compare(out_dir, docs))
         touched = [f.name for f in changes if f.status != "unchanged"]
         if touched:
@@ -452,6 +484,8 @@ class SyncRun:
             if out_dir is not None and touched:
                 files.write(out_dir, docs, list(changes))
                 event(log, "files_written", directory=out_dir, files=",".join(touched))
+            if self.rendered is not None:
+                self.store.save_documents_pass(self.rendered)
             if (r.changed or r.save) and current is not None:
                 if self.progress:
                     self.progress("saving the snapshot")
@@ -471,7 +505,7 @@ class SyncRun:
                 self.store.resolve_held(self.record.run_id)
             self.record.applied = True
 
-    def homes_scope(self, current: Directory, r: _Read) -> Scope | None:
+    def homes_scope(self, current: Callable[[], Directory], r: _Read) -> Scope | None:
         """The users whose homes this pass plans (None: every home). After a delta, those it
         touched, when the last clean pass planned every other home against the snapshot the
         delta was applied to, within hdfs.full_check_hours of the last full pass (provision
@@ -482,13 +516,13 @@ class SyncRun:
         if time.time() - last.full > hdfs.full_check_hours * 3600 or last.content_digest != r.base_content:
             return None
         if r.directory is None:  # nothing changed: the very snapshot that pass planned against
-            return Scope(frozenset(), last.prefix_mtime)
-        base, users = incremental.delta_base(current)
+            return Scope(frozenset(), last.prefix_mtime, last.wanted)
+        base, users = incremental.delta_base(current())
         if base is None or base is not r.previous():
             return None
-        return Scope(users, last.prefix_mtime)
+        return Scope(users, last.prefix_mtime, last.wanted)
 
-    def homes(self, current: Directory, r: _Read, dry_run: bool = False) -> HomesResult | None:
+    def homes(self, current: Callable[[], Directory], r: _Read, dry_run: bool = False) -> HomesResult | None:
         """HDFS homes, after the directory state is applied (planned only with ``dry_run``, from
         the same state). A failure here leaves that state applied (it is correct) and ends the
         run as partial; a re-run converges."""
@@ -515,7 +549,7 @@ class SyncRun:
             if not homes.failed and homes.prefix_mtime:
                 last = store.homes_pass()
                 full = time.time() if homes.scope == "full" or last is None else last.full
-                store.save_homes_pass(HomesPass(r.content, homes.prefix_mtime, full))
+                store.save_homes_pass(HomesPass(r.content, homes.prefix_mtime, full, homes.plan.wanted))
         except DirkitError as exc:
             if dry_run:
                 raise

@@ -184,6 +184,7 @@ class Scope:
 
     users: frozenset[str]
     prefix_mtime: int
+    wanted: int = 0  # the last pass's count: what a pass over no user reports
 
 
 STAT_AT_MOST = 200  # paths read one by one; past that, one listing is cheaper
@@ -191,7 +192,7 @@ STAT_AT_MOST = 200  # paths read one by one; past that, one listing is cheaper
 
 def provision(
     cfg: HdfsConfig,
-    d: Directory,
+    d: Directory | Callable[[], Directory],
     *,
     dry_run: bool = False,
     fix_drift: bool = False,
@@ -212,9 +213,11 @@ def provision(
     ``allow_removals``; see ``plan_homes`` for ``owned`` and ``protected``. Homes about to be
     created or renamed to go to ``record_pending`` (the state) before the first request, so
     that only what dirkit recorded making is ever dirkit's. ``scope``: see Scope (the prefix
-    moved since: every home is planned)."""
+    moved since: every home is planned). ``d`` may be a loader: a scoped pass over no user
+    (nothing changed) under an unchanged prefix does not load the snapshot."""
     t0 = time.monotonic()
     target = fs if fs is not None else connect(cfg)
+    start = target.requests  # a target given may have served other passes
     try:
         top = target.status(cfg.prefix)
         if top is None:
@@ -223,6 +226,10 @@ def provision(
                 "superuser, mode 755) first"
             )
         users = scope.users if scope is not None and top.mtime and top.mtime == scope.prefix_mtime else None
+        if users is not None and not users and scope is not None:
+            plan = HomesPlan(prefix=cfg.prefix, wanted=scope.wanted)
+            return HomesResult(plan, requests=target.requests - start, scope="scoped", prefix_mtime=top.mtime)
+        d = d() if callable(d) else d
         names = sorted(scope_names(d, users, owned or {})) if users is not None else []
         if users is not None and len(names) <= STAT_AT_MOST:
             listing = []
@@ -260,7 +267,7 @@ def provision(
             _apply(target, cfg, plan, result, progress)
             after = target.status(cfg.prefix)  # its own creates and renames moved it
             result.prefix_mtime = after.mtime if after is not None else 0
-        result.requests, result.seconds = target.requests, time.monotonic() - t0
+        result.requests, result.seconds = target.requests - start, time.monotonic() - t0
         return result
     finally:
         if fs is None:

@@ -8,6 +8,8 @@ the Kerberos attributes (which carry passwords) are not among these files.
 from __future__ import annotations
 
 import errno
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -53,6 +55,18 @@ def compare(out_dir: Path, docs: dict[str, str]) -> list[FileChange]:
         # Bytes, not text: a file someone saved in another encoding is simply "changed".
         changes.append(FileChange(name, "unchanged" if old == content.encode("utf-8") else "changed"))
     return changes
+
+
+def as_written(out_dir: Path, written: Mapping[str, str]) -> bool:
+    """Each file (name -> SHA-256) is in ``out_dir`` as it was written (no symlink followed)."""
+    for name, sha in written.items():
+        try:
+            data = read_nofollow(out_dir / name)
+        except OSError:
+            return False
+        if data is None or hashlib.sha256(data).hexdigest() != sha:
+            return False
+    return True
 
 
 def write(out_dir: Path, docs: dict[str, str], changes: list[FileChange]) -> None:
