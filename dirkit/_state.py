@@ -21,7 +21,7 @@ from typing import Any
 
 from . import _deadline as deadline
 from . import _faults as faults
-from ._directory import encoding
+from ._directory import encoding, incremental
 from ._directory.delta import Watermark
 from ._directory.model import Directory, ReadInfo
 from ._homes.plan import Owned
@@ -56,7 +56,11 @@ CREATE TABLE IF NOT EXISTS snapshots (
     -- plan.content_digest(): equal means storing this read again would change nothing.
     content_digest TEXT NOT NULL DEFAULT '',
     -- Directory.stats as JSON: what a run with nothing changed reports, without loading data.
-    stats TEXT NOT NULL DEFAULT '{}'
+    stats TEXT NOT NULL DEFAULT '{}',
+    -- NULL: data is the whole snapshot; else data is a patch (encoding.encode_patch) on the
+    -- snapshot of that id, at most PATCH_CHAIN patches from a whole one. Retention never
+    -- thins or deletes a snapshot that a kept one is a patch on.
+    base_id INTEGER
     -- An empty data blob: a snapshot thinned out by retention (save_snapshot); its row stays,
     -- so `dirkit report --at` can say that the picture of that moment is no longer kept.
 );
@@ -137,6 +141,10 @@ DAY = 86400.0
 # A run more than this after the previous one applies no retention: a clock that jumped ahead
 # (or a machine restored from an old image) must not thin or delete a year of history at once.
 CLOCK_GAP_DAYS = 30.0
+# A delta's snapshot is stored as a patch on the one before while this many patches or fewer
+# lead to a whole one, and while it touched at most a tenth of the objects (a load decodes the
+# whole one and applies the patches: a longer chain would make loads slower than saves gain).
+PATCH_CHAIN = 8
 
 
 @dataclass(frozen=True)
@@ -355,6 +363,7 @@ class StateStore:
             ("plan_digest", "TEXT NOT NULL DEFAULT ''"),
             ("content_digest", "TEXT NOT NULL DEFAULT ''"),
             ("stats", "TEXT NOT NULL DEFAULT '{}'"),
+            ("base_id", "INTEGER"),
         ):
             if column not in have:
                 self.db.execute(f"ALTER TABLE snapshots ADD COLUMN {column} {ddl}")
@@ -519,6 +528,7 @@ class StateStore:
         content: str = "",
         history_days: int = 0,
         now: float | None = None,
+        base: Directory | None = None,
     ) -> Saved:
         """Store an applied snapshot; then retention, by the snapshots' own order, never by the
         clock alone: the ``keep`` newest are kept whole; past them, for the newest
@@ -526,16 +536,19 @@ class StateStore:
         at the day's end, what `report --at DATE` asks for), the others thinned to their metadata
         row; rows of older days are deleted. A run whose clock reads earlier than the newest
         snapshot, or more than CLOCK_GAP_DAYS after the previous run, applies no retention and
-        says why (``Saved.retention``): one wrong clock must not delete or reorder history."""
+        says why (``Saved.retention``): one wrong clock must not delete or reorder history.
+        ``base``: the newest stored snapshot, loaded, when ``directory`` is a delta applied to it:
+        then only what the delta touched is written (a patch), within PATCH_CHAIN."""
         now = time.time() if now is None else now
         why_not = self._clock_problem(run_id, now)
-        blob = encoding.encode(directory)
+        base_id, blob = self._patch_on(directory, base)
+        blob = blob or encoding.encode(directory)
         usns = sorted(u.usn for u in directory.users.values())
         quantiles = [usns[len(usns) * i // 100] for i in range(100)] if usns else []
         with self._write("cannot store the snapshot"):
             cur = self._sql(
                 "INSERT INTO snapshots(run_id, taken, users, groups, data, usn_quantiles, plan_digest, content_digest, "
-                "stats) VALUES (?,?,?,?,?,?,?,?,?)",
+                "stats, base_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
                     now,
@@ -546,12 +559,32 @@ class StateStore:
                     digest,
                     content,
                     json.dumps(directory.read.to_stats(), sort_keys=True),
+                    base_id,
                 ),
             )
             if not why_not:
                 self._retain(keep, history_days)
             faults.point("state-save")
         return Saved(int(cur.lastrowid or 0), why_not)
+
+    def _patch_on(self, directory: Directory, base: Directory | None) -> tuple[int | None, bytes]:
+        """(the newest snapshot's id, the patch of ``directory`` on it), or (None, b"")."""
+        t = incremental.touched(directory, base) if base is not None else None
+        if t is None or len(t.users) + len(t.groups) > (len(directory.users) + len(directory.groups)) // 10:
+            return None, b""
+        row = self._sql("SELECT id, length(data) > 0 FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None or not row[1] or len(self._chain(int(row[0]))) > PATCH_CHAIN:
+            return None, b""
+        return int(row[0]), encoding.encode_patch(directory, t.users, t.groups)
+
+    def _chain(self, snapshot_id: int) -> list[int]:
+        """The snapshot's id, then the ids it is a patch on, down to a whole one."""
+        chain = [snapshot_id]
+        while True:
+            row = self._sql("SELECT base_id FROM snapshots WHERE id = ?", (chain[-1],)).fetchone()
+            if row is None or row[0] is None or len(chain) > PATCH_CHAIN + 1:
+                return chain
+            chain.append(int(row[0]))
 
     def _clock_problem(self, run_id: int, now: float) -> str:
         """Why this run's clock cannot be trusted to order history ("" when it can)."""
@@ -570,7 +603,7 @@ class StateStore:
         return ""
 
     def _retain(self, keep: int, history_days: int) -> None:
-        rows = self._sql("SELECT id, taken, length(data) > 0 FROM snapshots ORDER BY id").fetchall()
+        rows = self._sql("SELECT id, taken, length(data) > 0, base_id FROM snapshots ORDER BY id").fetchall()
         days = [int(t // DAY) for t in _in_force_from([float(r[1]) for r in rows])]
         recent = {r[0] for r in rows[-keep:]}
         last_of_day = {day: r[0] for r, day in zip(rows, days, strict=True)}  # ids ascend: the last wins
@@ -581,6 +614,18 @@ class StateStore:
             for r, day in zip(rows, days, strict=True)
             if r[0] not in recent and day in kept_days and last_of_day[day] != r[0] and r[2]
         ]
+        # A snapshot kept whole needs every one it is a patch on, whole too.
+        base_of = {r[0]: r[3] for r in rows}
+        dropped = {x for (x,) in gone} | {x for (x,) in thin}
+        needed: set[int] = set()
+        for r in rows:
+            if r[2] and r[0] not in dropped:
+                b = base_of.get(r[0])
+                while b is not None and b not in needed:
+                    needed.add(b)
+                    b = base_of.get(b)
+        gone = [g for g in gone if g[0] not in needed]
+        thin = [t for t in thin if t[0] not in needed]
         self.db.executemany("DELETE FROM snapshots WHERE id = ?", gone)
         # The last snapshot of each kept day survives; the rest, past the recent ones, keep their row only.
         self.db.executemany("UPDATE snapshots SET data = x'' WHERE id = ?", thin)
@@ -775,10 +820,19 @@ class StateStore:
         return rows[-1] if rows else None
 
     def _load(self, snapshot_id: int) -> Directory:
-        (data,) = self._sql("SELECT data FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
+        """The snapshot: a whole one decoded, a patch applied to the one it is on (and so on)."""
         try:
-            return encoding.decode(data)
-        except (zlib.error, ValueError, KeyError, TypeError, IndexError) as exc:
+            blobs = []
+            for sid in self._chain(snapshot_id):
+                (data,) = self._sql("SELECT data FROM snapshots WHERE id = ?", (sid,)).fetchone()
+                blobs.append(data)
+            if encoding.is_patch(blobs[-1]):
+                raise ValueError("the chain of patches does not end at a whole snapshot")
+            d = encoding.decode(blobs[-1])
+            for blob in reversed(blobs[:-1]):
+                d = encoding.decode_patch(d, blob)
+            return d
+        except (zlib.error, ValueError, KeyError, TypeError, IndexError, StopIteration) as exc:
             raise StateError(
                 f"state.path {self.path}: snapshot {snapshot_id} is unreadable ({exc}); move the file "
                 "away to start afresh (the next run is then a first run)"

@@ -490,8 +490,16 @@ class SyncRun:
                 if self.progress:
                     self.progress("saving the snapshot")
                 state = self.config.state
+                # A delta applied to the stored snapshot is stored as a patch on it.
+                base, _ = incremental.delta_base(current)
                 saved = self.store.save_snapshot(
-                    self.record.run_id, current, state.keep_snapshots, r.digest, r.content, state.history_days
+                    self.record.run_id,
+                    current,
+                    state.keep_snapshots,
+                    r.digest,
+                    r.content,
+                    state.history_days,
+                    base=base if base is not None and base is r.previous() else None,
                 )
                 if saved.retention:
                     self.record.retention_skipped = saved.retention

@@ -13,6 +13,11 @@ decompresses a line at a time, so the only copy of a 1M-user snapshot in memory 
 itself. Loading restores the sharing ``build`` made (one string per DN, one map per set of
 groups, one ``Membership`` per distinct value): a loaded snapshot costs what a read one does.
 Formats 1 and 2 (one JSON document) are still read.
+
+A patch ("p1") is what a delta changed against the snapshot it was applied to: the users and
+groups it touched (incremental.Touched: outside them every object, name and membership map is
+the base's own), whole or gone by GUID, with the new snapshot's issues and stats. Written in
+proportion to the change; read by overlaying it on its base (decode_patch).
 """
 
 from __future__ import annotations
@@ -49,8 +54,7 @@ def _lines(d: Directory) -> Iterator[bytes]:
             shared.append(ms)
 
     def user(u: User) -> list[Any]:
-        row = [u.guid, u.dn, u.sam, u.name, u.sid, u.upn, u.display_name, u.enabled, u.primary_group_sid, u.usn]
-        return [*row, maps[id(d.effective.get(u.guid, _NONE))]]
+        return [*_user_row(u), maps[id(d.effective.get(u.guid, _NONE))]]
 
     def group(g: Group) -> list[Any]:
         members = [user_at.get(m, group_dn_at.get(m, m)) for m in g.member_dns]
@@ -80,6 +84,79 @@ def _line(obj: object) -> bytes:
 def _batches(kind: str, items: Sequence[T], row: Callable[[T], list[Any]]) -> Iterator[bytes]:
     for start in range(0, len(items), _BATCH):
         yield _line([kind, [row(x) for x in items[start : start + _BATCH]]])
+
+
+PATCH = "p1"
+
+
+def _user_row(u: User) -> list[Any]:
+    return [u.guid, u.dn, u.sam, u.name, u.sid, u.upn, u.display_name, u.enabled, u.primary_group_sid, u.usn]
+
+
+def encode_patch(d: Directory, users: Iterable[str], groups: Iterable[str]) -> bytes:
+    """``d`` as a patch on the snapshot it was made from, ``users`` and ``groups`` (GUIDs) being
+    what that delta touched."""
+    urows, ugone, grows, ggone = [], [], [], []
+    for guid in sorted(users):
+        u = d.users.get(guid)
+        if u is None:
+            ugone.append(guid)
+            continue
+        ms = d.effective.get(guid, _NONE)
+        urows.append([*_user_row(u), [[m.group_guid, m.via, int(m.primary), m.depth] for m in ms.values()]])
+    for guid in sorted(groups):
+        g = d.groups.get(guid)
+        if g is None:
+            ggone.append(guid)
+            continue
+        grows.append([g.guid, g.dn, g.sam, g.name, g.sid, g.usn, list(g.member_dns)])
+    header = {"v": PATCH, "users": len(d.users), "groups": len(d.groups), "stats": d.read.to_stats()}
+    body = {"issues": [[i.kind, i.dn, i.detail] for i in d.issues], "u": urows, "ug": ugone, "g": grows, "gg": ggone}
+    z = zlib.compressobj(1)
+    return z.compress(_line(header)) + z.compress(_line(body)) + z.flush()
+
+
+def is_patch(blob: bytes) -> bool:
+    """Whether ``blob`` is a patch (its header says so)."""
+    return bool(blob) and json.loads(next(_decompressed_lines(blob))).get("v") == PATCH
+
+
+def decode_patch(base: Directory, blob: bytes) -> Directory:
+    """The snapshot the patch ``blob`` makes of ``base``. Raises as decode does."""
+    lines = _decompressed_lines(blob)
+    header = json.loads(next(lines))
+    if header.get("v") != PATCH:
+        raise ValueError(f"not a snapshot patch: {header.get('v')!r}")
+    body = json.loads(next(lines))
+    users, groups = dict(base.users), dict(base.groups)
+    direct, effective = dict(base.direct), dict(base.effective)
+    for guid in body["ug"]:
+        users.pop(guid, None)
+        direct.pop(guid, None)
+        effective.pop(guid, None)
+    for guid in body["gg"]:
+        groups.pop(guid, None)
+    for r in body["g"]:
+        groups[r[0]] = Group(guid=r[0], dn=r[1], sam=r[2], name=r[3], sid=r[4], usn=r[5], member_dns=tuple(r[6]))
+    for r in body["u"]:
+        users[r[0]] = User(*r[:10])
+        ms = {g: Membership(g, via, bool(primary), depth) for g, via, primary, depth in r[10]}
+        effective[r[0]] = MappingProxyType(ms)
+        mine = frozenset(g for g, m in ms.items() if m.via is None)
+        if mine:
+            direct[r[0]] = mine
+        else:
+            direct.pop(r[0], None)
+    if (len(users), len(groups)) != (header["users"], header["groups"]):
+        raise ValueError("the snapshot patch does not fit its base")
+    return Directory(
+        users=users,
+        groups=groups,
+        direct=direct,
+        effective=effective,
+        issues=tuple(Issue(*i) for i in body["issues"]),
+        read=ReadInfo.from_stats(header["stats"]),
+    )
 
 
 def _decompressed_lines(blob: bytes) -> Iterator[bytes]:

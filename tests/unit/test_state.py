@@ -4,6 +4,7 @@ import signal
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -367,3 +368,50 @@ def test_a_deadline_inside_a_state_write_leaves_no_open_transaction_to_eat_the_r
     store.close()
     with StateStore(path) as again:
         assert [(r.id, r.outcome) for r in again.runs(1)] == [(run, "failed")]
+
+
+def test_a_delta_is_stored_as_a_patch_and_every_kept_snapshot_loads_as_it_was(tmp_path: Path) -> None:
+    # Issue 33, item 1: a delta's snapshot is written in proportion to what it touched (a patch
+    # on the one before, at most PATCH_CHAIN deep); loading one gives exactly the snapshot
+    # saved, and retention keeps whole every snapshot a kept one is a patch on.
+    from dataclasses import replace as copy
+
+    from dirkit._directory.source import MemoryDeltaSource
+    from dirkit._state import PATCH_CHAIN
+
+    users = [RawUser(str(i), f"CN=u{i},DC=x", f"u{i}", f"S-1-5-21-1-{i}", None, None, 512, None, 1) for i in range(200)]
+    source = MemoryDeltaSource(users, [], NamePolicy(), ["DC=x"], "ldaps://dc")
+    store = StateStore(tmp_path / "s.sqlite")
+    day, t0 = 86400.0, 1_790_000_000.0
+    saved: dict[int, Directory] = {}
+    patches = 0
+    current = source.read()
+    saved[store.save_snapshot(store.start_run("sync"), current, keep=3, history_days=2, now=t0).id] = current
+    for step in range(3 * PATCH_CHAIN):
+        u = source.users[str(step)]
+        source.change(users=[copy(u, uac=514)])
+        wm = copy(store.watermark() or _wm(), usn=source.usn - 1)
+        current = source.read_delta(wm, lambda base=current: base).directory  # type: ignore[misc]
+        assert current is not None
+        row = store.save_snapshot(
+            store.start_run("sync"), current, keep=3, history_days=2, now=t0 + step * day / 4, base=saved[max(saved)]
+        )
+        saved[row.id] = current
+        (base_id,) = store.db.execute("SELECT base_id FROM snapshots WHERE id = ?", (row.id,)).fetchone()
+        patches += base_id is not None
+    bases = dict(store.db.execute("SELECT id, base_id FROM snapshots"))
+    assert patches >= 2 * PATCH_CHAIN  # most were patches; every PATCH_CHAIN + 1st one whole
+    assert max(len(store._chain(i)) for i in bases) <= PATCH_CHAIN + 1
+    kept = [r for r in store.snapshots() if r.kept]
+    assert len(kept) < len(saved)  # retention ran
+    for r in kept:
+        assert store._load(r.id) == saved[r.id], r.id
+    patch = store.db.execute("SELECT length(data) FROM snapshots WHERE base_id IS NOT NULL LIMIT 1").fetchone()[0]
+    whole = store.db.execute("SELECT length(data) FROM snapshots WHERE base_id IS NULL LIMIT 1").fetchone()[0]
+    assert patch * 5 < whole
+
+
+def _wm() -> Any:
+    from dirkit._directory.delta import Watermark
+
+    return Watermark("ldaps://dc", "memory", 0, "", 0.0, 0.0, True)

@@ -14,9 +14,10 @@ import time
 from dataclasses import dataclass, field, fields, replace
 
 from dirkit._config import SafetyConfig
+from dirkit._directory import encoding
 from dirkit._directory.build import RawGroup, RawUser, build, dn_key
 from dirkit._directory.delta import Changed, merge
-from dirkit._directory.incremental import apply
+from dirkit._directory.incremental import apply, touched
 from dirkit._directory.model import Directory, ReadInfo
 from dirkit._directory.names import NamePolicy
 from dirkit._outputs import hadoop
@@ -207,6 +208,11 @@ def _check(seed: int, steps: int, include_system: bool = False) -> None:
         # core-site's warning: what LdapGroupsMapping misses, for the touched users only (d has
         # its gaps computed), equals the rebuild's, and the member-walking definition's.
         assert hadoop.mapping_gaps(got) == hadoop.mapping_gaps(want) == _gaps_by_walking_member(want), why
+        # The stored patch (what the delta touched) on the stored base gives the rebuild.
+        t = touched(got, d)
+        assert t is not None, why
+        patch = encoding.encode_patch(got, t.users, t.groups)
+        assert encoding.is_patch(patch) and encoding.decode_patch(d, patch) == want, why
         d = got
 
 
