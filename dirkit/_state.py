@@ -822,13 +822,12 @@ class StateStore:
     def _load(self, snapshot_id: int) -> Directory:
         """The snapshot: a whole one decoded, a patch applied to the one it is on (and so on)."""
         try:
-            blobs = []
-            for sid in self._chain(snapshot_id):
-                (data,) = self._sql("SELECT data FROM snapshots WHERE id = ?", (sid,)).fetchone()
+            blobs: list[bytes] = []
+            link: int | None = snapshot_id
+            while link is not None and len(blobs) <= PATCH_CHAIN:
+                data, link = self._sql("SELECT data, base_id FROM snapshots WHERE id = ?", (link,)).fetchone()
                 blobs.append(data)
-            if encoding.is_patch(blobs[-1]):
-                raise ValueError("the chain of patches does not end at a whole snapshot")
-            d = encoding.decode(blobs[-1])
+            d = encoding.decode(blobs[-1])  # a whole one (a patch here: "unknown snapshot format")
             for blob in reversed(blobs[:-1]):
                 d = encoding.decode_patch(d, blob)
             return d

@@ -538,6 +538,7 @@ class SyncRun:
         if cfg.hdfs is None:
             return None
         scope = self.homes_scope(current, r)
+        last = store.homes_pass()  # (remember_homes clears it: read first)
         try:
             homes = provision(
                 cfg.hdfs,
@@ -555,7 +556,6 @@ class SyncRun:
                 return homes
             store.remember_homes(homes.owned_homes(), homes.plan.departed_names, homes.statuses())
             if not homes.failed and homes.prefix_mtime:
-                last = store.homes_pass()
                 full = time.time() if homes.scope == "full" or last is None else last.full
                 store.save_homes_pass(HomesPass(r.content, homes.prefix_mtime, full, homes.plan.wanted))
         except DirkitError as exc:

@@ -116,11 +116,6 @@ def encode_patch(d: Directory, users: Iterable[str], groups: Iterable[str]) -> b
     return z.compress(_line(header)) + z.compress(_line(body)) + z.flush()
 
 
-def is_patch(blob: bytes) -> bool:
-    """Whether ``blob`` is a patch (its header says so)."""
-    return bool(blob) and json.loads(next(_decompressed_lines(blob))).get("v") == PATCH
-
-
 def decode_patch(base: Directory, blob: bytes) -> Directory:
     """The snapshot the patch ``blob`` makes of ``base``. Raises as decode does."""
     lines = _decompressed_lines(blob)

@@ -79,18 +79,14 @@ def delta_base(d: Directory) -> tuple[Directory | None, frozenset[str]]:
     """The snapshot ``d`` was applied to by a delta, while it is still in memory, and the users
     the delta touched; (None, empty) for a snapshot that was built whole, or whose base is gone."""
     t = d._touched
-    base = t.base() if isinstance(t, Touched) else None
-    return (base, t.users) if base is not None and isinstance(t, Touched) else (None, frozenset())
+    if isinstance(t, Touched) and (base := t.base()) is not None:
+        return base, t.users
+    return None, frozenset()
 
 
 def index(d: Directory) -> _Index:
     """Who lists which DN, each group's parents, the holders of each primary group: built once
     per snapshot and kept on it (a delta builds the next one's by patching)."""
-    return _index(d)
-
-
-def _index(d: Directory) -> _Index:
-    """The snapshot's index: kept on it (a delta builds the next one's by patching)."""
     cached = d._delta_index
     if isinstance(cached, _Index):
         return cached
@@ -204,7 +200,7 @@ def apply(
     """``build(*merge(prev, changed, users, groups), policy, user_bases, read, include_system)``,
     computed from ``prev`` by what changed (see the module's docstring)."""
     changed = list(changed)
-    ix = _index(prev)
+    ix = index(prev)
     gone = {c.guid for c in changed} | {u.guid for u in users} | {g.guid for g in groups}
 
     # AD's link maintenance (delta.merge): members deleted are dropped, members moved renamed.

@@ -3,6 +3,7 @@ import os
 import signal
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -391,8 +392,9 @@ def test_a_delta_is_stored_as_a_patch_and_every_kept_snapshot_loads_as_it_was(tm
         u = source.users[str(step)]
         source.change(users=[copy(u, uac=514)])
         wm = copy(store.watermark() or _wm(), usn=source.usn - 1)
-        current = source.read_delta(wm, lambda base=current: base).directory  # type: ignore[misc]
-        assert current is not None
+        applied = source.read_delta(wm, _given(current)).directory
+        assert applied is not None
+        current = applied
         row = store.save_snapshot(
             store.start_run("sync"), current, keep=3, history_days=2, now=t0 + step * day / 4, base=saved[max(saved)]
         )
@@ -409,6 +411,10 @@ def test_a_delta_is_stored_as_a_patch_and_every_kept_snapshot_loads_as_it_was(tm
     patch = store.db.execute("SELECT length(data) FROM snapshots WHERE base_id IS NOT NULL LIMIT 1").fetchone()[0]
     whole = store.db.execute("SELECT length(data) FROM snapshots WHERE base_id IS NULL LIMIT 1").fetchone()[0]
     assert patch * 5 < whole
+
+
+def _given(d: Directory) -> Callable[[], Directory]:
+    return lambda: d
 
 
 def _wm() -> Any:

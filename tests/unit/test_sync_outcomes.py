@@ -189,16 +189,17 @@ class _DeltaMemorySource(MemorySource):
         return DeltaRead(why="changed: read it all again")
 
 
+def _refuse_to_load(self: StateStore) -> None:
+    raise AssertionError("the stored snapshot was loaded")
+
+
 def test_a_run_that_finds_nothing_changed_loads_no_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = _DeltaMemorySource(seed_directory())
     k = kit(tmp_path, source)
     k.sync()
 
-    def no_load(self: StateStore) -> None:
-        raise AssertionError("the stored snapshot was loaded")
-
     with monkeypatch.context() as m:
-        m.setattr(StateStore, "last_snapshot", no_load)
+        m.setattr(StateStore, "last_snapshot", _refuse_to_load)
         again = k.sync()
     assert again.plan.empty and again.loaded is None
     assert again.superuser_warnings() == [] and again.loaded is None  # what `dirkit sync` prints: no load either
@@ -221,11 +222,8 @@ def test_with_documents_and_homes_a_run_that_finds_nothing_changed_loads_no_snap
     warned = sorted(r.getMessage() for r in caplog.records if "document_warning" in r.getMessage())
     caplog.clear()
 
-    def no_load(self: StateStore) -> None:
-        raise AssertionError("the stored snapshot was loaded")
-
     with monkeypatch.context() as m:
-        m.setattr(StateStore, "last_snapshot", no_load)
+        m.setattr(StateStore, "last_snapshot", _refuse_to_load)
         again = k.sync()
     assert again.loaded is None and [f.status for f in again.files] == ["unchanged"] * len(first.files)
     assert again.homes is not None and again.homes.scope == "scoped" and again.homes.requests == 1

@@ -113,8 +113,13 @@ def test_an_owner_changed_by_hand_shows_at_the_next_full_pass(tmp_path: Path) ->
     fs.files["/user/ann"]["owner"] = "mallory"  # chown: the prefix's modificationTime stays
     bob = source.users["guid-bob"]
     source.change(users=[replace(bob, uac=bob.uac | 2)])
+    with StateStore(kit.config.state.path) as store:
+        before = store.homes_pass()
     quiet = kit.sync()
     assert quiet.homes is not None and quiet.homes.scope == "scoped"
+    with StateStore(kit.config.state.path) as store:  # a scoped pass does not reset the full-check clock
+        after = store.homes_pass()
+    assert before is not None and after is not None and after.full == before.full
     assert [r.path for r in quiet.homes.plan.reports if r.kind == "drift"] == []
     with StateStore(kit.config.state.path) as store:  # the full pass is due
         store.db.execute("UPDATE homes_pass SET full = full - 25 * 3600")
