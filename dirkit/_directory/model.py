@@ -300,7 +300,7 @@ class Directory:
         object.__setattr__(self, "users", _frozen(self.users))
         object.__setattr__(self, "groups", _frozen(self.groups))
         object.__setattr__(self, "direct", _frozen(self.direct))
-        object.__setattr__(self, "effective", _frozen({k: _frozen(v) for k, v in self.effective.items()}))
+        object.__setattr__(self, "effective", MappingProxyType({k: _frozen(v) for k, v in self.effective.items()}))
         object.__setattr__(self, "_derived", {})
         object.__setattr__(self, "_user_names", {u.name: u for u in self.users.values() if u.name})
         object.__setattr__(self, "_group_names", {g.name: g for g in self.groups.values() if g.name})
