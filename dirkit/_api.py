@@ -40,7 +40,7 @@ from ._report import AccessReport, Revoked
 from ._safe_files import write_atomic
 from ._sssd import view as sssd_view
 from ._sssd.view import ClusterView
-from ._state import HeldPlan, Run, SnapshotRow, StateStore
+from ._state import HeldPlan, Run, SnapshotKeeper, SnapshotRow, StateStore
 from .errors import DirectoryError, NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -69,6 +69,9 @@ class Dirkit:
         self.homes_target = homes_target
         self.progress = progress
         self.names = NamePolicy(self.config.names, self.config.directory.realm, reserved_names(self.config))
+        # The snapshot this object's last run stored or loaded: the next run of this process
+        # starts from it instead of loading it again (what makes `dirkit watch`'s runs cheap).
+        self._keeper = SnapshotKeeper()
 
     # -- the directory -------------------------------------------------------------------
     def read(self) -> Directory:
@@ -115,7 +118,7 @@ class Dirkit:
     def plan(self) -> tuple[Directory, Plan]:
         """Read and plan against the last applied state. Changes nothing."""
         with self._deadline():
-            return engine.plan(self.config, self.source, self.progress)
+            return engine.plan(self.config, self.source, self.progress, self._keeper)
 
     def sync(self, *, dry_run: bool = False, allow_removals: bool = False, full: bool = False) -> engine.SyncResult:
         """Read (only what changed, when the watermark allows; everything with ``full``), plan
@@ -131,6 +134,7 @@ class Dirkit:
                 source=self.source,
                 homes_target=self.homes_target,
                 full=full,
+                keeper=self._keeper,
             )
 
     def approve(self, digest: str) -> engine.SyncResult:
@@ -153,6 +157,7 @@ class Dirkit:
                 source=self.source,
                 homes_target=self.homes_target,
                 approve=held.digest,
+                keeper=self._keeper,
             )
 
     def held_plans(self) -> list[HeldPlan]:

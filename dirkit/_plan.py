@@ -206,6 +206,16 @@ def _named(d: Directory, t: Touched | None) -> tuple[dict[str, Any], dict[str, A
     return users, {g: d.groups[g] for g in t.groups if g in d.groups and d.groups[g].name}
 
 
+def named_memberships(d: Directory) -> int:
+    """The memberships of named users in named groups (the membership limits' base), once per snapshot."""
+    return d.derived("named_memberships", lambda: sum(len(d.group_names_of(u)) for u in d._user_names.values()))
+
+
+def _named_groups(d: Directory, guid: str) -> int:
+    u = d.users.get(guid)
+    return len(d.group_names_of(u)) if u is not None and u.name and d.user_by_name(u.name) is u else 0
+
+
 def make_plan(previous: Directory | None, current: Directory, safety: SafetyConfig) -> Plan:
     """The changes from ``previous`` to ``current``; made from a delta of ``previous``
     (incremental.apply), only the users and groups the delta touched are compared."""
@@ -253,7 +263,10 @@ def make_plan(previous: Directory | None, current: Directory, safety: SafetyConf
     removals = sum(1 for c in changes if c.kind in REMOVAL_KINDS)
     base = len(prev._user_names) + len(prev._group_names)  # every named user and group
     dropped = sum(1 for c in changes if c.kind == "membership_removed")
-    member_base = sum(len(prev.group_names_of(u)) for u in prev._user_names.values())
+    member_base = named_memberships(prev)
+    if t is not None:  # the next delta's base: counted from this one's, over what it touched
+        seen = named_memberships(prev) + sum(_named_groups(current, g) - _named_groups(prev, g) for g in t.users)
+        current.derived("named_memberships", lambda: seen)
     reason = over_limit(
         removals, base, safety.max_removals, safety.max_removal_percent, "removals", "known users and groups"
     ) or over_limit(

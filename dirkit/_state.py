@@ -300,14 +300,32 @@ SCHEMA_VERSION = 12  # kept in PRAGMA user_version; 0 = created before versionin
 UNVERSIONED_TABLES = {"runs", "snapshots"}  # what the first dirkit created
 
 
+@dataclass
+class SnapshotKeeper:
+    """The newest snapshot a process loaded or stored, kept in memory across its runs (``dirkit
+    watch``, an API caller syncing again): reused while the state's newest row is still that one
+    (same id, time and content digest; another process's run or a replaced file changes them),
+    so a delta after a delta loads nothing and its index and derived values are already made."""
+
+    row: tuple[int, float, str] | None = None
+    directory: Directory | None = None
+
+    def get(self, row: tuple[int, float, str]) -> Directory | None:
+        return self.directory if row == self.row else None
+
+    def keep(self, row: tuple[int, float, str], directory: Directory) -> None:
+        self.row, self.directory = row, directory
+
+
 class StateStore:
     """The state database. It holds DNs, SIDs and memberships: the file is 0600, and a directory
     created for it is 0700. Another program's database, or a newer dirkit's, is never changed.
     The directory and the files in it must be the running user's and writable by nobody else
     (StateError, exit 4, otherwise); no symlink is followed there."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keeper: SnapshotKeeper | None = None) -> None:
         self.path = path
+        self.keeper = keeper
         # dirkit runs as root: a directory someone else may write would let them swap the
         # database or its lock for a symlink to any file. Refuse it, as ssh refuses a loose ~/.ssh.
         check_private_dir(path.parent, "state.path", StateError)
@@ -565,7 +583,10 @@ class StateStore:
             if not why_not:
                 self._retain(keep, history_days)
             faults.point("state-save")
-        return Saved(int(cur.lastrowid or 0), why_not)
+        saved = Saved(int(cur.lastrowid or 0), why_not)
+        if self.keeper is not None:  # committed: from now on it is the newest row
+            self.keeper.keep((saved.id, now, content), directory)
+        return saved
 
     def _patch_on(self, directory: Directory, base: Directory | None) -> tuple[int | None, bytes]:
         """(the newest snapshot's id, the patch of ``directory`` on it), or (None, b"")."""
@@ -811,8 +832,17 @@ class StateStore:
                 raise
 
     def last_snapshot(self) -> Directory | None:
-        row = self._sql("SELECT id FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
-        return None if row is None else self._load(row[0])
+        row = self._sql("SELECT id, taken, content_digest FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        key = (int(row[0]), float(row[1]), str(row[2]))
+        kept = self.keeper.get(key) if self.keeper is not None else None
+        if kept is not None:
+            return kept
+        d = self._load(key[0])
+        if self.keeper is not None:
+            self.keeper.keep(key, d)
+        return d
 
     def last_snapshot_row(self) -> SnapshotRow | None:
         """The last applied snapshot's row (None: no sync applied yet), without loading it."""

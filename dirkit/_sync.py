@@ -32,7 +32,7 @@ from ._notify import notify
 from ._outputs import files
 from ._plan import Plan, content_digest, make_plan, plan_digest
 from ._run_record import HomeActionCounts, PlanRecord, ReadRecord, RunOutcome, RunRecord
-from ._state import DocumentsPass, HomesPass, StateStore
+from ._state import DocumentsPass, HomesPass, SnapshotKeeper, StateStore
 from .errors import DirkitError, PartialFailure, StateError, ThresholdError
 
 log = logging.getLogger("dirkit.sync")
@@ -298,10 +298,13 @@ def _read_and_plan(
 
 
 def plan(
-    config: Config, source: DirectorySource | None = None, progress: Progress | None = None
+    config: Config,
+    source: DirectorySource | None = None,
+    progress: Progress | None = None,
+    keeper: SnapshotKeeper | None = None,
 ) -> tuple[Directory, Plan]:
     """Read and plan against the last applied state. Changes nothing."""
-    with StateStore(config.state.path) as store:
+    with StateStore(config.state.path, keeper) as store:
         r = _read_and_plan(config, store, source, progress)
         return r.snapshot(), r.plan
 
@@ -316,6 +319,7 @@ def sync(
     homes_target: HomesTarget | None = None,
     full: bool = False,
     approve: str | None = None,
+    keeper: SnapshotKeeper | None = None,
 ) -> SyncResult:
     """Read, plan and (unless ``dry_run``) apply. Raises LockedError if another run is going,
     ThresholdError (nothing applied; the plan is held for `dirkit approve`) if removals exceed
@@ -324,11 +328,12 @@ def sync(
     that plan and refuses (ThresholdError) if the directory has changed it since.
 
     Every run leaves a record (`dirkit history --run N`), the metrics file if configured, and
-    runs the notifier if the outcome is one it wants."""
+    runs the notifier if the outcome is one it wants. ``keeper``: the snapshot a previous run of
+    this process left, reused while it is still the newest stored (not loaded again)."""
     t0 = time.monotonic()
     if config.output.directory is not None:
         files.render_all(config, None)  # a config error in a document section stops us before any read
-    with StateStore(config.state.path) as store, store.lock():
+    with StateStore(config.state.path, keeper) as store, store.lock():
         for killed in store.running_runs():  # marked interrupted by start_run below
             doc = RunRecord(killed.id, killed.command, outcome="interrupted", started=killed.started)
             if config.notify is None:  # the one line cron mails (MAILTO), even with -q
@@ -608,10 +613,12 @@ class SyncRun:
         path = self.config.state.path
 
         def load() -> Directory | None:  # after the run: its store is closed
-            with StateStore(path) as store:
+            with StateStore(path, self.store.keeper) as store:
                 return store.last_snapshot()
 
-        loaded = None if current is None else replace(current, read=r.info)
+        loaded = current
+        if current is not None and current.read != r.info:  # (a copy of 100k users' maps otherwise)
+            loaded = replace(current, read=r.info)
         seconds = time.monotonic() - self.t0
         return SyncResult(
             plan=r.plan,

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from .model import Directory, Group, Issue, Membership, ReadInfo, User
+from .model import Directory, Group, Issue, Membership, ReadInfo, User, copy_of
 
 FORMAT = 3
 _BATCH = 2000  # rows per line: large enough for json's C encoder, small enough to stay cheap
@@ -123,8 +123,8 @@ def decode_patch(base: Directory, blob: bytes) -> Directory:
     if header.get("v") != PATCH:
         raise ValueError(f"not a snapshot patch: {header.get('v')!r}")
     body = json.loads(next(lines))
-    users, groups = dict(base.users), dict(base.groups)
-    direct, effective = dict(base.direct), dict(base.effective)
+    users, groups = copy_of(base.users), copy_of(base.groups)
+    direct, effective = copy_of(base.direct), copy_of(base.effective)
     for guid in body["ug"]:
         users.pop(guid, None)
         direct.pop(guid, None)
@@ -148,7 +148,7 @@ def decode_patch(base: Directory, blob: bytes) -> Directory:
         users=users,
         groups=groups,
         direct=direct,
-        effective=effective,
+        effective=MappingProxyType(effective),  # every map in it is frozen already
         issues=tuple(Issue(*i) for i in body["issues"]),
         read=ReadInfo.from_stats(header["stats"]),
     )

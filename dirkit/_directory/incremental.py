@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
@@ -40,7 +40,7 @@ from .build import (
     user_of,
 )
 from .delta import Changed
-from .model import Directory, Group, Issue, IssueKind, Membership, ReadInfo, User
+from .model import Directory, Group, Issue, IssueKind, Membership, ReadInfo, User, copy_of
 from .names import NamePolicy
 
 _NAME_KINDS = frozenset({"unsafe_name", "reserved_name", "name_collision"})
@@ -197,6 +197,20 @@ class _Names:
         return out, redo
 
 
+def _sizes_changed(guids: Iterable[str], before: Mapping[str, Sized], after: Mapping[str, Sized]) -> int:
+    """How many more entries the maps of ``guids`` hold in ``after`` than in ``before``."""
+    return sum(len(after.get(g, ())) - len(before.get(g, ())) for g in guids)
+
+
+def _names_changed(guids: Iterable[str], before: Mapping[str, User | Group], after: Mapping[str, User | Group]) -> int:
+    """How many more of ``guids`` have a usable name in ``after`` than in ``before``."""
+    return sum(_named(after.get(g)) - _named(before.get(g)) for g in guids)
+
+
+def _named(o: User | Group | None) -> int:
+    return 1 if o is not None and o.name else 0
+
+
 def apply(
     prev: Directory,
     changed: Iterable[Changed],
@@ -243,7 +257,7 @@ def apply(
                     if dn_key(m) not in relink or relink[dn_key(m)] is not None
                 )
     relinked = {g: ms for g, ms in relinked.items() if ms != prev.groups[g].member_dns}
-    new_groups: dict[str, Group] = dict(prev.groups)
+    new_groups: dict[str, Group] = copy_of(prev.groups)
     old_members: dict[str, tuple[str, ...]] = {}  # group GUID -> its member list before, if it changed
     for gid in gone:
         g = new_groups.pop(gid, None)
@@ -252,7 +266,7 @@ def apply(
     for gid, ms in relinked.items():
         old_members[gid] = prev.groups[gid].member_dns
         new_groups[gid] = replace(prev.groups[gid], member_dns=ms)
-    new_users: dict[str, User] = dict(prev.users)
+    new_users: dict[str, User] = copy_of(prev.users)
     for gid in gone:
         new_users.pop(gid, None)
 
@@ -287,7 +301,7 @@ def apply(
             new_groups[guid] = replace(new_groups[guid], name=name)
 
     # -- the index after the change: who lists which DN, nesting, primary groups ----------
-    listed = dict(ix.listed_in)
+    listed = copy_of(ix.listed_in)
     touched_dns: set[str] = set()  # member DN keys whose listing changed
     for gid, before in old_members.items():
         after = new_groups[gid].member_dns if gid in new_groups else ()
@@ -308,8 +322,8 @@ def apply(
     user_by_dn = ix.user_by_dn
     group_by_dn = ix.group_by_dn
     if gone or raw_users or raw_groups:
-        user_by_dn = dict(user_by_dn)
-        group_by_dn = dict(group_by_dn)
+        user_by_dn = copy_of(user_by_dn)
+        group_by_dn = copy_of(group_by_dn)
         for gid in gone:
             if gid in prev.users:
                 user_by_dn.pop(dn_key(prev.users[gid].dn), None)
@@ -347,7 +361,7 @@ def apply(
         group_by_sid = {sid: g.guid for sid, g in prev._group_sids.items()}
 
     # Nesting: the groups whose own listing changed (and new or moved groups) get their parents again.
-    parents = dict(ix.parents)
+    parents = copy_of(ix.parents)
     child_dns = {k for k in touched_dns if k in group_by_dn} | {dn_key(g.dn) for g in raw_groups}
     for gid in gone:
         if gid in prev.groups:
@@ -398,10 +412,10 @@ def apply(
     # Users below a group whose parents changed: their closure changes, not their direct groups.
     reach = (affected | users_below(regrouped)) & new_users.keys()
 
-    new_direct: dict[str, frozenset[str]] = dict(prev.direct)
+    new_direct: dict[str, frozenset[str]] = copy_of(prev.direct)
     for gid in gone:
         new_direct.pop(gid, None)
-    new_effective: dict[str, Mapping[str, Membership]] = dict(prev.effective)
+    new_effective: dict[str, Mapping[str, Membership]] = copy_of(prev.effective)
     for gid in gone:
         new_effective.pop(gid, None)
     up = parents
@@ -442,15 +456,20 @@ def apply(
     issues += _member_issues(member_dns_redo, listed, new_groups, user_by_dn, group_by_dn, system_dns, user_bases)
     issues += _superuser_groups(new_groups.values(), new_users, new_effective, policy)
 
+    # The counts build makes over every object, kept up from the objects that changed.
+    regrouped_users = gone | reach
+    renamed_objects = gone | {u.guid for u in raw_users} | {g.guid for g in raw_groups} | un.keys() | gn.keys()
     info = replace(
         read,
         users=len(new_users),
         groups=len(new_groups),
-        memberships=sum(map(len, new_effective.values())),
-        direct_memberships=sum(map(len, new_direct.values())),
+        memberships=prev.read.memberships + _sizes_changed(regrouped_users, prev.effective, new_effective),
+        direct_memberships=prev.read.direct_memberships + _sizes_changed(regrouped_users, prev.direct, new_direct),
         issue_count=len(issues),
         issue_kinds=dict(Counter(i.kind for i in issues)),
-        named_objects=sum(1 for u in new_users.values() if u.name) + sum(1 for g in new_groups.values() if g.name),
+        named_objects=prev.read.named_objects
+        + _names_changed(renamed_objects, prev.users, new_users)
+        + _names_changed(renamed_objects, prev.groups, new_groups),
         system_account_dns=tuple(sorted(system_dns)),
         builtin_groups_left_out=len(builtin),
         aws_managed_ad=_aws_managed(prev, new_users, new_groups, issues, system_dns, member_dns_redo),
@@ -459,7 +478,7 @@ def apply(
         users=new_users,
         groups=new_groups,
         direct=new_direct,
-        effective=new_effective,
+        effective=MappingProxyType(new_effective),  # every map in it is frozen already
         issues=tuple(sorted(issues, key=lambda i: (i.kind, i.dn))),
         read=info,
     )

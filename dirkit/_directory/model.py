@@ -265,6 +265,18 @@ _CONTENT = (
 _NO_GROUPS: Mapping[str, Membership] = MappingProxyType({})
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def copy_of(m: Mapping[K, V]) -> dict[K, V]:
+    """A mutable copy of one of a snapshot's maps: ``dict(proxy)`` walks a MappingProxyType key
+    by key (15 ms at 100k entries), its ``copy()`` copies the dict under it at once (0.5 ms)."""
+    if isinstance(m, (dict, MappingProxyType)):
+        return cast(dict[K, V], m.copy())
+    return dict(m)
+
+
 def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
     # Already read-only (memberships shared by users with the same groups): kept, not copied.
     return d if isinstance(d, MappingProxyType) else MappingProxyType(dict(d))
@@ -300,7 +312,8 @@ class Directory:
         object.__setattr__(self, "users", _frozen(self.users))
         object.__setattr__(self, "groups", _frozen(self.groups))
         object.__setattr__(self, "direct", _frozen(self.direct))
-        object.__setattr__(self, "effective", MappingProxyType({k: _frozen(v) for k, v in self.effective.items()}))
+        if not isinstance(self.effective, MappingProxyType):  # (a proxy's maps are frozen: see incremental.apply)
+            object.__setattr__(self, "effective", MappingProxyType({k: _frozen(v) for k, v in self.effective.items()}))
         object.__setattr__(self, "_derived", {})
         object.__setattr__(self, "_user_names", {u.name: u for u in self.users.values() if u.name})
         object.__setattr__(self, "_group_names", {g.name: g for g in self.groups.values() if g.name})

@@ -21,7 +21,7 @@ from dirkit._directory.incremental import apply, touched
 from dirkit._directory.model import Directory, ReadInfo
 from dirkit._directory.names import NamePolicy
 from dirkit._outputs import hadoop
-from dirkit._plan import content_digest, make_plan, plan_digest
+from dirkit._plan import content_digest, make_plan, named_memberships, plan_digest
 
 BASE = "DC=ex,DC=test"
 SAFETY = SafetyConfig(max_removals=10**6, max_removal_percent=100)
@@ -203,6 +203,9 @@ def _check(seed: int, steps: int, include_system: bool = False) -> None:
         # The plan and the digests from what the delta touched equal those of the rebuild.
         why = f"seed {seed} step {step}: {changed}"
         assert make_plan(d, got, SAFETY) == make_plan(d, want, SAFETY), why
+        # The membership limit's base the plan left on ``got`` (counted from d's, over what the
+        # delta touched) is the one counted over every user of the rebuild.
+        assert got.cached("named_memberships") == named_memberships(want), why
         assert plan_digest(got, (d, plan_digest(d))) == plan_digest(want), why
         assert content_digest(got, (d, content_digest(d))) == content_digest(want), why
         # core-site's warning: what LdapGroupsMapping misses, for the touched users only (d has
