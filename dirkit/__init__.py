@@ -30,6 +30,7 @@ if _typing.TYPE_CHECKING:
     from ._state import HeldPlan, HomeRecord, Revocation, Run, SnapshotRow
     from ._sync import SyncResult
     from ._verify.checks import Check, UserReport
+    from ._watch import Watcher, WatchStats
     from .errors import DirkitError
 
 # Public name -> (module, attribute; None: the module itself). Imported on first use: `import
@@ -86,6 +87,8 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "HomeRecord": ("_state", "HomeRecord"),
     "Revocation": ("_state", "Revocation"),
     "SnapshotRow": ("_state", "SnapshotRow"),
+    "Watcher": ("_watch", "Watcher"),
+    "WatchStats": ("_watch", "WatchStats"),
 }
 
 
@@ -154,6 +157,8 @@ __all__ = [
     "User",
     "UserAccess",
     "UserReport",
+    "WatchStats",
+    "Watcher",
     "errors",
     "load_config",
 ]

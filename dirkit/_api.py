@@ -45,6 +45,7 @@ from .errors import DirectoryError, NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from ._verify.checks import UserReport
+    from ._watch import Watcher
 
 Progress = Callable[[str], None]
 HueFormat = Literal["ini", "classification"]
@@ -113,6 +114,22 @@ class Dirkit:
             return SnapshotView(d, self.cluster_view(d))
         d, found = self.find_user(user, from_state=from_state)
         return SnapshotView(d, self.cluster_view(d, only=[found.guid]), found)
+
+    # -- watch ---------------------------------------------------------------------------
+    def watcher(self, reload: Callable[[], Dirkit] | None = None) -> Watcher:
+        """`dirkit watch`'s loop over this object: ``run()`` it (until ``stop()``, from a signal
+        handler); ``reload()`` switches to the Dirkit ``reload`` makes (default: this one's
+        config file loaded again) between runs."""
+        from ._watch import Watcher
+
+        def again() -> Dirkit:  # (a config made in memory has no file to read again)
+            if self.config.source is None:
+                return self
+            return Dirkit(
+                self.config.source, source=self.source, homes_target=self.homes_target, progress=self.progress
+            )
+
+        return Watcher(self, reload or again)
 
     # -- sync ----------------------------------------------------------------------------
     def plan(self) -> tuple[Directory, Plan]:

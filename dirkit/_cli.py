@@ -225,6 +225,33 @@ def sync_cmd(config_path: str | None, as_json: bool, dry_run: bool, allow_remova
         )
 
 
+@main.command("watch")
+@config_option
+def watch_cmd(config_path: str | None) -> None:
+    """Run a delta sync within seconds of each change in AD, until stopped (a service).
+
+    Each run is a `dirkit sync` run (lock, record, deadline, metrics, notifier). It hears AD
+    through a change-notification search where the DC allows one, and polls the rootDSE's
+    highestCommittedUSN every watch.poll_seconds (deletions are not notified); a run also comes
+    every watch.run_every_minutes when AD is quiet. A failed run or an unreachable DC never ends
+    it. SIGTERM or Ctrl-C stops it between runs (exit 0); SIGHUP reads the config again.
+    For systemd: config/dirkit-watch.service (Type=notify, with a watchdog).
+
+    \b
+    Examples:
+      dirkit watch -c /etc/dirkit/dirkit.toml
+      dirkit --log-format json watch        # one JSON line per run, for the journal
+      systemctl reload dirkit-watch         # SIGHUP: the config file read again
+    """
+    import signal
+
+    watcher = _kit(config_path).watcher(lambda: _kit(config_path))
+    signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
+    signal.signal(signal.SIGINT, lambda *_: watcher.stop())
+    signal.signal(signal.SIGHUP, lambda *_: watcher.reload())
+    watcher.run()
+
+
 @main.command("snapshot")
 @config_option
 @json_option

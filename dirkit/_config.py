@@ -326,6 +326,21 @@ class RunConfig(_Model):
     deadline_seconds: Annotated[float, Field(gt=0, le=24 * 3600)] = 1800.0
 
 
+class WatchConfig(_Model):
+    # `dirkit watch`: how it hears that AD changed (README "Revocation in seconds").
+    # AD's change notifications (LDAP_SERVER_NOTIFICATION_OID) on a connection of their own,
+    # when the DC allows them; deletions are not notified, so the rootDSE's
+    # highestCommittedUSN (every change moves it) is polled besides, on one kept-open connection.
+    notifications: bool = True
+    poll_seconds: Annotated[float, Field(ge=0.2, le=3600)] = 2.0
+    # Changes that come in a burst make one run: a run starts once this long passed without a
+    # notification (at most 10 times this after the first one).
+    debounce_seconds: Annotated[float, Field(ge=0, le=60)] = 0.5
+    # A run at least this often even when AD is quiet, as cron would: documents edited by hand
+    # and HDFS drift are repaired, a due full read (ldap.full_read_every_hours) happens.
+    run_every_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 5.0
+
+
 class SafetyConfig(_Model):
     # Users removed or disabled + groups removed, against the named users and groups known.
     max_removals: Annotated[int, Field(ge=0)] = 500
@@ -719,6 +734,7 @@ class Config(_Model):
     names: NamesConfig = NamesConfig()
     state: StateConfig = StateConfig()
     run: RunConfig = RunConfig()
+    watch: WatchConfig = WatchConfig()
     safety: SafetyConfig = SafetyConfig()
     emr: EmrConfig | None = None
     hue: HueConfig | None = None

@@ -100,7 +100,7 @@ def _server(url: str, cfg: LdapConfig) -> ldap3.Server:
     )
 
 
-def _connection(server: ldap3.Server, cfg: LdapConfig) -> ldap3.Connection:
+def _connection(server: ldap3.Server, cfg: LdapConfig, strategy: str = ldap3.SYNC) -> ldap3.Connection:
     common = dict(
         receive_timeout=max(1, round(cfg.timeout_seconds)),  # ldap3 packs it as an int
         # auto_range off: ldap3's own range handling has known truncation bugs; the reader
@@ -110,27 +110,26 @@ def _connection(server: ldap3.Server, cfg: LdapConfig) -> ldap3.Connection:
         read_only=True,
         return_empty_attributes=False,
         auto_referrals=False,
-        client_strategy=ldap3.SYNC,
+        client_strategy=strategy,
     )
     if cfg.bind == "kerberos":
         assert cfg.principal and cfg.keytab
         # ldap3 takes the handle out of the Credentials object it is given: a fresh one per bind.
         creds = kerberos.keytab_credentials(cfg.principal, cfg.keytab)
-        return _lean(
-            ldap3.Connection(
-                server,
-                authentication=ldap3.SASL,
-                sasl_mechanism=ldap3.KERBEROS,
-                sasl_credentials=(None, None, creds),
-                **common,
-            )
+        conn = ldap3.Connection(
+            server,
+            authentication=ldap3.SASL,
+            sasl_mechanism=ldap3.KERBEROS,
+            sasl_credentials=(None, None, creds),
+            **common,
         )
-    assert cfg.bind_dn and cfg.password
-    return _lean(
-        ldap3.Connection(
+    else:
+        assert cfg.bind_dn and cfg.password
+        conn = ldap3.Connection(
             server, user=cfg.bind_dn, password=cfg.password.resolve(), authentication=ldap3.SIMPLE, **common
         )
-    )
+    # The lean decoder is the reader's; ldap3's streaming strategy wants its own entries.
+    return _lean(conn) if strategy == ldap3.SYNC else conn
 
 
 def _classify_open_error(url: str, exc: Exception, cfg: LdapConfig) -> DirectoryError:
@@ -183,9 +182,10 @@ def _stronger_auth(msg: str) -> str:
     return f"the DC requires a stronger bind ({msg.strip() or 'strongerAuthRequired'}): {_USE_TLS}"
 
 
-def open_one(url: str, cfg: LdapConfig) -> ldap3.Connection:
-    """Connect to one URL and bind; raise a classified DirectoryError."""
-    conn = _connection(_server(url, cfg), cfg)
+def open_one(url: str, cfg: LdapConfig, strategy: str = ldap3.SYNC) -> ldap3.Connection:
+    """Connect to one URL and bind; raise a classified DirectoryError. ``strategy``: ldap3's
+    client strategy (ASYNC_STREAM for a notification search)."""
+    conn = _connection(_server(url, cfg), cfg, strategy)
     try:
         conn.open()
         if cfg.start_tls and url.startswith("ldap://"):
