@@ -113,7 +113,7 @@ def bulk_dc(
     with its own lab directory ``lab_dir`` (shared with the host at the same path, as the
     container lab does): built once and cached there like any lab database. The native dc1
     must be down (the same address). Returns the seconds each step took (image, start until
-    ready: the provisioning, when the database is not cached yet)."""
+    ready: the provisioning, dc2's join and the cache, when the database is not cached yet)."""
     env = _podman(docker_dir)
     image = f"localhost/dirkit-lab-samba-ad:debian{release}"
     seconds: dict[str, float] = {}
@@ -127,6 +127,12 @@ def bulk_dc(
     seconds["image"] = time.monotonic() - t0
     host.run(["podman", "rm", "-f", BULK_DC], env=env, log=log, check=False)
     lab_dir.mkdir(parents=True, exist_ok=True)
+    # The container writes this marker once its databases are in place: provisioned, dc2 joined
+    # and cached, or restored from that cache. dc1 answers long before (the join needs it up),
+    # and a measure taken then competes with the join (and stopping the container then loses
+    # the cache). Removed first, so that only this start's marker counts.
+    marker = lab_dir / "ad-database"
+    marker.unlink(missing_ok=True)
     run = ["podman", "run", "-d", "--name", BULK_DC, "--network=host", "--cap-add=NET_ADMIN", "--cap-add=SYS_ADMIN"]
     run += ["-e", f"DIRKIT_LAB_DIR={lab_dir}", "-e", f"DIRKIT_LAB_BULK={users}", "-v", f"{lab_dir}:{lab_dir}"]
     host.run([*run, image, "dc1"], env=env, log=log)
@@ -137,6 +143,8 @@ def bulk_dc(
         if state.stdout.strip() != "true":
             tail = host.run(["podman", "logs", "--tail", "20", BULK_DC], env=env, check=False).stdout
             raise LabError(f"the bulk DC container {BULK_DC} stopped before it was ready; its last log lines:\n{tail}")
+        if not marker.exists():
+            return False
         probe = ["podman", "exec", BULK_DC, "dirkit-lab", "serve", "--check", "dc1"]
         return host.run(probe, env=env, check=False, timeout=120).returncode == 0
 
