@@ -25,7 +25,7 @@ if _typing.TYPE_CHECKING:
     from ._outputs.role_mappings import Decision
     from ._plan import Change, Plan
     from ._report import Access, AccessReport, Changes, Revoked, UserAccess
-    from ._run_record import HomeActionCounts, PlanRecord, ReadRecord, RunRecord
+    from ._run_record import ActionRecord, HomeActionCounts, PlanRecord, ReadRecord, RunRecord
     from ._sssd.view import ClusterView, NodeGroup, NodeUser
     from ._state import HeldPlan, HomeRecord, Revocation, Run, SnapshotRow
     from ._sync import SyncResult
@@ -71,6 +71,7 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "UserReport": ("_verify.checks", "UserReport"),
     "errors": ("errors", None),
     "load_config": ("_config", "load"),
+    "ActionRecord": ("_run_record", "ActionRecord"),
     "HomeActionCounts": ("_run_record", "HomeActionCounts"),
     "PlanRecord": ("_run_record", "PlanRecord"),
     "ReadRecord": ("_run_record", "ReadRecord"),
@@ -110,6 +111,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Access",
+    "ActionRecord",
     "AccessReport",
     "Adoption",
     "AwsChange",

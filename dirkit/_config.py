@@ -678,6 +678,32 @@ class NotifyConfig(_Model):
     pass_env: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = []
 
 
+class RevocationConfig(_Model):
+    # After a run that disabled or removed users, or took users out of groups (sync or watch):
+    # what makes the cluster forget its cached answers at once, instead of within its cache
+    # times. Each command is bounded by timeout_seconds and recorded in the run's record; a
+    # failure is reported, never fails the run. Argv lists, no shell.
+    # Hadoop's group caches (hadoop.security.groups.cache.secs, 300 s by default), as a Hadoop
+    # admin, e.g. ["hdfs", "dfsadmin", "-refreshUserToGroupsMappings"] and the `yarn rmadmin` one.
+    refresh_commands: list[Annotated[list[str], Field(min_length=1)]] = []
+    # The Kerberos identity they run as: a ticket from this keytab, in a private credential
+    # cache (KRB5CCNAME) removed afterwards. Unset: the commands get no ticket from dirkit.
+    principal: str | None = None
+    keytab: FilePath | None = None
+    # Each cluster node's SSSD cache, as an argv prefix per node (e.g. ["ssh", "hadoop@node1",
+    # "sudo"]): `sss_cache -u USER` / `-g GROUP` runs through it for what the run revoked (past
+    # MAX_INVALIDATIONS names, `sss_cache -U -G`: every user and group).
+    node_commands: list[Annotated[list[str], Field(min_length=1)]] = []
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    pass_env: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = []
+
+    @model_validator(mode="after")
+    def _both(self) -> RevocationConfig:
+        if (self.principal is None) != (self.keytab is None):
+            raise ValueError("revocation.principal and revocation.keytab: give both, or neither")
+        return self
+
+
 class SssdConfig(_Model):
     """What the cluster nodes' SSSD is set to (EMR joins every node to AD and runs SSSD's AD
     provider with ID mapping): dirkit predicts what the nodes will see from it. The defaults
@@ -744,6 +770,7 @@ class Config(_Model):
     output: OutputConfig = OutputConfig()
     metrics: MetricsConfig = MetricsConfig()
     notify: NotifyConfig | None = None
+    revocation: RevocationConfig = RevocationConfig()
     report: ReportConfig | None = None
     sssd: SssdConfig | None = None  # absent: SSSD as EMR leaves it (SssdConfig()), and no sssd document
     source: FilePath | None = None  # where it was loaded from (set by load())

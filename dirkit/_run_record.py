@@ -64,6 +64,17 @@ class HomeActionCounts:
     failed: int = 0
 
 
+@dataclass
+class ActionRecord:
+    """One command a run ran for what it revoked (``[revocation]``; _revocation.py)."""
+
+    action: str  # "refresh": Hadoop's group caches; "node_cache": a node's SSSD cache
+    program: str
+    ok: bool
+    seconds: float
+    error: str = ""
+
+
 RunOutcome = Literal["running", "applied", "no-changes", "dry-run", "threshold", "partial", "failed", "interrupted"]
 
 
@@ -88,6 +99,7 @@ class RunRecord:
     homes: HomeActionCounts | None = None
     held_pending: bool | None = None  # a plan is held after this run (any run's)
     retention_skipped: str | None = None  # why this run applied no snapshot retention (its clock)
+    revocation: list[ActionRecord] | None = None  # the cache flushes it ran for what it revoked
 
     def to_json(self) -> dict[str, Any]:
         """The record as docs/json.md documents it: parts the run did not reach are absent."""
@@ -102,6 +114,7 @@ class RunRecord:
             "files_changed": self.files_changed,
             "homes": asdict(self.homes) if self.homes else None,
             "retention_skipped": self.retention_skipped,
+            "revocation": [asdict(a) for a in self.revocation] if self.revocation is not None else None,
         }
         out.update({k: v for k, v in parts.items() if v is not None})
         if self.applied:
@@ -136,6 +149,7 @@ class RunRecord:
             homes=_part(HomeActionCounts, homes),
             held_pending=data.get("held_pending"),
             retention_skipped=data.get("retention_skipped"),
+            revocation=_actions(data.get("revocation")),
         )
 
 
@@ -147,7 +161,13 @@ def _outcome(value: object) -> RunOutcome:
     return next((known for known in _OUTCOMES if value == known), "failed")
 
 
-_Part = TypeVar("_Part", ReadRecord, PlanRecord, HomeActionCounts)
+_Part = TypeVar("_Part", ReadRecord, PlanRecord, HomeActionCounts, ActionRecord)
+
+
+def _actions(data: list[Mapping[str, Any]] | None) -> list[ActionRecord] | None:
+    if data is None:
+        return None
+    return [a for a in (_part(ActionRecord, x) for x in data) if a is not None]
 
 
 def _part(cls: type[_Part], data: Mapping[str, Any] | None) -> _Part | None:

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from . import __version__
@@ -31,7 +31,8 @@ from ._log import event
 from ._notify import notify
 from ._outputs import files
 from ._plan import Plan, content_digest, make_plan, plan_digest
-from ._run_record import HomeActionCounts, PlanRecord, ReadRecord, RunOutcome, RunRecord
+from ._revocation import RevokedNames, run_actions
+from ._run_record import ActionRecord, HomeActionCounts, PlanRecord, ReadRecord, RunOutcome, RunRecord
 from ._state import DocumentsPass, HomesPass, SnapshotKeeper, StateStore
 from .errors import DirkitError, PartialFailure, StateError, ThresholdError
 
@@ -50,6 +51,7 @@ class SyncResult:
     read: ReadInfo  # what the run's read learned
     files: tuple[files.FileChange, ...] = ()  # documents in output.directory, when configured
     homes: HomesResult | None = None  # HDFS homes, when [hdfs] is configured
+    revocation: tuple[ActionRecord, ...] = ()  # the cache flushes run for what it revoked ([revocation])
     # The snapshot; a run that found nothing changed has not loaded it: loaded on first use.
     loaded: Directory | None = field(default=None, repr=False)
     load: Callable[[], Directory | None] | None = field(default=None, repr=False, compare=False)
@@ -68,6 +70,7 @@ class SyncResult:
             "stats": self.read.to_stats(),
             "files": [f.to_json() for f in self.files],
             "homes": self.homes.to_json() if self.homes else None,
+            "revocation": [asdict(a) for a in self.revocation],
         }
 
     def superuser_warnings(self) -> list[str]:
@@ -403,9 +406,17 @@ class SyncRun:
             homes = self.homes(current, r, dry_run=True)
             return self.result(r, loaded[0] if loaded else None, False, changes, homes)
         self.save(r, r.directory, docs, changes, approved)
+        actions = self.revocation(r.plan)  # before the homes: a homes failure must not skip it
         homes = self.homes(current, r)
         event(log, "applied", changes=len(r.plan.changes), run_id=self.record.run_id, seconds=self._seconds())
-        return self.result(r, loaded[0] if loaded else None, True, changes, homes)
+        return self.result(r, loaded[0] if loaded else None, True, changes, homes, actions)
+
+    def revocation(self, p: Plan) -> tuple[ActionRecord, ...]:
+        """The cluster's caches told of what the applied plan revoked ([revocation]); recorded."""
+        actions = tuple(run_actions(self.config.revocation, RevokedNames.of(p)))
+        if actions:
+            self.record.revocation = list(actions)
+        return actions
 
     def read_and_plan(self, full: bool) -> _Read:
         r = _read_and_plan(self.config, self.store, self.source, self.progress, full)
@@ -609,6 +620,7 @@ class SyncRun:
         applied: bool,
         changes: tuple[files.FileChange, ...],
         homes: HomesResult | None,
+        revocation: tuple[ActionRecord, ...] = (),
     ) -> SyncResult:
         path = self.config.state.path
 
@@ -628,6 +640,7 @@ class SyncRun:
             read=r.info,
             files=changes,
             homes=homes,
+            revocation=revocation,
             loaded=loaded,
             load=load,
         )
