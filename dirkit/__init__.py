@@ -111,8 +111,8 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Access",
-    "ActionRecord",
     "AccessReport",
+    "ActionRecord",
     "Adoption",
     "AwsChange",
     "Change",
