@@ -11,7 +11,9 @@ Three sources, one table and one plot (PNG):
              4.17 takes over an hour to load 100k users, 4.22 about 10 minutes; built once
              and cached in its own lab directory)
   memory:    the whole pipeline from an in-memory directory (bench/slope_memory.py's shape),
-             at each of --memory, where no AD of that size can be loaded here
+             at each of --memory, where no AD of that size can be loaded here: its "delta1"
+             runs in the process of the first run (as `dirkit watch` does); one user changed,
+             in that process and in a new one (as cron), and nothing changed are printed below
 Against AD, per size and round, whole `dirkit sync` processes as the README's sync account
 (svc-dirkit, Kerberos, tombstone rights; bench/delta_read.py): the ldapsearch floor
 (sequential paged dumps of the same users and groups), a first run, a steady full read
@@ -85,6 +87,10 @@ def memory_rows(sizes: list[int]) -> list[dict[str, Any]]:
                 "source": "memory",
                 "users": n,
                 "seconds": {"first": r["first"], "delta1": r["steady"]},
+                # the rows only the in-memory pipeline has (slope_memory.py): one user changed in
+                # the process that ran the last delta (what watch does) and in a new one (cron),
+                # nothing changed
+                "extra": {"one user": r["single"], "one user, new process": r["cold"], "nothing": r["nothing"]},
                 # ru_maxrss only grows: the second sync's peak is the process's, first or second
                 "rss": {"first": round(r["peak_first_mib"]), "delta1": round(r["peak_mib"])},
                 "searches": {},
@@ -188,6 +194,10 @@ def main() -> None:
     rows += memory_rows(_sizes(a.memory))
     print(f"medians of {a.rounds} rounds; AD: whole `dirkit sync` processes as svc-dirkit (Kerberos)")
     print(table(rows))
+    for r in rows:
+        if r.get("extra"):
+            extra = ", ".join(f"{k} {v:.2f} s" for k, v in r["extra"].items())
+            print(f"memory {r['users']}: {extra}")
     print(slopes(rows))
     plot(rows, a.png)
     print(f"plot: {a.png}")

@@ -99,7 +99,19 @@ def write_conf(p: LabPaths) -> Path:
     return conf
 
 
-def _java(p: LabPaths, conf: Path, *args: str) -> list[str]:
+def admin_command(p: LabPaths, *args: str) -> list[str]:
+    """``hdfs dfsadmin ARGS`` against the lab's NameNode: Hadoop's own DFSAdmin tool, with the
+    NameNode's configuration; its Kerberos ticket comes from KRB5CCNAME (as Hadoop's client
+    takes it from a ticket cache)."""
+    return _java(p, _dir(p) / "conf", *args, main="org.apache.hadoop.hdfs.tools.DFSAdmin")
+
+
+def _java(
+    p: LabPaths,
+    conf: Path,
+    *args: str,
+    main: str = "org.apache.hadoop.hdfs.server.namenode.NameNode",
+) -> list[str]:
     krb5 = java.cluster_krb5_conf(p, _dir(p) / "krb5.conf")
     lib = java.classpath(p)
     return [
@@ -113,7 +125,7 @@ def _java(p: LabPaths, conf: Path, *args: str) -> list[str]:
         "--add-opens=java.base/sun.security.x509=ALL-UNNAMED",
         "-cp",
         java._cp(conf, lib),
-        "org.apache.hadoop.hdfs.server.namenode.NameNode",
+        main,
         *args,
     ]
 
