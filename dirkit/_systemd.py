@@ -18,8 +18,10 @@ def notify(state: str) -> bool:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
             s.connect(address)
-            s.sendall(state.encode())
-    except OSError:
+            # Never wait for the listener: a datagram queue it does not read (10 deep by
+            # default) would otherwise block the service at its next status line.
+            s.send(state.encode(), socket.MSG_DONTWAIT)
+    except OSError:  # (BlockingIOError included: the state is dropped, the service goes on)
         return False
     return True
 

@@ -90,3 +90,17 @@ def test_many_names_invalidate_the_whole_node_cache_in_one_call() -> None:
 def test_a_principal_without_its_keytab_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"revocation\.principal and revocation\.keytab"):
         seed_config(revocation={"principal": "hdfs/nn@EMR.DIRKIT.TEST"})
+
+
+def test_a_name_the_node_has_not_cached_is_not_a_failure(tmp_path: Path) -> None:
+    # sss_cache -u NAME exits 2 "No cache object matched the specified search" when the node
+    # never looked NAME up (seen on the lab's SSSD 2.8): nothing to forget. Any other exit 2 fails.
+    script = tmp_path / "sss"
+    script.write_text('#!/bin/sh\necho "No cache object matched the specified search" >&2\nexit 2\n')
+    script.chmod(0o755)
+    source = MemorySource(seed_directory())
+    k = kit(tmp_path, source, revocation={"node_commands": [[str(script)]], "refresh_commands": [[str(script)]]})
+    k.sync()
+    source.directory = _disabled(source.directory, "dataeng1")
+    done = {a.action: a for a in k.sync().revocation}
+    assert done["node_cache"].ok and not done["refresh"].ok

@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Benchmark: how long a revoked AD user keeps access, end to end, with `dirkit watch` running.
+
+    .venv/bin/python bench/revocation.py [--users 10000] [--trials 10] [--idle 60]
+
+The native lab with ``--users`` bulk users (NameNode, SSSD node, HiveServer2), and `dirkit
+watch` started as a process from the lab's config plus [watch] and [revocation] (Hadoop's own
+DFSAdmin -refreshUserToGroupsMappings as the NameNode's superuser, `sss_cache` on the node).
+Per trial, a different bulk user, from the moment the admin's command returns:
+  disable (`samba-tool user disable X`):
+    (a) the watcher's run applied (its run record shows X disabled)
+    (d) `dirkit verify --revoked --since T` proves X refused (a whole process, polled)
+  group removal (`samba-tool group removemembers G X`), X's node cache warmed first:
+    (a) the watcher's run applied (X's membership of G removed)
+    (b) the NameNode's group cache flushed (its log shows the refresh dirkit asked for; the
+        lab NameNode maps groups with the shell, not AD, so its answer itself cannot change)
+    (c) the node's `id X` no longer lists G
+Then the idle watcher: CPU (user+system) and RSS over --idle seconds with AD quiet, open fds.
+Prints median and max per measure. Everything is put back afterwards (users enabled, members back).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sync_read import REPO
+
+from dirkit._state import StateStore
+from dirkit_lab import Lab, namenode, sssd
+from dirkit_lab.settings import LabPaths
+
+
+def _toml(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float, str)):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    raise TypeError(v)
+
+
+def _config(p: LabPaths, tmp: Path) -> Path:
+    import tomllib
+
+    lab = tomllib.loads(p.config.read_text())
+    dfsadmin = tmp / "hdfs-dfsadmin"
+    dfsadmin.write_text("#!/bin/sh\nexec " + " ".join(f"'{a}'" for a in namenode.admin_command(p)) + ' "$@"\n')
+    dfsadmin.chmod(0o755)
+    status = json.loads(subprocess.run([str(REPO / ".venv/bin/dirkit-lab"), "status", "--json"],
+                                       capture_output=True, text=True, check=True).stdout)  # fmt: off
+    sections: dict[str, dict[str, Any]] = {k: lab[k] for k in ("ldap", "kerberos", "directory")}
+    sections["verify"] = {
+        k: v for k, v in lab["verify"].items() if not isinstance(v, (dict, list)) or k == "node_command"
+    }
+    sections["verify.hive"] = lab["verify"]["hive"]
+    sections["state"] = {"path": str(tmp / "state.sqlite")}
+    sections["safety"] = {"max_removal_percent": 100, "max_membership_removal_percent": 100}
+    sections["watch"] = {"poll_seconds": 1.0, "debounce_seconds": 0.5}
+    sections["revocation"] = {
+        "refresh_commands": [[str(dfsadmin), "-refreshUserToGroupsMappings"]],
+        "principal": status["principals"]["nn"],
+        "keytab": status["keytabs"]["nn-localhost"],
+        "node_commands": [lab["verify"]["node_command"]],
+        "timeout_seconds": 120,
+    }
+    out = tmp / "dirkit.toml"
+    out.write_text(
+        "".join(f"[{k}]\n" + "".join(f"{kk} = {_toml(vv)}\n" for kk, vv in v.items()) for k, v in sections.items())
+    )
+    return out
+
+
+def _samba_tool(p: LabPaths, *args: str) -> float:
+    subprocess.run(["samba-tool", *args, f"--configfile={p.smb_conf}"], check=True, capture_output=True)
+    return time.monotonic()
+
+
+def _wait(what: Any, timeout: float = 120) -> float:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if what():
+            return time.monotonic()
+        time.sleep(0.1)
+    raise SystemExit(f"timed out after {timeout}s")
+
+
+def _applied(state: Path, kind: str, after: int) -> bool:
+    """A run after run ``after`` applied a change of ``kind`` (the trials change one user at a time)."""
+    with StateStore(state) as store:
+        for r in store.runs(5):
+            if r.id > after and r.details.plan and r.details.plan.counts.get(kind):
+                return True
+    return False
+
+
+def _last_run(state: Path) -> int:
+    with StateStore(state) as store:
+        runs = store.runs(1)
+        return runs[0].id if runs else 0
+
+
+def _disable_trial(p: LabPaths, state: Path, env: dict[str, str], user: str) -> tuple[float, float]:
+    """(a) and (d) for disabling ``user``."""
+    run = _last_run(state)
+    # --since takes whole seconds: the window starts at the next one, before the change.
+    start = math.ceil(time.time())
+    time.sleep(start + 0.05 - time.time())
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
+    t0 = _samba_tool(p, "user", "disable", user)
+    applied = _wait(lambda: _applied(state, "user_disabled", run)) - t0
+    verify = [str(REPO / ".venv/bin/dirkit"), "-q", "verify", "--revoked", "--since", since, "--json"]
+
+    def proven() -> bool:
+        r = subprocess.run(verify, env=env, capture_output=True, text=True)
+        return r.returncode == 0 and any(x["user"] == user for x in json.loads(r.stdout or "[]"))
+
+    return applied, _wait(proven) - t0
+
+
+def _removal_trial(p: LabPaths, state: Path, group: str, user: str) -> tuple[float, float, float]:
+    """(a), (b) and (c) for taking ``user`` out of ``group``, the node's cache warmed first."""
+    assert group in sssd.query(p, "id", "-Gn", user).stdout.split(), user  # the node has it cached
+    run = _last_run(state)
+    nn_log = p.logs / "namenode.log"
+    size = nn_log.stat().st_size
+
+    def refreshed() -> bool:
+        with nn_log.open("rb") as f:
+            f.seek(size)
+            return b"Refreshing all user-to-groups mappings" in f.read()
+
+    t0 = _samba_tool(p, "group", "removemembers", group, user)
+    applied = _wait(lambda: _applied(state, "membership_removed", run)) - t0
+    flushed = _wait(refreshed) - t0
+    node = _wait(lambda: group not in sssd.query(p, "id", "-Gn", user).stdout.split()) - t0
+    return applied, flushed, node
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--users", type=int, default=10000)
+    ap.add_argument("--trials", type=int, default=10)
+    ap.add_argument("--idle", type=float, default=60.0)
+    a = ap.parse_args()
+    lab = Lab()
+    lab.up(bulk_users=a.users, progress=lambda m: print(m, file=sys.stderr))
+    p = lab.paths
+    tmp = Path(tempfile.mkdtemp(prefix="dirkit-bench-revocation-"))
+    os.chmod(tmp, 0o700)
+    cfg = _config(p, tmp)
+    state = tmp / "state.sqlite"
+    env = {
+        **os.environ,
+        "DIRKIT_CONFIG": str(cfg),
+        "NOTIFY_SOCKET": str(tmp / "notify"),
+        "KRB5_CONFIG": str(p.krb5_conf),
+    }
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(tmp / "notify"))
+    log = (tmp / "watch.log").open("w")
+    watcher = subprocess.Popen([str(REPO / ".venv/bin/dirkit"), "watch"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    t_start = time.monotonic()
+    listener.settimeout(600)
+    while listener.recv(4096) != b"READY=1":
+        pass
+    print(f"watch ready after {time.monotonic() - t_start:.1f}s (its first run: a full read)", file=sys.stderr)
+    group = "bulkgrp001"
+    disable: dict[str, list[float]] = {"a": [], "d": []}
+    removal: dict[str, list[float]] = {"a": [], "b": [], "c": []}
+    disabled, removed = [], []
+    try:
+        for t in range(a.trials):
+            user = f"bulkuser{2 * t + 1:05d}"  # bulkuser 1, 3, 5...: not one of the disabled every 50th
+            disabled.append(user)
+            for k, took in zip("ad", _disable_trial(p, state, env, user), strict=True):
+                disable[k].append(took)
+            print(f"disable {t + 1}: (a) {disable['a'][-1]:.2f}s (d) {disable['d'][-1]:.2f}s", file=sys.stderr)
+        for t in range(a.trials):
+            members = subprocess.run(["samba-tool", "group", "listmembers", group, f"--configfile={p.smb_conf}"],
+                                     capture_output=True, text=True, check=True).stdout.split()  # fmt: off
+            user = sorted(m for m in members if m.startswith("bulkuser") and m not in disabled + removed)[0]
+            removed.append(user)
+            for k, took in zip("abc", _removal_trial(p, state, group, user), strict=True):
+                removal[k].append(took)
+            print(f"removal {t + 1}: (a) {removal['a'][-1]:.2f}s (b) {removal['b'][-1]:.2f}s (c) {removal['c'][-1]:.2f}s",
+                  file=sys.stderr)  # fmt: off
+        # The idle watcher: AD quiet (the put-back comes after).
+        cpu0, t0 = _cpu_seconds(watcher.pid), time.monotonic()
+        rss = [_rss_mib(watcher.pid)]
+        while time.monotonic() - t0 < a.idle:
+            time.sleep(min(5.0, a.idle))
+            rss.append(_rss_mib(watcher.pid))
+        idle_cpu = (_cpu_seconds(watcher.pid) - cpu0) / (time.monotonic() - t0)
+        fds = len(os.listdir(f"/proc/{watcher.pid}/fd"))
+    finally:
+        for user in disabled:
+            _samba_tool(p, "user", "enable", user)
+        if removed:
+            _samba_tool(p, "group", "addmembers", group, ",".join(removed))
+        watcher.send_signal(signal.SIGTERM)
+        code = watcher.wait(120)
+        log.close()
+    print(f"dirkit watch at {a.users} users, {a.trials} trials each, seconds from the admin's command returning")
+    print(f"{'measure':<58} {'median':>7} {'max':>7}")
+    rows = [
+        ("disable: (a) watcher's run applied", disable["a"]),
+        ("disable: (d) verify --revoked proves it", disable["d"]),
+        ("group removal: (a) watcher's run applied", removal["a"]),
+        ("group removal: (b) NameNode's group cache flushed", removal["b"]),
+        ("group removal: (c) the node's id without the group", removal["c"]),
+    ]
+    for label, xs in rows:
+        print(f"{label:<58} {statistics.median(xs):>7.2f} {max(xs):>7.2f}")
+    print(f"idle watcher: {100 * idle_cpu:.2f} % of a core over {a.idle:.0f}s, RSS {min(rss):.0f}-{max(rss):.0f} MiB, "
+          f"{fds} open fds; exit {code} on SIGTERM")  # fmt: off
+
+
+if __name__ == "__main__":
+    main()
