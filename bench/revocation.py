@@ -193,7 +193,8 @@ def main() -> None:
     group = "bulkgrp001"
     disable: dict[str, list[float]] = {"a": [], "d": []}
     removal: dict[str, list[float]] = {"a": [], "b": [], "c": []}
-    disabled, removed = [], []
+    disabled: list[str] = []
+    removed: list[str] = []
     try:
         for t in range(a.trials):
             user = f"bulkuser{2 * t + 1:05d}"  # bulkuser 1, 3, 5...: not one of the disabled every 50th
