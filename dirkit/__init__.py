@@ -13,6 +13,7 @@ import typing as _typing  # not `from typing import ...`: the module's names are
 if _typing.TYPE_CHECKING:
     from . import errors
     from ._api import CoreSiteFormat, Dirkit, HueFormat, Progress, SnapshotView
+    from ._budget import Budget, Layer
     from ._config import Config
     from ._config import load as load_config
     from ._deploy import AwsChange, DeployPlan
@@ -39,6 +40,8 @@ if _typing.TYPE_CHECKING:
 _PUBLIC: dict[str, tuple[str, str | None]] = {
     "Adoption": ("_homes.plan", "Adoption"),
     "AwsChange": ("_deploy", "AwsChange"),
+    "Budget": ("_budget", "Budget"),
+    "Layer": ("_budget", "Layer"),
     "Change": ("_plan", "Change"),
     "Check": ("_verify.checks", "Check"),
     "Config": ("_config", "Config"),
@@ -115,6 +118,7 @@ __all__ = [
     "ActionRecord",
     "Adoption",
     "AwsChange",
+    "Budget",
     "Change",
     "Changes",
     "Check",
@@ -140,6 +144,7 @@ __all__ = [
     "HomesTarget",
     "HueFormat",
     "Issue",
+    "Layer",
     "Membership",
     "MemorySource",
     "NodeGroup",

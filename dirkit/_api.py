@@ -25,6 +25,8 @@ from . import _deadline as deadline
 from . import _kerberos as kerberos
 from . import _report as access_report
 from . import _sync as engine
+from ._budget import Budget
+from ._budget import budget as revocation_budget
 from ._config import Config, EmrConfig, HdfsConfig, load, required, reserved_names
 from ._deploy import AwsChange, Deployer, DeployPlan
 from ._directory.model import AccountState, Directory, User
@@ -142,6 +144,11 @@ class Dirkit:
         and (unless ``dry_run``) apply: state, documents, HDFS homes. Bounded by
         ``run.deadline_seconds`` (DeadlineExceeded past it), as every method that talks to AD
         or the NameNode is."""
+        return self._sync(dry_run=dry_run, allow_removals=allow_removals, full=full)
+
+    def _sync(
+        self, *, dry_run: bool = False, allow_removals: bool = False, full: bool = False, command: str = "sync"
+    ) -> engine.SyncResult:
         with self._deadline():
             return engine.sync(
                 self.config,
@@ -152,6 +159,7 @@ class Dirkit:
                 homes_target=self.homes_target,
                 full=full,
                 keeper=self._keeper,
+                command=command,
             )
 
     def approve(self, digest: str) -> engine.SyncResult:
@@ -241,13 +249,24 @@ class Dirkit:
                 row, d = None, self.read()
             base = store.snapshot_at(since) if since is not None else None
             homes, proofs = store.home_statuses(), store.revocations()
+            budget = self._budget(store)
         report = access_report.build(
-            self.config, d, self.cluster_view(d), row, homes=homes, revocations=proofs, as_of=at
+            self.config, d, self.cluster_view(d), row, homes=homes, revocations=proofs, as_of=at, budget=budget
         )
         if base is None or since is None:
             return report
         old = access_report.build(self.config, base[1], self.cluster_view(base[1]), base[0], as_of=since)
         return replace(report, changes=access_report.changes(old, report, base[1], d, since, proofs))
+
+    def revocation_budget(self) -> Budget:
+        """How long the cluster may still honour a user AD has just revoked, layer by layer
+        (``[revocation]``, ``[sssd]``; dirkit's own delay from its recent runs)."""
+        with StateStore(self.config.state.path) as store:
+            return self._budget(store)
+
+    def _budget(self, store: StateStore) -> Budget:
+        runs = [(r.command, r.started, r.record.get("seconds")) for r in store.runs(20) if r.outcome != "running"]
+        return revocation_budget(self.config, [(c.split(" ")[0], t, s) for c, t, s in runs if "--dry-run" not in c])
 
     def revoked(self, since: float | str | None = None) -> tuple[Revoked, ...]:
         """Users enabled in the snapshot in force at ``since`` (default: the oldest kept) and

@@ -858,6 +858,10 @@ def verify_cmd(
         for r in reports:
             for c in r.checks:
                 click.echo(f"{r.user} {c.name} {marks[c.status]} {c.detail}")
+    if revoked and not as_json:
+        click.echo("how long the cluster may still honour a user AD revokes now (`dirkit report`: revocation_budget):")
+        for line in kit.revocation_budget().lines():
+            click.echo(f"  {line}")
     if not all(r.ok for r in reports):
         sys.exit(EXIT_CHECKS_FAILED)
 

@@ -696,6 +696,14 @@ class RevocationConfig(_Model):
     node_commands: list[Annotated[list[str], Field(min_length=1)]] = []
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
     pass_env: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = []
+    # What the cluster is set to, for the revocation budget (`dirkit report`, `verify
+    # --revoked`): how long each layer may keep a revoked user's old answer. The defaults are
+    # the services' own: hadoop.security.groups.cache.secs, AD's maximum user ticket lifetime,
+    # dfs.namenode.delegation.token.max-lifetime, Hue's [desktop] [[session]] ttl.
+    groups_cache_seconds: Annotated[int, Field(ge=0)] = 300
+    ticket_lifetime_hours: Annotated[float, Field(gt=0)] = 10.0
+    delegation_token_days: Annotated[float, Field(gt=0)] = 7.0
+    hue_session_days: Annotated[float, Field(gt=0)] = 14.0
 
     @model_validator(mode="after")
     def _both(self) -> RevocationConfig:
@@ -724,6 +732,9 @@ class SssdConfig(_Model):
     # `hdfs` or `supergroup` on a node; these are what the prediction assumes without it.
     filter_users: list[str] = ["root"]
     filter_groups: list[str] = ["root"]
+    # sssd.conf(5): how long a node answers from its cache (the revocation budget's SSSD layer).
+    entry_cache_timeout: Annotated[int, Field(ge=0)] = 5400
+    memcache_timeout: Annotated[int, Field(ge=0)] = 300
 
     @model_validator(mode="after")
     def _range(self) -> SssdConfig:

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import __version__
+from ._budget import Budget
 from ._config import Config, ad_site
 from ._directory.model import Directory, Issue
 from ._homes.policy import home_path
@@ -135,6 +136,7 @@ class AccessReport:
     # AD objects refused a name because the cluster reserves it (who tried to become hdfs...),
     # and groups named like a superuser group, with their members: the snapshot's issues.
     reserved: tuple[Issue, ...] = ()
+    budget: Budget | None = None  # how long the cluster may still honour a revoked user
 
     def _sections(self) -> dict[str, Any]:
         """The top-level fields; the long lists as generators (json_chunks writes them a user at a time)."""
@@ -154,6 +156,7 @@ class AccessReport:
             "nesting": [{"group": g, "member_of": parent} for g, parent in self.nesting],
             "changes": self.changes.to_json() if self.changes else None,
             "reserved": [i.to_json() for i in self.reserved],
+            "revocation_budget": self.budget.to_json() if self.budget else None,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -235,6 +238,7 @@ def build(
     revocations: Mapping[str, Revocation] | None = None,
     as_of: float | None = None,
     now: float | None = None,
+    budget: Budget | None = None,
 ) -> AccessReport:
     """The report of snapshot ``d`` (``snapshot``: its row in the state; None for a fresh read),
     with what the state knows of each home and each user's last revocation proof (by GUID)."""
@@ -327,6 +331,7 @@ def build(
         groups,
         tuple(nesting),
         reserved=reserved,
+        budget=budget,
     )
 
 

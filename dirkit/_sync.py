@@ -323,6 +323,7 @@ def sync(
     full: bool = False,
     approve: str | None = None,
     keeper: SnapshotKeeper | None = None,
+    command: str = "sync",
 ) -> SyncResult:
     """Read, plan and (unless ``dry_run``) apply. Raises LockedError if another run is going,
     ThresholdError (nothing applied; the plan is held for `dirkit approve`) if removals exceed
@@ -332,7 +333,8 @@ def sync(
 
     Every run leaves a record (`dirkit history --run N`), the metrics file if configured, and
     runs the notifier if the outcome is one it wants. ``keeper``: the snapshot a previous run of
-    this process left, reused while it is still the newest stored (not loaded again)."""
+    this process left, reused while it is still the newest stored (not loaded again).
+    ``command``: what the run record calls it ("watch" for `dirkit watch`'s runs)."""
     t0 = time.monotonic()
     if config.output.directory is not None:
         files.render_all(config, None)  # a config error in a document section stops us before any read
@@ -342,7 +344,7 @@ def sync(
             if config.notify is None:  # the one line cron mails (MAILTO), even with -q
                 event(log, "previous_run_interrupted", logging.ERROR, run_id=killed.id, hint="this run converges")
             notify(config.notify, doc)
-        command = "sync --dry-run" if dry_run else "sync"
+        command = f"{command} --dry-run" if dry_run else command
         run = SyncRun(config, store, RunRecord(store.start_run(command), command), t0, progress, source, homes_target)
         outcome: RunOutcome = "failed"
         message = ""

@@ -205,7 +205,7 @@ class Watcher:
         self.stats.runs += 1
         systemd.notify(f"STATUS=run {self.stats.runs}: {reason}")
         try:
-            result = self.kit.sync()
+            result = self.kit._sync(command="watch")
         except LockedError:
             event(log, "watch_run_waits", reason=reason, why="another run holds the lock")
             self._pending = reason
