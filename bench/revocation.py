@@ -2,6 +2,7 @@
 """Benchmark: how long a revoked AD user keeps access, end to end, with `dirkit watch` running.
 
     .venv/bin/python bench/revocation.py [--users 10000] [--trials 10] [--idle 60]
+    .venv/bin/python bench/revocation.py --container --users 100000   # (a) and idle, Samba 4.22
 
 The native lab with ``--users`` bulk users (NameNode, SSSD node, HiveServer2), and `dirkit
 watch` started as a process from the lab's config plus [watch] and [revocation] (Hadoop's own
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +55,16 @@ def _toml(v: Any) -> str:
     raise TypeError(v)
 
 
-def _config(p: LabPaths, tmp: Path) -> Path:
+def _config(p: LabPaths, tmp: Path, cluster: bool = True) -> Path:
+    """The lab's sync account and scope, [watch]; with ``cluster``, [verify] and [revocation] too."""
     import tomllib
 
     lab = tomllib.loads(p.config.read_text())
+    watch = {"poll_seconds": 1.0, "debounce_seconds": 0.5}
+    if not cluster:
+        state = {"path": str(tmp / "state.sqlite")}
+        dc_only = {k: lab[k] for k in ("ldap", "kerberos", "directory")}
+        return _write(tmp, {**dc_only, "state": state, "safety": {"max_removal_percent": 100}, "watch": watch})
     dfsadmin = tmp / "hdfs-dfsadmin"
     dfsadmin.write_text("#!/bin/sh\nexec " + " ".join(f"'{a}'" for a in namenode.admin_command(p)) + ' "$@"\n')
     dfsadmin.chmod(0o755)
@@ -69,7 +77,7 @@ def _config(p: LabPaths, tmp: Path) -> Path:
     sections["verify.hive"] = lab["verify"]["hive"]
     sections["state"] = {"path": str(tmp / "state.sqlite")}
     sections["safety"] = {"max_removal_percent": 100, "max_membership_removal_percent": 100}
-    sections["watch"] = {"poll_seconds": 1.0, "debounce_seconds": 0.5}
+    sections["watch"] = watch
     sections["revocation"] = {
         "refresh_commands": [[str(dfsadmin), "-refreshUserToGroupsMappings"]],
         "principal": status["principals"]["nn"],
@@ -77,6 +85,10 @@ def _config(p: LabPaths, tmp: Path) -> Path:
         "node_commands": [lab["verify"]["node_command"]],
         "timeout_seconds": 120,
     }
+    return _write(tmp, sections)
+
+
+def _write(tmp: Path, sections: dict[str, dict[str, Any]]) -> Path:
     out = tmp / "dirkit.toml"
     out.write_text(
         "".join(f"[{k}]\n" + "".join(f"{kk} = {_toml(vv)}\n" for kk, vv in v.items()) for k, v in sections.items())
@@ -84,9 +96,43 @@ def _config(p: LabPaths, tmp: Path) -> Path:
     return out
 
 
-def _samba_tool(p: LabPaths, *args: str) -> float:
-    subprocess.run(["samba-tool", *args, f"--configfile={p.smb_conf}"], check=True, capture_output=True)
+def _samba_tool(p: LabPaths, *args: str, where: Sequence[str] = ()) -> float:
+    """Run samba-tool (``where``: in the bulk DC's container); when it returned."""
+    subprocess.run([*where, "samba-tool", *args, f"--configfile={p.smb_conf}"], check=True, capture_output=True)
     return time.monotonic()
+
+
+def _start_watch(p: LabPaths, cfg: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """`dirkit watch` as a process, once it said READY=1 (its first run, a full read, is over)."""
+    env = {
+        **os.environ,
+        "DIRKIT_CONFIG": str(cfg),
+        "NOTIFY_SOCKET": str(tmp / "notify"),
+        "KRB5_CONFIG": str(p.krb5_conf),
+    }
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(tmp / "notify"))
+    log = (tmp / "watch.log").open("w")
+    watcher = subprocess.Popen([str(REPO / ".venv/bin/dirkit"), "watch"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    t0 = time.monotonic()
+    listener.settimeout(1800)
+    while listener.recv(4096) != b"READY=1":
+        pass
+    listener.close()  # (the watcher never waits for a listener: its states are dropped)
+    print(f"watch ready after {time.monotonic() - t0:.1f}s (its first run: a full read)", file=sys.stderr)
+    return watcher, env
+
+
+def _idle(pid: int, seconds: float) -> str:
+    """The watcher's CPU (user + system) and RSS over ``seconds`` with AD quiet, its open fds."""
+    cpu0, t0 = _cpu_seconds(pid), time.monotonic()
+    rss = [_rss_mib(pid)]
+    while time.monotonic() - t0 < seconds:
+        time.sleep(min(5.0, seconds))
+        rss.append(_rss_mib(pid))
+    cpu = (_cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    return f"{100 * cpu:.2f} % of a core over {seconds:.0f}s, RSS {min(rss):.0f}-{max(rss):.0f} MiB, {fds} open fds"
 
 
 def _wait(what: Any, timeout: float = 120) -> float:
@@ -162,12 +208,62 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
+def on_container(a: argparse.Namespace) -> None:
+    """--container: the bulk DC alone (Debian 13's Samba, slope.py's container): (a) of the
+    disable trials and the idle watcher (no NameNode, node or HiveServer2 there)."""
+    from slope import CONTAINER_LAB
+
+    from dirkit_lab import containers
+
+    docker, log = REPO / "docker", CONTAINER_LAB.parent / "dirkit-lab-bulk13.log"
+    Lab().down()  # the container's dc1 takes the native dc1's address
+    took = containers.bulk_dc(docker, CONTAINER_LAB, a.users, log)
+    print(f"bulk DC ({a.users} users) ready: {took}", file=sys.stderr)
+    p = LabPaths(CONTAINER_LAB)
+    Lab(p).write_client_files(with_dc2=False)
+    where = ["podman", "exec", containers.BULK_DC]
+    tmp = Path(tempfile.mkdtemp(prefix="dirkit-bench-revocation-"))
+    os.chmod(tmp, 0o700)
+    state = tmp / "state.sqlite"
+    disabled: list[str] = []
+    applied: list[float] = []
+    try:
+        watcher, _ = _start_watch(p, _config(p, tmp, cluster=False), tmp)
+        try:
+            for t in range(a.trials):
+                user = f"bulkuser{2 * t + 1:05d}"
+                run = _last_run(state)
+                t0 = _samba_tool(p, "user", "disable", user, where=where)
+                disabled.append(user)
+                applied.append(_wait(lambda: _applied(state, "user_disabled", run), 600) - t0)  # noqa: B023
+                print(f"disable {t + 1}: (a) {applied[-1]:.2f}s", file=sys.stderr)
+            idle = _idle(watcher.pid, a.idle)
+        finally:
+            for user in disabled:
+                _samba_tool(p, "user", "enable", user, where=where)
+            watcher.send_signal(signal.SIGTERM)
+            code = watcher.wait(300)
+    finally:
+        containers.stop_bulk_dc(docker, log)
+    print(
+        f"dirkit watch at {a.users} users (Samba 4.22 in a container), {a.trials} trials, seconds from samba-tool returning"
+    )
+    print(f"disable: (a) watcher's run applied: median {statistics.median(applied):.2f}, max {max(applied):.2f}")
+    print(f"idle watcher: {idle}; exit {code} on SIGTERM")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--users", type=int, default=10000)
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--idle", type=float, default=60.0)
+    ap.add_argument(
+        "--container", action="store_true", help="the bulk DC in a container (Samba 4.22): (a) and idle only"
+    )
     a = ap.parse_args()
+    if a.container:
+        on_container(a)
+        return
     lab = Lab()
     lab.up(bulk_users=a.users, progress=lambda m: print(m, file=sys.stderr))
     p = lab.paths
@@ -175,21 +271,7 @@ def main() -> None:
     os.chmod(tmp, 0o700)
     cfg = _config(p, tmp)
     state = tmp / "state.sqlite"
-    env = {
-        **os.environ,
-        "DIRKIT_CONFIG": str(cfg),
-        "NOTIFY_SOCKET": str(tmp / "notify"),
-        "KRB5_CONFIG": str(p.krb5_conf),
-    }
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    listener.bind(str(tmp / "notify"))
-    log = (tmp / "watch.log").open("w")
-    watcher = subprocess.Popen([str(REPO / ".venv/bin/dirkit"), "watch"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    t_start = time.monotonic()
-    listener.settimeout(600)
-    while listener.recv(4096) != b"READY=1":
-        pass
-    print(f"watch ready after {time.monotonic() - t_start:.1f}s (its first run: a full read)", file=sys.stderr)
+    watcher, env = _start_watch(p, cfg, tmp)
     group = "bulkgrp001"
     disable: dict[str, list[float]] = {"a": [], "d": []}
     removal: dict[str, list[float]] = {"a": [], "b": [], "c": []}
@@ -211,14 +293,7 @@ def main() -> None:
                 removal[k].append(took)
             print(f"removal {t + 1}: (a) {removal['a'][-1]:.2f}s (b) {removal['b'][-1]:.2f}s (c) {removal['c'][-1]:.2f}s",
                   file=sys.stderr)  # fmt: off
-        # The idle watcher: AD quiet (the put-back comes after).
-        cpu0, t0 = _cpu_seconds(watcher.pid), time.monotonic()
-        rss = [_rss_mib(watcher.pid)]
-        while time.monotonic() - t0 < a.idle:
-            time.sleep(min(5.0, a.idle))
-            rss.append(_rss_mib(watcher.pid))
-        idle_cpu = (_cpu_seconds(watcher.pid) - cpu0) / (time.monotonic() - t0)
-        fds = len(os.listdir(f"/proc/{watcher.pid}/fd"))
+        idle = _idle(watcher.pid, a.idle)  # AD quiet (the put-back comes after)
     finally:
         for user in disabled:
             _samba_tool(p, "user", "enable", user)
@@ -226,7 +301,6 @@ def main() -> None:
             _samba_tool(p, "group", "addmembers", group, ",".join(removed))
         watcher.send_signal(signal.SIGTERM)
         code = watcher.wait(120)
-        log.close()
     print(f"dirkit watch at {a.users} users, {a.trials} trials each, seconds from the admin's command returning")
     print(f"{'measure':<58} {'median':>7} {'max':>7}")
     rows = [
@@ -238,8 +312,7 @@ def main() -> None:
     ]
     for label, xs in rows:
         print(f"{label:<58} {statistics.median(xs):>7.2f} {max(xs):>7.2f}")
-    print(f"idle watcher: {100 * idle_cpu:.2f} % of a core over {a.idle:.0f}s, RSS {min(rss):.0f}-{max(rss):.0f} MiB, "
-          f"{fds} open fds; exit {code} on SIGTERM")  # fmt: off
+    print(f"idle watcher: {idle}; exit {code} on SIGTERM")
 
 
 if __name__ == "__main__":
