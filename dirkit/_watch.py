@@ -90,12 +90,18 @@ class Watcher:
     def stop(self) -> None:
         """End the watch: at once when idle, after it when a run is going (safe in a signal handler)."""
         self._stopping = True
-        self.wake.set()
+        self._wake_up()
 
     def reload(self) -> None:
         """Switch to the Dirkit ``load`` makes, between runs (safe in a signal handler)."""
         self._reloading = True
-        self.wake.set()
+        self._wake_up()
+
+    def _wake_up(self) -> None:
+        # A signal handler runs in the main thread, which may be holding the event's own lock
+        # (inside wait() or clear()): setting it from here could deadlock. Another thread waits
+        # for that lock instead, and the loop reads the flags above once it wakes.
+        threading.Thread(target=self.wake.set, name="dirkit-watch-wake", daemon=True).start()
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> WatchStats:

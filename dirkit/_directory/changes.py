@@ -93,15 +93,19 @@ class Notifications:
         self.conn = ldap.open_one(self.url, self.cfg, ldap3.ASYNC_STREAM)
         strategy: Any = self.conn.strategy
         strategy.callback = self._delivered
-        with strategy.async_lock:
-            msgid = self.conn.search(
-                self.base,
-                "(objectClass=*)",
-                ldap3.SUBTREE,
-                attributes=["uSNChanged"],
-                controls=[(NOTIFICATION_OID, True, None)],
-            )
-            strategy.persistent_search_message_id = msgid
+        try:
+            with strategy.async_lock:
+                msgid = self.conn.search(
+                    self.base,
+                    "(objectClass=*)",
+                    ldap3.SUBTREE,
+                    attributes=["uSNChanged"],
+                    controls=[(NOTIFICATION_OID, True, None)],
+                )
+                strategy.persistent_search_message_id = msgid
+        except (lexc.LDAPException, OSError) as exc:
+            self.stop()
+            raise DirectoryUnreachable(f"{self.url}: the change-notification search could not be sent ({exc})") from exc
         log.info("watch_notifications dc=%s base=%s", self.url, self.base)
 
     def _delivered(self, response: dict[str, Any]) -> None:  # in ldap3's receiving thread
