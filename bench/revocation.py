@@ -16,7 +16,8 @@ Per trial, a different bulk user, from the moment the admin's command returns:
     (b) the NameNode's group cache flushed (its log shows the refresh dirkit asked for; the
         lab NameNode maps groups with the shell, not AD, so its answer itself cannot change)
     (c) the node's `id X` no longer lists G
-Then the idle watcher: CPU (user+system) and RSS over --idle seconds with AD quiet, open fds.
+Then the idle watcher: CPU (user+system) and RSS over --idle seconds with AD quiet, open fds;
+with --soak MINUTES, RSS and open fds sampled over that many minutes of changes (a soak: not CI).
 Prints median and max per measure. Everything is put back afterwards (users enabled, members back).
 """
 
@@ -42,6 +43,7 @@ from sync_read import REPO
 
 from dirkit._state import StateStore
 from dirkit_lab import Lab, namenode, sssd
+from dirkit_lab import settings as s
 from dirkit_lab.settings import LabPaths
 
 
@@ -121,6 +123,38 @@ def _start_watch(p: LabPaths, cfg: Path, tmp: Path) -> tuple[subprocess.Popen[by
     listener.close()  # (the watcher never waits for a listener: its states are dropped)
     print(f"watch ready after {time.monotonic() - t0:.1f}s (its first run: a full read)", file=sys.stderr)
     return watcher, env
+
+
+def _enabled_bulk_users(p: LabPaths, n: int) -> list[str]:
+    """``n`` bulk users AD has enabled now (a disable of a disabled one changes nothing)."""
+    from delta_read import admin
+
+    conn = admin(str(p.ca_cert))
+    flt = "(&(sAMAccountName=bulkuser*)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))"
+    conn.search(s.AD_BASE, flt, attributes=["sAMAccountName"], size_limit=n)
+    return sorted(str(e.sAMAccountName) for e in conn.entries)[:n]
+
+
+def _soak(p: LabPaths, pid: int, minutes: float) -> str:
+    """--soak: a change every 10 s for ``minutes`` (one user disabled, then enabled again: a run
+    with the revocation actions, then one without), the watcher's RSS and open descriptors
+    sampled every 30 s."""
+    samples: list[tuple[float, float, int]] = []
+    t0 = time.monotonic()
+    n = 0
+    while time.monotonic() - t0 < minutes * 60:
+        n += 1
+        _samba_tool(p, "user", "disable" if n % 2 else "enable", "bulkuser00099")
+        if not samples or time.monotonic() - t0 - samples[-1][0] >= 30:
+            samples.append((time.monotonic() - t0, _rss_mib(pid), len(os.listdir(f"/proc/{pid}/fd"))))
+        time.sleep(10)
+    if n % 2:
+        _samba_tool(p, "user", "enable", "bulkuser00099")
+    rss = [r for _, r, _ in samples]
+    fds = [f for _, _, f in samples]
+    return (f"soak {minutes:g} min, {n} changes: RSS first {rss[0]:.0f}, last {rss[-1]:.0f}, max {max(rss):.0f} MiB; "
+            f"fds first {fds[0]}, last {fds[-1]}, max {max(fds)}; samples (s/MiB/fds): "
+            + " ".join(f"{t:.0f}/{r:.0f}/{f}" for t, r, f in samples))  # fmt: off
 
 
 def _idle(pid: int, seconds: float) -> str:
@@ -230,8 +264,7 @@ def on_container(a: argparse.Namespace) -> None:
     try:
         watcher, _ = _start_watch(p, _config(p, tmp, cluster=False), tmp)
         try:
-            for t in range(a.trials):
-                user = f"bulkuser{2 * t + 1:05d}"
+            for t, user in enumerate(_enabled_bulk_users(p, a.trials)):
                 run = _last_run(state)
                 t0 = _samba_tool(p, "user", "disable", user, where=where)
                 disabled.append(user)
@@ -278,8 +311,7 @@ def main() -> None:
     disabled: list[str] = []
     removed: list[str] = []
     try:
-        for t in range(a.trials):
-            user = f"bulkuser{2 * t + 1:05d}"  # bulkuser 1, 3, 5...: not one of the disabled every 50th
+        for t, user in enumerate(_enabled_bulk_users(p, a.trials)):
             disabled.append(user)
             for k, took in zip("ad", _disable_trial(p, state, env, user), strict=True):
                 disable[k].append(took)
@@ -294,6 +326,7 @@ def main() -> None:
             print(f"removal {t + 1}: (a) {removal['a'][-1]:.2f}s (b) {removal['b'][-1]:.2f}s (c) {removal['c'][-1]:.2f}s",
                   file=sys.stderr)  # fmt: off
         idle = _idle(watcher.pid, a.idle)  # AD quiet (the put-back comes after)
+        soak = _soak(p, watcher.pid, a.soak) if a.soak else ""
     finally:
         for user in disabled:
             _samba_tool(p, "user", "enable", user)
@@ -313,6 +346,8 @@ def main() -> None:
     for label, xs in rows:
         print(f"{label:<58} {statistics.median(xs):>7.2f} {max(xs):>7.2f}")
     print(f"idle watcher: {idle}; exit {code} on SIGTERM")
+    if soak:
+        print(soak)
 
 
 if __name__ == "__main__":
