@@ -290,6 +290,7 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=10000)
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--idle", type=float, default=60.0)
+    ap.add_argument("--soak", type=float, default=0, help="then this many minutes of changes: RSS and fds sampled")
     ap.add_argument(
         "--container", action="store_true", help="the bulk DC in a container (Samba 4.22): (a) and idle only"
     )

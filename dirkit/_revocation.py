@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import _kerberos as kerberos
-from ._child_env import child_env
+from ._child_env import child_env, through
 from ._config import RevocationConfig
 from ._log import event
 from ._plan import Plan
@@ -51,11 +51,13 @@ class RevokedNames:
 
 
 def node_argv(prefix: Sequence[str], revoked: RevokedNames) -> list[list[str]]:
-    """The ``sss_cache`` calls for one node: one per user and group, or one for all of them."""
+    """The ``sss_cache`` calls for one node: one per user and group, or one for all of them. A
+    name is an AD name: given as ``--user=NAME`` (one that starts with ``-`` stays a value) and
+    quoted for a remote shell (child_env.through)."""
     if len(revoked.users) + len(revoked.groups) > MAX_INVALIDATIONS:
-        return [[*prefix, "sss_cache", "-U", "-G"]]
-    calls = [[*prefix, "sss_cache", "-u", u] for u in revoked.users]
-    return calls + [[*prefix, "sss_cache", "-g", g] for g in revoked.groups]
+        return [through(prefix, ["sss_cache", "-U", "-G"])]
+    calls = [through(prefix, ["sss_cache", f"--user={u}"]) for u in revoked.users]
+    return calls + [through(prefix, ["sss_cache", f"--group={g}"]) for g in revoked.groups]
 
 
 def run_actions(config: RevocationConfig, revoked: RevokedNames) -> list[ActionRecord]:

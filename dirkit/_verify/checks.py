@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import queue
-import shlex
 import shutil
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from gssapi import Credentials
 from gssapi.raw.misc import GSSError
 
 from .. import _kerberos as kerberos
-from .._child_env import child_env
+from .._child_env import child_env, through
 from .._config import (
     Config,
     HdfsConfig,
@@ -211,13 +210,8 @@ def hive_session(v: VerifyConfig, ccache: str, expected: str, timeout: float) ->
 
 
 def node_argv(prefix: Sequence[str], name: str) -> list[str]:
-    """``id -- NAME`` run through ``verify.node_command``. ssh joins its arguments with spaces
-    and hands them to the remote user's shell, which parses them again: there the command goes
-    as one shell-quoted string, so a name holding ``;``, ``$(...)`` or spaces stays one argument."""
-    command = ["id", "--", name]
-    if prefix and Path(prefix[0]).name == "ssh":
-        return [*prefix, shlex.join(command)]
-    return [*prefix, *command]
+    """``id -- NAME`` run through ``verify.node_command`` (quoted for ssh: child_env.through)."""
+    return through(prefix, ["id", "--", name])
 
 
 def timed(fn: Callable[[], Check], name: str, timeout: float) -> Check:

@@ -6,6 +6,7 @@ lab test runs the real ones against the lab's NameNode and SSSD node)."""
 from __future__ import annotations
 
 import json
+import shlex
 import stat
 from dataclasses import replace
 from pathlib import Path
@@ -52,7 +53,7 @@ def test_a_run_that_disables_a_user_flushes_the_caches_and_records_it(tmp_path: 
     source.directory = _disabled(source.directory, "dataeng1")
     r = k.sync()
     assert [(a.action, a.ok) for a in r.revocation] == [("refresh", True), ("node_cache", True)]
-    assert _calls(tmp_path) == [[["dfsadmin"], False], [["node1", "sss_cache", "-u", "dataeng1"], False]]
+    assert _calls(tmp_path) == [[["dfsadmin"], False], [["node1", "sss_cache", "--user=dataeng1"], False]]
     record = k.history(1)[0].details
     assert record.revocation is not None and [a.program for a in record.revocation] == [str(prog)] * 2
     assert r.to_json()["revocation"][0]["action"] == "refresh"
@@ -78,13 +79,24 @@ def test_a_failing_or_hanging_action_is_reported_and_the_run_still_applies(tmp_p
 
 def test_many_names_invalidate_the_whole_node_cache_in_one_call() -> None:
     few = RevokedNames(["u1", "u2"], ["g1"])
-    assert node_argv(["ssh", "n1"], few) == [
-        ["ssh", "n1", "sss_cache", "-u", "u1"],
-        ["ssh", "n1", "sss_cache", "-u", "u2"],
-        ["ssh", "n1", "sss_cache", "-g", "g1"],
+    assert node_argv(["chroot", "/node"], few) == [
+        ["chroot", "/node", "sss_cache", "--user=u1"],
+        ["chroot", "/node", "sss_cache", "--user=u2"],
+        ["chroot", "/node", "sss_cache", "--group=g1"],
     ]
     many = RevokedNames([f"u{i}" for i in range(MAX_INVALIDATIONS + 1)], [])
-    assert node_argv(["ssh", "n1"], many) == [["ssh", "n1", "sss_cache", "-U", "-G"]]
+    assert node_argv(["ssh", "n1"], many) == [["ssh", "n1", "sss_cache -U -G"]]
+
+
+def test_an_ad_name_stays_one_argument_through_ssh_and_is_never_an_option() -> None:
+    # ssh hands its arguments, joined, to the node's shell: a name AD allows (`;`, `$(...)`,
+    # spaces, a leading '-') must reach sss_cache as one value.
+    hostile = "x; touch /tmp/owned $(id)"
+    [call] = node_argv(["ssh", "admin@node1", "sudo"], RevokedNames([hostile], []))
+    assert call[:3] == ["ssh", "admin@node1", "sudo"] and len(call) == 4
+    assert shlex.split(call[3]) == ["sss_cache", f"--user={hostile}"]
+    [call] = node_argv(["chroot", "/node"], RevokedNames(["-E"], []))
+    assert call == ["chroot", "/node", "sss_cache", "--user=-E"]  # not sss_cache's -E (everything)
 
 
 def test_a_principal_without_its_keytab_is_a_config_error() -> None:
