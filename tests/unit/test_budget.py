@@ -9,12 +9,12 @@ from pathlib import Path
 from seed_fixture import seed_config, seed_directory
 from test_sync_outcomes import kit
 
-from dirkit._budget import budget
+from dirkit._budget import Budget, budget
 from dirkit._directory.source import MemorySource
 
 
-def _by(b: object) -> dict[str, float]:
-    return {x.layer: x.seconds for x in b.layers}  # type: ignore[attr-defined]
+def _by(b: Budget) -> dict[str, float]:
+    return {x.layer: x.seconds for x in b.layers}
 
 
 def test_without_actions_each_layer_keeps_what_its_setting_says() -> None:

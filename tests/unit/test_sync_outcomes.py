@@ -11,7 +11,7 @@ import pytest
 from memory_hdfs import MemoryHdfs
 from seed_fixture import seed_config, seed_config_dict, seed_directory
 
-from dirkit import Dirkit, MemorySource
+from dirkit import DirectorySource, Dirkit, MemorySource
 from dirkit._directory.model import Directory, ReadInfo
 from dirkit._state import StateStore
 from dirkit.errors import EXIT_LOCKED, EXIT_PARTIAL, EXIT_THRESHOLD, LockedError, PartialFailure, ThresholdError
@@ -24,7 +24,7 @@ HDFS = {
 }
 
 
-def kit(tmp_path: Path, source: MemorySource, fs: MemoryHdfs | None = None, **sections: Any) -> Dirkit:
+def kit(tmp_path: Path, source: DirectorySource, fs: MemoryHdfs | None = None, **sections: Any) -> Dirkit:
     sections.setdefault("state", {"path": str(tmp_path / "state.sqlite")})
     if fs is not None:
         sections.setdefault("hdfs", HDFS)
@@ -318,17 +318,22 @@ def test_one_process_starts_each_delta_from_the_snapshot_it_kept(
         for i in range(20)
     ]
     source = MemoryDeltaSource(users, [], NamePolicy(), [base], "ldaps://dc1.ad.dirkit.test:636")
-    k = kit(tmp_path, source)  # type: ignore[arg-type]
+    k = kit(tmp_path, source)
     k.sync()
     loads: list[int] = []
     real_load = StateStore._load
-    monkeypatch.setattr(StateStore, "_load", lambda self, i: loads.append(i) or real_load(self, i))
+
+    def counted(self: StateStore, snapshot_id: int) -> Directory:
+        loads.append(snapshot_id)
+        return real_load(self, snapshot_id)
+
+    monkeypatch.setattr(StateStore, "_load", counted)
     for i in range(3):
         source.change(users=[copy(source.users[f"g{i}"], uac=514)])
         r = k.sync()
         assert r.read.kind == "delta" and [c.kind for c in r.plan.changes] == ["user_disabled"]
     assert loads == []
-    other = kit(tmp_path, source)  # type: ignore[arg-type]  # another process: it loads, then runs
+    other = kit(tmp_path, source)  # another process: it loads, then runs
     source.change(users=[copy(source.users["g5"], uac=514)])
     assert [c.kind for c in other.sync().plan.changes] == ["user_disabled"] and len(loads) == 1
     source.change(users=[copy(source.users["g6"], uac=514)])
