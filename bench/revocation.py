@@ -193,15 +193,20 @@ def _last_run(state: Path) -> int:
         return runs[0].id if runs else 0
 
 
+def _disabled_applied(p: LabPaths, state: Path, user: str, where: Sequence[str] = ()) -> tuple[float, float]:
+    """Disable ``user``: (when samba-tool returned, seconds until the watcher's run applied it)."""
+    run = _last_run(state)
+    t0 = _samba_tool(p, "user", "disable", user, where=where)
+    return t0, _wait(lambda: _applied(state, "user_disabled", run), 600) - t0
+
+
 def _disable_trial(p: LabPaths, state: Path, env: dict[str, str], user: str) -> tuple[float, float]:
     """(a) and (d) for disabling ``user``."""
-    run = _last_run(state)
     # --since takes whole seconds: the window starts at the next one, before the change.
     start = math.ceil(time.time())
     time.sleep(start + 0.05 - time.time())
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
-    t0 = _samba_tool(p, "user", "disable", user)
-    applied = _wait(lambda: _applied(state, "user_disabled", run)) - t0
+    t0, applied = _disabled_applied(p, state, user)
     verify = [str(REPO / ".venv/bin/dirkit"), "-q", "verify", "--revoked", "--since", since, "--json"]
 
     def proven() -> bool:
@@ -265,10 +270,8 @@ def on_container(a: argparse.Namespace) -> None:
         watcher, _ = _start_watch(p, _config(p, tmp, cluster=False), tmp)
         try:
             for t, user in enumerate(_enabled_bulk_users(p, a.trials)):
-                run = _last_run(state)
-                t0 = _samba_tool(p, "user", "disable", user, where=where)
                 disabled.append(user)
-                applied.append(_wait(lambda: _applied(state, "user_disabled", run), 600) - t0)  # noqa: B023
+                applied.append(_disabled_applied(p, state, user, where)[1])
                 print(f"disable {t + 1}: (a) {applied[-1]:.2f}s", file=sys.stderr)
             idle = _idle(watcher.pid, a.idle)
         finally:

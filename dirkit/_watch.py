@@ -186,7 +186,14 @@ class Watcher:
             if self._notes.alive:
                 return
             why = self._notes.why_not or "the connection was closed"
-            event(log, "watch_notifications_ended", logging.WARNING, why=why, retry_seconds=NOTIFY_RETRY_SECONDS)
+            event(
+                log,
+                "watch_notifications_ended",
+                logging.WARNING,
+                why=why,
+                meanwhile=self._meanwhile(),
+                retry_seconds=NOTIFY_RETRY_SECONDS,
+            )
             self._notes.stop()
             self._notes = None
             self._next_notes_try = self.clock() + NOTIFY_RETRY_SECONDS
@@ -198,12 +205,21 @@ class Watcher:
             notes.start()
         except DirectoryError as exc:
             event(
-                log, "watch_notifications_failed", logging.WARNING, error=str(exc), retry_seconds=NOTIFY_RETRY_SECONDS
+                log,
+                "watch_notifications_failed",
+                logging.WARNING,
+                error=str(exc),
+                meanwhile=self._meanwhile(),
+                retry_seconds=NOTIFY_RETRY_SECONDS,
             )
             notes.stop()
             self._next_notes_try = self.clock() + NOTIFY_RETRY_SECONDS
             return
         self._notes, self._notes_seen = notes, 0
+
+    def _meanwhile(self) -> str:
+        """What still finds changes while no notification search is held (for the log line)."""
+        return f"changes are still found by polling highestCommittedUSN every {self.kit.config.watch.poll_seconds:g}s"
 
     def _sync(self, reason: str) -> None:
         """One sync run; its failure is recorded by the run and logged here, never raised."""

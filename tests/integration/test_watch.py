@@ -154,6 +154,11 @@ def test_dirkit_watch_from_its_systemd_unit_applies_a_disable_within_seconds(
         assert applied is not None, (tmp_path / "watch.log").read_text()
         print(f"disable applied {applied:.2f}s after the change")
         assert applied < 10
+        with StateStore(state) as store:  # the run applied this user's disable, not another change
+            snapshot = store.last_snapshot()
+        assert snapshot is not None
+        watched = next(u for u in snapshot.users.values() if u.dn.lower() == WATCHED.lower())
+        assert not watched.enabled
         kill = unit.get("KillSignal", ["SIGTERM"])[0]
         proc.send_signal(getattr(signal, kill))
         assert proc.wait(60) == 0
