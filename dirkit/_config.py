@@ -524,6 +524,10 @@ class HadoopConfig(_Model):
     # auth_to_local maps AD principals with one component (user@AD). Two (user/host@AD) only
     # when this is true: `nn/anyhost@AD` would otherwise be `nn`, whoever made that principal.
     map_host_principals: bool = False
+    # The user search skips accounts AD has disabled (userAccountControl's ACCOUNTDISABLE bit):
+    # a disabled user has no groups on the cluster once its groups cache is refreshed
+    # ([revocation] refresh_commands, else hadoop.security.groups.cache.secs later).
+    hide_disabled_users: bool = True
 
     @field_validator("auth_to_local_mechanism", mode="before")
     @classmethod
@@ -732,6 +736,10 @@ class SssdConfig(_Model):
     # `hdfs` or `supergroup` on a node; these are what the prediction assumes without it.
     filter_users: list[str] = ["root"]
     filter_groups: list[str] = ["root"]
+    # Whether the nodes' user search skips accounts AD has disabled (a filter on
+    # ldap_user_search_base; SSSD resolves them by default: its access control is separate).
+    # The rendered block sets it, so that a disabled user has no groups on a node.
+    hide_disabled_users: bool = False
     # sssd.conf(5): how long a node answers from its cache (the revocation budget's SSSD layer).
     entry_cache_timeout: Annotated[int, Field(ge=0)] = 5400
     memcache_timeout: Annotated[int, Field(ge=0)] = 300

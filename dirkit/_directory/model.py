@@ -12,6 +12,10 @@ T = TypeVar("T")
 
 # userAccountControl flag: ACCOUNTDISABLE.
 UAC_DISABLED = 0x2
+# The LDAP filter that matches enabled accounts only (AD's bitwise-AND matching rule,
+# LDAP_MATCHING_RULE_BIT_AND, which Samba implements too): what the cluster's own user searches
+# add when disabled users must have no groups there.
+NOT_DISABLED = f"(!(userAccountControl:1.2.840.113556.1.4.803:={UAC_DISABLED}))"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 from .._config import AdSite, HadoopConfig
 from .._directory import incremental
 from .._directory.build import dn_key
-from .._directory.model import Directory, User
+from .._directory.model import NOT_DISABLED, Directory, User
 from .._reserved import Reserved
 from .auth_to_local import rules_for_realm
 
@@ -44,7 +44,7 @@ def properties(h: HadoopConfig, ad: AdSite, directory: Directory | None = None) 
         f"{P}.ldap.bind.user": h.bind_user,
         f"{P}.ldap.bind.password.file": h.bind_password_file,
         f"{P}.ldap.base": d.base_dn,
-        f"{P}.ldap.search.filter.user": f"(&{d.user_filter}(sAMAccountName={{0}}))",
+        f"{P}.ldap.search.filter.user": user_filter(d.user_filter, h.hide_disabled_users),
         f"{P}.ldap.search.filter.group": group_filter(d.group_filter, ad.reserved.names()),
         **_lookup(h.group_lookup),
     }
@@ -59,6 +59,12 @@ def properties(h: HadoopConfig, ad: AdSite, directory: Directory | None = None) 
     if h.truststore_password_file:
         props[f"{P}.ldap.ssl.truststore.password.file"] = h.truststore_password_file
     return props
+
+
+def user_filter(base: str, hide_disabled: bool) -> str:
+    """The user search filter: dirkit's scope, the name asked for, and (``hide_disabled``) not
+    disabled in AD, so that Hadoop finds no such user, hence no groups, for a disabled account."""
+    return f"(&{base}(sAMAccountName={{0}}){NOT_DISABLED if hide_disabled else ''})"
 
 
 def group_filter(base: str, reserved: Iterable[str]) -> str:
@@ -109,18 +115,22 @@ def _lookup(kind: str) -> dict[str, str]:
     }
 
 
-def mapping_groups(directory: Directory, kind: str = "nested") -> dict[str, list[str]]:
+def mapping_groups(directory: Directory, kind: str = "nested", hide_disabled: bool = True) -> dict[str, list[str]]:
     """user GUID -> the group names Hadoop's LdapGroupsMapping returns with ``group_lookup``
     = ``kind`` (lower-cased as RuleBasedLdapGroupsMapping does): no primary group (AD keeps it
-    out of member/memberOf); for "memberof", direct groups only, named by their CN."""
+    out of member/memberOf); for "memberof", direct groups only, named by their CN; none for a
+    disabled user when the user search skips them (``hide_disabled``)."""
     if kind == "memberof":
         out: dict[str, list[str]] = {}
         for u in directory.users.values():
             key = u.dn.lower()
             cns = [_cn(g.dn) for g in directory.groups.values() if any(m.lower() == key for m in g.member_dns)]
             out[u.guid] = sorted(c.lower() for c in cns)
-        return out
-    return memberof_groups(directory)
+    else:
+        out = memberof_groups(directory)
+    if hide_disabled:
+        out.update({u.guid: [] for u in directory.users.values() if not u.enabled})
+    return out
 
 
 def _cn(dn: str) -> str:

@@ -10,6 +10,7 @@ bootstrap action that waits for EMR's file.
 from __future__ import annotations
 
 from .._config import SssdConfig
+from .._directory.model import NOT_DISABLED
 from .._reserved import Reserved
 
 
@@ -21,11 +22,13 @@ def domain_name(cfg: SssdConfig | None, realm: str) -> str:
 def fixed(cfg: SssdConfig | None, reserved: Reserved) -> SssdConfig:
     """The settings the rendered block gives the nodes: the configured ones (or SSSD's as EMR
     leaves them), with unreadable references ignored, so that every group resolves, and every
-    reserved name filtered (SSSD's own mechanism), so that no AD account is a service there."""
+    reserved name filtered (SSSD's own mechanism), so that no AD account is a service there,
+    and disabled accounts not fetched, so that a disabled user has no groups on a node."""
     s = cfg or SssdConfig()
     return s.model_copy(
         update={
             "ignore_unreadable_references": True,
+            "hide_disabled_users": True,
             "filter_users": sorted({*s.filter_users, *reserved.names()}),
             "filter_groups": sorted({*s.filter_groups, *reserved.names()}),
         }
@@ -54,4 +57,14 @@ def render(cfg: SssdConfig | None, realm: str, reserved: Reserved) -> str:
         "# names.reserved): an AD user or group of that name is not fetched, so `id hdfs` is never AD's.\n"
         f"filter_users = {', '.join(s.filter_users)}\n"
         f"filter_groups = {', '.join(s.filter_groups)}\n"
+        "# Accounts AD has disabled are not fetched (SSSD resolves them otherwise: its access control\n"
+        "# is separate, SSSD/sssd#5582): once a node's cache is invalidated (`sss_cache -u USER`, what\n"
+        "# [revocation] node_commands run) or expires, a disabled user is unknown there, without groups.\n"
+        f"ldap_user_search_base = {domain_dn(realm)}?subtree?{NOT_DISABLED}\n"
     )
+
+
+def domain_dn(realm: str) -> str:
+    """The AD domain's naming context (SSSD's default search base for the AD provider), from its
+    DNS name: AD.EXAMPLE.COM -> DC=ad,DC=example,DC=com."""
+    return ",".join(f"DC={label}" for label in realm.lower().split("."))

@@ -160,7 +160,8 @@ def predict(
 ) -> ClusterView:
     """What the nodes' SSSD will say of every user in the snapshot, or of the users whose GUIDs
     are in ``only`` (``settings`` None: SSSD's own, as EMR leaves them). A user or group the
-    settings' filter_users/filter_groups name is not fetched: absent from the view; one with a
+    settings' filter_users/filter_groups name is not fetched, nor a disabled user when they hide
+    them: absent from the view; one with a
     ``reserved`` name that they do not filter is in ``unfiltered``."""
     s = settings or SssdConfig()
     domain = s.domain or realm.lower()
@@ -170,7 +171,7 @@ def predict(
     groups_out = {_filter_key(n, s) for n in s.filter_groups}
     users = {}
     for u in d.users.values() if only is None else (d.users[g] for g in only if g in d.users):
-        if _filter_key(u.sam, s) in users_out:
+        if _filter_key(u.sam, s) in users_out or (s.hide_disabled_users and not u.enabled):
             continue
         groups = []
         for gid in sorted(d.effective.get(u.guid, {}), key=lambda g: d.groups[g].sam.lower()):

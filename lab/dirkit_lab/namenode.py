@@ -4,7 +4,9 @@ Metadata operations (MKDIRS, SETOWNER, SETPERMISSION, SETQUOTA, GETFILESTATUS, L
 need no DataNode. RPC and WebHDFS run on localhost with explicit principals
 `nn/localhost@EMR.DIRKIT.TEST` (the HDFS superuser is its short name, `nn`) and
 `HTTP/localhost@EMR.DIRKIT.TEST` for SPNEGO. auth_to_local maps AD-realm principals with the
-same rules dirkit generates for clusters.
+same rules dirkit generates for clusters, and a user's groups come from AD through the group
+mapping dirkit renders (LdapGroupsMapping), so the NameNode's answers and its groups cache are
+a cluster's.
 """
 
 from __future__ import annotations
@@ -13,8 +15,15 @@ import subprocess
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from dirkit._config import AdSite, DirectoryConfig, HadoopConfig
+from dirkit._outputs import hadoop
+from dirkit._outputs.auth_to_local import rules_for_realm
+from dirkit._reserved import Reserved, defaults
+from dirkit._safe_files import write_atomic
+
 from . import host, java, kdc
 from . import settings as s
+from .errors import LabError
 from .settings import LabPaths
 
 RPC_PORT = 8020
@@ -38,14 +47,51 @@ def _xml(props: dict[str, str]) -> str:
 LAB_SERVICES = ("nn", "HTTP", "hive")
 
 
+def _reserved() -> Reserved:
+    return defaults().extended((LAB_SERVICES, "the lab's service principals"))
+
+
 def auth_to_local_rules() -> str:
     """The rules dirkit renders for the lab's config (lower-case names policy, EMR's reserved
     names and the lab's services refused), for the lab's AD realm."""
-    from dirkit._outputs.auth_to_local import rules_for_realm as rules
-    from dirkit._reserved import defaults
+    return "\n".join(rules_for_realm(s.AD_REALM, lower=True, reserved=_reserved().names()))
 
-    reserved = defaults().extended((LAB_SERVICES, "the lab's service principals"))
-    return "\n".join(rules(s.AD_REALM, lower=True, reserved=reserved.names()))
+
+TRUSTSTORE_PASSWORD = "changeit"  # a trust store of the lab CA's public certificate
+
+
+def group_mapping(p: LabPaths, ca_timeout: float = 600) -> dict[str, str]:
+    """core-site's group mapping as dirkit renders it for the lab's config (LdapGroupsMapping
+    against dc1 over LDAPS, nested lookup, reserved names and disabled users left out), with
+    the NameNode's own bind password file and trust store of the lab CA. In the container lab
+    the CA is made by dc1's container, which may start after this one: waited for."""
+    d = _dir(p)
+    password = d / "ldap-bind.password"
+    write_atomic(password, f"{s.USER_PASSWORD}\n".encode(), 0o600)
+    store_password = d / "truststore.password"
+    write_atomic(store_password, f"{TRUSTSTORE_PASSWORD}\n".encode(), 0o600)
+    store = d / "truststore.p12"
+
+    def imported() -> bool:
+        store.unlink(missing_ok=True)
+        if not p.tls.joinpath("ca.pem").exists():
+            return False
+        argv = ["keytool", "-importcert", "-noprompt", "-alias", "dirkit-lab-ca", "-file", str(p.tls / "ca.pem")]
+        argv += ["-keystore", str(store), "-storetype", "PKCS12", "-storepass", TRUSTSTORE_PASSWORD]
+        return host.run(argv, check=False, log=p.logs / "keytool.log").returncode == 0
+
+    host.wait_until(imported, ca_timeout, "the lab CA (made by dc1), for the NameNode's trust store", 2)
+    ad = AdSite((f"ldaps://{s.AD_HOST}:636",), DirectoryConfig(base_dn=s.AD_BASE, realm=s.AD_REALM), True, _reserved())
+    h = HadoopConfig(
+        bind_user=f"{s.SYNC_ACCOUNT}@{s.AD_DOMAIN}",
+        bind_password_file=str(password),
+        truststore=str(store),
+        truststore_password_file=str(store_password),
+    )
+    props = {k: v for k, v in hadoop.properties(h, ad).items() if k.startswith(hadoop.P)}
+    if not props.get(hadoop.P, "").endswith("LdapGroupsMapping"):
+        raise LabError(f"dirkit rendered no LDAP group mapping for the lab: {props.get(hadoop.P)!r}")
+    return props
 
 
 def write_conf(p: LabPaths) -> Path:
@@ -58,8 +104,7 @@ def write_conf(p: LabPaths) -> Path:
                 "hadoop.security.authentication": "kerberos",
                 "hadoop.security.authorization": "true",
                 "hadoop.security.auth_to_local": auth_to_local_rules(),
-                # No OS accounts for AD users here: no groups from the shell either.
-                "hadoop.security.group.mapping": "org.apache.hadoop.security.ShellBasedUnixGroupsMapping",
+                **group_mapping(p),
                 # SPNEGO on every web endpoint (Hadoop 3.3+ puts WebHDFS behind the same filter);
                 # without it WebHDFS answers 403 "user not authenticated by filter".
                 "hadoop.http.filter.initializers": "org.apache.hadoop.security.AuthenticationFilterInitializer",
@@ -104,6 +149,32 @@ def admin_command(p: LabPaths, *args: str) -> list[str]:
     NameNode's configuration; its Kerberos ticket comes from KRB5CCNAME (as Hadoop's client
     takes it from a ticket cache)."""
     return _java(p, _dir(p) / "conf", *args, main="org.apache.hadoop.hdfs.tools.DFSAdmin")
+
+
+def groups(p: LabPaths, *users: str, refresh: bool = False) -> dict[str, list[str]]:
+    """The NameNode's answer to ``hdfs groups USER...`` (Hadoop's GetGroups over RPC, as the
+    superuser with a ticket from its keytab): each user's groups as the NameNode has them now,
+    from its groups cache (hadoop.security.groups.cache.secs) or a new lookup; ``refresh``:
+    after emptying that cache (``hdfs dfsadmin -refreshUserToGroupsMappings``). GetGroups
+    prints the names space-separated: a group name with a space comes back as several."""
+    ccache = _dir(p) / "groups.ccache"
+    env = {"KRB5_CONFIG": str(p.krb5_conf), "KRB5CCNAME": f"FILE:{ccache}"}
+    try:
+        host.run(["kinit", "-k", "-t", p.keytab("nn-localhost"), kdc.service_principal("nn")], env=env)
+        if refresh:
+            host.run(admin_command(p, "-refreshUserToGroupsMappings"), env=env)
+        r = host.run(_java(p, _dir(p) / "conf", *users, main="org.apache.hadoop.hdfs.tools.GetGroups"), env=env)
+    finally:
+        ccache.unlink(missing_ok=True)
+    out: dict[str, list[str]] = {}
+    for line in r.stdout.splitlines():  # "user : group1 group2", "user :" for none
+        name, sep, rest = line.rstrip().partition(" :")
+        if sep and name in users:
+            out[name] = rest.split()
+    missing = [u for u in users if u not in out]
+    if missing:
+        raise LabError(f"GetGroups printed nothing for {missing}: {r.stdout[-2000:]}")
+    return out
 
 
 def _java(

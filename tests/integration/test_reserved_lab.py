@@ -145,6 +145,10 @@ def test_hadoops_group_mapping_never_returns_a_reserved_group(
     paths = LabPaths(Path(lab_status["lab_dir"]))
     got = java.ldap_groups(paths, conf, java.cluster_krb5_conf(paths, tmp_path / "krb5.conf"), ["dataeng1"])
     assert "grp_fine" in got["dataeng1"] and "supergroup" not in got["dataeng1"]
+    # The lab's NameNode runs that group mapping: its own answer (not a cached one) agrees, so
+    # dataeng1 is not an HDFS superuser through an AD group named like the superuser group.
+    on_nn = namenode.groups(paths, "dataeng1", refresh=True)["dataeng1"]
+    assert "grp_fine" in on_nn and "supergroup" not in on_nn
 
 
 def test_the_lab_node_does_not_take_an_ad_hdfs_for_its_hdfs(

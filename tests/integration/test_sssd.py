@@ -71,6 +71,12 @@ def test_with_dirkits_rendered_settings_the_node_agrees_with_ad(kit: Dirkit, lab
         assert view.unreadable == {} and not any(u.unresolved for u in view.users.values())
         assert _compare(lab, view) == []
         assert lab.node("getent", "group", "grp_mixed").startswith("grp_mixed:*:")
+        # AD's disabled accounts are not fetched (the rendered ldap_user_search_base filter): the
+        # prediction leaves them out, and the node does not know them.
+        disabled = [u.sam for u in d.users.values() if not u.enabled]
+        assert "disabled1" in disabled and not {u.guid for u in d.users.values() if not u.enabled} & set(view.users)
+        for sam in disabled:
+            assert lab_sssd.query(lab.paths, "id", "--", sam).returncode != 0, sam
     finally:
         lab.start_sssd()
 

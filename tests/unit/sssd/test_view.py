@@ -136,3 +136,33 @@ def test_reserved_names_are_filtered_on_the_nodes_by_the_rendered_block() -> Non
         line.removeprefix("filter_users = ").split(", ")
     )
     assert any(x.startswith("filter_groups = ") and "supergroup" in x for x in block.splitlines())
+
+
+def test_a_disabled_user_is_not_fetched_under_the_rendered_block_and_has_no_hadoop_groups() -> None:
+    # Issue 34: SSSD and Hadoop's LdapGroupsMapping resolve a disabled AD account, groups and
+    # all, unless their user search leaves it out; the rendered block and core-site do (the
+    # lab checks both against the real services: test_revocation_lab, test_sssd).
+    from dirkit._config import HadoopConfig, ad_site, reserved_names
+    from dirkit._directory.model import NOT_DISABLED
+    from dirkit._outputs import hadoop, sssd
+
+    users = [_u("dataeng1", 1101), _u("gone1", 1102, uac=514)]
+    groups = [_g("Domain Users", 513), _g("grp_data_engineering", 1200, "dataeng1", "gone1")]
+    d = build(users, groups, NamePolicy(realm="AD.DIRKIT.TEST"), [BASE])
+    cfg = seed_config()
+    reserved = reserved_names(cfg)
+    assert "guid-gone1" in predict(d, None, "AD.DIRKIT.TEST").users  # SSSD's default: resolved
+    fixed = predict(d, sssd.fixed(cfg.sssd, reserved), "AD.DIRKIT.TEST")
+    assert set(fixed.users) == {"guid-dataeng1"}
+    block = sssd.render(cfg.sssd, "AD.DIRKIT.TEST", reserved)
+    assert f"ldap_user_search_base = DC=ad,DC=dirkit,DC=test?subtree?{NOT_DISABLED}" in block.splitlines()
+    assert NOT_DISABLED == "(!(userAccountControl:1.2.840.113556.1.4.803:=2))"
+
+    h = HadoopConfig(bind_user="svc@ad.dirkit.test", bind_password_file="/etc/hadoop/conf/bind")
+    props = hadoop.properties(h, ad_site(cfg))
+    user_filter = props[f"{hadoop.P}.ldap.search.filter.user"]
+    assert user_filter == f"(&{cfg.directory.user_filter}(sAMAccountName={{0}}){NOT_DISABLED})"
+    assert hadoop.mapping_groups(d)["guid-gone1"] == [] and hadoop.mapping_groups(d)["guid-dataeng1"]
+    shown = hadoop.properties(h.model_copy(update={"hide_disabled_users": False}), ad_site(cfg))
+    assert NOT_DISABLED not in shown[f"{hadoop.P}.ldap.search.filter.user"]
+    assert hadoop.mapping_groups(d, hide_disabled=False)["guid-gone1"] == ["grp_data_engineering"]
