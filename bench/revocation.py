@@ -4,18 +4,22 @@
     .venv/bin/python bench/revocation.py [--users 10000] [--trials 10] [--idle 60]
     .venv/bin/python bench/revocation.py --container --users 100000   # (a) and idle, Samba 4.22
 
-The native lab with ``--users`` bulk users (NameNode, SSSD node, HiveServer2), and `dirkit
-watch` started as a process from the lab's config plus [watch] and [revocation] (Hadoop's own
-DFSAdmin -refreshUserToGroupsMappings as the NameNode's superuser, `sss_cache` on the node).
-Per trial, a different bulk user, from the moment the admin's command returns:
+The native lab with ``--users`` bulk users (NameNode with dirkit's rendered LdapGroupsMapping,
+the SSSD node with dirkit's rendered block, HiveServer2), and `dirkit watch` started as a process
+from the lab's config plus [watch] and [revocation] (Hadoop's own DFSAdmin
+-refreshUserToGroupsMappings as the NameNode's superuser, `sss_cache` on the node). Per trial, a
+different bulk user, the NameNode's and the node's caches warmed with X's groups first; from the
+moment the admin's command returns:
   disable (`samba-tool user disable X`):
     (a) the watcher's run applied (its run record shows X disabled)
+    (b) the NameNode's answer (`hdfs groups X`, Hadoop's GetGroups: one JVM per poll, ~1 s) is none
+    (c) the node's `id X` says no such user
     (d) `dirkit verify --revoked --since T` proves X refused (a whole process, polled)
-  group removal (`samba-tool group removemembers G X`), X's node cache warmed first:
+  group removal (`samba-tool group removemembers G X`):
     (a) the watcher's run applied (X's membership of G removed)
-    (b) the NameNode's group cache flushed (its log shows the refresh dirkit asked for; the
-        lab NameNode maps groups with the shell, not AD, so its answer itself cannot change)
+    (b) the NameNode's answer for X no longer lists G
     (c) the node's `id X` no longer lists G
+(b), (c) and (d) are polled side by side, each as often as it can run.
 Then the idle watcher: CPU (user+system) and RSS over --idle seconds with AD quiet, open fds;
 with --soak MINUTES, RSS and open fds sampled over that many minutes of changes (a soak: not CI).
 Prints median and max per measure. Everything is put back afterwards (users enabled, members back).
@@ -34,7 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +140,18 @@ def _enabled_bulk_users(p: LabPaths, n: int) -> list[str]:
     return sorted(str(e.sAMAccountName) for e in conn.entries)[:n]
 
 
+def _enabled_members(p: LabPaths, group: str) -> list[str]:
+    """The direct members of ``group`` that AD has enabled now, by name."""
+    from delta_read import admin
+
+    conn = admin(str(p.ca_cert))
+    conn.search(s.AD_BASE, f"(&(objectClass=group)(sAMAccountName={group}))", attributes=["distinguishedName"])
+    dn = str(conn.entries[0].distinguishedName)
+    conn.search(s.AD_BASE, f"(&(objectClass=user)(memberOf={dn})(!(userAccountControl:1.2.840.113556.1.4.803:=2)))",
+                attributes=["sAMAccountName"])  # fmt: off
+    return sorted(str(e.sAMAccountName) for e in conn.entries)
+
+
 def _soak(p: LabPaths, pid: int, minutes: float) -> str:
     """--soak: a change every 10 s for ``minutes`` (one user disabled, then enabled again: a run
     with the revocation actions, then one without), the watcher's RSS and open descriptors
@@ -200,39 +217,54 @@ def _disabled_applied(p: LabPaths, state: Path, user: str, where: Sequence[str] 
     return t0, _wait(lambda: _applied(state, "user_disabled", run), 600) - t0
 
 
-def _disable_trial(p: LabPaths, state: Path, env: dict[str, str], user: str) -> tuple[float, float]:
-    """(a) and (d) for disabling ``user``."""
+def _warm(p: LabPaths, user: str, group: str) -> None:
+    """The NameNode's and the node's caches hold ``user`` in ``group`` (the stale answers the
+    revocation actions are for)."""
+    assert group in namenode.groups(p, user)[user], user
+    assert group in sssd.query(p, "id", "-Gn", user).stdout.split(), user
+
+
+def _side_by_side(t0: float, *checks: Callable[[], bool]) -> list[float]:
+    """Seconds from ``t0`` until each check first held, the checks polled in parallel."""
+    with ThreadPoolExecutor(len(checks)) as pool:
+        return [f.result() - t0 for f in [pool.submit(_wait, c) for c in checks]]
+
+
+def _disable_trial(p: LabPaths, state: Path, env: dict[str, str], user: str, group: str) -> list[float]:
+    """(a), (b), (c) and (d) for disabling ``user`` (a member of ``group``)."""
+    _warm(p, user, group)
     # --since takes whole seconds: the window starts at the next one, before the change.
     start = math.ceil(time.time())
     time.sleep(start + 0.05 - time.time())
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
-    t0, applied = _disabled_applied(p, state, user)
+    run = _last_run(state)
+    t0 = _samba_tool(p, "user", "disable", user)
     verify = [str(REPO / ".venv/bin/dirkit"), "-q", "verify", "--revoked", "--since", since, "--json"]
 
     def proven() -> bool:
         r = subprocess.run(verify, env=env, capture_output=True, text=True)
         return r.returncode == 0 and any(x["user"] == user for x in json.loads(r.stdout or "[]"))
 
-    return applied, _wait(proven) - t0
+    return _side_by_side(
+        t0,
+        lambda: _applied(state, "user_disabled", run),
+        lambda: namenode.groups(p, user)[user] == [],
+        lambda: sssd.query(p, "id", "--", user).returncode != 0,
+        proven,
+    )
 
 
-def _removal_trial(p: LabPaths, state: Path, group: str, user: str) -> tuple[float, float, float]:
-    """(a), (b) and (c) for taking ``user`` out of ``group``, the node's cache warmed first."""
-    assert group in sssd.query(p, "id", "-Gn", user).stdout.split(), user  # the node has it cached
+def _removal_trial(p: LabPaths, state: Path, group: str, user: str) -> list[float]:
+    """(a), (b) and (c) for taking ``user`` out of ``group``."""
+    _warm(p, user, group)
     run = _last_run(state)
-    nn_log = p.logs / "namenode.log"
-    size = nn_log.stat().st_size
-
-    def refreshed() -> bool:
-        with nn_log.open("rb") as f:
-            f.seek(size)
-            return b"Refreshing all user-to-groups mappings" in f.read()
-
     t0 = _samba_tool(p, "group", "removemembers", group, user)
-    applied = _wait(lambda: _applied(state, "membership_removed", run)) - t0
-    flushed = _wait(refreshed) - t0
-    node = _wait(lambda: group not in sssd.query(p, "id", "-Gn", user).stdout.split()) - t0
-    return applied, flushed, node
+    return _side_by_side(
+        t0,
+        lambda: _applied(state, "membership_removed", run),
+        lambda: group not in namenode.groups(p, user)[user],
+        lambda: group not in sssd.query(p, "id", "-Gn", user).stdout.split(),
+    )
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -308,22 +340,28 @@ def main() -> None:
     os.chmod(tmp, 0o700)
     cfg = _config(p, tmp)
     state = tmp / "state.sqlite"
+    block = subprocess.run([str(REPO / ".venv/bin/dirkit"), "sssd", "config"], env={**os.environ, "DIRKIT_CONFIG": str(p.config)},
+                           capture_output=True, text=True, check=True).stdout  # fmt: off
+    lab.start_sssd("\n".join(ln for ln in block.splitlines() if ln and not ln.startswith(("#", "["))) + "\n")
     watcher, env = _start_watch(p, cfg, tmp)
     group = "bulkgrp001"
-    disable: dict[str, list[float]] = {"a": [], "d": []}
+    disable: dict[str, list[float]] = {"a": [], "b": [], "c": [], "d": []}
     removal: dict[str, list[float]] = {"a": [], "b": [], "c": []}
     disabled: list[str] = []
     removed: list[str] = []
     try:
-        for t, user in enumerate(_enabled_bulk_users(p, a.trials)):
+        pool = _enabled_members(p, group)
+        if len(pool) < 2 * a.trials:
+            raise SystemExit(f"{group} has {len(pool)} enabled bulk members, {2 * a.trials} needed")
+        for t, user in enumerate(pool[: a.trials]):
             disabled.append(user)
-            for k, took in zip("ad", _disable_trial(p, state, env, user), strict=True):
+            for k, took in zip("abcd", _disable_trial(p, state, env, user, group), strict=True):
                 disable[k].append(took)
-            print(f"disable {t + 1}: (a) {disable['a'][-1]:.2f}s (d) {disable['d'][-1]:.2f}s", file=sys.stderr)
-        for t in range(a.trials):
-            members = subprocess.run(["samba-tool", "group", "listmembers", group, f"--configfile={p.smb_conf}"],
-                                     capture_output=True, text=True, check=True).stdout.split()  # fmt: off
-            user = sorted(m for m in members if m.startswith("bulkuser") and m not in disabled + removed)[0]
+            print(
+                f"disable {t + 1}: " + " ".join(f"({k}) {v[-1]:.2f}s" for k, v in disable.items()),
+                file=sys.stderr,
+            )
+        for t, user in enumerate(pool[a.trials : 2 * a.trials]):
             removed.append(user)
             for k, took in zip("abc", _removal_trial(p, state, group, user), strict=True):
                 removal[k].append(took)
@@ -338,13 +376,16 @@ def main() -> None:
             _samba_tool(p, "group", "addmembers", group, ",".join(removed))
         watcher.send_signal(signal.SIGTERM)
         code = watcher.wait(120)
+        lab.start_sssd()  # the node as EMR leaves it, as the lab starts it
     print(f"dirkit watch at {a.users} users, {a.trials} trials each, seconds from the admin's command returning")
     print(f"{'measure':<58} {'median':>7} {'max':>7}")
     rows = [
         ("disable: (a) watcher's run applied", disable["a"]),
+        ("disable: (b) the NameNode's answer has no groups", disable["b"]),
+        ("disable: (c) the node's id says no such user", disable["c"]),
         ("disable: (d) verify --revoked proves it", disable["d"]),
         ("group removal: (a) watcher's run applied", removal["a"]),
-        ("group removal: (b) NameNode's group cache flushed", removal["b"]),
+        ("group removal: (b) the NameNode's answer without the group", removal["b"]),
         ("group removal: (c) the node's id without the group", removal["c"]),
     ]
     for label, xs in rows:
