@@ -24,6 +24,7 @@ if _typing.TYPE_CHECKING:
     from ._outputs.documents import Document
     from ._outputs.files import FileChange
     from ._outputs.role_mappings import Decision
+    from ._outputs.yarn import Placement
     from ._plan import Change, Plan
     from ._report import Access, AccessReport, Changes, Revoked, UserAccess
     from ._run_record import ActionRecord, HomeActionCounts, PlanRecord, ReadRecord, RunRecord
@@ -47,6 +48,7 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "Config": ("_config", "Config"),
     "CoreSiteFormat": ("_api", "CoreSiteFormat"),
     "Decision": ("_outputs.role_mappings", "Decision"),
+    "Placement": ("_outputs.yarn", "Placement"),
     "DeployPlan": ("_deploy", "DeployPlan"),
     "Directory": ("_directory.model", "Directory"),
     "DirectorySource": ("_directory.source", "DirectorySource"),
@@ -149,6 +151,7 @@ __all__ = [
     "MemorySource",
     "NodeGroup",
     "NodeUser",
+    "Placement",
     "Plan",
     "PlanRecord",
     "Progress",

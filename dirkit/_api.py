@@ -35,7 +35,7 @@ from ._directory.source import AccountSource, DirectorySource
 from ._homes import script
 from ._homes.plan import Adoption, plan_adoptions
 from ._homes.provision import HomesResult, HomesTarget, connect, provision
-from ._outputs import cloudformation, documents, emr, role_mappings
+from ._outputs import cloudformation, documents, emr, role_mappings, yarn
 from ._outputs.documents import Document
 from ._plan import Plan
 from ._report import AccessReport, Revoked
@@ -216,10 +216,13 @@ class Dirkit:
         """One of the registry's documents (_outputs/documents.py), rendered and checked."""
         return documents.find(name, fmt).render(self.config, directory)
 
-    def explain(self, user: str, path: str, *, from_state: bool = False) -> role_mappings.Decision:
+    def explain(
+        self, user: str, path: str, *, from_state: bool = False, directory: Directory | None = None
+    ) -> role_mappings.Decision:
         """Which IAM role EMRFS would use for ``user`` on ``path``, and why; and what the cluster
-        nodes pick instead where a group of the user's does not resolve there (``cluster_role``)."""
-        d = self.snapshot(from_state=from_state)
+        nodes pick instead where a group of the user's does not resolve there (``cluster_role``).
+        From ``directory`` when given, else a fresh read or the last applied snapshot."""
+        d = directory or self.snapshot(from_state=from_state)
         u = d.user_by_name(self.names.normalise(user).name or user)
         view = self.cluster_view(d, only=[u.guid] if u else [])
         return role_mappings.explain(self._emr(), d, self.names, user, path, view)
@@ -362,6 +365,25 @@ class Dirkit:
         _check_format(fmt, CoreSiteFormat)
         required(self.config, "hadoop", self.config.hadoop)
         return self._document("core-site", fmt, self.last_snapshot() if from_state else None)
+
+    def yarn_config(self, fmt: CoreSiteFormat = "xml", *, from_state: bool = False) -> Document:
+        """CapacityScheduler's queue hierarchy and placement rules ([yarn]) as
+        capacity-scheduler.xml or an EMR classification; from the last snapshot, mappings that
+        never match, place fewer users than AD's view says, or never decide are warned about."""
+        _check_format(fmt, CoreSiteFormat)
+        required(self.config, "yarn", self.config.yarn)
+        return self._document("capacity-scheduler", fmt, self.last_snapshot() if from_state else None)
+
+    def placement(self, user: str, *, from_state: bool = False, directory: Directory | None = None) -> yarn.Placement:
+        """The YARN queue ``user``'s applications land in ([yarn] queue mappings, first match
+        wins), from the groups the ResourceManager's group mapping returns for them. From
+        ``directory`` when given, else a fresh read or the last applied snapshot."""
+        y = required(self.config, "yarn", self.config.yarn)
+        d = directory or self.snapshot(from_state=from_state)
+        name = self.names.normalise(user).name or user
+        u = d.user_by_name(name)
+        groups = yarn.resourcemanager_groups(self.config, d)[0].get(u.guid, []) if u else []
+        return yarn.place(y, name, groups)
 
     def _emr(self) -> EmrConfig:
         return required(self.config, "emr", self.config.emr)

@@ -442,12 +442,31 @@ def emr_security_config(config_path: str | None, out: str | None, from_state: bo
 @json_option
 @from_state_option
 @click.option("--user", "user", required=True, help="The AD user (any case, user@REALM accepted).")
-@click.option("--path", "path", required=True, help="The S3 URI the user reads or writes.")
-def emr_explain(config_path: str | None, as_json: bool, from_state: bool, user: str, path: str) -> None:
-    """Which IAM role EMRFS would use for USER on PATH, and why (first match wins)."""
-    decision = _kit(config_path).explain(user, path, from_state=from_state)
+@click.option("--path", "path", help="The S3 URI the user reads or writes (the IAM role EMRFS picks).")
+def emr_explain(config_path: str | None, as_json: bool, from_state: bool, user: str, path: str | None) -> None:
+    """Which IAM role EMRFS would use for USER on PATH, and why (first match wins); with [yarn],
+    also the YARN queue USER's applications land in, and the rule that decides.
+
+    \b
+    Examples:
+      dirkit emr explain --user datascientist1 --path s3://example-data/science/
+      dirkit emr explain --user datascientist1          # the queue only ([yarn])
+      dirkit emr explain --user admin1 --path s3://example-data/ --json
+    """
+    kit = _kit(config_path)
+    if path is None and kit.config.yarn is None:
+        raise UsageError("give --path (the IAM role EMRFS picks), or configure [yarn] for the queue")
+    d = kit.snapshot(from_state=from_state)  # one read for both answers
+    decision = kit.explain(user, path, directory=d) if path is not None else None
+    placement = kit.placement(user, directory=d) if kit.config.yarn else None
     if as_json:
-        _emit_json(decision.to_json())
+        out = decision.to_json() if decision else {"user": kit.names.normalise(user).name or user}
+        _emit_json({**out, "queue": placement.to_json() if placement else None})
+        return
+    if placement is not None:
+        click.echo(f"queue:  {placement.queue}  ({placement.rule})")
+        click.echo(f"        {placement.reason}; the ResourceManager's groups: {', '.join(placement.groups) or '-'}")
+    if decision is None:
         return
     click.echo(f"user:   {decision.user}" + ("" if decision.known else "  (not in the AD snapshot: no groups)"))
     click.echo(f"groups: {', '.join(decision.groups) or '-'}")
@@ -679,6 +698,29 @@ def hadoop() -> None:
 def hadoop_core_site(config_path: str | None, out: str | None, from_state: bool, fmt: CoreSiteFormat) -> None:
     """auth_to_local rules (user@AD.REALM -> the normalised short name) and LdapGroupsMapping keys."""
     _write_out(_kit(config_path).core_site(fmt, from_state=from_state), out)
+
+
+@main.group()
+def yarn() -> None:
+    """YARN queue placement from AD groups (CapacityScheduler's queue-mappings).
+
+    \b
+    Examples:
+      dirkit yarn config --out capacity-scheduler.xml
+      dirkit yarn config --format classification --from-state   # with the checks against AD
+      dirkit emr explain --user datascientist1                   # one user's queue, and why
+    """
+
+
+@yarn.command("config")
+@config_option
+@out_option
+@from_state_option
+@click.option("--format", "fmt", type=click.Choice(["xml", "classification"]), default="xml", show_default=True)
+def yarn_config(config_path: str | None, out: str | None, from_state: bool, fmt: CoreSiteFormat) -> None:
+    """The queue hierarchy ([yarn] queues, capacities as given) and the placement rules: users
+    and groups to leaf queues, first match wins, yarn.default_queue for everyone else."""
+    _write_out(_kit(config_path).yarn_config(fmt, from_state=from_state), out)
 
 
 @main.group()

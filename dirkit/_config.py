@@ -755,6 +755,91 @@ class SssdConfig(_Model):
         return self
 
 
+# A CapacityScheduler queue by its full path (queue names: no dots, no spaces, no commas).
+QUEUE_PATH = r"root(\.[A-Za-z0-9_-]+)+"
+QueuePath = Annotated[str, Field(pattern=f"^{QUEUE_PATH}$")]
+
+
+def _rule_name(v: str) -> str:
+    # A name inside a legacy queue-mappings rule (`u:NAME:QUEUE`, comma-separated): Hadoop
+    # splits on ',' and ':', trims each part and reads a leading '%' as a variable.
+    if not v or v != v.strip() or any(c in v for c in ",:") or v.startswith("%"):
+        raise ValueError(
+            f"{v!r} cannot be written in yarn.scheduler.capacity.queue-mappings (no ',' or ':', no leading "
+            "'%' or surrounding spaces)"
+        )
+    return v
+
+
+RuleName = Annotated[str, AfterValidator(_rule_name)]
+
+
+class QueueMappingConfig(_Model):
+    """One YARN placement rule: users or groups (normalised names, as the ResourceManager's
+    group mapping gives them) to a leaf queue. Order in the file = evaluation order (first
+    match wins), as CapacityScheduler's queue-mappings."""
+
+    queue: QueuePath
+    users: list[RuleName] | None = None
+    groups: list[RuleName] | None = None
+
+    @model_validator(mode="after")
+    def _one_type(self) -> QueueMappingConfig:
+        given = [k for k in ("users", "groups") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of users or groups, got {', '.join(given) or 'none'}")
+        if not getattr(self, given[0]):
+            raise ValueError(f"{given[0]} is empty")
+        return self
+
+    @property
+    def kind(self) -> Literal["user", "group"]:
+        return "user" if self.users is not None else "group"
+
+    @property
+    def names(self) -> list[str]:
+        return self.users or self.groups or []
+
+
+class YarnConfig(_Model):
+    """YARN queue placement (CapacityScheduler) from AD groups and users: `dirkit yarn config`.
+    The hierarchy and its capacities are the admin's; dirkit checks them as CapacityScheduler
+    does (each parent's children sum to 100) and that every mapped queue is a leaf."""
+
+    # Every queue below root by its full path -> its capacity, in percent of its parent.
+    queues: dict[QueuePath, Annotated[float, Field(gt=0, le=100)]]
+    mappings: list[QueueMappingConfig] = []
+    # Where an application goes when no mapping matches (the last rule, for every user).
+    default_queue: QueuePath = "root.default"
+    # queue-mappings-override.enable: a mapping decides even when the application names a queue
+    # (false: a user can pick any queue they may submit to). The tenant boundary needs true.
+    override: bool = True
+
+    @model_validator(mode="after")
+    def _hierarchy(self) -> YarnConfig:
+        paths = set(self.queues)
+        for q in self.queues:
+            parent = q.rsplit(".", 1)[0]
+            if parent != "root" and parent not in paths:
+                raise ValueError(f"queues: {q!r} has no parent queue {parent!r}: add it with its capacity")
+        for parent in {"root", *paths}:
+            children = [q for q in self.queues if q.rsplit(".", 1)[0] == parent]
+            total = sum(self.queues[q] for q in children)
+            if children and abs(total - 100) > 0.0005:  # CapacityScheduler's own precision
+                raise ValueError(
+                    f"queues: the children of {parent} ({', '.join(children)}) have capacities summing to "
+                    f"{total:g}, not 100 (CapacityScheduler refuses that hierarchy)"
+                )
+        leaves = {q for q in paths if not any(o.startswith(q + ".") for o in paths)}
+        for where, q in [("default_queue", self.default_queue)] + [
+            (f"mappings[{i}].queue", m.queue) for i, m in enumerate(self.mappings)
+        ]:
+            if q not in leaves:
+                why = "is not in yarn.queues" if q not in paths else "has child queues (applications go to leaves)"
+                raise ValueError(f"{where}: {q!r} {why}")
+        return self
+
+
 class ReportConfig(_Model):
     """`dirkit report`: the S3 prefixes to report each user's role on (default: every prefix a
     role mapping names, and each configured bucket's root)."""
@@ -792,6 +877,7 @@ class Config(_Model):
     revocation: RevocationConfig = RevocationConfig()
     report: ReportConfig | None = None
     sssd: SssdConfig | None = None  # absent: SSSD as EMR leaves it (SssdConfig()), and no sssd document
+    yarn: YarnConfig | None = None
     source: FilePath | None = None  # where it was loaded from (set by load())
 
     @model_validator(mode="after")

@@ -29,9 +29,10 @@ from ._budget import Budget
 from ._config import Config, ad_site
 from ._directory.model import Directory, Issue
 from ._homes.policy import home_path
-from ._outputs import hadoop
+from ._outputs import hadoop, yarn
 from ._outputs.auth_to_local import short_name
 from ._outputs.role_mappings import decide
+from ._outputs.yarn import Placement
 from ._plan import content_digest
 from ._sssd.view import ClusterView
 from ._state import HomeRecord, Revocation, SnapshotRow
@@ -67,6 +68,7 @@ class UserAccess:
     hue_name: str = ""  # the login name Hue syncs ("": no [hue])
     home_state: HomeRecord | None = None  # as the last run that listed the homes left it
     revocation: Revocation | None = None  # the last `verify --revoked` proof for this user
+    queue: Placement | None = None  # the YARN queue ([yarn]) and the rule that decides it
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ def build(
     listed = {n for m in (emr.role_mappings if emr else []) for n in (m.users or [])}
     rules, lower = hadoop.auth_to_local(ad_site(cfg)), cfg.names.case == "lower"  # Hue: force_username_lowercase
     decided: dict[int, tuple[Access, ...]] = {}
+    rm_groups = yarn.resourcemanager_groups(cfg, d)[0] if cfg.yarn is not None else {}
     users = []
     for u in d.named_users():
         name = u.name or ""
@@ -292,6 +295,7 @@ def build(
                 hue_name=(u.sam.lower() if lower else u.sam) if cfg.hue is not None else "",
                 home_state=homes.get(name) if home else None,
                 revocation=revocations.get(u.guid),
+                queue=yarn.place(cfg.yarn, name, rm_groups.get(u.guid, [])) if cfg.yarn is not None else None,
             )
         )
     direct: dict[str, list[str]] = {g.guid: [] for g in d.named_groups()}
@@ -356,6 +360,7 @@ def _user_json(u: UserAccess) -> dict[str, Any]:
         "home": u.home,
         "home_state": _home_json(u.home_state),
         "revocation": u.revocation.to_json() if u.revocation else None,
+        "queue": u.queue.to_json() if u.queue else None,
         "access": [
             {"prefix": a.prefix, "role": a.role, "mapping_index": a.mapping_index, "reason": a.reason} for a in u.access
         ],

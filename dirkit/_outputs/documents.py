@@ -19,7 +19,7 @@ from .._directory.model import Directory
 from .._directory.names import NamePolicy
 from .._sssd import view as sssd_view
 from ..errors import UsageError
-from . import emr, hadoop, hue, role_mappings, sssd
+from . import emr, hadoop, hue, role_mappings, sssd, yarn
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,26 @@ def sssd_conf(cfg: Config, d: Directory | None) -> Document:
     return Document(sssd.render(cfg.sssd, cfg.directory.realm, reserved_names(cfg)))
 
 
+def capacity_scheduler_xml(cfg: Config, d: Directory | None) -> Document:
+    y = required(cfg, "yarn", cfg.yarn)
+    return Document(yarn.render_xml(y), _yarn_warnings(cfg, d))
+
+
+def capacity_scheduler_classification(cfg: Config, d: Directory | None) -> Document:
+    y = required(cfg, "yarn", cfg.yarn)
+    return Document(emr.dumps(yarn.render_classification(y)), _yarn_warnings(cfg, d))
+
+
+def _yarn_warnings(cfg: Config, d: Directory | None) -> tuple[str, ...]:
+    """Queue mappings that never match, match fewer users on the cluster than in AD, or never decide."""
+    y = required(cfg, "yarn", cfg.yarn)
+    if d is None:
+        return ()
+    reserved = reserved_names(cfg)
+    groups, source = yarn.resourcemanager_groups(cfg, d)
+    return tuple(yarn.warnings(y, d, NamePolicy(cfg.names, cfg.directory.realm, reserved), reserved, groups, source))
+
+
 DOCUMENTS: tuple[DocumentDef, ...] = (
     DocumentDef("emr-security-configuration", "json", "emr-security-configuration.json", "emr", security_configuration),
     DocumentDef("emr-iam", "json", "emr-iam.json", "emr", iam, lambda cfg: bool(cfg.emr and cfg.emr.role_mappings)),
@@ -124,6 +144,14 @@ DOCUMENTS: tuple[DocumentDef, ...] = (
     DocumentDef("core-site", "xml", "core-site.xml", "hadoop", core_site_xml),
     DocumentDef("core-site", "classification", "core-site-classification.json", "hadoop", core_site_classification),
     DocumentDef("sssd", "conf", "sssd-domain.conf", "sssd", sssd_conf),
+    DocumentDef("capacity-scheduler", "xml", "capacity-scheduler.xml", "yarn", capacity_scheduler_xml),
+    DocumentDef(
+        "capacity-scheduler",
+        "classification",
+        "capacity-scheduler-classification.json",
+        "yarn",
+        capacity_scheduler_classification,
+    ),
 )
 
 

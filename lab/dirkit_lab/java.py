@@ -135,6 +135,52 @@ def ldap_groups(
     return out
 
 
+def yarn_placements(p: LabPaths, conf_dir: Path, users: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+    """user -> (the queue CapacityScheduler places their application in, the first group the
+    ResourceManager's group mapping returns: its %primary_group). A ResourceManager initialised
+    (not started) from ``conf_dir``'s core-site.xml and capacity-scheduler.xml, its placement
+    manager asked for each user as a submission to ``default`` would be (jshell)."""
+    lib = classpath(p)
+    names = ", ".join(_java_string(u) for u in users)
+    script = f"""import org.apache.hadoop.security.Groups;
+import org.apache.hadoop.yarn.api.records.*;
+import org.apache.hadoop.yarn.conf.YarnConfiguration;
+import org.apache.hadoop.yarn.server.resourcemanager.ResourceManager;
+import org.apache.hadoop.yarn.server.resourcemanager.scheduler.capacity.CapacityScheduler;
+YarnConfiguration conf = new YarnConfiguration();
+conf.set(YarnConfiguration.RM_SCHEDULER, CapacityScheduler.class.getName());
+ResourceManager rm = new ResourceManager();
+rm.init(conf);
+var placement = rm.getRMContext().getQueuePlacementManager();
+Groups groups = Groups.getUserToGroupsMappingService(conf);
+int n = 0;
+for (String u : new String[]{{{names}}}) {{
+  var ctx = ApplicationSubmissionContext.newInstance(ApplicationId.newInstance(1, ++n), "dirkit-check", "default",
+      Priority.newInstance(0), null, false, false, 1, Resource.newInstance(1024, 1), "YARN");
+  var placed = placement.placeApplication(ctx, u);
+  String first = "";
+  try {{ first = groups.getGroupsSet(u).iterator().next(); }} catch (java.io.IOException e) {{ }}  // no groups
+  System.out.println("PLACED\t" + u + "\t" + (placed == null ? "" : placed.getFullQueuePath()) + "\t" + first);
+}}
+/exit
+"""
+    jsh = conf_dir / "placement.jsh"
+    jsh.write_text(script)
+    r = host.run(
+        ["jshell", *(f"-J{o}" for o in JAVA_OPTS), "--class-path", _cp(conf_dir, lib), jsh],
+        timeout=600,
+    )
+    out: dict[str, tuple[str, str | None]] = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("PLACED\t"):
+            _, user, queue, first = line.split("\t")
+            out[user] = (queue, first or None)
+    missing = [u for u in users if u not in out]
+    if missing:
+        raise LabError(f"jshell printed no placement for {missing}:\n{r.stdout[-2000:]}")
+    return out
+
+
 def _java_string(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 

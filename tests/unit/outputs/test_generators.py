@@ -286,12 +286,19 @@ def test_every_document_is_made_the_same_way_by_sync_and_by_the_api(tmp_path: Pa
     from dirkit._outputs.documents import DOCUMENTS, configured, find
     from dirkit.errors import UsageError
 
-    cfg = seed_config(state={"path": str(tmp_path / "s.sqlite")}, sssd={})
+    yarn = {"queues": {"root.default": 100}, "mappings": [{"queue": "root.default", "groups": ["grp_nope"]}]}
+    cfg = seed_config(state={"path": str(tmp_path / "s.sqlite")}, sssd={}, yarn=yarn)
     kit = Dirkit(cfg, source=MemorySource(seed()))
     made = render.render_all(cfg, seed())
     assert sorted(made) == sorted(d.file for d in configured(cfg)) and len(made) == len(DOCUMENTS)
     assert made["emr-security-configuration.json"] == kit.security_configuration()
     assert made["sssd-domain.conf"] == kit.sssd_config()
+    kit.sync()
+    assert made["capacity-scheduler.xml"] == kit.yarn_config(from_state=True)
+    assert (
+        made["capacity-scheduler.xml"].warnings
+        and "'grp_nope' is not in the AD snapshot" in made["capacity-scheduler.xml"].warnings[0]
+    )
     assert made["hue.ini"].text == kit.hue_config("ini").text
     assert find("core-site", "classification").file == "core-site-classification.json"
     with pytest.raises(UsageError, match="use one of xml, classification"):
