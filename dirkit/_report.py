@@ -39,7 +39,7 @@ from ._state import HomeRecord, Revocation, SnapshotRow
 from .errors import AuthToLocalError, UsageError
 
 FORMAT = "dirkit.report/1"
-CSV_FIELDS = ("user", "enabled", "prefix", "role", "mapping_index", "reason", "groups", "cluster_unresolved")
+CSV_FIELDS = ("user", "enabled", "prefix", "role", "mapping_index", "reason", "groups", "cluster_unresolved", "queue")
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,18 @@ class AccessReport:
             for a in u.access:
                 groups = ";".join(g for g, _ in u.groups)
                 index = "" if a.mapping_index is None else a.mapping_index
-                row = (u.name, u.enabled, a.prefix, a.role, index, a.reason, groups, ";".join(u.cluster_unresolved))
+                queue = u.queue.queue if u.queue else ""
+                row = (
+                    u.name,
+                    u.enabled,
+                    a.prefix,
+                    a.role,
+                    index,
+                    a.reason,
+                    groups,
+                    ";".join(u.cluster_unresolved),
+                    queue,
+                )
                 w.writerow([inert(c) if isinstance(c, str) else c for c in row])
         return out.getvalue()
 

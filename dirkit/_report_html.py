@@ -112,7 +112,7 @@ def _proof(r: Revocation) -> str:
     )
 
 
-def _user_row(u: UserAccess) -> str:
+def _user_row(u: UserAccess, queues: bool = False) -> str:
     groups = ", ".join(
         escape(g) + (f' <span class="via">via {escape(" > ".join(via[:-1]))}</span>' if len(via) > 1 else "")
         for g, via in u.groups
@@ -142,6 +142,9 @@ def _user_row(u: UserAccess) -> str:
         f"<td>{home}</td>",
         f"<td>{proof}</td>",
     ]
+    if queues and u.queue is not None:  # [yarn]: the queue, and the mapping that decides (#n)
+        mark = "" if u.queue.mapping_index is None else f" #{u.queue.mapping_index}"
+        cells.append(f'<td title="{escape(u.queue.reason)}">{escape(u.queue.queue)}{mark}</td>')
     for a in u.access:
         mark = "" if a.mapping_index is None else f" #{a.mapping_index}"
         cells.append(f"<td>{escape(_role_name(a.role))}{mark}</td>")
@@ -242,8 +245,10 @@ def render(report: AccessReport) -> str:
         "<p>Per S3 prefix: the IAM role EMRFS picks (<code>#n</code>: the role mapping that decides it; "
         "no number: no mapping matched, the EC2 role's own rights).</p>"
     )
-    heads = ["user", "enabled", "groups", "name on the nodes", "HDFS home", "revocation proof", *report.prefixes]
-    out.append(_table("users-table", heads, (_user_row(u) for u in users), "users"))
+    queues = any(u.queue is not None for u in users)
+    heads = ["user", "enabled", "groups", "name on the nodes", "HDFS home", "revocation proof"]
+    heads += ["YARN queue"] * queues + list(report.prefixes)
+    out.append(_table("users-table", heads, (_user_row(u, queues) for u in users), "users"))
     out.append('<h2 id="roles">Roles</h2>')
     out.append(_table("roles-table", ["role", "prefix", "mapping", "users", "who"], _role_rows(report), "roles"))
     out.append('<h2 id="groups">Groups</h2>')

@@ -10,4 +10,5 @@ cd "$(dirname "$0")/.."
 .venv/bin/dirkit-lab down >/dev/null
 DIRKIT_LAB=docker .venv/bin/pytest tests/integration/test_sync.py tests/integration/test_generators_lab.py \
   tests/integration/test_hdfs.py tests/integration/test_verify.py tests/integration/test_failover.py \
-  tests/integration/test_identity.py tests/integration/test_sssd.py tests/integration/test_hardened_dc.py
+  tests/integration/test_identity.py tests/integration/test_sssd.py tests/integration/test_hardened_dc.py \
+  tests/integration/test_revocation_lab.py tests/integration/test_yarn_lab.py

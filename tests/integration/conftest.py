@@ -229,7 +229,7 @@ def _toml(v: Any) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(_toml(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml(x)}" for k, x in v.items()) + "}"  # keys quoted: "root.a"
     raise TypeError(f"no TOML form for {v!r}")
 
 

@@ -140,7 +140,11 @@ def test_the_lab_report_in_a_browser(
 
     prefix = f"{hdfs_scratch}/user"
     superfs.mkdirs(prefix, "755")
-    cfg = make_config_file(hdfs={"prefix": prefix})
+    yarn = {
+        "queues": {"root.default": 50, "root.eng": 50},
+        "mappings": [{"queue": "root.eng", "groups": ["grp_data_engineering"]}],
+    }
+    cfg = make_config_file(hdfs={"prefix": prefix}, yarn=yarn)
     cli = [sys.executable, "-m", "dirkit._cli"]
     assert subprocess.run([*cli, "-q", "sync", "-c", str(cfg)], capture_output=True, timeout=300).returncode == 0
     page = tmp_path / "report.html"
@@ -159,6 +163,9 @@ def test_the_lab_report_in_a_browser(
     assert users["datascientist1"][heads.index("s3://dirkit-data-engineering/")] == "EMR_EC2_DefaultRole"
     assert "grp_mixed" in users["admin1"][heads.index("name on the nodes")]  # shown as its SID on the nodes
     assert "dataeng1:dataeng1 750" in users["dataeng1"][heads.index("HDFS home")]
+    # Issue 36: each user's YARN queue, with the mapping that decides it.
+    assert users["dataeng1"][heads.index("YARN queue")] == "root.eng #0"
+    assert users["admin1"][heads.index("YARN queue")] == "root.default"
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "report-lab.png"))
     assert requests_made(browser) == ([page.as_uri()], [])

@@ -59,3 +59,38 @@ def test_a_bug_is_one_line_and_exit_1_traceback_only_with_verbose(
     assert "Traceback" not in out
     code, out = _run("-v", "history", "-c", str(_config(tmp_path)))
     assert code == 1 and "Traceback" in out
+
+
+YARN_TOML = """[yarn]
+queues = { "root.default" = 30, "root.eng" = 70 }
+[[yarn.mappings]]
+queue = "root.eng"
+groups = ["grp_data_engineering"]
+"""
+
+
+def test_yarn_config_and_explains_queue(tmp_path: Path) -> None:
+    # Issue 36: `dirkit yarn config` renders the settings; `emr explain --user U` says U's
+    # queue without --path when [yarn] is configured, and refuses without either.
+    from seed_fixture import seed_directory
+
+    from dirkit import MemorySource
+    from dirkit._config import load
+
+    plain = _config(tmp_path)
+    code, out = _run("emr", "explain", "--user", "dataeng1", "-c", str(plain))
+    assert code == 2 and "give --path" in out and "Traceback" not in out
+    cfg = simple_config_file(tmp_path / "yarn.toml", tmp_path / "state.sqlite", extra=YARN_TOML)
+    code, out = _run("yarn", "config", "-c", str(cfg))
+    assert code == 0 and "<name>yarn.scheduler.capacity.queue-mappings</name>" in out
+    assert "<value>g:grp_data_engineering:root.eng,u:%user:root.default</value>" in out
+    code, out = _run("yarn", "config", "--format", "classification", "-c", str(cfg))
+    assert code == 0 and '"Classification": "capacity-scheduler"' in out
+    Dirkit(load(cfg), source=MemorySource(seed_directory())).sync()
+    code, out = _run("emr", "explain", "--user", "DataEng1", "--from-state", "-c", str(cfg))
+    assert code == 0 and "queue:  root.eng  (g:grp_data_engineering:root.eng)" in out, out
+    code, out = _run("emr", "explain", "--user", "admin1", "--from-state", "--json", "-c", str(cfg))
+    import json
+
+    doc = json.loads(out)
+    assert doc["user"] == "admin1" and doc["queue"]["queue"] == "root.default" and doc["queue"]["mapping_index"] is None
