@@ -573,6 +573,11 @@ class HdfsConfig(_Model):
     # A departed user's home is kept and reported (with the date dirkit first saw them gone)
     # for this long before `--lock-departed` may lock it; 0 = at once.
     departed_grace_days: Annotated[float, Field(ge=0, le=3650)] = 30.0
+    # Revocation: every run (sync, watch) locks the home of a user it finds disabled in AD at
+    # once (mode 0; dirkit's homes only, never a protected name, within the removal limits), and
+    # gives it its mode back when AD enables the user again. Off: homes are kept until
+    # `--lock-departed` after the grace period.
+    lock_on_disable: bool = False
     # After a delta, `sync` plans only the homes of the users it changed while the prefix's
     # listing has not moved; every home is planned again (drift reported) at least this often.
     # 0 = every run plans every home.

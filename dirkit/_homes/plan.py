@@ -25,6 +25,7 @@ FIX_OWNER: ActionKind = "fix_owner"
 FIX_MODE: ActionKind = "fix_mode"
 QUOTA: ActionKind = "set_quota"
 LOCK: ActionKind = "lock"
+LOCKED_MODE = "0"  # what a lock sets, as WebHDFS reports it back (no one but the superuser gets in)
 # RENAME moves a renamed user's home (found by the objectGUID dirkit recorded for it) to the new name.
 RENAME: ActionKind = "rename"
 ReportKind = Literal["drift", "departed", "refused", "reused", "foreign", "protected", "not_renamed"]
@@ -141,8 +142,10 @@ def plan_homes(
     objectGUID and the listing shows it still owned by the old name. ``protected`` (the
     reserved names) and ``hdfs.lock_exclude`` are never created, renamed, handed over or
     locked. ``lock_departed`` locks dirkit's homes whose user left (``departed``: name -> when
-    dirkit first saw them gone) more than ``hdfs.departed_grace_days`` ago; more locks than
-    ``safety`` allows (its removal limits, against the homes present) hold the plan."""
+    dirkit first saw them gone) more than ``hdfs.departed_grace_days`` ago; with
+    ``hdfs.lock_on_disable`` a disabled user's home is locked at once, and unlocked (its mode
+    given back) when the user is enabled again; more locks than ``safety`` allows (its removal
+    limits, against the homes present) hold the plan."""
     quotas = quotas or {}
     owned = owned or {}
     departed = departed or {}
@@ -295,7 +298,11 @@ def _drift(
             plan.reports.append(HomeReport("drift", h.path, detail + " (--fix-drift fixes it)"))
     if have.permission != h.mode:
         detail = f"mode {have.permission}, want {h.mode}"
-        if fix_drift:
+        if cfg.lock_on_disable and have.permission == LOCKED_MODE:
+            # Locked when the user was disabled (hdfs.lock_on_disable): enabled again, unlocked.
+            detail += ": locked, and its user is enabled again (hdfs.lock_on_disable)"
+            plan.actions.append(HomeAction(FIX_MODE, h.user, h.path, detail, mode=h.mode))
+        elif fix_drift:
             plan.actions.append(HomeAction(FIX_MODE, h.user, h.path, detail, mode=h.mode))
         else:
             plan.reports.append(HomeReport("drift", h.path, detail + " (--fix-drift fixes it)"))
@@ -340,17 +347,22 @@ def _departed(
         since = departed.get(name)
         why += f"; departed since {_day(since)}" if since is not None else "; departed (first seen now)"
         protected = protected_why(name)
-        if not lock_departed or entry.type != "DIRECTORY" or entry.permission == "0":
+        at_once = cfg.lock_on_disable and name in named  # disabled (not gone): no grace
+        if not (lock_departed or at_once) or entry.type != "DIRECTORY" or entry.permission == LOCKED_MODE:
             plan.reports.append(HomeReport("departed", path, why + "; home kept"))
         elif protected is not None:
             plan.reports.append(HomeReport("departed", path, why + f"; not locked: {protected}"))
+        elif at_once:
+            plan.actions.append(
+                HomeAction(LOCK, name, path, why + "; locked at once (hdfs.lock_on_disable)", mode=LOCKED_MODE)
+            )
         elif grace > 0 and (since is None or now - since < grace):
             until = _day((now if since is None else since) + grace)
             plan.reports.append(
                 HomeReport("departed", path, why + f"; not locked before {until} (hdfs.departed_grace_days)")
             )
         else:
-            plan.actions.append(HomeAction(LOCK, name, path, why, mode="0"))
+            plan.actions.append(HomeAction(LOCK, name, path, why, mode=LOCKED_MODE))
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,8 +31,15 @@ P = "yarn.scheduler.capacity"
 
 def rules(y: YarnConfig) -> list[str]:
     """The queue-mappings rules, in evaluation order, the default last."""
-    out = [f"{'u' if m.kind == 'user' else 'g'}:{name}:{m.queue}" for m in y.mappings for name in m.names]
-    return [*out, f"u:%user:{y.default_queue}"]
+    return [*(_rule(m, name) for m in y.mappings for name in m.names), _default_rule(y)]
+
+
+def _rule(m: QueueMappingConfig, name: str) -> str:
+    return f"{m.kind[0]}:{name}:{m.queue}"  # u:NAME:QUEUE, g:NAME:QUEUE
+
+
+def _default_rule(y: YarnConfig) -> str:
+    return f"u:%user:{y.default_queue}"
 
 
 def properties(y: YarnConfig) -> dict[str, str]:
@@ -100,10 +107,9 @@ def place(y: YarnConfig, user: str, groups: Sequence[str]) -> Placement:
         for name in m.names:
             if (m.kind == "user" and name == user) or (m.kind == "group" and name in have):
                 why = f"user {user!r} is listed" if m.kind == "user" else f"user is in group {name!r}"
-                rule = f"{m.kind[0]}:{name}:{m.queue}"
-                return Placement(user, m.queue, rule, i, f"yarn.mappings[{i}]: {why}", tuple(groups))
-    rule = f"u:%user:{y.default_queue}"
-    return Placement(user, y.default_queue, rule, None, "no mapping matched: yarn.default_queue", tuple(groups))
+                return Placement(user, m.queue, _rule(m, name), i, f"yarn.mappings[{i}]: {why}", tuple(groups))
+    reason = "no mapping matched: yarn.default_queue"
+    return Placement(user, y.default_queue, _default_rule(y), None, reason, tuple(groups))
 
 
 def warnings(

@@ -109,3 +109,37 @@ def test_a_disabled_user_has_no_groups_on_the_namenode_or_the_node_within_the_go
         assert elapsed <= GOAL_SECONDS, f"{elapsed:.1f}s from the disable to both answers"
     finally:
         lab.start_sssd()
+
+
+def test_lock_on_disable_locks_the_home_at_once_and_gives_it_back_on_enable(
+    make_config: Any, ad_admin: ldap3.Connection, restore_ad: None, hdfs_scratch: str, superfs: Any
+) -> None:
+    """hdfs.lock_on_disable (issue 34, item 2) on the real NameNode: the run that finds a user
+    disabled sets their home to mode 0, so a session they opened before (its SPNEGO cookie
+    still valid) is refused; enabled again, the next run gives the home its mode back."""
+    from dirkit import _kerberos as kerberos
+    from dirkit._homes.webhdfs import WebHdfs
+    from dirkit.errors import HdfsError
+    from dirkit_lab import settings as s
+
+    prefix = f"{hdfs_scratch}/user"
+    superfs.mkdirs(prefix, "755")
+    kit = Dirkit(make_config(hdfs={"prefix": prefix, "lock_on_disable": True}, output=None))
+    user, dn = "datascientist1", f"CN=datascientist1,{seed.USERS_CN}"
+    kit.sync()
+    home = f"{prefix}/{user}"
+    creds = kerberos.password_credentials(f"{user}@{s.AD_REALM}", s.USER_PASSWORD)
+    with WebHdfs(namenode.webhdfs_url(), creds, pool_size=1) as fs:
+        assert fs.list(home) == []  # their own home, through the trust
+        assert ad_admin.modify(dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [514])]}), ad_admin.result
+        r = kit.sync()
+        assert r.homes is not None and [(a.kind, a.path) for a in r.homes.done] == [("lock", home)]
+        status = superfs.status(home)
+        assert status is not None and status.permission == "0"
+        with pytest.raises(HdfsError, match="403.*Permission denied"):
+            fs.list(home)  # the same session: refused now
+    assert ad_admin.modify(dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [512])]}), ad_admin.result
+    r = kit.sync()
+    assert r.homes is not None and [(a.kind, a.path) for a in r.homes.done] == [("fix_mode", home)]
+    status = superfs.status(home)
+    assert status is not None and (status.owner, status.permission) == (user, "750")

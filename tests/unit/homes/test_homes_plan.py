@@ -236,3 +236,36 @@ def test_an_interrupted_rename_is_finished_and_a_reused_name_is_reported() -> No
     p = plan_homes(HDFS, seed_directory(), [entry("admin1", "admin1", "admin1")], owned={"admin1": Owned("gone-guid")})
     assert [r.kind for r in p.reports if r.path == "/user/admin1"] == ["reused"]
     assert not [a for a in p.actions if a.path == "/user/admin1"] and "admin1" not in p.owned
+
+
+def test_lock_on_disable_locks_a_disabled_users_home_at_once_and_unlocks_it_when_enabled() -> None:
+    # Issue 34, item 2: with hdfs.lock_on_disable a run that finds a user disabled locks their
+    # home (dirkit's only) without the departed grace period; a user gone from AD keeps it.
+    cfg = HDFS.model_copy(update={"lock_on_disable": True})
+    d = seed_directory()
+    listing = [entry(n, n, n) for n in (*SEED, "disabled1", "gone1")]
+    plan = plan_homes(cfg, d, listing, owned=mine(*SEED, "disabled1", "gone1"))
+    assert [(a.kind, a.path, a.mode) for a in plan.actions] == [("lock", "/user/disabled1", "0")]
+    assert "locked at once (hdfs.lock_on_disable)" in plan.actions[0].detail
+    gone = next(r for r in plan.reports if r.path == "/user/gone1")
+    assert gone.kind == "departed" and "home kept" in gone.detail
+    # Not dirkit's, or a protected name: never locked, whatever AD says.
+    foreign = plan_homes(cfg, d, listing, owned=mine(*SEED))
+    assert not [a for a in foreign.actions if a.kind == "lock"]
+    excluded = plan_homes(
+        cfg.model_copy(update={"lock_exclude": ["disabled1"]}), d, listing, owned=mine(*SEED, "disabled1")
+    )
+    assert not [a for a in excluded.actions if a.kind == "lock"]
+    # Locked already: nothing more. Off: kept, as before.
+    locked = [*listing[:-2], entry("disabled1", "disabled1", "disabled1", "0")]
+    assert plan_homes(cfg, d, locked, owned=mine(*SEED, "disabled1")).actions == []
+    assert plan_homes(HDFS, d, listing, owned=mine(*SEED, "disabled1")).actions == []
+    # Enabled again: the lock is taken off (the policy's mode), without --fix-drift.
+    from dataclasses import replace as with_
+
+    users = {g: (with_(u, enabled=True) if u.name == "disabled1" else u) for g, u in d.users.items()}
+    again = with_(d, users=users)
+    unlocked = plan_homes(cfg, again, locked, owned=mine(*SEED, "disabled1"))
+    assert [(a.kind, a.path, a.mode) for a in unlocked.actions] == [("fix_mode", "/user/disabled1", "750")]
+    # Without lock_on_disable a mode of 0 is drift like any other: reported.
+    assert plan_homes(HDFS, again, locked, owned=mine(*SEED, "disabled1")).actions == []
