@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,14 @@ def _compare(lab: Any, view: ClusterView) -> list[str]:
     wrong = []
     for nu in sorted(view.users.values(), key=lambda u: u.name):
         answer = parse_id(lab.node("id", "--", nu.name))
+        for _ in range(10):
+            # Seen on the container lab: the first name asked right after a restart under the
+            # rendered search base came back "no such user", and the same question a moment
+            # later answered (SSSD still going online). Asked again before calling it unknown.
+            if answer is not None:
+                break
+            time.sleep(1)
+            answer = parse_id(lab.node("id", "--", nu.name))
         if answer is None:
             wrong.append(f"{nu.name}: unknown to the node")
         elif differences(nu, answer):
