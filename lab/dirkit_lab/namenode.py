@@ -11,7 +11,9 @@ a cluster's.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -157,7 +159,9 @@ def groups(p: LabPaths, *users: str, refresh: bool = False) -> dict[str, list[st
     from its groups cache (hadoop.security.groups.cache.secs) or a new lookup; ``refresh``:
     after emptying that cache (``hdfs dfsadmin -refreshUserToGroupsMappings``). GetGroups
     prints the names space-separated: a group name with a space comes back as several."""
-    ccache = _dir(p) / "groups.ccache"
+    fd, name = tempfile.mkstemp(prefix="groups-", suffix=".ccache", dir=_dir(p))  # one per call
+    os.close(fd)
+    ccache = Path(name)
     env = {"KRB5_CONFIG": str(p.krb5_conf), "KRB5CCNAME": f"FILE:{ccache}"}
     try:
         host.run(["kinit", "-k", "-t", p.keytab("nn-localhost"), kdc.service_principal("nn")], env=env)
