@@ -382,7 +382,7 @@ class Dirkit:
         d = directory or self.snapshot(from_state=from_state)
         name = self.names.normalise(user).name or user
         u = d.user_by_name(name)
-        groups = yarn.resourcemanager_groups(self.config, d)[0].get(u.guid, []) if u else []
+        groups = yarn.resourcemanager_groups_of(self.config, d, u) if u else []
         return yarn.place(y, name, groups)
 
     def _emr(self) -> EmrConfig:

@@ -132,8 +132,9 @@ def _yarn_warnings(cfg: Config, d: Directory | None) -> tuple[str, ...]:
     if d is None:
         return ()
     reserved = reserved_names(cfg)
-    groups, source = yarn.resourcemanager_groups(cfg, d)
-    return tuple(yarn.warnings(y, d, NamePolicy(cfg.names, cfg.directory.realm, reserved), reserved, groups, source))
+    mapped = {n for m in y.mappings if m.kind == "group" for n in m.names}
+    sees, source = yarn.resourcemanager_members(cfg, d, mapped)
+    return tuple(yarn.warnings(y, d, NamePolicy(cfg.names, cfg.directory.realm, reserved), reserved, sees, source))
 
 
 DOCUMENTS: tuple[DocumentDef, ...] = (

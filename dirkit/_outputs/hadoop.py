@@ -184,20 +184,54 @@ def _nested_gaps(directory: Directory) -> dict[str, list[str]]:
         for u in todo:
             start = ix.listed_in.get(dn_key(u.dn), ())
             if start not in reached:
-                seen: set[str] = set()
-                stack = [g for g in start if g in directory.groups]
-                while stack:
-                    gid = stack.pop()
-                    if gid not in seen:
-                        seen.add(gid)
-                        stack += ix.parents.get(gid, ())
-                reached[start] = [n for n in (directory.groups[g].name for g in seen) if n]
+                reached[start] = _names_up(directory, start)
             missing = _gaps_of(directory, u, reached[start])
             if missing:
                 out[u.guid] = missing
         return out
 
     return directory.derived("nested_gaps", compute)
+
+
+def nested_groups(directory: Directory, user: User) -> list[str]:
+    """The group names a member-based transitive lookup (group_lookup = "nested") returns for
+    this one user, sorted: up the ``member`` links from the groups listing them."""
+    return sorted(_names_up(directory, incremental.index(directory).listed_in.get(dn_key(user.dn), ())))
+
+
+def _names_up(directory: Directory, start: tuple[str, ...]) -> list[str]:
+    """The names of the groups ``start`` (GUIDs) and every group they are nested in."""
+    parents = incremental.index(directory).parents
+    seen: set[str] = set()
+    stack = [g for g in start if g in directory.groups]
+    while stack:
+        gid = stack.pop()
+        if gid not in seen:
+            seen.add(gid)
+            stack += parents.get(gid, ())
+    return [n for n in (directory.groups[g].name for g in seen) if n]
+
+
+def nested_members(directory: Directory, group_guid: str) -> set[str]:
+    """GUIDs of the users a member-based transitive lookup (group_lookup = "nested") returns
+    this group for: those listed in it or in a group nested under it, walking down its
+    ``member`` links (the snapshot's delta index), so one group costs its own subtree."""
+    ix = incremental.index(directory)
+    users: set[str] = set()
+    seen: set[str] = set()
+    todo = [group_guid]
+    while todo:
+        gid = todo.pop()
+        if gid in seen or gid not in directory.groups:
+            continue
+        seen.add(gid)
+        for m in directory.groups[gid].member_dns:
+            k = dn_key(m)
+            if k in ix.group_by_dn:
+                todo.append(ix.group_by_dn[k])
+            elif k in ix.user_by_dn:
+                users.add(ix.user_by_dn[k])
+    return users
 
 
 def memberof_groups(directory: Directory) -> dict[str, list[str]]:

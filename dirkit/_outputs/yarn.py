@@ -15,12 +15,12 @@ by a rule dirkit wrote. Checked with Hadoop's own placement code on the lab
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .._config import Config, QueueMappingConfig, YarnConfig, reserved_names
-from .._directory.model import Directory
+from .._directory.model import Directory, User
 from .._directory.names import NamePolicy
 from .._reserved import Reserved
 from .._sssd import view as sssd_view
@@ -100,6 +100,38 @@ def resourcemanager_groups(cfg: Config, d: Directory) -> tuple[dict[str, list[st
     return nodes, "the nodes' SSSD through EMR's shell group mapping ([sssd] settings; no [hadoop])"
 
 
+def resourcemanager_groups_of(cfg: Config, d: Directory, user: User) -> list[str]:
+    """One user's groups as resourcemanager_groups has them, without computing everyone's
+    under the default nested lookup (`emr explain` asks for one user)."""
+    h = cfg.hadoop
+    if h is not None and h.group_lookup == "nested":
+        return [] if h.hide_disabled_users and not user.enabled else hadoop.nested_groups(d, user)
+    return resourcemanager_groups(cfg, d)[0].get(user.guid, [])
+
+
+def resourcemanager_members(cfg: Config, d: Directory, groups: Iterable[str]) -> tuple[dict[str, set[str]], str]:
+    """group name -> the names of the users the ResourceManager's group mapping puts in it
+    (see resourcemanager_groups), for these groups only. Under the default nested lookup each
+    group's own subtree is walked; otherwise every user's groups are computed and inverted."""
+    wanted = set(groups)
+    h = cfg.hadoop
+    if h is not None and h.group_lookup == "nested":
+        out: dict[str, set[str]] = {}
+        for name in wanted:
+            g = d.group_by_name(name)
+            found = hadoop.nested_members(d, g.guid) if g is not None else set()
+            users = (d.users[guid] for guid in found)
+            out[name] = {u.name for u in users if u.name and (u.enabled or not h.hide_disabled_users)}
+        return out, f"core-site's LdapGroupsMapping, group_lookup = {h.group_lookup}"
+    per_user, source = resourcemanager_groups(cfg, d)
+    out = {name: set() for name in wanted}
+    for u in d.named_users():
+        for group in per_user.get(u.guid, ()):
+            if group in wanted:
+                out[group].add(u.name or "")
+    return out, source
+
+
 def place(y: YarnConfig, user: str, groups: Sequence[str]) -> Placement:
     """Where CapacityScheduler puts ``user`` (a short name) with these ResourceManager groups."""
     have = set(groups)
@@ -117,21 +149,14 @@ def warnings(
     d: Directory,
     policy: NamePolicy,
     reserved: Reserved,
-    rm_groups: Mapping[str, Sequence[str]],
+    sees: Mapping[str, set[str]],
     source: str,
 ) -> list[str]:
     """Mappings that never match, match for fewer users than AD's view says, or never decide.
-    ``rm_groups``: user GUID -> the groups the ResourceManager's group mapping returns
-    (``source`` names it, for the messages)."""
+    ``sees``: each mapped group's users as the ResourceManager's group mapping has them
+    (resourcemanager_members; ``source`` names that mapping, for the messages)."""
     out: list[str] = []
-    sees: dict[str, set[str]] = {}  # group name -> the users the ResourceManager sees in it
-    in_ad: dict[str, set[str]] = {}  # group name -> its enabled members in AD's view
-    for u in d.named_users():
-        for g in rm_groups.get(u.guid, ()):
-            sees.setdefault(g, set()).add(u.name or "")
-        if u.enabled:
-            for g in d.group_names_of(u):
-                in_ad.setdefault(g, set()).add(u.name or "")
+    in_ad = _enabled_members(d, {n for m in y.mappings if m.kind == "group" for n in m.names})
     decided: set[str] = set()  # users an earlier rule places
     for i, m in enumerate(y.mappings):
         where = f"yarn.mappings[{i}]"
@@ -152,6 +177,25 @@ def warnings(
         if matched and matched <= decided:
             out.append(f"{where}: never decides: every user it matches is placed by an earlier mapping")
         decided |= matched
+    return out
+
+
+def _enabled_members(d: Directory, names: set[str]) -> dict[str, set[str]]:
+    """group name -> its enabled members' names in AD's view (effective: nesting and primary
+    group), for these groups only: one look at each user's effective map, which users with the
+    same groups share."""
+    guids = {g.guid: n for n in names if (g := d.group_by_name(n)) is not None}
+    out: dict[str, set[str]] = {n: set() for n in names}
+    hits: dict[int, list[str]] = {}  # id of an effective map -> the mapped groups in it
+    for u in d.users.values():
+        if not (u.enabled and u.name):
+            continue
+        mine = d.effective.get(u.guid, {})
+        found = hits.get(id(mine))
+        if found is None:
+            found = hits[id(mine)] = [guids[g] for g in guids.keys() & mine.keys()]
+        for n in found:
+            out[n].add(u.name)
     return out
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from seed_fixture import BASE, _g, _u, seed_config
+from seed_fixture import BASE, _g, _u, seed_config, seed_directory
 
 from dirkit._config import reserved_names
 from dirkit._directory.build import build
@@ -134,8 +134,10 @@ def test_mappings_yarn_resolves_differently_are_warned_about() -> None:
     reserved = reserved_names(cfg)
     groups, source = yarn.resourcemanager_groups(cfg, d)
     assert "LdapGroupsMapping" in source
+    mapped = {n for m in cfg.yarn.mappings if m.kind == "group" for n in m.names}
+    sees, _ = yarn.resourcemanager_members(cfg, d, mapped)
     policy = NamePolicy(cfg.names, cfg.directory.realm, reserved)
-    found = yarn.warnings(cfg.yarn, d, policy, reserved, groups, source)
+    found = yarn.warnings(cfg.yarn, d, policy, reserved, sees, source)
     by_index = {int(w.split("]")[0].split("[")[1]): w for w in found}
     assert set(by_index) == {0, 1, 2, 3, 4, 5}, found
     assert "1 member(s) of 'grp_eng' in AD are not in it for YARN" in by_index[0] and "pgiduser1" in by_index[0]
@@ -166,3 +168,21 @@ def test_without_hadoop_the_resourcemanager_groups_are_the_nodes_sssd_view() -> 
     pgid = d.user_by_name("pgiduser1")
     assert pgid is not None and "grp_eng" in groups[pgid.guid]  # SSSD returns the primary group
     assert "grp_eng" not in hadoop.mapping_groups(d)[pgid.guid]
+
+
+def test_the_mapped_groups_members_walked_down_are_every_users_groups_inverted() -> None:
+    # The warnings look at the mapped groups only (a subtree walk each, and one look at each
+    # shared effective map): the same sets as computing every user's groups and inverting them.
+    from dirkit._outputs.yarn import _enabled_members
+
+    for d in (_directory(), seed_directory()):
+        names = {g.name for g in d.groups.values() if g.name}
+        for hadoop_section in ({}, {"group_lookup": "memberof"}, {"hide_disabled_users": False}):
+            cfg = seed_config(yarn=_yarn(), hadoop=hadoop_section)
+            per_user, _ = yarn.resourcemanager_groups(cfg, d)
+            inverted = {n: {u.name for u in d.named_users() if n in per_user.get(u.guid, ())} for n in names}
+            assert yarn.resourcemanager_members(cfg, d, names)[0] == inverted, hadoop_section
+            for u in d.named_users():  # one user's groups (`emr explain`), the same
+                assert sorted(yarn.resourcemanager_groups_of(cfg, d, u)) == sorted(per_user.get(u.guid, [])), u.name
+        in_ad = {n: {u.name for u in d.named_users() if u.enabled and n in d.group_names_of(u)} for n in names}
+        assert _enabled_members(d, names) == in_ad
